@@ -1,0 +1,124 @@
+-- vcms schema (SQLite). Times are Unix milliseconds; flags are 0/1 integers so that the
+-- same queries run on SQLite and PostgreSQL.
+
+CREATE TABLE enterprises (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    number          TEXT    NOT NULL UNIQUE,
+    company         TEXT    NOT NULL,
+    country         TEXT    NOT NULL,
+    status          TEXT    NOT NULL,            -- pending | active
+    trial_ends_at   INTEGER,
+    ever_licensed   INTEGER NOT NULL DEFAULT 0,
+    purge_warned    INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    activated_at    INTEGER
+);
+
+CREATE TABLE admins (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id       INTEGER NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,
+    email               TEXT    NOT NULL,
+    email_key           TEXT    NOT NULL UNIQUE,
+    name                TEXT    NOT NULL,
+    role                TEXT    NOT NULL,        -- owner | admin | helpdesk
+    password_hash       TEXT    NOT NULL,
+    language            TEXT    NOT NULL DEFAULT 'en',
+    created_at          INTEGER NOT NULL,
+    password_changed_at INTEGER NOT NULL
+);
+CREATE INDEX admins_enterprise ON admins(enterprise_id);
+
+-- Failed sign-ins per email key, kept for unknown emails too so that both behave alike.
+CREATE TABLE login_attempts (
+    email_key       TEXT    PRIMARY KEY,
+    failures        INTEGER NOT NULL DEFAULT 0,
+    -- failures allowed before the next freeze; each freeze adds 3 (reserved before the
+    -- password is checked, so parallel guesses cannot overrun it)
+    budget          INTEGER NOT NULL DEFAULT 3,
+    frozen_until    INTEGER NOT NULL DEFAULT 0,
+    last_failure_at INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash    TEXT    NOT NULL UNIQUE,
+    admin_id      INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    created_at    INTEGER NOT NULL,
+    last_seen_at  INTEGER NOT NULL,
+    ended_at      INTEGER,
+    end_reason    TEXT,
+    client_ip     TEXT
+);
+CREATE INDEX sessions_admin ON sessions(admin_id);
+
+-- Single-use tokens mailed to people: activation (12 h), password reset (10 min).
+CREATE TABLE tokens (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind        TEXT    NOT NULL,
+    token_hash  TEXT    NOT NULL UNIQUE,
+    admin_id    INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX tokens_admin ON tokens(admin_id, kind);
+
+CREATE TABLE captchas (
+    id          TEXT    PRIMARY KEY,
+    answer      TEXT    NOT NULL,
+    expires_at  INTEGER NOT NULL
+);
+
+CREATE TABLE licenses (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    number         TEXT    NOT NULL UNIQUE,
+    quantity       INTEGER NOT NULL,
+    years          INTEGER NOT NULL,
+    status         TEXT    NOT NULL,           -- issued | activated | revoked
+    enterprise_id  INTEGER REFERENCES enterprises(id) ON DELETE SET NULL,
+    issued_at      INTEGER NOT NULL,
+    activated_at   INTEGER,
+    expires_at     INTEGER,
+    revoked_at     INTEGER,
+    expiry_warned  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX licenses_enterprise ON licenses(enterprise_id);
+
+CREATE TABLE accounts (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id      INTEGER NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,
+    name               TEXT    NOT NULL,
+    extension          TEXT    NOT NULL,
+    cloud_number       TEXT    NOT NULL UNIQUE,
+    email              TEXT,
+    search_text        TEXT    NOT NULL,
+    password_enc       BLOB    NOT NULL,
+    pincode_enc        BLOB,
+    pincode_lookup     TEXT    UNIQUE,
+    pincode_expires_at INTEGER,
+    created_at         INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    UNIQUE (enterprise_id, extension)
+);
+
+CREATE TABLE outbox (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id    INTEGER REFERENCES enterprises(id) ON DELETE CASCADE,
+    account_id       INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+    account_label    TEXT,
+    kind             TEXT    NOT NULL,
+    recipient        TEXT    NOT NULL,
+    subject          TEXT    NOT NULL,
+    body_text_enc    BLOB    NOT NULL,        -- sealed: account emails carry passwords
+    body_html_enc    BLOB    NOT NULL,
+    status           TEXT    NOT NULL,          -- pending | sent | failed
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    lease_until      INTEGER,
+    last_error       TEXT,
+    created_at       INTEGER NOT NULL,
+    sent_at          INTEGER,
+    failed_at        INTEGER
+);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+CREATE INDEX outbox_failed ON outbox(enterprise_id, status, failed_at);

@@ -1,0 +1,188 @@
+//! The HTTP client of the API, shared by the console, the scripting CLI and the tests.
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::api::*;
+
+#[derive(Debug)]
+pub enum ClientError {
+    /// The server answered with an error body.
+    Api { status: StatusCode, body: ErrorBody },
+    /// The server could not be reached or answered something unreadable.
+    Transport(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Api { body, .. } => match &body.field {
+                Some(field) => write!(f, "{} ({field})", body.message),
+                None => f.write_str(&body.message),
+            },
+            ClientError::Transport(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl ClientError {
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            ClientError::Transport(_) => None,
+        }
+    }
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self {
+            ClientError::Api { body, .. } => Some(body),
+            ClientError::Transport(_) => None,
+        }
+    }
+    pub fn code(&self) -> &str {
+        self.body().map(|b| b.code.as_str()).unwrap_or("transport")
+    }
+    pub fn field(&self) -> Option<&str> {
+        self.body().and_then(|b| b.field.as_deref())
+    }
+}
+
+pub type ClientResult<T> = Result<T, ClientError>;
+
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token: None,
+        }
+    }
+
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    pub fn set_token(&mut self, token: Option<String>) {
+        self.token = token;
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Any request; a JSON body when `body` is given.
+    pub async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> ClientResult<T> {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(format!("cannot reach the server at {}: {e}", self.base)))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Transport(format!("reading the answer: {e}")))?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Transport(format!("unexpected answer from the server: {e}")))
+        } else {
+            let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+                code: "http".into(),
+                message: format!("the server answered {status}: {}", String::from_utf8_lossy(&bytes)),
+                field: None,
+                retry_after_secs: None,
+                can_add: None,
+                captcha_required: None,
+            });
+            Err(ClientError::Api { status, body })
+        }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
+        self.send::<(), T>(Method::GET, path, None).await
+    }
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+        self.send(Method::DELETE, path, Some(body)).await
+    }
+
+    // ---- typed calls ----
+
+    pub async fn health(&self) -> ClientResult<Health> {
+        self.get("/healthz").await
+    }
+    pub async fn captcha(&self) -> ClientResult<Captcha> {
+        self.post("/api/v1/captcha", &serde_json::json!({})).await
+    }
+    pub async fn register(&self, req: &RegisterRequest) -> ClientResult<RegisterResponse> {
+        self.post("/api/v1/register", req).await
+    }
+    pub async fn activate(&self, token: &str) -> ClientResult<Message> {
+        self.post("/api/v1/activate", &TokenRequest { token: token.into() }).await
+    }
+    pub async fn resend_activation(&self, req: &EmailRequest) -> ClientResult<Message> {
+        self.post("/api/v1/activation/resend", req).await
+    }
+    /// Sign in; on success the client keeps the session token.
+    pub async fn login(&mut self, req: &LoginRequest) -> ClientResult<LoginResponse> {
+        let r: LoginResponse = self.post("/api/v1/login", req).await?;
+        self.token = Some(r.token.clone());
+        Ok(r)
+    }
+    pub async fn logout(&self) -> ClientResult<Message> {
+        self.post("/api/v1/logout", &serde_json::json!({})).await
+    }
+    pub async fn forgot_password(&self, req: &EmailRequest) -> ClientResult<Message> {
+        self.post("/api/v1/password/forgot", req).await
+    }
+    pub async fn reset_password(&self, req: &ResetPasswordRequest) -> ClientResult<Message> {
+        self.post("/api/v1/password/reset", req).await
+    }
+    pub async fn change_password(&self, req: &ChangePasswordRequest) -> ClientResult<Message> {
+        self.post("/api/v1/password/change", req).await
+    }
+    pub async fn profile(&self) -> ClientResult<Profile> {
+        self.get("/api/v1/me").await
+    }
+    pub async fn update_profile(&self, req: &ProfileUpdate) -> ClientResult<Profile> {
+        self.patch("/api/v1/me", req).await
+    }
+    pub async fn enterprise(&self) -> ClientResult<Enterprise> {
+        self.get("/api/v1/enterprise").await
+    }
+    pub async fn licenses(&self) -> ClientResult<LicenseList> {
+        self.get("/api/v1/licenses").await
+    }
+    pub async fn add_license(&self, number: &str) -> ClientResult<AddLicenseResponse> {
+        self.post("/api/v1/licenses", &AddLicenseRequest { license_number: number.into() }).await
+    }
+}

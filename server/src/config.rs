@@ -1,0 +1,348 @@
+//! Server settings: defaults → TOML file → `VCMS_` environment variables.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite file, the outbox folder, the secret key and logs live.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub mail: MailConfig,
+    pub smtp: SmtpConfig,
+    pub security: SecurityConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// host:port; port 0 picks any free port (the chosen one is printed).
+    pub listen: String,
+    /// Base URL put in email links; defaults to http://<listen address>.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// sqlite://PATH or postgres://user@host:port/db. Empty: SQLite file in data_dir.
+    pub url: Option<String>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    Folder,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub transport: MailTransportKind,
+    /// Sender of every email.
+    pub from: String,
+    /// Folder for the folder transport; default DATA_DIR/outbox.
+    pub folder: Option<PathBuf>,
+    /// Attempts before a temporarily failing email is declared failed.
+    pub max_attempts: i64,
+    /// First retry delay; each further retry doubles it (capped at one hour).
+    pub retry_base_secs: i64,
+    /// How often the worker looks for due emails (it is also woken when one is queued).
+    pub poll_millis: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout_secs: u64,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// 32-byte key, base64, that encrypts device secrets at rest. Empty: key_file.
+    pub secret_key: Option<String>,
+    /// Default DATA_DIR/secret.key, generated with mode 0600 on first start.
+    pub key_file: Option<PathBuf>,
+    /// Ask for a captcha at registration, forgotten password, and sign-in after a failure.
+    pub captcha: bool,
+}
+
+impl std::fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("key_file", &self.key_file)
+            .field("captcha", &self.captcha)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// How often the periodic jobs run (license expiry warnings, trial purge, clean-up).
+    pub interval_secs: u64,
+}
+
+pub fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "vcms")
+        .map(|d| d.data_dir().join("server"))
+        .unwrap_or_else(|| PathBuf::from("./vcms-data"))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            mail: MailConfig::default(),
+            smtp: SmtpConfig::default(),
+            security: SecurityConfig::default(),
+            jobs: JobsConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransportKind::Folder,
+            from: "vcms <noreply@vcms.localhost>".into(),
+            folder: None,
+            max_attempts: 8,
+            retry_base_secs: 30,
+            poll_millis: 1000,
+        }
+    }
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 25,
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            key_file: None,
+            captcha: true,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self { interval_secs: 3600 }
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Overlay `VCMS_*` variables (the names are part of the interface; see README).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        let get = |k: &str| get(k).filter(|v| !v.is_empty());
+        if let Some(v) = get("VCMS_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("VCMS_HTTP_LISTEN") {
+            self.http.listen = v;
+        }
+        if let Some(v) = get("VCMS_PUBLIC_URL") {
+            self.http.public_url = Some(v);
+        }
+        if let Some(v) = get("VCMS_DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = get("VCMS_MAIL_TRANSPORT") {
+            self.mail.transport = match v.to_lowercase().as_str() {
+                "folder" => MailTransportKind::Folder,
+                "smtp" => MailTransportKind::Smtp,
+                _ => anyhow::bail!("VCMS_MAIL_TRANSPORT must be folder or smtp (got {v:?})"),
+            };
+        }
+        if let Some(v) = get("VCMS_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        if let Some(v) = get("VCMS_SMTP_HOST") {
+            self.smtp.host = v;
+        }
+        if let Some(v) = get("VCMS_SMTP_PORT") {
+            self.smtp.port = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("VCMS_SMTP_PORT must be a port number (got {v:?})"))?;
+        }
+        if let Some(v) = get("VCMS_SMTP_SECURITY") {
+            self.smtp.security = match v.to_lowercase().as_str() {
+                "none" => SmtpSecurity::None,
+                "starttls" => SmtpSecurity::Starttls,
+                "tls" => SmtpSecurity::Tls,
+                _ => anyhow::bail!("VCMS_SMTP_SECURITY must be none, starttls or tls (got {v:?})"),
+            };
+        }
+        if let Some(v) = get("VCMS_SMTP_USERNAME") {
+            self.smtp.username = Some(v);
+        }
+        if let Some(v) = get("VCMS_SMTP_PASSWORD") {
+            self.smtp.password = Some(v);
+        }
+        if let Some(v) = get("VCMS_SECRET_KEY") {
+            self.security.secret_key = Some(v);
+        }
+        if let Some(v) = get("VCMS_CAPTCHA") {
+            self.security.captcha = !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        use std::net::ToSocketAddrs;
+        self.http
+            .listen
+            .to_socket_addrs()
+            .map_err(|e| anyhow::anyhow!("http.listen {:?} is not host:port: {e}", self.http.listen))?;
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!("database.url must start with sqlite:// or postgres:// (got {url:?})");
+        }
+        if let Some(u) = &self.http.public_url {
+            url::Url::parse(u).map_err(|e| anyhow::anyhow!("http.public_url {u:?}: {e}"))?;
+        }
+        if self.mail.max_attempts < 1 {
+            anyhow::bail!("mail.max_attempts must be at least 1");
+        }
+        if self.mail.transport == MailTransportKind::Smtp && self.smtp.host.trim().is_empty() {
+            anyhow::bail!("smtp.host is required when mail.transport = \"smtp\"");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(u) if !u.is_empty() => u.clone(),
+            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("vcms.db").display()),
+        }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.mail
+            .folder
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.security
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_toml_and_defaults() {
+        let mut cfg: Config = toml::from_str("[http]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        assert_eq!(cfg.http.listen, "127.0.0.1:9000");
+        let env = |k: &str| match k {
+            "VCMS_HTTP_LISTEN" => Some("127.0.0.1:0".to_string()),
+            "VCMS_DATA_DIR" => Some("/tmp/x".to_string()),
+            "VCMS_MAIL_TRANSPORT" => Some("smtp".to_string()),
+            "VCMS_SMTP_HOST" => Some("mail.example.com".to_string()),
+            "VCMS_SMTP_PORT" => Some("2525".to_string()),
+            _ => None,
+        };
+        cfg.apply_env(env).unwrap();
+        assert_eq!(cfg.http.listen, "127.0.0.1:0");
+        assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(cfg.mail.transport, MailTransportKind::Smtp);
+        assert_eq!((cfg.smtp.host.as_str(), cfg.smtp.port), ("mail.example.com", 2525));
+        assert!(cfg.database_url().starts_with("sqlite:///tmp/x/vcms.db"));
+        cfg.validate().unwrap();
+        let bad = |k: &str| (k == "VCMS_SMTP_PORT").then(|| "abc".to_string());
+        assert!(cfg.apply_env(bad).is_err());
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../vcms-server.example.toml");
+        let cfg: Config = toml::from_str(text).unwrap();
+        cfg.validate().unwrap();
+    }
+}

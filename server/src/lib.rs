@@ -1,0 +1,115 @@
+//! vcms-server: the cloud service. `Server::build` opens the store (migrating it), the secret
+//! key and the mailer; `Server::start` serves HTTP on a listener and runs the outbox worker
+//! and the periodic jobs until shut down.
+
+pub mod api;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod license_number;
+pub mod mail;
+pub mod service;
+pub mod store;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::service::{App, AppState};
+use crate::store::Store;
+
+pub struct Server {
+    pub app: AppState,
+    pub config: Config,
+}
+
+/// A server serving HTTP; stop it with [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: AppState,
+    stop: watch::Sender<bool>,
+    http: JoinHandle<()>,
+    worker: JoinHandle<()>,
+    jobs: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Open (and migrate) the database, load or create the secret key, set up the mailer.
+    pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        let store = Store::connect(&config.database_url(), config.database.max_connections).await?;
+        store.migrate().await?;
+        let secrets = crypto::SecretBox::load(config.security.secret_key.as_deref(), &config.key_file())?;
+        let mailer = Arc::new(mail::Mailer::new(&config, store.clone(), clock.clone(), secrets.clone())?);
+        let dummy_hash = crypto::hash_password(crypto::new_token())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let public_url = std::sync::OnceLock::new();
+        if let Some(u) = &config.http.public_url {
+            let _ = public_url.set(u.clone());
+        }
+        let app = Arc::new(App {
+            store,
+            clock,
+            secrets,
+            mailer,
+            public_url,
+            captcha: config.security.captcha,
+            dummy_hash,
+        });
+        Ok(Self { app, config })
+    }
+
+    /// Serve on `listener`; runs the outbox worker and, when `run_jobs`, the periodic jobs.
+    pub fn start(self, listener: tokio::net::TcpListener, run_jobs: bool) -> anyhow::Result<Running> {
+        let addr = listener.local_addr()?;
+        let _ = self.app.public_url.set(format!("http://{addr}"));
+        let (stop, stop_rx) = watch::channel(false);
+        let router = http::router(self.app.clone());
+        let mut http_stop = stop_rx.clone();
+        let http = tokio::spawn(async move {
+            let svc = router.into_make_service_with_connect_info::<SocketAddr>();
+            let res = axum::serve(listener, svc)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, "http server");
+            }
+        });
+        let worker = tokio::spawn(self.app.mailer.clone().run(stop_rx.clone()));
+        let jobs = run_jobs.then(|| {
+            let every = std::time::Duration::from_secs(self.config.jobs.interval_secs.max(1));
+            tokio::spawn(jobs::run(self.app.clone(), every, stop_rx))
+        });
+        Ok(Running { addr, app: self.app, stop, http, worker, jobs })
+    }
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop taking requests, let in-flight ones finish, let the worker finish the email it
+    /// is sending, then close the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.http.await;
+        let _ = self.worker.await;
+        if let Some(j) = self.jobs {
+            let _ = j.await;
+        }
+        self.app.store.close().await;
+    }
+}

@@ -1,0 +1,296 @@
+//! `vcms-server`: run the service, and the operator's commands.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use vcms_server::clock::SystemClock;
+use vcms_server::config::{Config, MailTransportKind};
+use vcms_server::mail::{Delivery, Outgoing};
+use vcms_server::service::{auth, enterprise, license};
+use vcms_server::{license_number, store, Server};
+
+#[derive(Parser)]
+#[command(name = "vcms-server", version, about = "vcms cloud service")]
+struct Cli {
+    /// TOML settings file (see server/vcms-server.example.toml). VCMS_* variables override it.
+    #[arg(long, global = true, env = "VCMS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the HTTP API, deliver emails and run the periodic jobs until Ctrl-C or SIGTERM.
+    Serve,
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Check the settings (and that the database opens) and print them, secrets hidden.
+    CheckConfig,
+    /// Send a test email to TO with the configured transport and report what happened.
+    SendTestEmail { to: String },
+    /// Enterprises (operator).
+    #[command(subcommand)]
+    Enterprise(EnterpriseCmd),
+    /// Licenses (distributor).
+    #[command(subcommand)]
+    License(LicenseCmd),
+}
+
+#[derive(Subcommand)]
+enum EnterpriseCmd {
+    /// Create an activated enterprise (trial starts now) and print its number.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Owner password (or VCMS_OWNER_PASSWORD, which keeps it out of the process list).
+        #[arg(long, env = "VCMS_OWNER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Owner's full name.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        company: String,
+        #[arg(long)]
+        country: String,
+        #[arg(long, default_value = "en")]
+        language: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List enterprises with their owner and quota.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseCmd {
+    /// Issue a new license number.
+    Issue {
+        /// Accounts the license allows.
+        #[arg(long)]
+        quantity: i64,
+        /// Service life in years.
+        #[arg(long)]
+        years: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a license: its enterprise loses the quantity at once.
+    Revoke { number: String },
+    /// List every license.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VCMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn describe_mail(cfg: &Config) -> String {
+    match cfg.mail.transport {
+        MailTransportKind::Folder => format!("folder {}", cfg.outbox_dir().display()),
+        MailTransportKind::Smtp => format!("smtp {}:{} ({:?})", cfg.smtp.host, cfg.smtp.port, cfg.smtp.security).to_lowercase(),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
+    match cli.cmd {
+        Cmd::Serve => {
+            init_logs();
+            let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.http.listen))?;
+            let addr = listener.local_addr()?;
+            let data = cfg.data_dir.clone();
+            let db = store::redact_url(&cfg.database_url());
+            let mail = describe_mail(&cfg);
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            let running = server.start(listener, true)?;
+            println!("vcms-server {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+            println!("  API document: http://{addr}/api/openapi.json");
+            println!("  data:         {}", data.display());
+            println!("  database:     {db}");
+            println!("  outbox:       {mail}");
+            wait_for_stop().await;
+            println!("stopping: finishing requests and the email being sent");
+            running.shutdown().await;
+            println!("stopped");
+            Ok(())
+        }
+        Cmd::Migrate => {
+            let s = store::Store::connect(&cfg.database_url(), 1).await?;
+            s.migrate().await?;
+            println!("migrated {}", store::redact_url(&cfg.database_url()));
+            Ok(())
+        }
+        Cmd::CheckConfig => {
+            let s = store::Store::connect(&cfg.database_url(), 1).await?;
+            s.close().await;
+            println!("config OK");
+            println!("  data_dir:     {}", cfg.data_dir.display());
+            println!("  http.listen:  {}", cfg.http.listen);
+            println!("  database:     {}", store::redact_url(&cfg.database_url()));
+            println!("  mail:         {} from {}", describe_mail(&cfg), cfg.mail.from);
+            println!("  key file:     {}", cfg.key_file().display());
+            println!("  captcha:      {}", if cfg.security.captcha { "on" } else { "off" });
+            Ok(())
+        }
+        Cmd::SendTestEmail { to } => {
+            let to = vcms_server::validate::Email::parse("TO", &to).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            let mail = describe_mail(&cfg);
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            let app = server.app.clone();
+            let mut c = app.store.conn().await?;
+            let id = app
+                .mailer
+                .enqueue(
+                    &mut c,
+                    &Outgoing {
+                        enterprise_id: None,
+                        account_id: None,
+                        account_label: None,
+                        kind: "test",
+                        recipient: to.as_str(),
+                        lang: "en",
+                        vars: &[("server", &mail)],
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            drop(c);
+            let done = app.mailer.deliver_due().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            match done.into_iter().find(|(i, _)| *i == id).map(|(_, d)| d) {
+                Some(Delivery::Sent) => println!("sent a test email to {} through {mail}", to.as_str()),
+                Some(Delivery::Retry { error, .. }) => {
+                    anyhow::bail!("not sent yet ({error}); the server will retry it when it runs")
+                }
+                Some(Delivery::Failed { error }) => anyhow::bail!("failed: {error}"),
+                None => println!("queued the test email (another worker is delivering it)"),
+            }
+            Ok(())
+        }
+        Cmd::Enterprise(EnterpriseCmd::Create { email, password, name, company, country, language, json }) => {
+            let new = auth::NewEnterprise::parse(&name, &company, &country, &email, &password, Some(&language))
+                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            let (_, number) = auth::create_enterprise(&server.app, new, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            if json {
+                println!("{}", serde_json::json!({ "enterprise_number": number, "email": email }));
+            } else {
+                println!("{number}");
+            }
+            Ok(())
+        }
+        Cmd::Enterprise(EnterpriseCmd::List { json }) => {
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            let list = enterprise::list(&server.app).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<7} {:<8} {:<10} {:<32} {:<24} COMPANY", "NUMBER", "STATUS", "ACCOUNTS", "OWNER", "COUNTRY");
+                for e in list {
+                    let accounts = format!("{}/{}", e.quota.used, e.quota.quota);
+                    println!("{:<7} {:<8} {:<10} {:<32} {:<24} {}", e.number, e.status, accounts, e.owner, e.country, e.company);
+                }
+            }
+            Ok(())
+        }
+        Cmd::License(LicenseCmd::Issue { quantity, years, json }) => {
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            let number = license::issue(&server.app, quantity, years)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            if json {
+                println!("{}", serde_json::json!({ "license_number": number, "quantity": quantity, "years": years }));
+            } else {
+                println!("{number}");
+            }
+            Ok(())
+        }
+        Cmd::License(LicenseCmd::Revoke { number }) => {
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            license::revoke(&server.app, &number)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            println!("revoked {}", license_number::normalize(&number).unwrap_or(number));
+            Ok(())
+        }
+        Cmd::License(LicenseCmd::List { json }) => {
+            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+            let list = license::list_all(&server.app).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if json {
+                let v: Vec<_> = list
+                    .iter()
+                    .map(|(l, e)| serde_json::json!({ "license": l, "enterprise_number": e }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} END", "NUMBER", "STATUS", "QUANTITY", "YEARS", "ENTERPRISE", "START");
+                for (l, e) in list {
+                    println!(
+                        "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} {}",
+                        l.number,
+                        l.status,
+                        l.quantity,
+                        l.years,
+                        e.unwrap_or_else(|| "-".into()),
+                        l.start.unwrap_or_else(|| "-".into()),
+                        l.end.unwrap_or_else(|| "-".into())
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

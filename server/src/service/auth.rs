@@ -1,0 +1,525 @@
+//! Registration, activation, sign-in with freezing, sessions, passwords and the profile.
+
+use axum::http::StatusCode;
+
+use crate::api;
+use crate::clock::{Millis, DAY, HOUR, MINUTE, SECOND};
+use crate::crypto;
+use crate::error::{AppError, AppResult};
+use crate::mail::Outgoing;
+use crate::service::{captcha, Actor, App, Role};
+use crate::store::{self, admin, Conn};
+use crate::validate::{self, Email, Password};
+
+pub const ACTIVATION_VALID: Millis = 12 * HOUR;
+pub const RESET_VALID: Millis = 10 * MINUTE;
+pub const TRIAL: Millis = 30 * DAY;
+pub const IDLE_TIMEOUT: Millis = 30 * MINUTE;
+pub const FREEZE: Millis = 5 * MINUTE;
+/// Consecutive failures after which sign-in stays frozen until the password is reset.
+pub const HARD_LOCK_AT: i64 = 99;
+const MAX_FREEZE: Millis = DAY;
+/// Freezes beyond this are reported as "locked until the password is reset".
+const LOCKED: Millis = i64::MAX / 4;
+
+fn freeze_length(failures: i64) -> Millis {
+    let k = (failures / 3).max(1);
+    let shift = (k - 1).clamp(0, 20) as u32;
+    FREEZE.saturating_mul(1 << shift).min(MAX_FREEZE)
+}
+
+fn minutes_text(ms: Millis) -> String {
+    let mins = (ms + MINUTE - 1) / MINUTE;
+    if mins >= 120 {
+        format!("{} hours", (mins + 59) / 60)
+    } else if mins == 1 {
+        "1 minute".into()
+    } else {
+        format!("{mins} minutes")
+    }
+}
+
+fn frozen_error(until: Millis, now: Millis) -> AppError {
+    if until >= LOCKED {
+        return AppError::new(
+            StatusCode::LOCKED,
+            "locked",
+            "Too many wrong passwords: sign-in is locked until the password is reset with \"Forgot password\"",
+        )
+        .with_field("password");
+    }
+    let left = (until - now).max(SECOND);
+    AppError::new(
+        StatusCode::LOCKED,
+        "frozen",
+        format!(
+            "Too many wrong passwords: sign-in is frozen for {} more (try again later, or reset the password)",
+            minutes_text(left)
+        ),
+    )
+    .with_field("password")
+    .with_retry_after((left + SECOND - 1) / SECOND)
+}
+
+fn profile(a: &admin::AdminRow, e: &admin::EnterpriseRow) -> api::Profile {
+    api::Profile {
+        username: a.email.clone(),
+        name: a.name.clone(),
+        company: e.company.clone(),
+        enterprise_number: e.number.clone(),
+        country: e.country.clone(),
+        email: a.email.clone(),
+        role: a.role.clone(),
+        language: a.language.clone(),
+    }
+}
+
+fn link(app: &App, path: &str, token: &str) -> String {
+    format!("{}/{path}?token={token}", app.base_url().trim_end_matches('/'))
+}
+
+/// A new unique 5-digit enterprise number.
+async fn new_enterprise_number(c: &mut Conn) -> AppResult<String> {
+    use rand::Rng;
+    for _ in 0..50 {
+        let n = rand::rngs::OsRng.gen_range(10000..=99999).to_string();
+        if admin::enterprise_by_number(c, &n).await?.is_none() {
+            return Ok(n);
+        }
+    }
+    Err(AppError::internal("no free enterprise number after 50 tries"))
+}
+
+pub struct NewEnterprise {
+    pub full_name: String,
+    pub company: String,
+    pub country: String,
+    pub email: Email,
+    pub password: Password,
+    pub language: String,
+}
+
+impl NewEnterprise {
+    pub fn parse(
+        full_name: &str,
+        company: &str,
+        country: &str,
+        email: &str,
+        password: &str,
+        language: Option<&str>,
+    ) -> AppResult<Self> {
+        Ok(Self {
+            full_name: validate::name("full_name", full_name)?,
+            company: validate::company("company", company)?,
+            country: validate::country("country", country)?,
+            email: Email::parse("email", email)?,
+            password: Password::parse("password", password)?,
+            language: validate::language("language", language.unwrap_or("en"))?,
+        })
+    }
+}
+
+/// Create an enterprise and its owner. `activated`: operator creation (trial starts now, no
+/// email); otherwise pending with an activation email. Returns (enterprise id, number).
+pub async fn create_enterprise(app: &App, new: NewEnterprise, activated: bool) -> AppResult<(i64, String)> {
+    let hash = crypto::hash_password(new.password.as_str().to_string()).await?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    if admin::admin_by_email_key(&mut tx, &new.email.key()).await?.is_some() {
+        return Err(AppError::conflict(
+            "email",
+            "This email is already registered: sign in, or ask for the activation email again",
+        ));
+    }
+    let number = new_enterprise_number(&mut tx).await?;
+    let status = if activated { "active" } else { "pending" };
+    let eid = admin::insert_enterprise(&mut tx, &number, &new.company, &new.country, status, now).await?;
+    if activated {
+        admin::activate_enterprise(&mut tx, eid, now + TRIAL, now).await?;
+    }
+    let admin_id = admin::insert_admin(
+        &mut tx,
+        eid,
+        new.email.as_str(),
+        &new.email.key(),
+        &new.full_name,
+        Role::Owner.as_str(),
+        &hash,
+        &new.language,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if store::is_unique_violation(&e) {
+            AppError::conflict("email", "This email is already registered")
+        } else {
+            e.into()
+        }
+    })?;
+    if !activated {
+        send_activation(app, &mut tx, admin_id, eid, &new.full_name, &new.company, &number, new.email.as_str(), &new.language).await?;
+    }
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok((eid, number))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_activation(
+    app: &App,
+    c: &mut Conn,
+    admin_id: i64,
+    enterprise_id: i64,
+    name: &str,
+    company: &str,
+    number: &str,
+    email: &str,
+    lang: &str,
+) -> AppResult<()> {
+    let now = app.now();
+    admin::revoke_tokens(c, admin_id, "activation", now).await?;
+    let token = crypto::new_token();
+    admin::insert_token(c, "activation", &crypto::token_hash(&token), admin_id, now + ACTIVATION_VALID, now).await?;
+    let link = link(app, "activate", &token);
+    app.mailer
+        .enqueue(
+            c,
+            &Outgoing {
+                enterprise_id: Some(enterprise_id),
+                account_id: None,
+                account_label: None,
+                kind: "activation",
+                recipient: email,
+                lang,
+                vars: &[
+                    ("name", name),
+                    ("company", company),
+                    ("enterprise_number", number),
+                    ("token", &token),
+                    ("link", &link),
+                    ("valid_hours", "12"),
+                ],
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn register(app: &App, req: &api::RegisterRequest) -> AppResult<api::RegisterResponse> {
+    let new = NewEnterprise::parse(
+        &req.full_name,
+        &req.company,
+        &req.country,
+        &req.email,
+        &req.password,
+        req.language.as_deref(),
+    )?;
+    captcha::check(app, Some(&req.captcha_id), Some(&req.captcha_answer)).await?;
+    let (_, number) = create_enterprise(app, new, false).await?;
+    Ok(api::RegisterResponse {
+        enterprise_number: number,
+        message: "Registered. Open the activation email (the link is valid 12 hours) to start your 30-day trial".into(),
+    })
+}
+
+fn token_error(kind: &str, code: &str, what: &str) -> AppError {
+    let _ = kind;
+    AppError::bad_request(code, what.to_string()).with_field("token")
+}
+
+pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let t = admin::token_by_hash(&mut tx, "activation", &crypto::token_hash(token))
+        .await?
+        .filter(|t| crypto::ct_eq(&t.token_hash, &crypto::token_hash(token)))
+        .ok_or_else(|| token_error("activation", "token_invalid", "This activation token is not valid: check that it was pasted whole"))?;
+    let a = admin::admin_by_id(&mut tx, t.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id).await?.ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    if e.status == "active" {
+        return Err(token_error("activation", "already_active", "This enterprise is already activated: sign in"));
+    }
+    if t.used_at.is_some() {
+        return Err(token_error("activation", "token_used", "This activation token was replaced by a newer one: use the latest activation email"));
+    }
+    if t.expires_at < now {
+        return Err(token_error("activation", "token_expired", "This activation link has expired (valid 12 hours): ask for a new activation email"));
+    }
+    if !admin::use_token(&mut tx, t.id, now).await? {
+        return Err(token_error("activation", "token_used", "This activation token was already used"));
+    }
+    admin::activate_enterprise(&mut tx, e.id, now + TRIAL, now).await?;
+    tx.commit().await?;
+    Ok(api::Message {
+        message: format!("Enterprise {} is activated: your 30-day trial with up to 20 accounts starts now", e.number),
+    })
+}
+
+const RESEND_ANSWER: &str = "If this email belongs to an enterprise waiting for activation, a new activation email is on its way";
+
+pub async fn resend_activation(app: &App, req: &api::EmailRequest) -> AppResult<api::Message> {
+    captcha::check(app, Some(&req.captcha_id), Some(&req.captcha_answer)).await?;
+    let key = validate::email_key(&req.email);
+    let mut tx = app.store.begin().await?;
+    if let Some(a) = admin::admin_by_email_key(&mut tx, &key).await? {
+        if let Some(e) = admin::enterprise_by_id(&mut tx, a.enterprise_id).await? {
+            if e.status == "pending" {
+                send_activation(app, &mut tx, a.id, e.id, &a.name, &e.company, &e.number, &a.email, &a.language).await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(api::Message { message: RESEND_ANSWER.into() })
+}
+
+/// Sign in. Unknown emails take the same path as known ones (same counters, same answers,
+/// an argon2 check against a dummy hash).
+pub async fn login(app: &App, req: &api::LoginRequest, client_ip: Option<&str>) -> AppResult<api::LoginResponse> {
+    let key = validate::email_key(&req.email);
+    if key.is_empty() {
+        return Err(AppError::invalid("email", "email is required"));
+    }
+    if req.password.is_empty() {
+        return Err(AppError::invalid("password", "password is required"));
+    }
+    let now = app.now();
+    let mut c = app.store.conn().await?;
+    let prior = admin::attempts(&mut c, &key).await?;
+    if let Some(p) = &prior {
+        if p.frozen_until > now {
+            return Err(frozen_error(p.frozen_until, now));
+        }
+        if p.failures > 0 {
+            captcha::check(app, req.captcha_id.as_deref(), req.captcha_answer.as_deref())
+                .await
+                .map_err(AppError::with_captcha_required)?;
+        }
+    }
+    let Some(n) = admin::reserve_attempt(&mut c, &key, now).await? else {
+        let until = admin::attempts(&mut c, &key).await?.map(|p| p.frozen_until).unwrap_or(0);
+        return Err(frozen_error(until.max(now + FREEZE), now));
+    };
+    let found = admin::admin_by_email_key(&mut c, &key).await?;
+    drop(c);
+    let hash = found.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| app.dummy_hash.clone());
+    let ok = crypto::verify_password(req.password.clone(), hash).await && found.is_some();
+    let mut c = app.store.conn().await?;
+    let admin = match (ok, found) {
+        (true, Some(a)) => a,
+        _ => {
+            let now = app.now();
+            if n % 3 == 0 {
+                let until = if n >= HARD_LOCK_AT { LOCKED } else { now + freeze_length(n) };
+                admin::freeze(&mut c, &key, until).await?;
+                return Err(frozen_error(until, now));
+            }
+            let left = 3 - n % 3;
+            return Err(AppError::unauthorized(
+                "invalid_credentials",
+                format!(
+                    "Wrong email or password: {left} more wrong {} freeze sign-in for 5 minutes",
+                    if left == 1 { "attempt will" } else { "attempts will" }
+                ),
+            )
+            .with_field("password")
+            .with_captcha_required());
+        }
+    };
+    let e = admin::enterprise_by_id(&mut c, admin.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::internal("admin without enterprise"))?;
+    admin::clear_attempts(&mut c, &key).await?;
+    if e.status != "active" {
+        return Err(AppError::forbidden(
+            "not_activated",
+            "This enterprise is not activated yet: open the link in the activation email (valid 12 hours), or ask for a new one",
+        ));
+    }
+    drop(c);
+    let language = match &req.language {
+        Some(l) => validate::language("language", l)?,
+        None => admin.language.clone(),
+    };
+    let token = crypto::new_token();
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    admin::end_admin_sessions(&mut tx, admin.id, None, "replaced", now).await?;
+    admin::insert_session(&mut tx, &crypto::token_hash(&token), admin.id, now, client_ip).await?;
+    if language != admin.language {
+        admin::update_admin_profile(&mut tx, admin.id, &admin.name, &language).await?;
+    }
+    tx.commit().await?;
+    let mut a = admin;
+    a.language = language;
+    Ok(api::LoginResponse {
+        token,
+        idle_timeout_secs: IDLE_TIMEOUT / SECOND,
+        profile: profile(&a, &e),
+    })
+}
+
+fn ended_message(reason: &str) -> &'static str {
+    match reason {
+        "replaced" => "You signed in again somewhere else, which ended this session: sign in again",
+        "logout" => "This session was signed out: sign in again",
+        "idle" => "The session ended after 30 minutes without activity: sign in again",
+        "password_reset" | "password_changed" => "The password was changed, which ended this session: sign in again",
+        _ => "This session has ended: sign in again",
+    }
+}
+
+/// The actor behind a bearer token; ends sessions idle for 30 minutes.
+pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
+    let hash = crypto::token_hash(token);
+    let mut c = app.store.conn().await?;
+    let s = admin::session_by_hash(&mut c, &hash)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("unauthenticated", "Sign in first: the session token is missing or unknown"))?;
+    if let Some(reason) = &s.end_reason {
+        return Err(AppError::unauthorized("session_ended", ended_message(reason)));
+    }
+    let now = app.now();
+    if now - s.last_seen_at > IDLE_TIMEOUT {
+        admin::end_session(&mut c, s.id, "idle", now).await?;
+        return Err(AppError::unauthorized("session_ended", ended_message("idle")));
+    }
+    if now - s.last_seen_at > 15 * SECOND {
+        admin::touch_session(&mut c, s.id, now).await?;
+    }
+    let a = admin::admin_by_id(&mut c, s.admin_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("unauthenticated", "Sign in first"))?;
+    let role = Role::parse(&a.role).ok_or_else(|| AppError::internal(format!("unknown role {}", a.role)))?;
+    Ok(Actor {
+        admin_id: a.id,
+        enterprise_id: a.enterprise_id,
+        session_id: s.id,
+        role,
+    })
+}
+
+pub async fn logout(app: &App, actor: &Actor) -> AppResult<api::Message> {
+    let mut c = app.store.conn().await?;
+    admin::end_session(&mut c, actor.session_id, "logout", app.now()).await?;
+    Ok(api::Message { message: "Signed out".into() })
+}
+
+const FORGOT_ANSWER: &str = "If your email address is correct, you will immediately receive an email with a link to reset your password (valid 10 minutes)";
+
+pub async fn forgot_password(app: &App, req: &api::EmailRequest) -> AppResult<api::Message> {
+    captcha::check(app, Some(&req.captcha_id), Some(&req.captcha_answer)).await?;
+    let key = validate::email_key(&req.email);
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    if let Some(a) = admin::admin_by_email_key(&mut tx, &key).await? {
+        admin::revoke_tokens(&mut tx, a.id, "reset", now).await?;
+        let token = crypto::new_token();
+        admin::insert_token(&mut tx, "reset", &crypto::token_hash(&token), a.id, now + RESET_VALID, now).await?;
+        let link = link(app, "reset-password", &token);
+        app.mailer
+            .enqueue(
+                &mut tx,
+                &Outgoing {
+                    enterprise_id: Some(a.enterprise_id),
+                    account_id: None,
+                    account_label: None,
+                    kind: "password_reset",
+                    recipient: &a.email,
+                    lang: &a.language,
+                    vars: &[("name", &a.name), ("email", &a.email), ("token", &token), ("link", &link), ("valid_minutes", "10")],
+                },
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(api::Message { message: FORGOT_ANSWER.into() })
+}
+
+fn new_password(new: &str, confirm: &str) -> AppResult<Password> {
+    let p = Password::parse("new_password", new)?;
+    if new != confirm {
+        return Err(AppError::invalid("confirm_password", "confirm_password must be the same as new_password"));
+    }
+    Ok(p)
+}
+
+pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppResult<api::Message> {
+    let p = new_password(&req.new_password, &req.confirm_password)?;
+    let hash = crypto::hash_password(p.as_str().to_string()).await?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let t = admin::token_by_hash(&mut tx, "reset", &crypto::token_hash(&req.token))
+        .await?
+        .ok_or_else(|| token_error("reset", "token_invalid", "This reset token is not valid: check that it was pasted whole"))?;
+    if t.used_at.is_some() {
+        return Err(token_error("reset", "token_used", "This reset token was already used or replaced: ask for a new one"));
+    }
+    if t.expires_at < now {
+        return Err(token_error("reset", "token_expired", "This reset link has expired (valid 10 minutes): ask for a new one"));
+    }
+    if !admin::use_token(&mut tx, t.id, now).await? {
+        return Err(token_error("reset", "token_used", "This reset token was already used"));
+    }
+    let a = admin::admin_by_id(&mut tx, t.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
+    admin::end_admin_sessions(&mut tx, a.id, None, "password_reset", now).await?;
+    admin::clear_attempts(&mut tx, &a.email_key).await?;
+    tx.commit().await?;
+    Ok(api::Message { message: "The password is changed: sign in with the new password".into() })
+}
+
+pub async fn change_password(app: &App, actor: &Actor, req: &api::ChangePasswordRequest) -> AppResult<api::Message> {
+    let mut c = app.store.conn().await?;
+    let a = admin::admin_by_id(&mut c, actor.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    drop(c);
+    if !crypto::verify_password(req.old_password.clone(), a.password_hash.clone()).await {
+        return Err(AppError::invalid("old_password", "old_password is not the current password"));
+    }
+    let p = new_password(&req.new_password, &req.confirm_password)?;
+    let hash = crypto::hash_password(p.as_str().to_string()).await?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
+    admin::end_admin_sessions(&mut tx, a.id, Some(actor.session_id), "password_changed", now).await?;
+    tx.commit().await?;
+    Ok(api::Message { message: "The password is changed".into() })
+}
+
+pub async fn get_profile(app: &App, actor: &Actor) -> AppResult<api::Profile> {
+    let mut c = app.store.conn().await?;
+    let a = admin::admin_by_id(&mut c, actor.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let e = admin::enterprise_by_id(&mut c, a.enterprise_id).await?.ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    Ok(profile(&a, &e))
+}
+
+pub async fn update_profile(app: &App, actor: &Actor, req: &api::ProfileUpdate) -> AppResult<api::Profile> {
+    let name = req.name.as_deref().map(|v| validate::name("name", v)).transpose()?;
+    let company = req.company.as_deref().map(|v| validate::company("company", v)).transpose()?;
+    let country = req.country.as_deref().map(|v| validate::country("country", v)).transpose()?;
+    let language = req.language.as_deref().map(|v| validate::language("language", v)).transpose()?;
+    if (company.is_some() || country.is_some()) && actor.role != Role::Owner {
+        return Err(AppError::forbidden("forbidden", "Only the enterprise owner may change the company or country"));
+    }
+    let mut tx = app.store.begin().await?;
+    let a = admin::admin_by_id(&mut tx, actor.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id).await?.ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    admin::update_admin_profile(&mut tx, a.id, name.as_deref().unwrap_or(&a.name), language.as_deref().unwrap_or(&a.language)).await?;
+    admin::update_enterprise_profile(&mut tx, e.id, company.as_deref().unwrap_or(&e.company), country.as_deref().unwrap_or(&e.country)).await?;
+    tx.commit().await?;
+    get_profile(app, actor).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freezes_escalate_and_stay_under_a_day() {
+        assert_eq!(freeze_length(3), 5 * MINUTE);
+        assert_eq!(freeze_length(6), 10 * MINUTE);
+        assert_eq!(freeze_length(9), 20 * MINUTE);
+        assert_eq!(freeze_length(96), DAY);
+    }
+}

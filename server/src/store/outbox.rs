@@ -1,0 +1,168 @@
+//! The email outbox: rows written in the same transaction as the change that caused them,
+//! delivered later by the worker. Claims use a lease so several server instances can share
+//! one database without sending a message twice.
+
+use super::Conn;
+use crate::clock::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub enterprise_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub account_label: Option<String>,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body_text_enc: Vec<u8>,
+    pub body_html_enc: Vec<u8>,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub failed_at: Option<i64>,
+}
+
+const COLS: &str = "id, enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, last_error, created_at, sent_at, failed_at";
+
+pub struct NewMessage<'a> {
+    pub enterprise_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub account_label: Option<&'a str>,
+    pub kind: &'a str,
+    pub recipient: &'a str,
+    pub subject: &'a str,
+    pub body_text_enc: &'a [u8],
+    pub body_html_enc: &'a [u8],
+}
+
+pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO outbox (enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) RETURNING id",
+    )
+    .bind(m.enterprise_id)
+    .bind(m.account_id)
+    .bind(m.account_label)
+    .bind(m.kind)
+    .bind(m.recipient)
+    .bind(m.subject)
+    .bind(m.body_text_enc)
+    .bind(m.body_html_enc)
+    .bind(now)
+    .fetch_one(c)
+    .await
+}
+
+/// Claim up to `limit` due messages for `lease` ms. The outer WHERE repeats the due/lease
+/// test so that on PostgreSQL a concurrent claimer re-checks it on the locked row and skips
+/// rows another instance has just claimed.
+pub async fn claim_due(c: &mut Conn, now: Millis, lease: Millis, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+                      AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3) \
+           AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+         RETURNING {COLS}"
+    ))
+    .bind(now + lease)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await
+}
+
+pub async fn mark_sent(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(c: &mut Conn, id: i64, next_at: Millis, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
+        .bind(next_at)
+        .bind(error)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(c: &mut Conn, id: i64, now: Millis, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE outbox SET status = 'failed', failed_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
+        .bind(now)
+        .bind(error)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn by_id(c: &mut Conn, id: i64) -> Result<Option<OutboxRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLS} FROM outbox WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
+/// Every message, newest first (operator tools and tests).
+pub async fn recent(c: &mut Conn, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLS} FROM outbox ORDER BY id DESC LIMIT $1"))
+        .bind(limit)
+        .fetch_all(c)
+        .await
+}
+
+pub async fn failed_of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM outbox WHERE enterprise_id = $1 AND status = 'failed' ORDER BY failed_at DESC, id DESC"
+    ))
+    .bind(enterprise_id)
+    .fetch_all(c)
+    .await
+}
+
+/// Put failed messages of an enterprise back in the queue; returns how many.
+pub async fn requeue_failed(c: &mut Conn, enterprise_id: i64, ids: &[i64], now: Millis) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for id in ids {
+        let r = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, failed_at = NULL, lease_until = NULL \
+             WHERE id = $2 AND enterprise_id = $3 AND status = 'failed'",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(enterprise_id)
+        .execute(&mut *c)
+        .await?;
+        n += r.rows_affected();
+    }
+    Ok(n)
+}
+
+pub async fn delete_failed(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for id in ids {
+        let r = sqlx::query("DELETE FROM outbox WHERE id = $1 AND enterprise_id = $2 AND status = 'failed'")
+            .bind(id)
+            .bind(enterprise_id)
+            .execute(&mut *c)
+            .await?;
+        n += r.rows_affected();
+    }
+    Ok(n)
+}
+
+/// Drop delivered messages older than `before` (their content includes secrets).
+pub async fn purge_sent(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM outbox WHERE status = 'sent' AND sent_at < $1")
+        .bind(before)
+        .execute(c)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! Typed domain values, parsed once at the edge (DOMAIN.md "Input rules"). Every error names
+//! the field it was given and the rule that was broken.
+
+use crate::error::AppError;
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(|c| c.is_control())
+}
+
+/// `user@domain` or `user@IP`; `< > " ' &` are illegal; at most 128 characters. Stored as
+/// typed; compared in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX: usize = 128;
+
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(AppError::invalid(field, format!("{field} is required")));
+        }
+        if s.chars().count() > Self::MAX {
+            return Err(AppError::invalid(field, format!("{field} must be at most 128 characters")));
+        }
+        if let Some(c) = s.chars().find(|c| matches!(c, '<' | '>' | '"' | '\'' | '&')) {
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must not contain the character {c} (< > \" ' & are not allowed)"),
+            ));
+        }
+        let bad_shape = || {
+            AppError::invalid(field, format!("{field} must look like user@domain or user@IP address"))
+        };
+        if has_control(s) || s.chars().any(char::is_whitespace) {
+            return Err(bad_shape());
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad_shape)?;
+        if local.is_empty() || local.contains('@') || domain.is_empty() {
+            return Err(bad_shape());
+        }
+        let domain_ok = if let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+            ip.parse::<std::net::IpAddr>().is_ok()
+        } else if domain.parse::<std::net::IpAddr>().is_ok() {
+            true
+        } else {
+            domain.contains('.')
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                        && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                })
+        };
+        if !domain_ok {
+            return Err(bad_shape());
+        }
+        Ok(Self(s.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The key used for lookups: emails are case-insensitive.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// Lower-cased lookup key of an email as typed, without validating it (for sign-in, where an
+/// invalid email must behave like an unknown one).
+pub fn email_key(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+/// 8 to 32 characters with both letters and digits; case-sensitive.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl Password {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let n = raw.chars().count();
+        if !(8..=32).contains(&n) {
+            return Err(AppError::invalid(field, format!("{field} must be 8 to 32 characters")));
+        }
+        if has_control(raw) {
+            return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+        }
+        let letters = raw.chars().any(char::is_alphabetic);
+        let digits = raw.chars().any(|c| c.is_ascii_digit());
+        if !(letters && digits) {
+            return Err(AppError::invalid(field, format!("{field} must contain both letters and digits")));
+        }
+        Ok(Self(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A required piece of text of 1..=max characters (names, company, country).
+pub fn text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(AppError::invalid(field, format!("{field} is required (1 to {max} characters)")));
+    }
+    if s.chars().count() > max {
+        return Err(AppError::invalid(field, format!("{field} must be at most {max} characters")));
+    }
+    if has_control(s) {
+        return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+    }
+    Ok(s.to_string())
+}
+
+/// Full name: 1 to 64 characters in any script.
+pub fn name(field: &str, raw: &str) -> Result<String, AppError> {
+    text(field, raw, 64)
+}
+
+/// Company: 1 to 128 characters.
+pub fn company(field: &str, raw: &str) -> Result<String, AppError> {
+    text(field, raw, 128)
+}
+
+/// Country: 1 to 64 characters.
+pub fn country(field: &str, raw: &str) -> Result<String, AppError> {
+    text(field, raw, 64)
+}
+
+/// Exactly 4 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension(String);
+
+impl Extension {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let s = raw.trim();
+        if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(AppError::invalid(field, format!("{field} must be exactly 4 digits")))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Language of emails and the console: English or Simplified Chinese.
+pub fn language(field: &str, raw: &str) -> Result<String, AppError> {
+    match raw.trim() {
+        "" | "en" | "en-US" | "en-GB" => Ok("en".into()),
+        "zh-CN" | "zh" | "zh-Hans" | "zh_CN" => Ok("zh-CN".into()),
+        _ => Err(AppError::invalid(field, format!("{field} must be en or zh-CN"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["anna@example.com", "Anna.B+x@mail.example.co", "u@10.0.0.1", "u@[10.0.0.1]", "陈@例子.中国"] {
+            assert!(Email::parse("email", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "anna", "anna@", "@x.com", "a b@x.com", "a<b@x.com", "a'b@x.com", "a&b@x.com", "a@localhost", "a@@x.com"] {
+            let e = Email::parse("email", bad).unwrap_err();
+            assert_eq!(e.body.field.as_deref(), Some("email"), "{bad}");
+        }
+        let long = format!("{}@x.com", "a".repeat(123));
+        assert!(Email::parse("email", &long).is_err());
+        assert_eq!(Email::parse("email", "Anna@X.com").unwrap().key(), "anna@x.com");
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse("password", "abcd1234").is_ok());
+        assert!(Password::parse("password", &format!("a1{}", "x".repeat(30))).is_ok());
+        for bad in ["abc123", "abcdefgh", "12345678", &format!("a1{}", "x".repeat(31))] {
+            assert!(Password::parse("password", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_extensions() {
+        assert_eq!(name("name", " 陈媛媛 ").unwrap(), "陈媛媛");
+        assert!(name("name", &"名".repeat(64)).is_ok());
+        assert!(name("name", &"名".repeat(65)).is_err());
+        assert!(name("name", "  ").is_err());
+        assert!(Extension::parse("extension", "1001").is_ok());
+        for bad in ["101", "10011", "10a1", "", "１００１"] {
+            assert!(Extension::parse("extension", bad).is_err(), "{bad}");
+        }
+    }
+}
