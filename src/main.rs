@@ -6,10 +6,19 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "vcms", version, about = "Terminal console for the vcms VC cloud management service")]
+#[command(
+    name = "vcms",
+    version,
+    about = "Terminal console for the vcms VC cloud management service"
+)]
 struct Cli {
     /// Server address.
-    #[arg(long, env = "VCMS_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "VCMS_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     server: String,
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -28,7 +37,10 @@ async fn main() -> anyhow::Result<()> {
     match cli.cmd.unwrap_or(Cmd::Health) {
         Cmd::Health => {
             let h = client.health().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{} is {} (database {}, version {})", cli.server, h.status, h.database, h.version);
+            println!(
+                "{} is {} (database {}, version {})",
+                cli.server, h.status, h.database, h.version
+            );
         }
     }
     Ok(())

@@ -89,7 +89,12 @@ impl Client {
     }
 
     /// Any request; a JSON body when `body` is given.
-    pub async fn send<B: Serialize, T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&B>) -> ClientResult<T> {
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> ClientResult<T> {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
@@ -97,22 +102,25 @@ impl Client {
         if let Some(b) = body {
             rb = rb.json(b);
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(format!("cannot reach the server at {}: {e}", self.base)))?;
+        let resp = rb.send().await.map_err(|e| {
+            ClientError::Transport(format!("cannot reach the server at {}: {e}", self.base))
+        })?;
         let status = resp.status();
         let bytes = resp
             .bytes()
             .await
             .map_err(|e| ClientError::Transport(format!("reading the answer: {e}")))?;
         if status.is_success() {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| ClientError::Transport(format!("unexpected answer from the server: {e}")))
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ClientError::Transport(format!("unexpected answer from the server: {e}"))
+            })
         } else {
             let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
                 code: "http".into(),
-                message: format!("the server answered {status}: {}", String::from_utf8_lossy(&bytes)),
+                message: format!(
+                    "the server answered {status}: {}",
+                    String::from_utf8_lossy(&bytes)
+                ),
                 field: None,
                 retry_after_secs: None,
                 can_add: None,
@@ -125,13 +133,25 @@ impl Client {
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> ClientResult<T> {
         self.send::<(), T>(Method::GET, path, None).await
     }
-    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> ClientResult<T> {
         self.send(Method::POST, path, Some(body)).await
     }
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> ClientResult<T> {
         self.send(Method::PATCH, path, Some(body)).await
     }
-    pub async fn delete<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> ClientResult<T> {
+    pub async fn delete<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> ClientResult<T> {
         self.send(Method::DELETE, path, Some(body)).await
     }
 
@@ -147,7 +167,13 @@ impl Client {
         self.post("/api/v1/register", req).await
     }
     pub async fn activate(&self, token: &str) -> ClientResult<Message> {
-        self.post("/api/v1/activate", &TokenRequest { token: token.into() }).await
+        self.post(
+            "/api/v1/activate",
+            &TokenRequest {
+                token: token.into(),
+            },
+        )
+        .await
     }
     pub async fn resend_activation(&self, req: &EmailRequest) -> ClientResult<Message> {
         self.post("/api/v1/activation/resend", req).await
@@ -183,6 +209,12 @@ impl Client {
         self.get("/api/v1/licenses").await
     }
     pub async fn add_license(&self, number: &str) -> ClientResult<AddLicenseResponse> {
-        self.post("/api/v1/licenses", &AddLicenseRequest { license_number: number.into() }).await
+        self.post(
+            "/api/v1/licenses",
+            &AddLicenseRequest {
+                license_number: number.into(),
+            },
+        )
+        .await
     }
 }

@@ -191,7 +191,9 @@ impl Default for SecurityConfig {
 
 impl Default for JobsConfig {
     fn default() -> Self {
-        Self { interval_secs: 3600 }
+        Self {
+            interval_secs: 3600,
+        }
     }
 }
 
@@ -263,19 +265,22 @@ impl Config {
             self.security.secret_key = Some(v);
         }
         if let Some(v) = get("VCMS_CAPTCHA") {
-            self.security.captcha = !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
+            self.security.captcha =
+                !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
         }
         Ok(())
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
         use std::net::ToSocketAddrs;
-        self.http
-            .listen
-            .to_socket_addrs()
-            .map_err(|e| anyhow::anyhow!("http.listen {:?} is not host:port: {e}", self.http.listen))?;
+        self.http.listen.to_socket_addrs().map_err(|e| {
+            anyhow::anyhow!("http.listen {:?} is not host:port: {e}", self.http.listen)
+        })?;
         let url = self.database_url();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             anyhow::bail!("database.url must start with sqlite:// or postgres:// (got {url:?})");
         }
         if let Some(u) = &self.http.public_url {
@@ -293,7 +298,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database.url {
             Some(u) if !u.is_empty() => u.clone(),
-            _ => format!("sqlite://{}?mode=rwc", self.data_dir.join("vcms.db").display()),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("vcms.db").display()
+            ),
         }
     }
 
@@ -332,7 +340,10 @@ mod tests {
         assert_eq!(cfg.http.listen, "127.0.0.1:0");
         assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(cfg.mail.transport, MailTransportKind::Smtp);
-        assert_eq!((cfg.smtp.host.as_str(), cfg.smtp.port), ("mail.example.com", 2525));
+        assert_eq!(
+            (cfg.smtp.host.as_str(), cfg.smtp.port),
+            ("mail.example.com", 2525)
+        );
         assert!(cfg.database_url().starts_with("sqlite:///tmp/x/vcms.db"));
         cfg.validate().unwrap();
         let bad = |k: &str| (k == "VCMS_SMTP_PORT").then(|| "abc".to_string());

@@ -64,7 +64,11 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
 pub async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -147,7 +151,9 @@ impl SecretBox {
         let plain = self
             .cipher
             .decrypt(Nonce::from_slice(nonce), ct)
-            .map_err(|_| AppError::internal("a sealed secret does not open with the configured key"))?;
+            .map_err(|_| {
+                AppError::internal("a sealed secret does not open with the configured key")
+            })?;
         String::from_utf8(plain).map_err(AppError::internal)
     }
 
@@ -189,7 +195,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let b = SecretBox::load(None, &path).unwrap();
         let sealed = a.seal("rq4p4u0n");

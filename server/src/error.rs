@@ -101,19 +101,31 @@ impl From<sqlx::Error> for AppError {
 
 impl From<axum::extract::rejection::JsonRejection> for AppError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        AppError::new(e.status(), "bad_request", format!("The request body is not valid: {}", e.body_text()))
+        AppError::new(
+            e.status(),
+            "bad_request",
+            format!("The request body is not valid: {}", e.body_text()),
+        )
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for AppError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        AppError::new(StatusCode::BAD_REQUEST, "bad_request", format!("The query string is not valid: {}", e.body_text()))
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("The query string is not valid: {}", e.body_text()),
+        )
     }
 }
 
 impl From<axum::extract::rejection::PathRejection> for AppError {
     fn from(e: axum::extract::rejection::PathRejection) -> Self {
-        AppError::new(StatusCode::BAD_REQUEST, "bad_request", format!("The path is not valid: {}", e.body_text()))
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("The path is not valid: {}", e.body_text()),
+        )
     }
 }
 
@@ -122,7 +134,8 @@ impl IntoResponse for AppError {
         let mut resp = (self.status, Json(self.body.clone())).into_response();
         if let Some(secs) = self.body.retry_after_secs {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
             }
         }
         resp

@@ -34,7 +34,10 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
         if !license::claim_expiry_warning(&mut tx, l.id).await? {
             continue;
         }
-        let (Some(owner), Some(e)) = (admin::owner_of(&mut tx, eid).await?, admin::enterprise_by_id(&mut tx, eid).await?) else {
+        let (Some(owner), Some(e)) = (
+            admin::owner_of(&mut tx, eid).await?,
+            admin::enterprise_by_id(&mut tx, eid).await?,
+        ) else {
             tx.commit().await?;
             continue;
         };
@@ -68,7 +71,9 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
 
     // Trials without any license: warn 7 days before the purge, purge 3 months after the trial.
     let mut c = app.store.conn().await?;
-    let to_warn = admin::unlicensed_trials_ended_before(&mut c, now - (PURGE_AFTER - PURGE_WARN_BEFORE)).await?;
+    let to_warn =
+        admin::unlicensed_trials_ended_before(&mut c, now - (PURGE_AFTER - PURGE_WARN_BEFORE))
+            .await?;
     drop(c);
     for e in to_warn {
         let ends = e.trial_ends_at.unwrap_or(now);
@@ -98,7 +103,11 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
                         kind: "trial_purge",
                         recipient: &owner.email,
                         lang: &owner.language,
-                        vars: &[("name", &owner.name), ("enterprise_number", &e.number), ("purge_date", &date)],
+                        vars: &[
+                            ("name", &owner.name),
+                            ("enterprise_number", &e.number),
+                            ("purge_date", &date),
+                        ],
                     },
                 )
                 .await?;
@@ -121,7 +130,11 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
 }
 
 /// Run the jobs every `interval` until stopped.
-pub async fn run(app: std::sync::Arc<App>, interval: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(
+    app: std::sync::Arc<App>,
+    interval: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         if let Err(e) = run_once(&app).await {
             tracing::error!(error = %e, "periodic jobs");

@@ -44,12 +44,22 @@ pub struct Running {
 impl Server {
     /// Open (and migrate) the database, load or create the secret key, set up the mailer.
     pub async fn build(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
         let store = Store::connect(&config.database_url(), config.database.max_connections).await?;
         store.migrate().await?;
-        let secrets = crypto::SecretBox::load(config.security.secret_key.as_deref(), &config.key_file())?;
-        let mailer = Arc::new(mail::Mailer::new(&config, store.clone(), clock.clone(), secrets.clone())?);
+        let secrets =
+            crypto::SecretBox::load(config.security.secret_key.as_deref(), &config.key_file())?;
+        let mailer = Arc::new(mail::Mailer::new(
+            &config,
+            store.clone(),
+            clock.clone(),
+            secrets.clone(),
+        )?);
         let dummy_hash = crypto::hash_password(crypto::new_token())
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -70,7 +80,11 @@ impl Server {
     }
 
     /// Serve on `listener`; runs the outbox worker and, when `run_jobs`, the periodic jobs.
-    pub fn start(self, listener: tokio::net::TcpListener, run_jobs: bool) -> anyhow::Result<Running> {
+    pub fn start(
+        self,
+        listener: tokio::net::TcpListener,
+        run_jobs: bool,
+    ) -> anyhow::Result<Running> {
         let addr = listener.local_addr()?;
         let _ = self.app.public_url.set(format!("http://{addr}"));
         let (stop, stop_rx) = watch::channel(false);
@@ -92,7 +106,14 @@ impl Server {
             let every = std::time::Duration::from_secs(self.config.jobs.interval_secs.max(1));
             tokio::spawn(jobs::run(self.app.clone(), every, stop_rx))
         });
-        Ok(Running { addr, app: self.app, stop, http, worker, jobs })
+        Ok(Running {
+            addr,
+            app: self.app,
+            stop,
+            http,
+            worker,
+            jobs,
+        })
     }
 }
 

@@ -12,7 +12,10 @@ fn checksum(body: &str) -> [u8; 2] {
         .chain_update(b"vcms-license")
         .chain_update(body.as_bytes())
         .finalize();
-    [ALPHABET[(d[0] & 31) as usize], ALPHABET[(d[1] & 31) as usize]]
+    [
+        ALPHABET[(d[0] & 31) as usize],
+        ALPHABET[(d[1] & 31) as usize],
+    ]
 }
 
 pub fn generate() -> String {
@@ -35,7 +38,10 @@ pub fn normalize(raw: &str) -> Result<String, String> {
             s.chars().count()
         ));
     }
-    if let Some(c) = s.chars().find(|c| !ALPHABET.contains(&(*c as u8)) || !c.is_ascii()) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !ALPHABET.contains(&(*c as u8)) || !c.is_ascii())
+    {
         return Err(format!(
             "license_number contains {c:?}, which is not used in license numbers (letters A-Z without I and O, digits 2-9)"
         ));

@@ -90,7 +90,10 @@ enum LicenseCmd {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -109,13 +112,20 @@ fn main() -> std::process::ExitCode {
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VCMS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn describe_mail(cfg: &Config) -> String {
     match cfg.mail.transport {
         MailTransportKind::Folder => format!("folder {}", cfg.outbox_dir().display()),
-        MailTransportKind::Smtp => format!("smtp {}:{} ({:?})", cfg.smtp.host, cfg.smtp.port, cfg.smtp.security).to_lowercase(),
+        MailTransportKind::Smtp => format!(
+            "smtp {}:{} ({:?})",
+            cfg.smtp.host, cfg.smtp.port, cfg.smtp.security
+        )
+        .to_lowercase(),
     }
 }
 
@@ -133,7 +143,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mail = describe_mail(&cfg);
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
             let running = server.start(listener, true)?;
-            println!("vcms-server {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
+            println!(
+                "vcms-server {} listening on http://{addr}",
+                env!("CARGO_PKG_VERSION")
+            );
             println!("  API document: http://{addr}/api/openapi.json");
             println!("  data:         {}", data.display());
             println!("  database:     {db}");
@@ -157,13 +170,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  data_dir:     {}", cfg.data_dir.display());
             println!("  http.listen:  {}", cfg.http.listen);
             println!("  database:     {}", store::redact_url(&cfg.database_url()));
-            println!("  mail:         {} from {}", describe_mail(&cfg), cfg.mail.from);
+            println!(
+                "  mail:         {} from {}",
+                describe_mail(&cfg),
+                cfg.mail.from
+            );
             println!("  key file:     {}", cfg.key_file().display());
-            println!("  captcha:      {}", if cfg.security.captcha { "on" } else { "off" });
+            println!(
+                "  captcha:      {}",
+                if cfg.security.captcha { "on" } else { "off" }
+            );
             Ok(())
         }
         Cmd::SendTestEmail { to } => {
-            let to = vcms_server::validate::Email::parse("TO", &to).map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+            let to = vcms_server::validate::Email::parse("TO", &to)
+                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
             let mail = describe_mail(&cfg);
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
             let app = server.app.clone();
@@ -185,9 +206,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             drop(c);
-            let done = app.mailer.deliver_due().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let done = app
+                .mailer
+                .deliver_due()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             match done.into_iter().find(|(i, _)| *i == id).map(|(_, d)| d) {
-                Some(Delivery::Sent) => println!("sent a test email to {} through {mail}", to.as_str()),
+                Some(Delivery::Sent) => {
+                    println!("sent a test email to {} through {mail}", to.as_str())
+                }
                 Some(Delivery::Retry { error, .. }) => {
                     anyhow::bail!("not sent yet ({error}); the server will retry it when it runs")
                 }
@@ -196,15 +223,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Enterprise(EnterpriseCmd::Create { email, password, name, company, country, language, json }) => {
-            let new = auth::NewEnterprise::parse(&name, &company, &country, &email, &password, Some(&language))
-                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+        Cmd::Enterprise(EnterpriseCmd::Create {
+            email,
+            password,
+            name,
+            company,
+            country,
+            language,
+            json,
+        }) => {
+            let new = auth::NewEnterprise::parse(
+                &name,
+                &company,
+                &country,
+                &email,
+                &password,
+                Some(&language),
+            )
+            .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
             let (_, number) = auth::create_enterprise(&server.app, new, true)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
             if json {
-                println!("{}", serde_json::json!({ "enterprise_number": number, "email": email }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "enterprise_number": number, "email": email })
+                );
             } else {
                 println!("{number}");
             }
@@ -212,25 +257,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Enterprise(EnterpriseCmd::List { json }) => {
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let list = enterprise::list(&server.app).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let list = enterprise::list(&server.app)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                println!("{:<7} {:<8} {:<10} {:<32} {:<24} COMPANY", "NUMBER", "STATUS", "ACCOUNTS", "OWNER", "COUNTRY");
+                println!(
+                    "{:<7} {:<8} {:<10} {:<32} {:<24} COMPANY",
+                    "NUMBER", "STATUS", "ACCOUNTS", "OWNER", "COUNTRY"
+                );
                 for e in list {
                     let accounts = format!("{}/{}", e.quota.used, e.quota.quota);
-                    println!("{:<7} {:<8} {:<10} {:<32} {:<24} {}", e.number, e.status, accounts, e.owner, e.country, e.company);
+                    println!(
+                        "{:<7} {:<8} {:<10} {:<32} {:<24} {}",
+                        e.number, e.status, accounts, e.owner, e.country, e.company
+                    );
                 }
             }
             Ok(())
         }
-        Cmd::License(LicenseCmd::Issue { quantity, years, json }) => {
+        Cmd::License(LicenseCmd::Issue {
+            quantity,
+            years,
+            json,
+        }) => {
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
             let number = license::issue(&server.app, quantity, years)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
             if json {
-                println!("{}", serde_json::json!({ "license_number": number, "quantity": quantity, "years": years }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "license_number": number, "quantity": quantity, "years": years })
+                );
             } else {
                 println!("{number}");
             }
@@ -241,12 +301,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             license::revoke(&server.app, &number)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
-            println!("revoked {}", license_number::normalize(&number).unwrap_or(number));
+            println!(
+                "revoked {}",
+                license_number::normalize(&number).unwrap_or(number)
+            );
             Ok(())
         }
         Cmd::License(LicenseCmd::List { json }) => {
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let list = license::list_all(&server.app).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let list = license::list_all(&server.app)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 let v: Vec<_> = list
                     .iter()
@@ -254,7 +319,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} END", "NUMBER", "STATUS", "QUANTITY", "YEARS", "ENTERPRISE", "START");
+                println!(
+                    "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} END",
+                    "NUMBER", "STATUS", "QUANTITY", "YEARS", "ENTERPRISE", "START"
+                );
                 for (l, e) in list {
                     println!(
                         "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} {}",

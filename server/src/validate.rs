@@ -21,16 +21,25 @@ impl Email {
             return Err(AppError::invalid(field, format!("{field} is required")));
         }
         if s.chars().count() > Self::MAX {
-            return Err(AppError::invalid(field, format!("{field} must be at most 128 characters")));
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must be at most 128 characters"),
+            ));
         }
-        if let Some(c) = s.chars().find(|c| matches!(c, '<' | '>' | '"' | '\'' | '&')) {
+        if let Some(c) = s
+            .chars()
+            .find(|c| matches!(c, '<' | '>' | '"' | '\'' | '&'))
+        {
             return Err(AppError::invalid(
                 field,
                 format!("{field} must not contain the character {c} (< > \" ' & are not allowed)"),
             ));
         }
         let bad_shape = || {
-            AppError::invalid(field, format!("{field} must look like user@domain or user@IP address"))
+            AppError::invalid(
+                field,
+                format!("{field} must look like user@domain or user@IP address"),
+            )
         };
         if has_control(s) || s.chars().any(char::is_whitespace) {
             return Err(bad_shape());
@@ -39,7 +48,8 @@ impl Email {
         if local.is_empty() || local.contains('@') || domain.is_empty() {
             return Err(bad_shape());
         }
-        let domain_ok = if let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        let domain_ok = if let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']'))
+        {
             ip.parse::<std::net::IpAddr>().is_ok()
         } else if domain.parse::<std::net::IpAddr>().is_ok() {
             true
@@ -86,15 +96,24 @@ impl Password {
     pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
         let n = raw.chars().count();
         if !(8..=32).contains(&n) {
-            return Err(AppError::invalid(field, format!("{field} must be 8 to 32 characters")));
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must be 8 to 32 characters"),
+            ));
         }
         if has_control(raw) {
-            return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must not contain control characters"),
+            ));
         }
         let letters = raw.chars().any(char::is_alphabetic);
         let digits = raw.chars().any(|c| c.is_ascii_digit());
         if !(letters && digits) {
-            return Err(AppError::invalid(field, format!("{field} must contain both letters and digits")));
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must contain both letters and digits"),
+            ));
         }
         Ok(Self(raw.to_string()))
     }
@@ -107,13 +126,22 @@ impl Password {
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
     let s = raw.trim();
     if s.is_empty() {
-        return Err(AppError::invalid(field, format!("{field} is required (1 to {max} characters)")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} is required (1 to {max} characters)"),
+        ));
     }
     if s.chars().count() > max {
-        return Err(AppError::invalid(field, format!("{field} must be at most {max} characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must be at most {max} characters"),
+        ));
     }
     if has_control(s) {
-        return Err(AppError::invalid(field, format!("{field} must not contain control characters")));
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(s.to_string())
 }
@@ -143,7 +171,10 @@ impl Extension {
         if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_string()))
         } else {
-            Err(AppError::invalid(field, format!("{field} must be exactly 4 digits")))
+            Err(AppError::invalid(
+                field,
+                format!("{field} must be exactly 4 digits"),
+            ))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -156,7 +187,10 @@ pub fn language(field: &str, raw: &str) -> Result<String, AppError> {
     match raw.trim() {
         "" | "en" | "en-US" | "en-GB" => Ok("en".into()),
         "zh-CN" | "zh" | "zh-Hans" | "zh_CN" => Ok("zh-CN".into()),
-        _ => Err(AppError::invalid(field, format!("{field} must be en or zh-CN"))),
+        _ => Err(AppError::invalid(
+            field,
+            format!("{field} must be en or zh-CN"),
+        )),
     }
 }
 
@@ -166,23 +200,48 @@ mod tests {
 
     #[test]
     fn emails() {
-        for ok in ["anna@example.com", "Anna.B+x@mail.example.co", "u@10.0.0.1", "u@[10.0.0.1]", "陈@例子.中国"] {
+        for ok in [
+            "anna@example.com",
+            "Anna.B+x@mail.example.co",
+            "u@10.0.0.1",
+            "u@[10.0.0.1]",
+            "陈@例子.中国",
+        ] {
             assert!(Email::parse("email", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "anna", "anna@", "@x.com", "a b@x.com", "a<b@x.com", "a'b@x.com", "a&b@x.com", "a@localhost", "a@@x.com"] {
+        for bad in [
+            "",
+            "anna",
+            "anna@",
+            "@x.com",
+            "a b@x.com",
+            "a<b@x.com",
+            "a'b@x.com",
+            "a&b@x.com",
+            "a@localhost",
+            "a@@x.com",
+        ] {
             let e = Email::parse("email", bad).unwrap_err();
             assert_eq!(e.body.field.as_deref(), Some("email"), "{bad}");
         }
         let long = format!("{}@x.com", "a".repeat(123));
         assert!(Email::parse("email", &long).is_err());
-        assert_eq!(Email::parse("email", "Anna@X.com").unwrap().key(), "anna@x.com");
+        assert_eq!(
+            Email::parse("email", "Anna@X.com").unwrap().key(),
+            "anna@x.com"
+        );
     }
 
     #[test]
     fn passwords() {
         assert!(Password::parse("password", "abcd1234").is_ok());
         assert!(Password::parse("password", &format!("a1{}", "x".repeat(30))).is_ok());
-        for bad in ["abc123", "abcdefgh", "12345678", &format!("a1{}", "x".repeat(31))] {
+        for bad in [
+            "abc123",
+            "abcdefgh",
+            "12345678",
+            &format!("a1{}", "x".repeat(31)),
+        ] {
             assert!(Password::parse("password", bad).is_err(), "{bad}");
         }
     }

@@ -30,7 +30,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 async fn healthz(State(app): State<AppState>) -> Result<Json<Health>, AppError> {
     let mut c = app.store.conn().await.map_err(|_| {
-        AppError::new(StatusCode::SERVICE_UNAVAILABLE, "database_down", "The database does not answer")
+        AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_down",
+            "The database does not answer",
+        )
     })?;
     sqlx::query("SELECT 1").execute(&mut *c).await?;
     Ok(Json(Health {
@@ -49,29 +53,45 @@ async fn new_captcha(State(app): State<AppState>) -> Result<Json<Captcha>, AppEr
 /// Register an enterprise; an activation email (valid 12 hours) goes to the email given.
 #[utoipa::path(post, path = "/api/v1/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn register(State(app): State<AppState>, ApiJson(req): ApiJson<RegisterRequest>) -> Result<(StatusCode, Json<RegisterResponse>), AppError> {
+async fn register(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<RegisterResponse>), AppError> {
     Ok((StatusCode::CREATED, Json(auth::register(&app, &req).await?)))
 }
 
 /// Activate an enterprise with the token from the activation email: starts the 30-day trial.
 #[utoipa::path(post, path = "/api/v1/activate", tag = "auth", request_body = TokenRequest,
     responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
-async fn activate(State(app): State<AppState>, ApiJson(req): ApiJson<TokenRequest>) -> Result<Json<Message>, AppError> {
+async fn activate(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<Json<Message>, AppError> {
     Ok(Json(auth::activate(&app, &req.token).await?))
 }
 
 /// Send the activation email again (the same answer whether or not the email is known).
 #[utoipa::path(post, path = "/api/v1/activation/resend", tag = "auth", request_body = EmailRequest,
     responses((status = 202, body = Message), (status = 400, body = ErrorBody)))]
-async fn resend_activation(State(app): State<AppState>, ApiJson(req): ApiJson<EmailRequest>) -> Result<(StatusCode, Json<Message>), AppError> {
-    Ok((StatusCode::ACCEPTED, Json(auth::resend_activation(&app, &req).await?)))
+async fn resend_activation(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Message>), AppError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(auth::resend_activation(&app, &req).await?),
+    ))
 }
 
 /// Sign in. After a wrong password the next try needs a captcha; 3 wrong passwords freeze
 /// sign-in for 5 minutes (423 with `retry_after_secs`).
 #[utoipa::path(post, path = "/api/v1/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 423, body = ErrorBody)))]
-async fn login(State(app): State<AppState>, ClientIp(ip): ClientIp, ApiJson(req): ApiJson<LoginRequest>) -> Result<Json<LoginResponse>, AppError> {
+async fn login(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, AppError> {
     Ok(Json(auth::login(&app, &req, ip.as_deref()).await?))
 }
 
@@ -85,28 +105,44 @@ async fn logout(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<M
 /// Ask for a password reset email (the same answer whether or not the email is known).
 #[utoipa::path(post, path = "/api/v1/password/forgot", tag = "auth", request_body = EmailRequest,
     responses((status = 202, body = Message), (status = 400, body = ErrorBody)))]
-async fn forgot_password(State(app): State<AppState>, ApiJson(req): ApiJson<EmailRequest>) -> Result<(StatusCode, Json<Message>), AppError> {
-    Ok((StatusCode::ACCEPTED, Json(auth::forgot_password(&app, &req).await?)))
+async fn forgot_password(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<EmailRequest>,
+) -> Result<(StatusCode, Json<Message>), AppError> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(auth::forgot_password(&app, &req).await?),
+    ))
 }
 
 /// Set a new password with the token from the reset email (valid 10 minutes, single use).
 /// Ends every session of the administrator.
 #[utoipa::path(post, path = "/api/v1/password/reset", tag = "auth", request_body = ResetPasswordRequest,
     responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn reset_password(State(app): State<AppState>, ApiJson(req): ApiJson<ResetPasswordRequest>) -> Result<Json<Message>, AppError> {
+async fn reset_password(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<ResetPasswordRequest>,
+) -> Result<Json<Message>, AppError> {
     Ok(Json(auth::reset_password(&app, &req).await?))
 }
 
 /// Change the password (old, new, confirm). Other sessions end.
 #[utoipa::path(post, path = "/api/v1/password/change", tag = "auth", request_body = ChangePasswordRequest, security(("session" = [])),
     responses((status = 200, body = Message), (status = 422, body = ErrorBody)))]
-async fn change_password(State(app): State<AppState>, Auth(actor): Auth, ApiJson(req): ApiJson<ChangePasswordRequest>) -> Result<Json<Message>, AppError> {
+async fn change_password(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<Json<Message>, AppError> {
     Ok(Json(auth::change_password(&app, &actor, &req).await?))
 }
 
 /// Personal information.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("session" = [])), responses((status = 200, body = Profile)))]
-async fn get_profile(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<Profile>, AppError> {
+async fn get_profile(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Profile>, AppError> {
     Ok(Json(auth::get_profile(&app, &actor).await?))
 }
 
@@ -114,6 +150,10 @@ async fn get_profile(State(app): State<AppState>, Auth(actor): Auth) -> Result<J
 /// number are read-only).
 #[utoipa::path(patch, path = "/api/v1/me", tag = "auth", request_body = ProfileUpdate, security(("session" = [])),
     responses((status = 200, body = Profile), (status = 422, body = ErrorBody)))]
-async fn update_profile(State(app): State<AppState>, Auth(actor): Auth, ApiJson(req): ApiJson<ProfileUpdate>) -> Result<Json<Profile>, AppError> {
+async fn update_profile(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<ProfileUpdate>,
+) -> Result<Json<Profile>, AppError> {
     Ok(Json(auth::update_profile(&app, &actor, &req).await?))
 }

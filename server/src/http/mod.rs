@@ -5,8 +5,8 @@ mod auth_routes;
 mod enterprise_routes;
 
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -27,15 +27,26 @@ pub struct Auth(pub Actor);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::unauthorized("unauthenticated", "Sign in first: send Authorization: Bearer <token>"))?;
+            .ok_or_else(|| {
+                AppError::unauthorized(
+                    "unauthenticated",
+                    "Sign in first: send Authorization: Bearer <token>",
+                )
+            })?;
         Ok(Auth(auth::authenticate(app, token).await?))
     }
 }
@@ -84,11 +95,16 @@ pub fn router(app: AppState) -> Router {
         .split_for_parts();
     let doc = std::sync::Arc::new(api);
     router
-        .route("/api/openapi.json", get(move || {
-            let doc = doc.clone();
-            async move { Json((*doc).clone()) }
-        }))
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json((*doc).clone()) }
+            }),
+        )
         .fallback(|| async { AppError::not_found("No such route: see GET /api/openapi.json") })
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(16 * 1024 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            16 * 1024 * 1024,
+        ))
         .with_state(app)
 }

@@ -56,25 +56,34 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(cfg: &Config, store: Store, clock: SharedClock, secrets: SecretBox) -> anyhow::Result<Self> {
-        let from: Mailbox = cfg
-            .mail
-            .from
-            .parse()
-            .map_err(|e| anyhow::anyhow!("mail.from {:?} is not an address: {e}", cfg.mail.from))?;
+    pub fn new(
+        cfg: &Config,
+        store: Store,
+        clock: SharedClock,
+        secrets: SecretBox,
+    ) -> anyhow::Result<Self> {
+        let from: Mailbox =
+            cfg.mail.from.parse().map_err(|e| {
+                anyhow::anyhow!("mail.from {:?} is not an address: {e}", cfg.mail.from)
+            })?;
         let (transport, description) = match cfg.mail.transport {
             MailTransportKind::Folder => {
                 let dir = cfg.outbox_dir();
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| anyhow::anyhow!("cannot create outbox folder {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    anyhow::anyhow!("cannot create outbox folder {}: {e}", dir.display())
+                })?;
                 let d = format!("folder {}", dir.display());
                 (Transport::Folder(AsyncFileTransport::new(dir)), d)
             }
             MailTransportKind::Smtp => {
                 let s = &cfg.smtp;
                 let mut b = match s.security {
-                    SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
-                    SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?,
+                    SmtpSecurity::None => {
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+                    }
+                    SmtpSecurity::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)?
+                    }
                     SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)?,
                 }
                 .port(s.port)
@@ -131,14 +140,19 @@ impl Mailer {
 
     /// Open a queued message's bodies (for the test-email command and tests).
     pub fn open_bodies(&self, row: &OutboxRow) -> Result<(String, String), AppError> {
-        Ok((self.secrets.open(&row.body_text_enc)?, self.secrets.open(&row.body_html_enc)?))
+        Ok((
+            self.secrets.open(&row.body_text_enc)?,
+            self.secrets.open(&row.body_html_enc)?,
+        ))
     }
 
     async fn attempt(&self, row: &OutboxRow) -> Result<(), (bool, String)> {
-        let to: Mailbox = row
-            .recipient
-            .parse()
-            .map_err(|e| (true, format!("invalid recipient address {:?}: {e}", row.recipient)))?;
+        let to: Mailbox = row.recipient.parse().map_err(|e| {
+            (
+                true,
+                format!("invalid recipient address {:?}: {e}", row.recipient),
+            )
+        })?;
         let (text, html) = self.open_bodies(row).map_err(|e| (true, e.body.message))?;
         let msg = Message::builder()
             .from(self.from.clone())
@@ -170,7 +184,10 @@ impl Mailer {
             Err((false, error)) => {
                 let shift = (row.attempts - 1).clamp(0, 20) as u32;
                 let delay = (self.retry_base.saturating_mul(1 << shift)).min(HOUR);
-                Delivery::Retry { error, next_at: self.clock.now() + delay }
+                Delivery::Retry {
+                    error,
+                    next_at: self.clock.now() + delay,
+                }
             }
         };
         let mut c = self.store.conn().await?;

@@ -12,7 +12,13 @@ macro_rules! tpl {
     ($kind:literal, $lang:literal) => {
         (
             include_str!(concat!("../../../assets/email/", $kind, ".", $lang, ".txt")),
-            include_str!(concat!("../../../assets/email/", $kind, ".", $lang, ".html")),
+            include_str!(concat!(
+                "../../../assets/email/",
+                $kind,
+                ".",
+                $lang,
+                ".html"
+            )),
         )
     };
 }
@@ -52,19 +58,31 @@ pub fn escape_html(s: &str) -> String {
 fn fill(template: &str, vars: &[(&str, &str)], html: bool) -> String {
     let mut out = template.to_string();
     for (k, v) in vars {
-        let value = if html { escape_html(v) } else { (*v).to_string() };
+        let value = if html {
+            escape_html(v)
+        } else {
+            (*v).to_string()
+        };
         out = out.replace(&format!("{{{{{k}}}}}"), &value);
     }
     out
 }
 
 /// Render an email; unknown kinds are a programming error reported as an internal error.
-pub fn render(kind: &str, lang: &str, vars: &[(&str, &str)]) -> Result<Rendered, crate::error::AppError> {
+pub fn render(
+    kind: &str,
+    lang: &str,
+    vars: &[(&str, &str)],
+) -> Result<Rendered, crate::error::AppError> {
     let (text, html) = source(kind, lang)
         .ok_or_else(|| crate::error::AppError::internal(format!("no email template {kind}")))?;
     let text = fill(text, vars, false);
     let (first, body) = text.split_once('\n').unwrap_or((&text, ""));
-    let subject = first.strip_prefix("Subject:").unwrap_or(first).trim().to_string();
+    let subject = first
+        .strip_prefix("Subject:")
+        .unwrap_or(first)
+        .trim()
+        .to_string();
     Ok(Rendered {
         subject,
         text: body.trim_start_matches('\n').to_string(),
@@ -78,11 +96,20 @@ mod tests {
 
     #[test]
     fn every_template_renders_in_both_languages_and_escapes_html() {
-        for kind in ["activation", "password_reset", "license_expiry", "trial_purge", "test"] {
+        for kind in [
+            "activation",
+            "password_reset",
+            "license_expiry",
+            "trial_purge",
+            "test",
+        ] {
             for lang in ["en", "zh-CN"] {
                 let r = render(kind, lang, &[("name", "<b>陈</b>")]).unwrap();
                 assert!(!r.subject.is_empty(), "{kind} {lang}");
-                assert!(!r.html.contains("<b>陈</b>"), "{kind} {lang} html not escaped");
+                assert!(
+                    !r.html.contains("<b>陈</b>"),
+                    "{kind} {lang} html not escaped"
+                );
                 assert!(!r.text.contains("{{name}}"), "{kind} {lang}");
             }
         }

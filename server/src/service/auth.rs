@@ -75,7 +75,10 @@ fn profile(a: &admin::AdminRow, e: &admin::EnterpriseRow) -> api::Profile {
 }
 
 fn link(app: &App, path: &str, token: &str) -> String {
-    format!("{}/{path}?token={token}", app.base_url().trim_end_matches('/'))
+    format!(
+        "{}/{path}?token={token}",
+        app.base_url().trim_end_matches('/')
+    )
 }
 
 /// A new unique 5-digit enterprise number.
@@ -87,7 +90,9 @@ async fn new_enterprise_number(c: &mut Conn) -> AppResult<String> {
             return Ok(n);
         }
     }
-    Err(AppError::internal("no free enterprise number after 50 tries"))
+    Err(AppError::internal(
+        "no free enterprise number after 50 tries",
+    ))
 }
 
 pub struct NewEnterprise {
@@ -121,11 +126,18 @@ impl NewEnterprise {
 
 /// Create an enterprise and its owner. `activated`: operator creation (trial starts now, no
 /// email); otherwise pending with an activation email. Returns (enterprise id, number).
-pub async fn create_enterprise(app: &App, new: NewEnterprise, activated: bool) -> AppResult<(i64, String)> {
+pub async fn create_enterprise(
+    app: &App,
+    new: NewEnterprise,
+    activated: bool,
+) -> AppResult<(i64, String)> {
     let hash = crypto::hash_password(new.password.as_str().to_string()).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    if admin::admin_by_email_key(&mut tx, &new.email.key()).await?.is_some() {
+    if admin::admin_by_email_key(&mut tx, &new.email.key())
+        .await?
+        .is_some()
+    {
         return Err(AppError::conflict(
             "email",
             "This email is already registered: sign in, or ask for the activation email again",
@@ -133,7 +145,8 @@ pub async fn create_enterprise(app: &App, new: NewEnterprise, activated: bool) -
     }
     let number = new_enterprise_number(&mut tx).await?;
     let status = if activated { "active" } else { "pending" };
-    let eid = admin::insert_enterprise(&mut tx, &number, &new.company, &new.country, status, now).await?;
+    let eid =
+        admin::insert_enterprise(&mut tx, &number, &new.company, &new.country, status, now).await?;
     if activated {
         admin::activate_enterprise(&mut tx, eid, now + TRIAL, now).await?;
     }
@@ -157,7 +170,18 @@ pub async fn create_enterprise(app: &App, new: NewEnterprise, activated: bool) -
         }
     })?;
     if !activated {
-        send_activation(app, &mut tx, admin_id, eid, &new.full_name, &new.company, &number, new.email.as_str(), &new.language).await?;
+        send_activation(
+            app,
+            &mut tx,
+            admin_id,
+            eid,
+            &new.full_name,
+            &new.company,
+            &number,
+            new.email.as_str(),
+            &new.language,
+        )
+        .await?;
     }
     tx.commit().await?;
     app.mailer.wake();
@@ -179,7 +203,15 @@ async fn send_activation(
     let now = app.now();
     admin::revoke_tokens(c, admin_id, "activation", now).await?;
     let token = crypto::new_token();
-    admin::insert_token(c, "activation", &crypto::token_hash(&token), admin_id, now + ACTIVATION_VALID, now).await?;
+    admin::insert_token(
+        c,
+        "activation",
+        &crypto::token_hash(&token),
+        admin_id,
+        now + ACTIVATION_VALID,
+        now,
+    )
+    .await?;
     let link = link(app, "activate", &token);
     app.mailer
         .enqueue(
@@ -233,25 +265,54 @@ pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
     let t = admin::token_by_hash(&mut tx, "activation", &crypto::token_hash(token))
         .await?
         .filter(|t| crypto::ct_eq(&t.token_hash, &crypto::token_hash(token)))
-        .ok_or_else(|| token_error("activation", "token_invalid", "This activation token is not valid: check that it was pasted whole"))?;
-    let a = admin::admin_by_id(&mut tx, t.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id).await?.ok_or_else(|| AppError::not_found("No such enterprise"))?;
+        .ok_or_else(|| {
+            token_error(
+                "activation",
+                "token_invalid",
+                "This activation token is not valid: check that it was pasted whole",
+            )
+        })?;
+    let a = admin::admin_by_id(&mut tx, t.admin_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
     if e.status == "active" {
-        return Err(token_error("activation", "already_active", "This enterprise is already activated: sign in"));
+        return Err(token_error(
+            "activation",
+            "already_active",
+            "This enterprise is already activated: sign in",
+        ));
     }
     if t.used_at.is_some() {
-        return Err(token_error("activation", "token_used", "This activation token was replaced by a newer one: use the latest activation email"));
+        return Err(token_error(
+            "activation",
+            "token_used",
+            "This activation token was replaced by a newer one: use the latest activation email",
+        ));
     }
     if t.expires_at < now {
-        return Err(token_error("activation", "token_expired", "This activation link has expired (valid 12 hours): ask for a new activation email"));
+        return Err(token_error(
+            "activation",
+            "token_expired",
+            "This activation link has expired (valid 12 hours): ask for a new activation email",
+        ));
     }
     if !admin::use_token(&mut tx, t.id, now).await? {
-        return Err(token_error("activation", "token_used", "This activation token was already used"));
+        return Err(token_error(
+            "activation",
+            "token_used",
+            "This activation token was already used",
+        ));
     }
     admin::activate_enterprise(&mut tx, e.id, now + TRIAL, now).await?;
     tx.commit().await?;
     Ok(api::Message {
-        message: format!("Enterprise {} is activated: your 30-day trial with up to 20 accounts starts now", e.number),
+        message: format!(
+            "Enterprise {} is activated: your 30-day trial with up to 20 accounts starts now",
+            e.number
+        ),
     })
 }
 
@@ -264,18 +325,35 @@ pub async fn resend_activation(app: &App, req: &api::EmailRequest) -> AppResult<
     if let Some(a) = admin::admin_by_email_key(&mut tx, &key).await? {
         if let Some(e) = admin::enterprise_by_id(&mut tx, a.enterprise_id).await? {
             if e.status == "pending" {
-                send_activation(app, &mut tx, a.id, e.id, &a.name, &e.company, &e.number, &a.email, &a.language).await?;
+                send_activation(
+                    app,
+                    &mut tx,
+                    a.id,
+                    e.id,
+                    &a.name,
+                    &e.company,
+                    &e.number,
+                    &a.email,
+                    &a.language,
+                )
+                .await?;
             }
         }
     }
     tx.commit().await?;
     app.mailer.wake();
-    Ok(api::Message { message: RESEND_ANSWER.into() })
+    Ok(api::Message {
+        message: RESEND_ANSWER.into(),
+    })
 }
 
 /// Sign in. Unknown emails take the same path as known ones (same counters, same answers,
 /// an argon2 check against a dummy hash).
-pub async fn login(app: &App, req: &api::LoginRequest, client_ip: Option<&str>) -> AppResult<api::LoginResponse> {
+pub async fn login(
+    app: &App,
+    req: &api::LoginRequest,
+    client_ip: Option<&str>,
+) -> AppResult<api::LoginResponse> {
     let key = validate::email_key(&req.email);
     if key.is_empty() {
         return Err(AppError::invalid("email", "email is required"));
@@ -291,41 +369,56 @@ pub async fn login(app: &App, req: &api::LoginRequest, client_ip: Option<&str>) 
             return Err(frozen_error(p.frozen_until, now));
         }
         if p.failures > 0 {
-            captcha::check(app, req.captcha_id.as_deref(), req.captcha_answer.as_deref())
-                .await
-                .map_err(AppError::with_captcha_required)?;
+            captcha::check(
+                app,
+                req.captcha_id.as_deref(),
+                req.captcha_answer.as_deref(),
+            )
+            .await
+            .map_err(AppError::with_captcha_required)?;
         }
     }
     let Some(n) = admin::reserve_attempt(&mut c, &key, now).await? else {
-        let until = admin::attempts(&mut c, &key).await?.map(|p| p.frozen_until).unwrap_or(0);
+        let until = admin::attempts(&mut c, &key)
+            .await?
+            .map(|p| p.frozen_until)
+            .unwrap_or(0);
         return Err(frozen_error(until.max(now + FREEZE), now));
     };
     let found = admin::admin_by_email_key(&mut c, &key).await?;
     drop(c);
-    let hash = found.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| app.dummy_hash.clone());
+    let hash = found
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| app.dummy_hash.clone());
     let ok = crypto::verify_password(req.password.clone(), hash).await && found.is_some();
     let mut c = app.store.conn().await?;
-    let admin = match (ok, found) {
-        (true, Some(a)) => a,
-        _ => {
-            let now = app.now();
-            if n % 3 == 0 {
-                let until = if n >= HARD_LOCK_AT { LOCKED } else { now + freeze_length(n) };
-                admin::freeze(&mut c, &key, until).await?;
-                return Err(frozen_error(until, now));
-            }
-            let left = 3 - n % 3;
-            return Err(AppError::unauthorized(
-                "invalid_credentials",
-                format!(
+    let admin =
+        match (ok, found) {
+            (true, Some(a)) => a,
+            _ => {
+                let now = app.now();
+                if n % 3 == 0 {
+                    let until = if n >= HARD_LOCK_AT {
+                        LOCKED
+                    } else {
+                        now + freeze_length(n)
+                    };
+                    admin::freeze(&mut c, &key, until).await?;
+                    return Err(frozen_error(until, now));
+                }
+                let left = 3 - n % 3;
+                return Err(AppError::unauthorized(
+                    "invalid_credentials",
+                    format!(
                     "Wrong email or password: {left} more wrong {} freeze sign-in for 5 minutes",
                     if left == 1 { "attempt will" } else { "attempts will" }
                 ),
-            )
-            .with_field("password")
-            .with_captcha_required());
-        }
-    };
+                )
+                .with_field("password")
+                .with_captcha_required());
+            }
+        };
     let e = admin::enterprise_by_id(&mut c, admin.enterprise_id)
         .await?
         .ok_or_else(|| AppError::internal("admin without enterprise"))?;
@@ -345,7 +438,14 @@ pub async fn login(app: &App, req: &api::LoginRequest, client_ip: Option<&str>) 
     let now = app.now();
     let mut tx = app.store.begin().await?;
     admin::end_admin_sessions(&mut tx, admin.id, None, "replaced", now).await?;
-    admin::insert_session(&mut tx, &crypto::token_hash(&token), admin.id, now, client_ip).await?;
+    admin::insert_session(
+        &mut tx,
+        &crypto::token_hash(&token),
+        admin.id,
+        now,
+        client_ip,
+    )
+    .await?;
     if language != admin.language {
         admin::update_admin_profile(&mut tx, admin.id, &admin.name, &language).await?;
     }
@@ -364,7 +464,9 @@ fn ended_message(reason: &str) -> &'static str {
         "replaced" => "You signed in again somewhere else, which ended this session: sign in again",
         "logout" => "This session was signed out: sign in again",
         "idle" => "The session ended after 30 minutes without activity: sign in again",
-        "password_reset" | "password_changed" => "The password was changed, which ended this session: sign in again",
+        "password_reset" | "password_changed" => {
+            "The password was changed, which ended this session: sign in again"
+        }
         _ => "This session has ended: sign in again",
     }
 }
@@ -375,14 +477,25 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
     let mut c = app.store.conn().await?;
     let s = admin::session_by_hash(&mut c, &hash)
         .await?
-        .ok_or_else(|| AppError::unauthorized("unauthenticated", "Sign in first: the session token is missing or unknown"))?;
+        .ok_or_else(|| {
+            AppError::unauthorized(
+                "unauthenticated",
+                "Sign in first: the session token is missing or unknown",
+            )
+        })?;
     if let Some(reason) = &s.end_reason {
-        return Err(AppError::unauthorized("session_ended", ended_message(reason)));
+        return Err(AppError::unauthorized(
+            "session_ended",
+            ended_message(reason),
+        ));
     }
     let now = app.now();
     if now - s.last_seen_at > IDLE_TIMEOUT {
         admin::end_session(&mut c, s.id, "idle", now).await?;
-        return Err(AppError::unauthorized("session_ended", ended_message("idle")));
+        return Err(AppError::unauthorized(
+            "session_ended",
+            ended_message("idle"),
+        ));
     }
     if now - s.last_seen_at > 15 * SECOND {
         admin::touch_session(&mut c, s.id, now).await?;
@@ -390,7 +503,8 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
     let a = admin::admin_by_id(&mut c, s.admin_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("unauthenticated", "Sign in first"))?;
-    let role = Role::parse(&a.role).ok_or_else(|| AppError::internal(format!("unknown role {}", a.role)))?;
+    let role = Role::parse(&a.role)
+        .ok_or_else(|| AppError::internal(format!("unknown role {}", a.role)))?;
     Ok(Actor {
         admin_id: a.id,
         enterprise_id: a.enterprise_id,
@@ -402,7 +516,9 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
 pub async fn logout(app: &App, actor: &Actor) -> AppResult<api::Message> {
     let mut c = app.store.conn().await?;
     admin::end_session(&mut c, actor.session_id, "logout", app.now()).await?;
-    Ok(api::Message { message: "Signed out".into() })
+    Ok(api::Message {
+        message: "Signed out".into(),
+    })
 }
 
 const FORGOT_ANSWER: &str = "If your email address is correct, you will immediately receive an email with a link to reset your password (valid 10 minutes)";
@@ -415,7 +531,15 @@ pub async fn forgot_password(app: &App, req: &api::EmailRequest) -> AppResult<ap
     if let Some(a) = admin::admin_by_email_key(&mut tx, &key).await? {
         admin::revoke_tokens(&mut tx, a.id, "reset", now).await?;
         let token = crypto::new_token();
-        admin::insert_token(&mut tx, "reset", &crypto::token_hash(&token), a.id, now + RESET_VALID, now).await?;
+        admin::insert_token(
+            &mut tx,
+            "reset",
+            &crypto::token_hash(&token),
+            a.id,
+            now + RESET_VALID,
+            now,
+        )
+        .await?;
         let link = link(app, "reset-password", &token);
         app.mailer
             .enqueue(
@@ -427,20 +551,31 @@ pub async fn forgot_password(app: &App, req: &api::EmailRequest) -> AppResult<ap
                     kind: "password_reset",
                     recipient: &a.email,
                     lang: &a.language,
-                    vars: &[("name", &a.name), ("email", &a.email), ("token", &token), ("link", &link), ("valid_minutes", "10")],
+                    vars: &[
+                        ("name", &a.name),
+                        ("email", &a.email),
+                        ("token", &token),
+                        ("link", &link),
+                        ("valid_minutes", "10"),
+                    ],
                 },
             )
             .await?;
     }
     tx.commit().await?;
     app.mailer.wake();
-    Ok(api::Message { message: FORGOT_ANSWER.into() })
+    Ok(api::Message {
+        message: FORGOT_ANSWER.into(),
+    })
 }
 
 fn new_password(new: &str, confirm: &str) -> AppResult<Password> {
     let p = Password::parse("new_password", new)?;
     if new != confirm {
-        return Err(AppError::invalid("confirm_password", "confirm_password must be the same as new_password"));
+        return Err(AppError::invalid(
+            "confirm_password",
+            "confirm_password must be the same as new_password",
+        ));
     }
     Ok(p)
 }
@@ -452,61 +587,144 @@ pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppRe
     let mut tx = app.store.begin().await?;
     let t = admin::token_by_hash(&mut tx, "reset", &crypto::token_hash(&req.token))
         .await?
-        .ok_or_else(|| token_error("reset", "token_invalid", "This reset token is not valid: check that it was pasted whole"))?;
+        .ok_or_else(|| {
+            token_error(
+                "reset",
+                "token_invalid",
+                "This reset token is not valid: check that it was pasted whole",
+            )
+        })?;
     if t.used_at.is_some() {
-        return Err(token_error("reset", "token_used", "This reset token was already used or replaced: ask for a new one"));
+        return Err(token_error(
+            "reset",
+            "token_used",
+            "This reset token was already used or replaced: ask for a new one",
+        ));
     }
     if t.expires_at < now {
-        return Err(token_error("reset", "token_expired", "This reset link has expired (valid 10 minutes): ask for a new one"));
+        return Err(token_error(
+            "reset",
+            "token_expired",
+            "This reset link has expired (valid 10 minutes): ask for a new one",
+        ));
     }
     if !admin::use_token(&mut tx, t.id, now).await? {
-        return Err(token_error("reset", "token_used", "This reset token was already used"));
+        return Err(token_error(
+            "reset",
+            "token_used",
+            "This reset token was already used",
+        ));
     }
-    let a = admin::admin_by_id(&mut tx, t.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let a = admin::admin_by_id(&mut tx, t.admin_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such administrator"))?;
     admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
     admin::end_admin_sessions(&mut tx, a.id, None, "password_reset", now).await?;
     admin::clear_attempts(&mut tx, &a.email_key).await?;
     tx.commit().await?;
-    Ok(api::Message { message: "The password is changed: sign in with the new password".into() })
+    Ok(api::Message {
+        message: "The password is changed: sign in with the new password".into(),
+    })
 }
 
-pub async fn change_password(app: &App, actor: &Actor, req: &api::ChangePasswordRequest) -> AppResult<api::Message> {
+pub async fn change_password(
+    app: &App,
+    actor: &Actor,
+    req: &api::ChangePasswordRequest,
+) -> AppResult<api::Message> {
     let mut c = app.store.conn().await?;
-    let a = admin::admin_by_id(&mut c, actor.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let a = admin::admin_by_id(&mut c, actor.admin_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such administrator"))?;
     drop(c);
     if !crypto::verify_password(req.old_password.clone(), a.password_hash.clone()).await {
-        return Err(AppError::invalid("old_password", "old_password is not the current password"));
+        return Err(AppError::invalid(
+            "old_password",
+            "old_password is not the current password",
+        ));
     }
     let p = new_password(&req.new_password, &req.confirm_password)?;
     let hash = crypto::hash_password(p.as_str().to_string()).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
     admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
-    admin::end_admin_sessions(&mut tx, a.id, Some(actor.session_id), "password_changed", now).await?;
+    admin::end_admin_sessions(
+        &mut tx,
+        a.id,
+        Some(actor.session_id),
+        "password_changed",
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(api::Message { message: "The password is changed".into() })
+    Ok(api::Message {
+        message: "The password is changed".into(),
+    })
 }
 
 pub async fn get_profile(app: &App, actor: &Actor) -> AppResult<api::Profile> {
     let mut c = app.store.conn().await?;
-    let a = admin::admin_by_id(&mut c, actor.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut c, a.enterprise_id).await?.ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    let a = admin::admin_by_id(&mut c, actor.admin_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let e = admin::enterprise_by_id(&mut c, a.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
     Ok(profile(&a, &e))
 }
 
-pub async fn update_profile(app: &App, actor: &Actor, req: &api::ProfileUpdate) -> AppResult<api::Profile> {
-    let name = req.name.as_deref().map(|v| validate::name("name", v)).transpose()?;
-    let company = req.company.as_deref().map(|v| validate::company("company", v)).transpose()?;
-    let country = req.country.as_deref().map(|v| validate::country("country", v)).transpose()?;
-    let language = req.language.as_deref().map(|v| validate::language("language", v)).transpose()?;
+pub async fn update_profile(
+    app: &App,
+    actor: &Actor,
+    req: &api::ProfileUpdate,
+) -> AppResult<api::Profile> {
+    let name = req
+        .name
+        .as_deref()
+        .map(|v| validate::name("name", v))
+        .transpose()?;
+    let company = req
+        .company
+        .as_deref()
+        .map(|v| validate::company("company", v))
+        .transpose()?;
+    let country = req
+        .country
+        .as_deref()
+        .map(|v| validate::country("country", v))
+        .transpose()?;
+    let language = req
+        .language
+        .as_deref()
+        .map(|v| validate::language("language", v))
+        .transpose()?;
     if (company.is_some() || country.is_some()) && actor.role != Role::Owner {
-        return Err(AppError::forbidden("forbidden", "Only the enterprise owner may change the company or country"));
+        return Err(AppError::forbidden(
+            "forbidden",
+            "Only the enterprise owner may change the company or country",
+        ));
     }
     let mut tx = app.store.begin().await?;
-    let a = admin::admin_by_id(&mut tx, actor.admin_id).await?.ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id).await?.ok_or_else(|| AppError::not_found("No such enterprise"))?;
-    admin::update_admin_profile(&mut tx, a.id, name.as_deref().unwrap_or(&a.name), language.as_deref().unwrap_or(&a.language)).await?;
-    admin::update_enterprise_profile(&mut tx, e.id, company.as_deref().unwrap_or(&e.company), country.as_deref().unwrap_or(&e.country)).await?;
+    let a = admin::admin_by_id(&mut tx, actor.admin_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    admin::update_admin_profile(
+        &mut tx,
+        a.id,
+        name.as_deref().unwrap_or(&a.name),
+        language.as_deref().unwrap_or(&a.language),
+    )
+    .await?;
+    admin::update_enterprise_profile(
+        &mut tx,
+        e.id,
+        company.as_deref().unwrap_or(&e.company),
+        country.as_deref().unwrap_or(&e.country),
+    )
+    .await?;
     tx.commit().await?;
     get_profile(app, actor).await
 }

@@ -18,7 +18,10 @@ pub async fn get(app: &App, actor: &Actor) -> AppResult<api::Enterprise> {
         country: e.country.clone(),
         status: e.status.clone(),
         trial_ends_at: e.trial_ends_at.map(clock::rfc3339),
-        trial_days_left: e.trial_ends_at.map(|t| clock::days_left(now, t)).unwrap_or(0),
+        trial_days_left: e
+            .trial_ends_at
+            .map(|t| clock::days_left(now, t))
+            .unwrap_or(0),
         quota: license::quota(&mut c, e.id, now).await?,
     })
 }
@@ -40,7 +43,10 @@ pub async fn list(app: &App) -> AppResult<Vec<Summary>> {
     let mut c = app.store.conn().await?;
     let mut out = Vec::new();
     for e in admin::list_enterprises(&mut c).await? {
-        let owner = admin::owner_of(&mut c, e.id).await?.map(|a| a.email).unwrap_or_default();
+        let owner = admin::owner_of(&mut c, e.id)
+            .await?
+            .map(|a| a.email)
+            .unwrap_or_default();
         out.push(Summary {
             quota: license::quota(&mut c, e.id, now).await?,
             number: e.number,

@@ -85,31 +85,49 @@ pub async fn list(app: &App, actor: &Actor) -> AppResult<api::LicenseList> {
 
 pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicenseResponse> {
     actor.require_owner()?;
-    let number = license_number::normalize(raw).map_err(|m| AppError::invalid("license_number", m))?;
+    let number =
+        license_number::normalize(raw).map_err(|m| AppError::invalid("license_number", m))?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let l = license::by_number(&mut tx, &number).await?.ok_or_else(|| {
-        AppError::bad_request("license_unknown", "This license number does not exist: check it with your reseller")
-            .with_field("license_number")
+        AppError::bad_request(
+            "license_unknown",
+            "This license number does not exist: check it with your reseller",
+        )
+        .with_field("license_number")
     })?;
     match (l.status.as_str(), l.enterprise_id) {
         ("revoked", _) => {
-            return Err(AppError::bad_request("license_revoked", "This license number has been revoked by the distributor")
-                .with_field("license_number"))
+            return Err(AppError::bad_request(
+                "license_revoked",
+                "This license number has been revoked by the distributor",
+            )
+            .with_field("license_number"))
         }
         ("activated", Some(e)) if e == actor.enterprise_id => {
-            return Err(AppError::conflict("license_number", "This license is already bound to your enterprise"))
+            return Err(AppError::conflict(
+                "license_number",
+                "This license is already bound to your enterprise",
+            ))
         }
         ("activated", _) => {
-            return Err(AppError::conflict("license_number", "This license number is already bound to another enterprise"))
+            return Err(AppError::conflict(
+                "license_number",
+                "This license number is already bound to another enterprise",
+            ))
         }
         _ => {}
     }
     let expires = now + l.years.saturating_mul(YEAR);
     if !license::bind(&mut tx, l.id, actor.enterprise_id, now, expires).await? {
-        return Err(AppError::conflict("license_number", "This license number is already bound to another enterprise"));
+        return Err(AppError::conflict(
+            "license_number",
+            "This license number is already bound to another enterprise",
+        ));
     }
-    let bound = license::by_number(&mut tx, &number).await?.ok_or_else(|| AppError::internal("license vanished"))?;
+    let bound = license::by_number(&mut tx, &number)
+        .await?
+        .ok_or_else(|| AppError::internal("license vanished"))?;
     let q = quota(&mut tx, actor.enterprise_id, now).await?;
     tx.commit().await?;
     Ok(api::AddLicenseResponse {
@@ -123,7 +141,10 @@ pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicen
 
 pub async fn issue(app: &App, quantity: i64, years: i64) -> AppResult<String> {
     if !(1..=1_000_000).contains(&quantity) {
-        return Err(AppError::invalid("quantity", "quantity must be 1 to 1000000 accounts"));
+        return Err(AppError::invalid(
+            "quantity",
+            "quantity must be 1 to 1000000 accounts",
+        ));
     }
     if !(1..=10).contains(&years) {
         return Err(AppError::invalid("years", "years must be 1 to 10"));
@@ -137,17 +158,23 @@ pub async fn issue(app: &App, quantity: i64, years: i64) -> AppResult<String> {
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::internal("could not generate a unique license number"))
+    Err(AppError::internal(
+        "could not generate a unique license number",
+    ))
 }
 
 pub async fn revoke(app: &App, raw: &str) -> AppResult<()> {
-    let number = license_number::normalize(raw).map_err(|m| AppError::invalid("license_number", m))?;
+    let number =
+        license_number::normalize(raw).map_err(|m| AppError::invalid("license_number", m))?;
     let mut c = app.store.conn().await?;
     let l = license::by_number(&mut c, &number)
         .await?
         .ok_or_else(|| AppError::not_found("No license with this number"))?;
     if !license::revoke(&mut c, l.id, app.now()).await? {
-        return Err(AppError::bad_request("license_revoked", "This license is already revoked"));
+        return Err(AppError::bad_request(
+            "license_revoked",
+            "This license is already revoked",
+        ));
     }
     Ok(())
 }

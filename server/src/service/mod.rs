@@ -34,7 +34,10 @@ impl App {
         self.clock.now()
     }
     pub fn base_url(&self) -> &str {
-        self.public_url.get().map(String::as_str).unwrap_or("http://localhost:8080")
+        self.public_url
+            .get()
+            .map(String::as_str)
+            .unwrap_or("http://localhost:8080")
     }
 }
 

@@ -55,7 +55,12 @@ pub async fn insert_enterprise(
     .await
 }
 
-pub async fn activate_enterprise(c: &mut Conn, id: i64, trial_ends_at: Millis, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn activate_enterprise(
+    c: &mut Conn,
+    id: i64,
+    trial_ends_at: Millis,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE enterprises SET status = 'active', trial_ends_at = $1, activated_at = $2 WHERE id = $3")
         .bind(trial_ends_at)
         .bind(now)
@@ -66,26 +71,40 @@ pub async fn activate_enterprise(c: &mut Conn, id: i64, trial_ends_at: Millis, n
 }
 
 pub async fn enterprise_by_id(c: &mut Conn, id: i64) -> Result<Option<EnterpriseRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {ENTERPRISE_COLS} FROM enterprises WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(c)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {ENTERPRISE_COLS} FROM enterprises WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(c)
+    .await
 }
 
-pub async fn enterprise_by_number(c: &mut Conn, number: &str) -> Result<Option<EnterpriseRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {ENTERPRISE_COLS} FROM enterprises WHERE number = $1"))
-        .bind(number)
-        .fetch_optional(c)
-        .await
+pub async fn enterprise_by_number(
+    c: &mut Conn,
+    number: &str,
+) -> Result<Option<EnterpriseRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ENTERPRISE_COLS} FROM enterprises WHERE number = $1"
+    ))
+    .bind(number)
+    .fetch_optional(c)
+    .await
 }
 
 pub async fn list_enterprises(c: &mut Conn) -> Result<Vec<EnterpriseRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {ENTERPRISE_COLS} FROM enterprises ORDER BY number"))
-        .fetch_all(c)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {ENTERPRISE_COLS} FROM enterprises ORDER BY number"
+    ))
+    .fetch_all(c)
+    .await
 }
 
-pub async fn update_enterprise_profile(c: &mut Conn, id: i64, company: &str, country: &str) -> Result<(), sqlx::Error> {
+pub async fn update_enterprise_profile(
+    c: &mut Conn,
+    id: i64,
+    company: &str,
+    country: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE enterprises SET company = $1, country = $2 WHERE id = $3")
         .bind(company)
         .bind(country)
@@ -96,7 +115,10 @@ pub async fn update_enterprise_profile(c: &mut Conn, id: i64, company: &str, cou
 }
 
 pub async fn delete_enterprise(c: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM enterprises WHERE id = $1").bind(id).execute(c).await?;
+    sqlx::query("DELETE FROM enterprises WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -115,10 +137,11 @@ pub async fn unlicensed_trials_ended_before(
 
 /// Set the purge warning flag; true if this call set it (so only one instance mails).
 pub async fn claim_purge_warning(c: &mut Conn, id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE enterprises SET purge_warned = 1 WHERE id = $1 AND purge_warned = 0")
-        .bind(id)
-        .execute(c)
-        .await?;
+    let r =
+        sqlx::query("UPDATE enterprises SET purge_warned = 1 WHERE id = $1 AND purge_warned = 0")
+            .bind(id)
+            .execute(c)
+            .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -160,10 +183,12 @@ pub async fn insert_admin(
 }
 
 pub async fn admin_by_email_key(c: &mut Conn, key: &str) -> Result<Option<AdminRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {ADMIN_COLS} FROM admins WHERE email_key = $1"))
-        .bind(key)
-        .fetch_optional(c)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {ADMIN_COLS} FROM admins WHERE email_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(c)
+    .await
 }
 
 pub async fn admin_by_id(c: &mut Conn, id: i64) -> Result<Option<AdminRow>, sqlx::Error> {
@@ -182,7 +207,12 @@ pub async fn owner_of(c: &mut Conn, enterprise_id: i64) -> Result<Option<AdminRo
     .await
 }
 
-pub async fn set_admin_password(c: &mut Conn, id: i64, hash: &str, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn set_admin_password(
+    c: &mut Conn,
+    id: i64,
+    hash: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
@@ -192,7 +222,12 @@ pub async fn set_admin_password(c: &mut Conn, id: i64, hash: &str, now: Millis) 
     Ok(())
 }
 
-pub async fn update_admin_profile(c: &mut Conn, id: i64, name: &str, language: &str) -> Result<(), sqlx::Error> {
+pub async fn update_admin_profile(
+    c: &mut Conn,
+    id: i64,
+    name: &str,
+    language: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE admins SET name = $1, language = $2 WHERE id = $3")
         .bind(name)
         .bind(language)
@@ -223,7 +258,11 @@ pub async fn attempts(c: &mut Conn, key: &str) -> Result<Option<AttemptRow>, sql
 /// Reserve one password check for `key` before the password is verified: counts a failure
 /// in advance (a success clears the row). Returns the new failure count, or None when the
 /// key is frozen or its budget until the next freeze is used up.
-pub async fn reserve_attempt(c: &mut Conn, key: &str, now: Millis) -> Result<Option<i64>, sqlx::Error> {
+pub async fn reserve_attempt(
+    c: &mut Conn,
+    key: &str,
+    now: Millis,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query(
         "INSERT INTO login_attempts (email_key, failures, budget, frozen_until, last_failure_at) VALUES ($1, 0, 3, 0, $2) \
          ON CONFLICT (email_key) DO NOTHING",
@@ -244,11 +283,13 @@ pub async fn reserve_attempt(c: &mut Conn, key: &str, now: Millis) -> Result<Opt
 
 /// Close a window of failures: frozen until `until`, and 3 more failures allowed after it.
 pub async fn freeze(c: &mut Conn, key: &str, until: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE login_attempts SET frozen_until = $1, budget = failures + 3 WHERE email_key = $2")
-        .bind(until)
-        .bind(key)
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "UPDATE login_attempts SET frozen_until = $1, budget = failures + 3 WHERE email_key = $2",
+    )
+    .bind(until)
+    .bind(key)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -261,7 +302,11 @@ pub async fn clear_attempts(c: &mut Conn, key: &str) -> Result<(), sqlx::Error> 
 }
 
 /// Forget failures of emails that have been quiet for a long time (and are not frozen).
-pub async fn purge_attempts(c: &mut Conn, quiet_since: Millis, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn purge_attempts(
+    c: &mut Conn,
+    quiet_since: Millis,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_attempts WHERE last_failure_at < $1 AND frozen_until < $2")
         .bind(quiet_since)
         .bind(now)
@@ -300,7 +345,10 @@ pub async fn insert_session(
     .await
 }
 
-pub async fn session_by_hash(c: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+pub async fn session_by_hash(
+    c: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<SessionRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, admin_id, created_at, last_seen_at, ended_at, end_reason FROM sessions WHERE token_hash = $1",
     )
@@ -318,13 +366,20 @@ pub async fn touch_session(c: &mut Conn, id: i64, now: Millis) -> Result<(), sql
     Ok(())
 }
 
-pub async fn end_session(c: &mut Conn, id: i64, reason: &str, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
-        .bind(now)
-        .bind(reason)
-        .bind(id)
-        .execute(c)
-        .await?;
+pub async fn end_session(
+    c: &mut Conn,
+    id: i64,
+    reason: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sessions SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(id)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -350,10 +405,12 @@ pub async fn end_admin_sessions(
 
 /// Drop session rows that ended (or went idle) before `before`.
 pub async fn purge_sessions(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < $1) OR last_seen_at < $1")
-        .bind(before)
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "DELETE FROM sessions WHERE (ended_at IS NOT NULL AND ended_at < $1) OR last_seen_at < $1",
+    )
+    .bind(before)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -388,7 +445,11 @@ pub async fn insert_token(
     Ok(())
 }
 
-pub async fn token_by_hash(c: &mut Conn, kind: &str, token_hash: &str) -> Result<Option<TokenRow>, sqlx::Error> {
+pub async fn token_by_hash(
+    c: &mut Conn,
+    kind: &str,
+    token_hash: &str,
+) -> Result<Option<TokenRow>, sqlx::Error> {
     sqlx::query_as("SELECT id, kind, token_hash, admin_id, expires_at, used_at FROM tokens WHERE kind = $1 AND token_hash = $2")
         .bind(kind)
         .bind(token_hash)
@@ -407,13 +468,20 @@ pub async fn use_token(c: &mut Conn, id: i64, now: Millis) -> Result<bool, sqlx:
 }
 
 /// Invalidate an admin's unused tokens of a kind (a new one replaces them).
-pub async fn revoke_tokens(c: &mut Conn, admin_id: i64, kind: &str, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE tokens SET used_at = $1 WHERE admin_id = $2 AND kind = $3 AND used_at IS NULL")
-        .bind(now)
-        .bind(admin_id)
-        .bind(kind)
-        .execute(c)
-        .await?;
+pub async fn revoke_tokens(
+    c: &mut Conn,
+    admin_id: i64,
+    kind: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE tokens SET used_at = $1 WHERE admin_id = $2 AND kind = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(admin_id)
+    .bind(kind)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -427,7 +495,12 @@ pub async fn purge_tokens(c: &mut Conn, expired_before: Millis) -> Result<(), sq
 
 // ---- captchas ----
 
-pub async fn insert_captcha(c: &mut Conn, id: &str, answer: &str, expires_at: Millis) -> Result<(), sqlx::Error> {
+pub async fn insert_captcha(
+    c: &mut Conn,
+    id: &str,
+    answer: &str,
+    expires_at: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO captchas (id, answer, expires_at) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(answer)

@@ -20,7 +20,13 @@ pub struct LicenseRow {
 
 const COLS: &str = "id, number, quantity, years, status, enterprise_id, issued_at, activated_at, expires_at, revoked_at, expiry_warned";
 
-pub async fn insert(c: &mut Conn, number: &str, quantity: i64, years: i64, now: Millis) -> Result<i64, sqlx::Error> {
+pub async fn insert(
+    c: &mut Conn,
+    number: &str,
+    quantity: i64,
+    years: i64,
+    now: Millis,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO licenses (number, quantity, years, status, issued_at) VALUES ($1, $2, $3, 'issued', $4) RETURNING id",
     )
@@ -40,12 +46,17 @@ pub async fn by_number(c: &mut Conn, number: &str) -> Result<Option<LicenseRow>,
 }
 
 pub async fn all(c: &mut Conn) -> Result<Vec<LicenseRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLS} FROM licenses ORDER BY issued_at, id"))
-        .fetch_all(c)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM licenses ORDER BY issued_at, id"
+    ))
+    .fetch_all(c)
+    .await
 }
 
-pub async fn of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<Vec<LicenseRow>, sqlx::Error> {
+pub async fn of_enterprise(
+    c: &mut Conn,
+    enterprise_id: i64,
+) -> Result<Vec<LicenseRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLS} FROM licenses WHERE enterprise_id = $1 ORDER BY activated_at, id"
     ))
@@ -92,7 +103,11 @@ pub async fn revoke(c: &mut Conn, id: i64, now: Millis) -> Result<bool, sqlx::Er
 }
 
 /// Sum of the quantities of the enterprise's licenses in force at `now`, and how many.
-pub async fn in_force(c: &mut Conn, enterprise_id: i64, now: Millis) -> Result<(i64, i64), sqlx::Error> {
+pub async fn in_force(
+    c: &mut Conn,
+    enterprise_id: i64,
+    now: Millis,
+) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT), COUNT(*) FROM licenses \
          WHERE enterprise_id = $1 AND status = 'activated' AND activated_at <= $2 AND expires_at > $2",
@@ -104,7 +119,11 @@ pub async fn in_force(c: &mut Conn, enterprise_id: i64, now: Millis) -> Result<(
 }
 
 /// Activated licenses ending within (now, until] whose owner has not been warned yet.
-pub async fn expiring_unwarned(c: &mut Conn, now: Millis, until: Millis) -> Result<Vec<LicenseRow>, sqlx::Error> {
+pub async fn expiring_unwarned(
+    c: &mut Conn,
+    now: Millis,
+    until: Millis,
+) -> Result<Vec<LicenseRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLS} FROM licenses WHERE status = 'activated' AND expiry_warned = 0 AND expires_at > $1 AND expires_at <= $2"
     ))
@@ -116,9 +135,10 @@ pub async fn expiring_unwarned(c: &mut Conn, now: Millis, until: Millis) -> Resu
 
 /// Set the warned flag; true if this call set it (one warning per license across instances).
 pub async fn claim_expiry_warning(c: &mut Conn, id: i64) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE licenses SET expiry_warned = 1 WHERE id = $1 AND expiry_warned = 0")
-        .bind(id)
-        .execute(c)
-        .await?;
+    let r =
+        sqlx::query("UPDATE licenses SET expiry_warned = 1 WHERE id = $1 AND expiry_warned = 0")
+            .bind(id)
+            .execute(c)
+            .await?;
     Ok(r.rows_affected() == 1)
 }

@@ -59,7 +59,12 @@ pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> Result<i64
 /// Claim up to `limit` due messages for `lease` ms. The outer WHERE repeats the due/lease
 /// test so that on PostgreSQL a concurrent claimer re-checks it on the locked row and skips
 /// rows another instance has just claimed.
-pub async fn claim_due(c: &mut Conn, now: Millis, lease: Millis, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub async fn claim_due(
+    c: &mut Conn,
+    now: Millis,
+    lease: Millis,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
@@ -83,17 +88,29 @@ pub async fn mark_sent(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::E
     Ok(())
 }
 
-pub async fn mark_retry(c: &mut Conn, id: i64, next_at: Millis, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
-        .bind(next_at)
-        .bind(error)
-        .bind(id)
-        .execute(c)
-        .await?;
+pub async fn mark_retry(
+    c: &mut Conn,
+    id: i64,
+    next_at: Millis,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3",
+    )
+    .bind(next_at)
+    .bind(error)
+    .bind(id)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
-pub async fn mark_failed(c: &mut Conn, id: i64, now: Millis, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_failed(
+    c: &mut Conn,
+    id: i64,
+    now: Millis,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE outbox SET status = 'failed', failed_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
         .bind(now)
         .bind(error)
@@ -112,13 +129,18 @@ pub async fn by_id(c: &mut Conn, id: i64) -> Result<Option<OutboxRow>, sqlx::Err
 
 /// Every message, newest first (operator tools and tests).
 pub async fn recent(c: &mut Conn, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLS} FROM outbox ORDER BY id DESC LIMIT $1"))
-        .bind(limit)
-        .fetch_all(c)
-        .await
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM outbox ORDER BY id DESC LIMIT $1"
+    ))
+    .bind(limit)
+    .fetch_all(c)
+    .await
 }
 
-pub async fn failed_of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
+pub async fn failed_of_enterprise(
+    c: &mut Conn,
+    enterprise_id: i64,
+) -> Result<Vec<OutboxRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLS} FROM outbox WHERE enterprise_id = $1 AND status = 'failed' ORDER BY failed_at DESC, id DESC"
     ))
@@ -128,7 +150,12 @@ pub async fn failed_of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<Ve
 }
 
 /// Put failed messages of an enterprise back in the queue; returns how many.
-pub async fn requeue_failed(c: &mut Conn, enterprise_id: i64, ids: &[i64], now: Millis) -> Result<u64, sqlx::Error> {
+pub async fn requeue_failed(
+    c: &mut Conn,
+    enterprise_id: i64,
+    ids: &[i64],
+    now: Millis,
+) -> Result<u64, sqlx::Error> {
     let mut n = 0;
     for id in ids {
         let r = sqlx::query(
@@ -145,14 +172,20 @@ pub async fn requeue_failed(c: &mut Conn, enterprise_id: i64, ids: &[i64], now: 
     Ok(n)
 }
 
-pub async fn delete_failed(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> Result<u64, sqlx::Error> {
+pub async fn delete_failed(
+    c: &mut Conn,
+    enterprise_id: i64,
+    ids: &[i64],
+) -> Result<u64, sqlx::Error> {
     let mut n = 0;
     for id in ids {
-        let r = sqlx::query("DELETE FROM outbox WHERE id = $1 AND enterprise_id = $2 AND status = 'failed'")
-            .bind(id)
-            .bind(enterprise_id)
-            .execute(&mut *c)
-            .await?;
+        let r = sqlx::query(
+            "DELETE FROM outbox WHERE id = $1 AND enterprise_id = $2 AND status = 'failed'",
+        )
+        .bind(id)
+        .bind(enterprise_id)
+        .execute(&mut *c)
+        .await?;
         n += r.rows_affected();
     }
     Ok(n)

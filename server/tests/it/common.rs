@@ -1,0 +1,481 @@
+//! Test harness: a real server on port 0 with a fresh database (SQLite file, or a new
+//! PostgreSQL database when VCMS_TEST_POSTGRES_URL is set), a real SMTP server on port 0,
+//! and a clock the test moves.
+
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use vcms_server::api::*;
+use vcms_server::client::{Client, ClientError};
+use vcms_server::clock::{Clock, ManualClock};
+use vcms_server::config::{Config, MailTransportKind};
+use vcms_server::{Running, Server};
+
+// ---------------- SMTP ----------------
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Mail {
+    /// The value of `token=` in the first link of the email.
+    pub fn token(&self) -> String {
+        let i = self.text.find("token=").expect("no token in email") + 6;
+        self.text[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+}
+
+#[derive(Default)]
+pub struct SmtpPolicy {
+    /// Recipients answered with 550 at RCPT.
+    pub reject: HashSet<String>,
+    /// Answer every RCPT with 451 (a temporary failure).
+    pub temp_fail: bool,
+}
+
+#[derive(Clone)]
+struct Handler {
+    inbox: Arc<Mutex<Vec<Mail>>>,
+    policy: Arc<Mutex<SmtpPolicy>>,
+    to: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for Handler {
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        let p = self.policy.lock().unwrap();
+        if p.temp_fail {
+            return mailin_embedded::Response::custom(451, "Try again later".into());
+        }
+        if p.reject.contains(&to.to_lowercase()) {
+            return mailin_embedded::Response::custom(550, "No such user here".into());
+        }
+        mailin_embedded::response::OK
+    }
+    fn data_start(
+        &mut self,
+        _d: &str,
+        _f: &str,
+        _8: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.buf.clear();
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let parsed = mail_parser::MessageParser::default().parse(&self.buf);
+        let (subject, text, html) = match &parsed {
+            Some(m) => (
+                m.subject().unwrap_or_default().to_string(),
+                m.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
+                m.body_html(0).map(|t| t.to_string()).unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        self.inbox.lock().unwrap().push(Mail {
+            to: self.to.clone(),
+            subject,
+            text,
+            html,
+        });
+        mailin_embedded::response::OK
+    }
+}
+
+pub struct Smtp {
+    pub port: u16,
+    pub inbox: Arc<Mutex<Vec<Mail>>>,
+    pub policy: Arc<Mutex<SmtpPolicy>>,
+}
+
+impl Smtp {
+    /// Start a real SMTP server on `listener` (a thread that lives as long as the test binary).
+    pub fn start_on(listener: std::net::TcpListener) -> Self {
+        let port = listener.local_addr().unwrap().port();
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let policy = Arc::new(Mutex::new(SmtpPolicy::default()));
+        let handler = Handler {
+            inbox: inbox.clone(),
+            policy: policy.clone(),
+            to: vec![],
+            buf: vec![],
+        };
+        let mut server = mailin_embedded::Server::new(handler);
+        server
+            .with_name("smtp.test")
+            .with_num_threads(4)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self {
+            port,
+            inbox,
+            policy,
+        }
+    }
+
+    pub fn start() -> Self {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn mails_to(&self, to: &str) -> Vec<Mail> {
+        let to = to.to_lowercase();
+        self.inbox
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to.iter().any(|t| t.to_lowercase() == to))
+            .cloned()
+            .collect()
+    }
+
+    /// Wait (up to 10 s) until `to` has received `n` emails and return the last.
+    pub async fn wait_for(&self, to: &str, n: usize) -> Mail {
+        for _ in 0..200 {
+            let got = self.mails_to(to);
+            if got.len() >= n {
+                return got[n - 1].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{to} did not receive email #{n}; inbox: {:?}",
+            self.inbox.lock().unwrap()
+        );
+    }
+}
+
+// ---------------- database ----------------
+
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Db {
+    /// A PostgreSQL backend when VCMS_TEST_POSTGRES_URL is set; otherwise None (the test is
+    /// skipped with a note).
+    pub fn postgres() -> Option<Db> {
+        match std::env::var("VCMS_TEST_POSTGRES_URL") {
+            Ok(u) if !u.is_empty() => Some(Db::Postgres(u)),
+            _ => {
+                eprintln!("skipped: VCMS_TEST_POSTGRES_URL is not set");
+                None
+            }
+        }
+    }
+
+    /// A URL of a fresh database of this backend.
+    pub async fn fresh_url(&self, dir: &std::path::Path) -> String {
+        match self {
+            Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("vcms.db").display()),
+            Db::Postgres(admin_url) => {
+                use sqlx::Connection;
+                static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let name = format!(
+                    "vcms_t_{now}_{}_{}",
+                    std::process::id(),
+                    N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                );
+                let mut c = sqlx::PgConnection::connect(admin_url)
+                    .await
+                    .expect("connect to VCMS_TEST_POSTGRES_URL");
+                drop_stale_databases(&mut c, now).await;
+                sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+                    .execute(&mut c)
+                    .await
+                    .expect("create test database");
+                let mut u = url::Url::parse(admin_url).unwrap();
+                u.set_path(&format!("/{name}"));
+                u.to_string()
+            }
+        }
+    }
+}
+
+/// Test databases of earlier runs (older than an hour) are dropped, so runs never collide
+/// and do not pile up.
+async fn drop_stale_databases(c: &mut sqlx::PgConnection, now: u64) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let mut first = false;
+    ONCE.call_once(|| first = true);
+    if !first {
+        return;
+    }
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'vcms_t_%'")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap_or_default();
+    for n in names {
+        let ts: u64 = n
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        if ts + 3600 < now {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {n}"))
+                .execute(&mut *c)
+                .await;
+        }
+    }
+}
+
+// ---------------- server ----------------
+
+pub struct TestServer {
+    pub running: Running,
+    pub clock: ManualClock,
+    pub smtp: Smtp,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub db_url: String,
+}
+
+pub fn test_config(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Config {
+    let mut cfg = Config::default();
+    cfg.data_dir = dir.to_path_buf();
+    cfg.http.listen = "127.0.0.1:0".into();
+    cfg.database.url = Some(db_url.to_string());
+    cfg.mail.transport = MailTransportKind::Smtp;
+    cfg.smtp.host = "127.0.0.1".into();
+    cfg.smtp.port = smtp_port;
+    cfg.smtp.timeout_secs = 5;
+    cfg.mail.poll_millis = 50;
+    cfg
+}
+
+impl TestServer {
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, Smtp::start(), |_| {}).await
+    }
+
+    pub async fn start_with(db: Db, smtp: Smtp, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = db.fresh_url(dir.path()).await;
+        let mut cfg = test_config(dir.path(), &db_url, smtp.port);
+        tweak(&mut cfg);
+        let clock = ManualClock::default();
+        let server = Server::build(cfg, Arc::new(clock.clone()))
+            .await
+            .expect("build server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = server.start(listener, false).expect("start server");
+        let url = running.url();
+        Self {
+            running,
+            clock,
+            smtp,
+            url,
+            dir,
+            db_url,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url)
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Move the clock and let the outbox worker look at what became due.
+    pub fn advance(&self, ms: i64) {
+        self.clock.advance(ms);
+        self.running.app.mailer.wake();
+    }
+
+    /// Ask for a captcha and read its answer, as a person reading the art would.
+    pub async fn captcha(&self) -> (String, String) {
+        let c = self.client().captcha().await.unwrap();
+        let mut conn = self.running.app.store.conn().await.unwrap();
+        let answer = vcms_server::store::admin::peek_captcha(&mut conn, &c.id)
+            .await
+            .unwrap()
+            .unwrap();
+        (c.id, answer)
+    }
+
+    pub fn register_request(&self, email: &str, password: &str) -> RegisterRequest {
+        RegisterRequest {
+            full_name: "Anna Owner".into(),
+            company: "Yealink".into(),
+            country: "China".into(),
+            email: email.into(),
+            password: password.into(),
+            language: None,
+            captcha_id: String::new(),
+            captcha_answer: String::new(),
+        }
+    }
+
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<RegisterResponse, ClientError> {
+        let (id, answer) = self.captcha().await;
+        let mut req = self.register_request(email, password);
+        req.captcha_id = id;
+        req.captcha_answer = answer;
+        self.client().register(&req).await
+    }
+
+    /// Register, read the activation email, activate. Returns the enterprise number.
+    pub async fn register_and_activate(&self, email: &str, password: &str) -> String {
+        let before = self.smtp.mails_to(email).len();
+        let r = self.register(email, password).await.expect("register");
+        let mail = self.smtp.wait_for(email, before + 1).await;
+        self.client()
+            .activate(&mail.token())
+            .await
+            .expect("activate");
+        r.enterprise_number
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<Client, ClientError> {
+        let mut c = self.client();
+        c.login(&LoginRequest {
+            email: email.into(),
+            password: password.into(),
+            ..Default::default()
+        })
+        .await?;
+        Ok(c)
+    }
+
+    /// Sign in, answering a captcha.
+    pub async fn login_with_captcha(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Client, ClientError> {
+        let (id, answer) = self.captcha().await;
+        let mut c = self.client();
+        c.login(&LoginRequest {
+            email: email.into(),
+            password: password.into(),
+            captcha_id: Some(id),
+            captcha_answer: Some(answer),
+            ..Default::default()
+        })
+        .await?;
+        Ok(c)
+    }
+
+    /// An enterprise ready to use: registered, activated, owner signed in.
+    pub async fn owner(&self, email: &str) -> (String, Client) {
+        let number = self.register_and_activate(email, "secret123").await;
+        (number, self.login(email, "secret123").await.expect("login"))
+    }
+
+    /// Issue a license as the distributor would.
+    pub async fn issue_license(&self, quantity: i64, years: i64) -> String {
+        vcms_server::service::license::issue(&self.running.app, quantity, years)
+            .await
+            .unwrap()
+    }
+
+    pub async fn run_jobs(&self) -> vcms_server::jobs::JobReport {
+        vcms_server::jobs::run_once(&self.running.app)
+            .await
+            .unwrap()
+    }
+
+    /// Row counts of the tables a failed request must leave alone.
+    pub async fn counts(&self) -> Vec<(String, i64)> {
+        let mut out = vec![];
+        let mut c = self.running.app.store.conn().await.unwrap();
+        for t in [
+            "enterprises",
+            "admins",
+            "sessions",
+            "tokens",
+            "licenses",
+            "accounts",
+            "outbox",
+        ] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}"))
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            out.push((t.to_string(), n));
+        }
+        out
+    }
+
+    pub async fn outbox(&self) -> Vec<vcms_server::store::outbox::OutboxRow> {
+        let mut c = self.running.app.store.conn().await.unwrap();
+        vcms_server::store::outbox::recent(&mut c, 1000)
+            .await
+            .unwrap()
+    }
+
+    /// Wait until the outbox row `id` reaches `status`.
+    pub async fn wait_outbox(
+        &self,
+        id: i64,
+        status: &str,
+    ) -> vcms_server::store::outbox::OutboxRow {
+        for _ in 0..200 {
+            let mut c = self.running.app.store.conn().await.unwrap();
+            let row = vcms_server::store::outbox::by_id(&mut c, id)
+                .await
+                .unwrap()
+                .unwrap();
+            if row.status == status {
+                return row;
+            }
+            drop(c);
+            self.running.app.mailer.wake();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("outbox {id} never reached {status}");
+    }
+}
+
+/// The error of a call that must fail.
+pub fn err<T: std::fmt::Debug>(r: Result<T, ClientError>) -> ClientError {
+    r.expect_err("the call should have failed")
+}
+
+/// Run an async test body on SQLite, and on PostgreSQL when configured.
+#[macro_export]
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::Db::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::common::Db::postgres() {
+                    super::$name(db).await
+                }
+            }
+        }
+    };
+}

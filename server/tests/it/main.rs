@@ -1,0 +1,10 @@
+//! Integration tests of vcms-server: the real server on port 0, a fresh database per test,
+//! a real SMTP server, an injected clock.
+
+mod common;
+
+mod auth;
+mod input;
+mod licenses;
+mod outbox;
+mod process;
