@@ -204,3 +204,232 @@ pub struct AddLicenseResponse {
     pub license: License,
     pub quota: Quota,
 }
+
+// ---------------- cloud accounts ----------------
+
+/// Sort keys of the account list.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountSort {
+    #[default]
+    Extension,
+    Name,
+    CloudNumber,
+    Email,
+}
+
+/// Query of `GET /api/v1/accounts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+pub struct AccountQuery {
+    /// 1-based page number (default 1).
+    #[serde(default)]
+    pub page: Option<i64>,
+    /// Rows per page, 1 to 100 (default 10).
+    #[serde(default)]
+    pub page_size: Option<i64>,
+    /// Any part of the name, cloud number, extension or email, case-insensitive.
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub sort: Option<AccountSort>,
+    /// Sort descending.
+    #[serde(default)]
+    pub desc: Option<bool>,
+}
+
+/// A row of the account table.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub name: String,
+    pub extension: String,
+    pub cloud_number: String,
+    pub email: Option<String>,
+    /// registered | unregistered
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AccountPage {
+    pub items: Vec<AccountRow>,
+    /// "All records: N" (matching the search).
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+    pub pages: i64,
+    pub quota: Quota,
+}
+
+/// An endpoint signed in with the account (filled once endpoints register).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Binding {
+    pub device_model: String,
+    pub device_version: String,
+    /// udp | tcp | tls
+    pub transport: String,
+    pub nat: bool,
+    pub address: String,
+    pub registered_at: String,
+    pub expires_at: String,
+    /// e.g. "Registered(TLS-NAT)"
+    pub state: String,
+}
+
+/// Everything the details pane shows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AccountDetails {
+    pub id: i64,
+    pub name: String,
+    pub extension: String,
+    pub cloud_number: String,
+    pub email: Option<String>,
+    pub password: String,
+    /// None once used.
+    pub pincode: Option<String>,
+    pub pincode_expires_at: Option<String>,
+    /// valid | used | expired
+    pub pincode_state: String,
+    /// registered | unregistered
+    pub status: String,
+    /// "Registered successfully" | "Unregistered"
+    pub status_text: String,
+    pub bindings: Vec<Binding>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct NewAccount {
+    pub name: String,
+    pub extension: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// "Save & Send Email": queue the account-information email in the same call.
+    #[serde(default)]
+    pub send_email: bool,
+}
+
+/// Fields to change; an empty email removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct AccountUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub extension: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct IdList {
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RemoveResult {
+    pub removed: i64,
+    pub message: String,
+}
+
+/// Whom to send the account-information email: `ids`, or `all` accounts matching `search`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SendEmailRequest {
+    #[serde(default)]
+    pub ids: Vec<i64>,
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AccountRef {
+    pub id: i64,
+    pub name: String,
+    pub extension: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SendEmailResult {
+    pub queued: i64,
+    /// Accounts that have no email address: nothing was sent to them.
+    pub without_email: Vec<AccountRef>,
+    pub message: String,
+}
+
+/// One row of a batch (bulk add / batch edit): an existing extension updates name and email.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BatchRow {
+    pub name: String,
+    pub extension: String,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct BatchRequest {
+    pub rows: Vec<BatchRow>,
+    /// Only check and report what would change.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Queue the account-information email to the new accounts that have an email.
+    #[serde(default)]
+    pub send_email: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based position in `rows` (the console adds the sheet's header offset).
+    pub row: i64,
+    pub column: String,
+    pub reason: String,
+}
+
+/// What a row does: create | update | unchanged | error.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct RowPlan {
+    pub row: i64,
+    pub action: String,
+    /// For updates: the fields that change, e.g. ["email"].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResult {
+    pub applied: bool,
+    pub created: i64,
+    pub updated: i64,
+    pub unchanged: i64,
+    pub errors: Vec<RowError>,
+    pub plan: Vec<RowPlan>,
+    /// "Import N account(s) successfully", or why nothing was imported.
+    pub message: String,
+    pub quota: Quota,
+    pub emails_queued: i64,
+}
+
+/// A failed email (Account → Failed Email List).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct FailedEmail {
+    pub id: i64,
+    pub recipient: String,
+    /// The account's name and extension when the email was about an account.
+    pub account: Option<String>,
+    pub kind: String,
+    pub reason: String,
+    pub failed_at: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FailedEmailList {
+    pub items: Vec<FailedEmail>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CountResult {
+    pub count: i64,
+    pub message: String,
+}

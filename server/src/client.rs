@@ -218,3 +218,64 @@ impl Client {
         .await
     }
 }
+
+/// Cloud accounts and emails.
+impl Client {
+    pub async fn accounts(&self, q: &AccountQuery) -> ClientResult<AccountPage> {
+        let mut params = vec![];
+        if let Some(p) = q.page {
+            params.push(format!("page={p}"));
+        }
+        if let Some(p) = q.page_size {
+            params.push(format!("page_size={p}"));
+        }
+        if let Some(s) = &q.search {
+            params.push(format!("search={}", url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()));
+        }
+        if let Some(s) = q.sort {
+            let s = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            params.push(format!("sort={s}"));
+        }
+        if q.desc == Some(true) {
+            params.push("desc=true".into());
+        }
+        let qs = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+        self.get(&format!("/api/v1/accounts{qs}")).await
+    }
+    pub async fn account(&self, id: i64) -> ClientResult<AccountDetails> {
+        self.get(&format!("/api/v1/accounts/{id}")).await
+    }
+    pub async fn account_by_extension(&self, ext: &str) -> ClientResult<AccountDetails> {
+        self.get(&format!("/api/v1/accounts/by-extension/{ext}")).await
+    }
+    pub async fn add_account(&self, req: &NewAccount) -> ClientResult<AccountDetails> {
+        self.post("/api/v1/accounts", req).await
+    }
+    pub async fn update_account(&self, id: i64, req: &AccountUpdate) -> ClientResult<AccountDetails> {
+        self.patch(&format!("/api/v1/accounts/{id}"), req).await
+    }
+    pub async fn reset_account_password(&self, id: i64) -> ClientResult<AccountDetails> {
+        self.post(&format!("/api/v1/accounts/{id}/reset-password"), &serde_json::json!({})).await
+    }
+    pub async fn reset_account_pincode(&self, id: i64) -> ClientResult<AccountDetails> {
+        self.post(&format!("/api/v1/accounts/{id}/reset-pincode"), &serde_json::json!({})).await
+    }
+    pub async fn remove_accounts(&self, ids: &[i64]) -> ClientResult<RemoveResult> {
+        self.post("/api/v1/accounts/remove", &IdList { ids: ids.to_vec() }).await
+    }
+    pub async fn send_account_emails(&self, req: &SendEmailRequest) -> ClientResult<SendEmailResult> {
+        self.post("/api/v1/accounts/send-email", req).await
+    }
+    pub async fn batch_accounts(&self, req: &BatchRequest) -> ClientResult<BatchResult> {
+        self.post("/api/v1/accounts/batch", req).await
+    }
+    pub async fn failed_emails(&self) -> ClientResult<FailedEmailList> {
+        self.get("/api/v1/emails/failed").await
+    }
+    pub async fn resend_failed_emails(&self, ids: &[i64]) -> ClientResult<CountResult> {
+        self.post("/api/v1/emails/failed/resend", &IdList { ids: ids.to_vec() }).await
+    }
+    pub async fn delete_failed_emails(&self, ids: &[i64]) -> ClientResult<CountResult> {
+        self.post("/api/v1/emails/failed/delete", &IdList { ids: ids.to_vec() }).await
+    }
+}
