@@ -1,0 +1,106 @@
+//! One Action enum: user intents, ticks, and the results of background requests.
+
+use crossterm::event::KeyEvent;
+use vcms_server::api::*;
+use vcms_server::client::ClientResult;
+
+use crate::keymap::Cmd;
+
+/// Everything that can change the state; `App::update` is the only place it changes.
+#[derive(Debug)]
+pub enum Action {
+    Key(KeyEvent),
+    Paste(String),
+    Resize(u16, u16),
+    Tick,
+    Cmd(Cmd),
+    /// A background request finished. `id` identifies it; stale ones are dropped.
+    Reply {
+        id: u64,
+        reply: Box<Reply>,
+    },
+    Quit,
+}
+
+/// A request to the server, run in a spawned task.
+#[derive(Debug, Clone)]
+pub enum Req {
+    Captcha,
+    Login(LoginRequest),
+    Register(RegisterRequest),
+    Activate(String),
+    Forgot(EmailRequest),
+    ResetPassword(ResetPasswordRequest),
+    Page(AccountQuery),
+    /// Every id matching a search (for "mark all matching").
+    AllIds(Option<String>),
+    Details(i64),
+    AddAccount(NewAccount),
+    UpdateAccount(i64, AccountUpdate),
+    ResetAccountPassword(i64),
+    ResetAccountPincode(i64),
+    Remove(Vec<i64>),
+    SendEmail(SendEmailRequest),
+    Failed,
+    ResendFailed(Vec<i64>),
+    DeleteFailed(Vec<i64>),
+    Licenses,
+    AddLicense(String),
+    Profile,
+    UpdateProfile(ProfileUpdate),
+    ChangePassword(ChangePasswordRequest),
+    Logout,
+}
+
+impl Req {
+    /// Requests in the same slot replace each other: only the newest reply is used.
+    pub fn slot(&self) -> &'static str {
+        match self {
+            Req::Captcha => "captcha",
+            Req::Login(_) | Req::Register(_) | Req::Activate(_) => "auth",
+            Req::Forgot(_) | Req::ResetPassword(_) => "auth",
+            Req::Page(_) => "page",
+            Req::AllIds(_) => "all_ids",
+            Req::Details(_) => "details",
+            Req::AddAccount(_) | Req::UpdateAccount(..) => "save",
+            Req::ResetAccountPassword(_) | Req::ResetAccountPincode(_) => "reset",
+            Req::Remove(_) => "remove",
+            Req::SendEmail(_) => "send",
+            Req::Failed => "failed",
+            Req::ResendFailed(_) | Req::DeleteFailed(_) => "failed_op",
+            Req::Licenses => "licenses",
+            Req::AddLicense(_) => "add_license",
+            Req::Profile => "profile",
+            Req::UpdateProfile(_) | Req::ChangePassword(_) => "profile_op",
+            Req::Logout => "logout",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Reply {
+    Captcha(ClientResult<Captcha>),
+    Login(Box<ClientResult<LoginResponse>>),
+    Register(ClientResult<RegisterResponse>),
+    Message(ClientResult<Message>),
+    Page(ClientResult<AccountPage>),
+    AllIds(ClientResult<Vec<i64>>),
+    Details(ClientResult<AccountDetails>),
+    Saved {
+        send_email: bool,
+        res: ClientResult<AccountDetails>,
+    },
+    Reset {
+        pincode: bool,
+        res: ClientResult<AccountDetails>,
+    },
+    Removed(ClientResult<RemoveResult>),
+    Sent(ClientResult<SendEmailResult>),
+    Failed(ClientResult<FailedEmailList>),
+    FailedOp(ClientResult<CountResult>),
+    Licenses(ClientResult<LicenseList>),
+    LicenseAdded(ClientResult<AddLicenseResponse>),
+    Profile(ClientResult<Profile>),
+    PasswordChanged(ClientResult<Message>),
+    LoggedOut,
+}

@@ -1,0 +1,71 @@
+//! Runs a [`Req`] with the shared typed client and wraps the answer in a [`Reply`].
+
+use vcms_server::api::AccountQuery;
+use vcms_server::client::{Client, ClientResult};
+
+use crate::action::{Reply, Req};
+
+/// All ids of the accounts matching `search`, page by page.
+pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Vec<i64>> {
+    let mut ids = vec![];
+    let mut page = 1;
+    loop {
+        let p = client
+            .accounts(&AccountQuery {
+                page: Some(page),
+                page_size: Some(100),
+                search: search.clone(),
+                ..Default::default()
+            })
+            .await?;
+        ids.extend(p.items.iter().map(|r| r.id));
+        if page >= p.pages || p.items.is_empty() {
+            return Ok(ids);
+        }
+        page += 1;
+    }
+}
+
+pub async fn exec(mut client: Client, req: Req) -> Reply {
+    match req {
+        Req::Captcha => Reply::Captcha(client.captcha().await),
+        Req::Login(r) => Reply::Login(Box::new(client.login(&r).await)),
+        Req::Register(r) => Reply::Register(client.register(&r).await),
+        Req::Activate(t) => Reply::Message(client.activate(&t).await),
+        Req::Forgot(r) => Reply::Message(client.forgot_password(&r).await),
+        Req::ResetPassword(r) => Reply::Message(client.reset_password(&r).await),
+        Req::Page(q) => Reply::Page(client.accounts(&q).await),
+        Req::AllIds(s) => Reply::AllIds(all_ids(&client, s).await),
+        Req::Details(id) => Reply::Details(client.account(id).await),
+        Req::AddAccount(a) => Reply::Saved {
+            send_email: a.send_email,
+            res: client.add_account(&a).await,
+        },
+        Req::UpdateAccount(id, u) => Reply::Saved {
+            send_email: false,
+            res: client.update_account(id, &u).await,
+        },
+        Req::ResetAccountPassword(id) => Reply::Reset {
+            pincode: false,
+            res: client.reset_account_password(id).await,
+        },
+        Req::ResetAccountPincode(id) => Reply::Reset {
+            pincode: true,
+            res: client.reset_account_pincode(id).await,
+        },
+        Req::Remove(ids) => Reply::Removed(client.remove_accounts(&ids).await),
+        Req::SendEmail(r) => Reply::Sent(client.send_account_emails(&r).await),
+        Req::Failed => Reply::Failed(client.failed_emails().await),
+        Req::ResendFailed(ids) => Reply::FailedOp(client.resend_failed_emails(&ids).await),
+        Req::DeleteFailed(ids) => Reply::FailedOp(client.delete_failed_emails(&ids).await),
+        Req::Licenses => Reply::Licenses(client.licenses().await),
+        Req::AddLicense(n) => Reply::LicenseAdded(client.add_license(&n).await),
+        Req::Profile => Reply::Profile(client.profile().await),
+        Req::UpdateProfile(p) => Reply::Profile(client.update_profile(&p).await),
+        Req::ChangePassword(p) => Reply::PasswordChanged(client.change_password(&p).await),
+        Req::Logout => {
+            let _ = client.logout().await;
+            Reply::LoggedOut
+        }
+    }
+}

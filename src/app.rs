@@ -1,0 +1,1576 @@
+//! The state, `update(action)` (the only place the state changes), and the event loop:
+//! input, ticks and API replies → update → draw when something changed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+use vcms_server::api::*;
+use vcms_server::client::{Client, ClientError};
+
+use crate::action::{Action, Reply, Req};
+use crate::config::Config;
+use crate::i18n::{t, tf, Lang};
+use crate::keymap::{Cmd, Keymap, Scope};
+use crate::theme::Theme;
+use crate::widgets::form::{Field, Form};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Login,
+    Main,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Account,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Table,
+    Details,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SysView {
+    License,
+    Profile,
+    Server,
+}
+
+impl SysView {
+    const ALL: [SysView; 3] = [SysView::License, SysView::Profile, SysView::Server];
+    fn index(self) -> usize {
+        SysView::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginMode {
+    SignIn,
+    Register,
+    Activate,
+    Forgot,
+    Reset,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    ResetPincode(i64),
+    ResetPassword(i64),
+    SendEmail(Vec<i64>),
+    Remove(Vec<i64>),
+    ResendFailed(Vec<i64>),
+    DeleteFailed(Vec<i64>),
+    Logout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormKind {
+    AddAccount,
+    EditAccount(i64),
+    AddLicense,
+    EditProfile,
+    ChangePassword,
+}
+
+pub enum Overlay {
+    Help,
+    Confirm {
+        text: String,
+        detail: String,
+        op: Op,
+    },
+    Secret {
+        title: String,
+        who: String,
+        value: String,
+        note: String,
+    },
+    Form {
+        kind: FormKind,
+        form: Form,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Toast {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct LoginState {
+    pub mode: LoginMode,
+    pub form: Form,
+    pub captcha: Option<Captcha>,
+    pub notice: Option<Toast>,
+}
+
+/// Where the user was when the session ended.
+#[derive(Debug, Clone, Copy)]
+pub struct Place {
+    pub tab: Tab,
+    pub view: View,
+    pub sys: SysView,
+    pub details: Option<i64>,
+}
+
+pub struct App {
+    pub lang: Lang,
+    pub theme: Theme,
+    pub keymap: Keymap,
+    pub config: Config,
+    pub client: Client,
+    pub screen: Screen,
+    pub tab: Tab,
+    pub view: View,
+    pub sys: SysView,
+    pub login: LoginState,
+    pub profile: Option<Profile>,
+    pub quota: Option<Quota>,
+    pub page: Option<AccountPage>,
+    pub page_no: i64,
+    pub page_size: i64,
+    pub cursor: usize,
+    pub search: String,
+    pub searching: bool,
+    search_due: Option<Instant>,
+    pub marked: BTreeSet<i64>,
+    pub details_id: Option<i64>,
+    pub details: Option<AccountDetails>,
+    pub failed: Option<FailedEmailList>,
+    pub failed_cursor: usize,
+    pub failed_marked: BTreeSet<i64>,
+    pub licenses: Option<LicenseList>,
+    pub overlay: Option<Overlay>,
+    pub command: Option<String>,
+    pub toast: Option<Toast>,
+    /// Requests to start (the event loop spawns them).
+    pub requests: Vec<(u64, Req)>,
+    next_id: u64,
+    inflight: HashMap<&'static str, u64>,
+    pub resume: Option<Place>,
+    /// Lines for System → Server (address, and in demo mode the data and outbox folders).
+    pub server_info: Vec<(String, String)>,
+    pub quit: bool,
+    pub suspend: bool,
+    pub spinner: usize,
+    last_refresh: Instant,
+    /// Set after a successful sign-in with "remember password" on: (email, password).
+    pub remember: Option<(String, String)>,
+    pub remember_password: bool,
+}
+
+fn client_error_text(e: &ClientError) -> String {
+    match e {
+        ClientError::Api { body, .. } => body.message.clone(),
+        ClientError::Transport(m) => m.clone(),
+    }
+}
+
+impl App {
+    pub fn new(config: Config, client: Client, lang: Lang, theme: Theme) -> anyhow::Result<App> {
+        let keymap = Keymap::new(&config.keys).map_err(|e| anyhow::anyhow!(e))?;
+        let page_size = config.page_size.unwrap_or(10);
+        let server = client.base().to_string();
+        let email = config.email.clone().unwrap_or_default();
+        let remember_password = config.remember_password;
+        let mut app = App {
+            lang,
+            theme,
+            keymap,
+            config,
+            client,
+            screen: Screen::Login,
+            tab: Tab::Account,
+            view: View::Table,
+            sys: SysView::License,
+            login: LoginState {
+                mode: LoginMode::SignIn,
+                form: Form::new(vec![]),
+                captcha: None,
+                notice: None,
+            },
+            profile: None,
+            quota: None,
+            page: None,
+            page_no: 1,
+            page_size,
+            cursor: 0,
+            search: String::new(),
+            searching: false,
+            search_due: None,
+            marked: BTreeSet::new(),
+            details_id: None,
+            details: None,
+            failed: None,
+            failed_cursor: 0,
+            failed_marked: BTreeSet::new(),
+            licenses: None,
+            overlay: None,
+            command: None,
+            toast: None,
+            requests: vec![],
+            next_id: 1,
+            inflight: HashMap::new(),
+            resume: None,
+            server_info: vec![],
+            quit: false,
+            suspend: false,
+            spinner: 0,
+            last_refresh: Instant::now(),
+            remember: None,
+            remember_password,
+        };
+        app.server_info
+            .push((t(lang, "server.http"), server.clone()));
+        app.set_login_mode(LoginMode::SignIn);
+        app.login.form.set_value("server", &server);
+        app.login.form.set_value("email", &email);
+        if !email.is_empty() {
+            app.login.form.focus = 2;
+        }
+        Ok(app)
+    }
+
+    /// Start signed in (demo mode, or a saved session).
+    pub fn signed_in(&mut self, profile: Profile) {
+        self.profile = Some(profile);
+        self.screen = Screen::Main;
+        self.load_page();
+    }
+
+    pub fn busy(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    // ---------------- requests ----------------
+
+    fn request(&mut self, req: Req) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.inflight.insert(req.slot(), id);
+        self.requests.push((id, req));
+        id
+    }
+
+    fn query(&self) -> AccountQuery {
+        AccountQuery {
+            page: Some(self.page_no),
+            page_size: Some(self.page_size),
+            search: (!self.search.trim().is_empty()).then(|| self.search.trim().to_string()),
+            ..Default::default()
+        }
+    }
+
+    pub fn load_page(&mut self) {
+        let q = self.query();
+        self.request(Req::Page(q));
+    }
+
+    fn load_view(&mut self) {
+        match self.tab {
+            Tab::Account => match self.view {
+                View::Table => self.load_page(),
+                View::Details => {
+                    if let Some(id) = self.details_id {
+                        self.request(Req::Details(id));
+                    }
+                }
+                View::Failed => {
+                    self.request(Req::Failed);
+                }
+            },
+            Tab::System => {
+                self.request(Req::Licenses);
+                self.request(Req::Profile);
+            }
+        }
+    }
+
+    fn toast(&mut self, text: impl Into<String>, error: bool) {
+        self.toast = Some(Toast {
+            text: text.into(),
+            error,
+        });
+    }
+
+    // ---------------- update ----------------
+
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Tick => self.tick(),
+            Action::Resize(..) => {}
+            Action::Paste(s) => self.paste(&s),
+            Action::Key(k) => self.key(k),
+            Action::Cmd(c) => self.cmd(c),
+            Action::Reply { id, reply } => self.reply(id, *reply),
+        }
+    }
+
+    fn tick(&mut self) {
+        self.spinner = self.spinner.wrapping_add(1);
+        if let Some(due) = self.search_due {
+            if Instant::now() >= due {
+                self.search_due = None;
+                self.page_no = 1;
+                self.cursor = 0;
+                self.load_page();
+            }
+        }
+        let every = self.config.refresh_secs.unwrap_or(10);
+        if every > 0
+            && self.screen == Screen::Main
+            && self.overlay.is_none()
+            && !self.busy()
+            && self.last_refresh.elapsed() >= Duration::from_secs(every)
+        {
+            self.last_refresh = Instant::now();
+            self.load_view();
+        }
+    }
+
+    fn paste(&mut self, s: &str) {
+        if let Some(Overlay::Form { form, .. }) = &mut self.overlay {
+            form.paste(s);
+        } else if self.screen == Screen::Login {
+            self.login.form.paste(s);
+        } else if self.searching {
+            self.search.push_str(s.trim());
+            self.search_due = Some(Instant::now() + self.debounce());
+        }
+    }
+
+    fn debounce(&self) -> Duration {
+        Duration::from_millis(self.config.search_debounce_ms.unwrap_or(250))
+    }
+
+    /// The key tables in force, most specific first.
+    pub fn scopes(&self) -> Vec<Scope> {
+        match &self.overlay {
+            Some(Overlay::Confirm { .. }) => return vec![Scope::Confirm],
+            Some(Overlay::Form { .. }) => return vec![Scope::Form],
+            Some(_) => return vec![],
+            None => {}
+        }
+        match self.screen {
+            Screen::Login => vec![Scope::Login],
+            Screen::Main => {
+                let s = match (self.tab, self.view) {
+                    (Tab::System, _) => Scope::System,
+                    (Tab::Account, View::Table) => Scope::Accounts,
+                    (Tab::Account, View::Details) => Scope::Details,
+                    (Tab::Account, View::Failed) => Scope::Failed,
+                };
+                vec![s, Scope::Global]
+            }
+        }
+    }
+
+    fn key(&mut self, k: KeyEvent) {
+        if k.kind == KeyEventKind::Release {
+            return;
+        }
+        if k.modifiers.contains(KeyModifiers::CONTROL) {
+            match k.code {
+                KeyCode::Char('c') => {
+                    self.quit = true;
+                    return;
+                }
+                KeyCode::Char('z') => {
+                    self.suspend = true;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Popups first.
+        match &mut self.overlay {
+            Some(Overlay::Help) | Some(Overlay::Secret { .. }) => {
+                self.overlay = None;
+                return;
+            }
+            Some(Overlay::Form { form, .. }) => {
+                match self.keymap.lookup(&[Scope::Form], &k) {
+                    Some(c) if !(crate::keymap::Key::from_event(&k).is_text()) => self.cmd(c),
+                    _ => form.input(k),
+                }
+                return;
+            }
+            Some(Overlay::Confirm { .. }) => {
+                if let Some(c) = self.keymap.lookup(&[Scope::Confirm], &k) {
+                    self.cmd(c);
+                }
+                return;
+            }
+            None => {}
+        }
+        if let Some(cmdline) = &mut self.command {
+            match k.code {
+                KeyCode::Esc => self.command = None,
+                KeyCode::Enter => {
+                    let line = cmdline.clone();
+                    self.command = None;
+                    self.run_command(&line);
+                }
+                KeyCode::Backspace if cmdline.pop().is_none() => self.command = None,
+                KeyCode::Char(c) => cmdline.push(c),
+                _ => {}
+            }
+            return;
+        }
+        if self.searching {
+            match k.code {
+                KeyCode::Esc => {
+                    self.searching = false;
+                    self.search.clear();
+                    self.search_due = Some(Instant::now());
+                }
+                KeyCode::Enter | KeyCode::Down | KeyCode::Up => {
+                    self.searching = false;
+                    if self.search_due.is_some() {
+                        self.search_due = Some(Instant::now());
+                    }
+                }
+                KeyCode::Backspace => {
+                    self.search.pop();
+                    self.search_due = Some(Instant::now() + self.debounce());
+                }
+                KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    self.search.push(c);
+                    self.search_due = Some(Instant::now() + self.debounce());
+                }
+                _ => {}
+            }
+            return;
+        }
+        if self.screen == Screen::Login {
+            let key = crate::keymap::Key::from_event(&k);
+            match self.keymap.lookup(&[Scope::Login], &k) {
+                Some(c) if !key.is_text() => self.cmd(c),
+                _ => {
+                    self.login.form.input(k);
+                }
+            }
+            return;
+        }
+        let scopes = self.scopes();
+        if let Some(c) = self.keymap.lookup(&scopes, &k) {
+            self.toast = None;
+            self.cmd(c);
+        }
+    }
+
+    fn run_command(&mut self, line: &str) {
+        let line = line.trim();
+        if let Ok(n) = line.parse::<i64>() {
+            self.tab = Tab::Account;
+            self.view = View::Table;
+            self.page_no = n.max(1);
+            self.cursor = 0;
+            self.load_page();
+            return;
+        }
+        match line {
+            "failed" | "f" => self.cmd(Cmd::FailedList),
+            "license" | "licenses" => {
+                self.tab = Tab::System;
+                self.sys = SysView::License;
+                self.load_view();
+            }
+            "profile" | "me" => {
+                self.tab = Tab::System;
+                self.sys = SysView::Profile;
+                self.load_view();
+            }
+            "server" => {
+                self.tab = Tab::System;
+                self.sys = SysView::Server;
+            }
+            "account" | "accounts" => {
+                self.tab = Tab::Account;
+                self.view = View::Table;
+                self.load_page();
+            }
+            "system" => self.cmd(Cmd::TabSystem),
+            "q" | "quit" => self.quit = true,
+            "help" => self.overlay = Some(Overlay::Help),
+            "logout" => self.cmd(Cmd::Logout),
+            "" => {}
+            other => self.toast(tf(self.lang, "cmd.unknown", &[("cmd", &other)]), true),
+        }
+    }
+
+    fn rows(&self) -> &[AccountRow] {
+        self.page
+            .as_ref()
+            .map(|p| p.items.as_slice())
+            .unwrap_or(&[])
+    }
+
+    fn current_row(&self) -> Option<&AccountRow> {
+        self.rows().get(self.cursor)
+    }
+
+    fn pages(&self) -> i64 {
+        self.page.as_ref().map(|p| p.pages.max(1)).unwrap_or(1)
+    }
+
+    fn goto_page(&mut self, n: i64) {
+        let n = n.clamp(1, self.pages());
+        if n != self.page_no {
+            self.page_no = n;
+            self.load_page();
+        }
+    }
+
+    /// The ids a batch action works on: the marked ones, or else the row under the cursor.
+    fn targets(&self) -> Vec<i64> {
+        if !self.marked.is_empty() {
+            self.marked.iter().copied().collect()
+        } else {
+            self.current_row().map(|r| vec![r.id]).unwrap_or_default()
+        }
+    }
+
+    fn confirm(&mut self, key: &str, detail: String, op: Op) {
+        self.overlay = Some(Overlay::Confirm {
+            text: t(self.lang, key),
+            detail,
+            op,
+        });
+    }
+
+    fn names(&self, ids: &[i64]) -> String {
+        let names: Vec<String> = ids
+            .iter()
+            .filter_map(|id| self.rows().iter().find(|r| r.id == *id))
+            .map(|r| format!("{} ({})", r.name, r.extension))
+            .collect();
+        if names.len() == ids.len() && names.len() <= 3 {
+            names.join(", ")
+        } else {
+            tf(self.lang, "confirm.n_accounts", &[("n", &ids.len())])
+        }
+    }
+
+    pub fn cmd(&mut self, c: Cmd) {
+        use Cmd::*;
+        match c {
+            Quit => self.quit = true,
+            Help => self.overlay = Some(Overlay::Help),
+            Command => self.command = Some(String::new()),
+            Language => {
+                self.lang = self.lang.toggle();
+            }
+            NextTab => self.cmd(if self.tab == Tab::Account {
+                TabSystem
+            } else {
+                TabAccount
+            }),
+            TabAccount => {
+                self.tab = Tab::Account;
+                self.load_view();
+            }
+            TabSystem => {
+                self.tab = Tab::System;
+                self.load_view();
+            }
+            Refresh => {
+                self.last_refresh = Instant::now();
+                self.load_view();
+            }
+            Up | Down if self.view == View::Failed => {
+                let n = self.failed.as_ref().map(|f| f.items.len()).unwrap_or(0);
+                if n > 0 {
+                    self.failed_cursor = if c == Up {
+                        self.failed_cursor.saturating_sub(1)
+                    } else {
+                        (self.failed_cursor + 1).min(n - 1)
+                    };
+                }
+            }
+            Up => {
+                if self.cursor > 0 {
+                    self.cursor -= 1;
+                } else if self.page_no > 1 {
+                    self.cursor = usize::MAX;
+                    self.goto_page(self.page_no - 1);
+                }
+            }
+            Down => {
+                let n = self.rows().len();
+                if self.cursor + 1 < n {
+                    self.cursor += 1;
+                } else if self.page_no < self.pages() {
+                    self.cursor = 0;
+                    self.goto_page(self.page_no + 1);
+                }
+            }
+            PageDown => {
+                if self.page_no < self.pages() {
+                    self.goto_page(self.page_no + 1);
+                } else {
+                    self.cursor = self.rows().len().saturating_sub(1);
+                }
+            }
+            PageUp => {
+                if self.page_no > 1 {
+                    self.goto_page(self.page_no - 1);
+                } else {
+                    self.cursor = 0;
+                }
+            }
+            First => {
+                self.cursor = 0;
+                self.goto_page(1);
+            }
+            Last => {
+                self.cursor = usize::MAX;
+                let last = self.pages();
+                if last == self.page_no {
+                    self.cursor = self.rows().len().saturating_sub(1);
+                }
+                self.goto_page(last);
+            }
+            Search => {
+                self.searching = true;
+            }
+            Back => match (self.tab, self.view) {
+                (Tab::Account, View::Table) => {
+                    if !self.search.is_empty() {
+                        self.search.clear();
+                        self.page_no = 1;
+                        self.load_page();
+                    } else {
+                        self.marked.clear();
+                    }
+                }
+                (Tab::Account, _) => {
+                    self.view = View::Table;
+                    self.details = None;
+                    self.details_id = None;
+                    self.load_page();
+                }
+                _ => {}
+            },
+            Open => {
+                if let Some(id) = self.current_row().map(|r| r.id) {
+                    self.view = View::Details;
+                    self.details_id = Some(id);
+                    if self.details.as_ref().map(|d| d.id) != Some(id) {
+                        self.details = None;
+                    }
+                    self.request(Req::Details(id));
+                }
+            }
+            Mark if self.view == View::Failed => {
+                if let Some(id) = self
+                    .failed
+                    .as_ref()
+                    .and_then(|f| f.items.get(self.failed_cursor))
+                    .map(|f| f.id)
+                {
+                    if !self.failed_marked.remove(&id) {
+                        self.failed_marked.insert(id);
+                    }
+                    self.cmd(Down);
+                }
+            }
+            Mark => {
+                if let Some(id) = self.current_row().map(|r| r.id) {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                    let n = self.rows().len();
+                    if self.cursor + 1 < n {
+                        self.cursor += 1;
+                    }
+                }
+            }
+            MarkPage if self.view == View::Failed => {
+                let ids: Vec<i64> = self
+                    .failed
+                    .as_ref()
+                    .map(|f| f.items.iter().map(|e| e.id).collect())
+                    .unwrap_or_default();
+                if ids.iter().all(|i| self.failed_marked.contains(i)) {
+                    self.failed_marked.clear();
+                } else {
+                    self.failed_marked.extend(ids);
+                }
+            }
+            MarkPage => {
+                let ids: Vec<i64> = self.rows().iter().map(|r| r.id).collect();
+                if !ids.is_empty() && ids.iter().all(|i| self.marked.contains(i)) {
+                    for i in ids {
+                        self.marked.remove(&i);
+                    }
+                } else {
+                    self.marked.extend(ids);
+                }
+            }
+            MarkAll => {
+                let s = self.query().search;
+                self.request(Req::AllIds(s));
+            }
+            Add => {
+                let mut form = Form::new(vec![
+                    Field::new("name", "field.name", ""),
+                    Field::new("extension", "field.extension", ""),
+                    Field::new("email", "field.email", ""),
+                ]);
+                form.focus = 0;
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::AddAccount,
+                    form,
+                });
+            }
+            Edit => {
+                if let Some(d) = &self.details {
+                    let form = Form::new(vec![
+                        Field::new("name", "field.name", &d.name),
+                        Field::new("extension", "field.extension", &d.extension),
+                        Field::new("email", "field.email", d.email.as_deref().unwrap_or("")),
+                    ]);
+                    self.overlay = Some(Overlay::Form {
+                        kind: FormKind::EditAccount(d.id),
+                        form,
+                    });
+                }
+            }
+            ResetPincode => {
+                if let Some(d) = &self.details {
+                    let (id, who) = (d.id, format!("{} ({})", d.name, d.cloud_number));
+                    self.confirm("confirm.reset_pincode", who, Op::ResetPincode(id));
+                }
+            }
+            ResetPassword => {
+                if let Some(d) = &self.details {
+                    let (id, who) = (d.id, format!("{} ({})", d.name, d.cloud_number));
+                    self.confirm("confirm.reset_password", who, Op::ResetPassword(id));
+                }
+            }
+            SendEmail => {
+                let ids = match self.view {
+                    View::Details => self.details_id.map(|i| vec![i]).unwrap_or_default(),
+                    _ => self.targets(),
+                };
+                if !ids.is_empty() {
+                    let who = self.names(&ids);
+                    self.confirm("confirm.send_email", who, Op::SendEmail(ids));
+                }
+            }
+            Remove => {
+                let ids = match self.view {
+                    View::Details => self.details_id.map(|i| vec![i]).unwrap_or_default(),
+                    _ => self.targets(),
+                };
+                if !ids.is_empty() {
+                    let who = self.names(&ids);
+                    self.confirm("confirm.remove", who, Op::Remove(ids));
+                }
+            }
+            FailedList => {
+                self.tab = Tab::Account;
+                self.view = View::Failed;
+                self.failed_cursor = 0;
+                self.request(Req::Failed);
+            }
+            PageSize => {
+                self.page_size = match self.page_size {
+                    n if n < 20 => 20,
+                    n if n < 50 => 50,
+                    n if n < 100 => 100,
+                    _ => 10,
+                };
+                self.page_no = 1;
+                self.cursor = 0;
+                self.load_page();
+            }
+            Resend | Delete => {
+                let ids: Vec<i64> = if self.failed_marked.is_empty() {
+                    self.failed
+                        .as_ref()
+                        .and_then(|f| f.items.get(self.failed_cursor))
+                        .map(|f| vec![f.id])
+                        .unwrap_or_default()
+                } else {
+                    self.failed_marked.iter().copied().collect()
+                };
+                if !ids.is_empty() {
+                    let detail = tf(self.lang, "confirm.n_emails", &[("n", &ids.len())]);
+                    if c == Resend {
+                        self.confirm("confirm.resend", detail, Op::ResendFailed(ids));
+                    } else {
+                        self.confirm("confirm.delete_failed", detail, Op::DeleteFailed(ids));
+                    }
+                }
+            }
+            Left | Right => {
+                let i = self.sys.index();
+                let n = SysView::ALL.len();
+                self.sys = SysView::ALL[if c == Left {
+                    (i + n - 1) % n
+                } else {
+                    (i + 1) % n
+                }];
+            }
+            AddLicense => {
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::AddLicense,
+                    form: Form::new(vec![Field::new(
+                        "license_number",
+                        "field.license_number",
+                        "",
+                    )]),
+                });
+            }
+            EditProfile => {
+                if let Some(p) = &self.profile {
+                    let form = Form::new(vec![
+                        Field::new("name", "field.name", &p.name),
+                        Field::new("company", "field.company", &p.company),
+                        Field::new("country", "field.country", &p.country),
+                    ]);
+                    self.overlay = Some(Overlay::Form {
+                        kind: FormKind::EditProfile,
+                        form,
+                    });
+                }
+            }
+            ChangePassword => {
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::ChangePassword,
+                    form: Form::new(vec![
+                        Field::new("old_password", "field.old_password", "").masked(),
+                        Field::new("new_password", "field.new_password", "").masked(),
+                        Field::new("confirm_password", "field.confirm_password", "").masked(),
+                    ]),
+                });
+            }
+            Logout => self.confirm("confirm.logout", String::new(), Op::Logout),
+            NextField => {
+                if let Some(Overlay::Form { form, .. }) = &mut self.overlay {
+                    form.next();
+                } else {
+                    self.login.form.next();
+                }
+            }
+            PrevField => {
+                if let Some(Overlay::Form { form, .. }) = &mut self.overlay {
+                    form.prev();
+                } else {
+                    self.login.form.prev();
+                }
+            }
+            Cancel => {
+                self.overlay = None;
+            }
+            Submit | SubmitAlt => {
+                if self.overlay.is_some() {
+                    self.submit_form(c == SubmitAlt);
+                } else if self.screen == Screen::Login {
+                    self.submit_login();
+                }
+            }
+            Yes => {
+                if let Some(Overlay::Confirm { op, .. }) = self.overlay.take() {
+                    self.run_op(op);
+                }
+            }
+            No => self.overlay = None,
+            Register => self.set_login_mode(LoginMode::Register),
+            Forgot => self.set_login_mode(LoginMode::Forgot),
+            Activate => self.set_login_mode(LoginMode::Activate),
+        }
+    }
+
+    fn run_op(&mut self, op: Op) {
+        match op {
+            Op::ResetPincode(id) => {
+                self.request(Req::ResetAccountPincode(id));
+            }
+            Op::ResetPassword(id) => {
+                self.request(Req::ResetAccountPassword(id));
+            }
+            Op::SendEmail(ids) => {
+                self.request(Req::SendEmail(SendEmailRequest {
+                    ids,
+                    ..Default::default()
+                }));
+            }
+            Op::Remove(ids) => {
+                self.request(Req::Remove(ids));
+            }
+            Op::ResendFailed(ids) => {
+                self.request(Req::ResendFailed(ids));
+            }
+            Op::DeleteFailed(ids) => {
+                self.request(Req::DeleteFailed(ids));
+            }
+            Op::Logout => {
+                self.request(Req::Logout);
+            }
+        }
+    }
+
+    fn submit_form(&mut self, alt: bool) {
+        let Some(Overlay::Form { kind, form }) = &mut self.overlay else {
+            return;
+        };
+        form.clear_errors();
+        let lang = self.lang;
+        let req = match *kind {
+            FormKind::AddAccount | FormKind::EditAccount(_) => {
+                let name = form.value("name").trim().to_string();
+                let ext = form.value("extension").trim().to_string();
+                let email = form.value("email").trim().to_string();
+                if name.is_empty() {
+                    form.set_error(Some("name"), t(lang, "err.name"));
+                }
+                if ext.len() != 4 || !ext.chars().all(|c| c.is_ascii_digit()) {
+                    form.set_error(Some("extension"), t(lang, "err.extension"));
+                }
+                if !email.is_empty()
+                    && (!email.contains('@') || email.chars().any(|c| "<>\"'&".contains(c)))
+                {
+                    form.set_error(Some("email"), t(lang, "err.email"));
+                }
+                if form.fields.iter().any(|f| f.error.is_some()) {
+                    return;
+                }
+                match *kind {
+                    FormKind::AddAccount => Req::AddAccount(NewAccount {
+                        name,
+                        extension: ext,
+                        email: (!email.is_empty()).then_some(email),
+                        send_email: alt,
+                    }),
+                    FormKind::EditAccount(id) => Req::UpdateAccount(
+                        id,
+                        AccountUpdate {
+                            name: Some(name),
+                            extension: Some(ext),
+                            email: Some(email),
+                        },
+                    ),
+                    _ => return,
+                }
+            }
+            FormKind::AddLicense => {
+                match vcms_server::license_number::normalize(&form.value("license_number")) {
+                    Ok(n) => Req::AddLicense(n),
+                    Err(e) => {
+                        form.set_error(Some("license_number"), e);
+                        return;
+                    }
+                }
+            }
+            FormKind::EditProfile => Req::UpdateProfile(ProfileUpdate {
+                name: Some(form.value("name")),
+                company: Some(form.value("company")),
+                country: Some(form.value("country")),
+                language: None,
+            }),
+            FormKind::ChangePassword => {
+                let (old, new, confirm) = (
+                    form.value("old_password"),
+                    form.value("new_password"),
+                    form.value("confirm_password"),
+                );
+                if new != confirm {
+                    form.set_error(Some("confirm_password"), t(lang, "err.confirm"));
+                    return;
+                }
+                Req::ChangePassword(ChangePasswordRequest {
+                    old_password: old,
+                    new_password: new,
+                    confirm_password: confirm,
+                })
+            }
+        };
+        self.request(req);
+    }
+
+    // ---------------- sign-in screens ----------------
+
+    pub fn set_login_mode(&mut self, mode: LoginMode) {
+        let old = std::mem::replace(&mut self.login.form, Form::new(vec![]));
+        let keep = |name: &str| old.value(name);
+        let server = if old.has("server") {
+            keep("server")
+        } else {
+            self.client.base().to_string()
+        };
+        let mut fields = vec![
+            Field::new("server", "field.server", &server),
+            Field::new("email", "field.email", &keep("email")),
+        ];
+        match mode {
+            LoginMode::SignIn => {
+                fields.push(Field::new("password", "field.password", "").masked());
+            }
+            LoginMode::Register => {
+                fields.push(Field::new("password", "field.password", "").masked());
+                fields.push(Field::new("full_name", "field.full_name", ""));
+                fields.push(Field::new("company", "field.company", ""));
+                fields.push(Field::new("country", "field.country", ""));
+            }
+            LoginMode::Activate => {
+                fields.retain(|f| f.name == "server");
+                fields.push(Field::new("token", "field.token", ""));
+            }
+            LoginMode::Forgot => {}
+            LoginMode::Reset => {
+                fields.retain(|f| f.name == "server");
+                fields.push(Field::new("token", "field.token", ""));
+                fields.push(Field::new("new_password", "field.new_password", "").masked());
+                fields.push(Field::new("confirm_password", "field.confirm_password", "").masked());
+            }
+        }
+        let needs_captcha = matches!(mode, LoginMode::Register | LoginMode::Forgot);
+        self.login.mode = mode;
+        self.login.form = Form::new(fields);
+        self.login.form.focus = if keep("email").is_empty() || mode != LoginMode::SignIn {
+            1
+        } else {
+            2
+        };
+        self.login.captcha = None;
+        if needs_captcha {
+            self.request(Req::Captcha);
+        }
+    }
+
+    fn submit_login(&mut self) {
+        let f = &mut self.login.form;
+        f.clear_errors();
+        let server = f.value("server").trim().to_string();
+        if server != self.client.base() {
+            let token = self.client.token().map(str::to_string);
+            self.client = Client::new(&server);
+            self.client.set_token(token);
+        }
+        let email = f.value("email").trim().to_string();
+        let captcha_id = self.login.captcha.as_ref().map(|c| c.id.clone());
+        let answer = f.value("captcha_answer");
+        let lang = self.lang;
+        if f.has("email") && email.is_empty() {
+            f.set_error(Some("email"), t(lang, "err.email_required"));
+            return;
+        }
+        let req = match self.login.mode {
+            LoginMode::SignIn => {
+                let password = f.value("password");
+                if password.is_empty() {
+                    f.set_error(Some("password"), t(lang, "err.password_required"));
+                    return;
+                }
+                Req::Login(LoginRequest {
+                    email,
+                    password,
+                    language: Some(lang.code().to_string()),
+                    captcha_id,
+                    captcha_answer: (!answer.is_empty()).then_some(answer),
+                })
+            }
+            LoginMode::Register => Req::Register(RegisterRequest {
+                full_name: f.value("full_name"),
+                company: f.value("company"),
+                country: f.value("country"),
+                email,
+                password: f.value("password"),
+                language: Some(lang.code().to_string()),
+                captcha_id: captcha_id.unwrap_or_default(),
+                captcha_answer: answer,
+            }),
+            LoginMode::Activate => Req::Activate(f.value("token").trim().to_string()),
+            LoginMode::Forgot => Req::Forgot(EmailRequest {
+                email,
+                captcha_id: captcha_id.unwrap_or_default(),
+                captcha_answer: answer,
+            }),
+            LoginMode::Reset => Req::ResetPassword(ResetPasswordRequest {
+                token: f.value("token").trim().to_string(),
+                new_password: f.value("new_password"),
+                confirm_password: f.value("confirm_password"),
+            }),
+        };
+        self.login.notice = None;
+        self.request(req);
+    }
+
+    /// The server ended the session: back to sign-in, saying why; come back here after.
+    fn session_ended(&mut self, why: String) {
+        if self.screen == Screen::Main {
+            self.resume = Some(Place {
+                tab: self.tab,
+                view: self.view,
+                sys: self.sys,
+                details: self.details_id,
+            });
+        }
+        self.screen = Screen::Login;
+        self.overlay = None;
+        self.client.set_token(None);
+        self.inflight.clear();
+        if self.login.mode != LoginMode::SignIn {
+            self.set_login_mode(LoginMode::SignIn);
+        }
+        let email = self.profile.as_ref().map(|p| p.username.clone());
+        if let Some(e) = email {
+            if self.login.form.value("email").is_empty() {
+                self.login.form.set_value("email", &e);
+            }
+        }
+        self.login.form.set_value("password", "");
+        self.login.form.focus = 2;
+        self.login.notice = Some(Toast {
+            text: why,
+            error: true,
+        });
+    }
+
+    /// Handle errors every request shares; true when the error was dealt with.
+    fn common_error(&mut self, e: &ClientError) -> bool {
+        if e.status() == Some(reqwest::StatusCode::UNAUTHORIZED)
+            && matches!(e.code(), "session_ended" | "unauthenticated")
+        {
+            self.session_ended(client_error_text(e));
+            return true;
+        }
+        false
+    }
+
+    fn form_error(&mut self, e: ClientError) {
+        if self.common_error(&e) {
+            return;
+        }
+        let msg = client_error_text(&e);
+        match &mut self.overlay {
+            Some(Overlay::Form { form, .. }) => form.set_error(e.field(), msg),
+            _ => self.toast(msg, true),
+        }
+    }
+
+    // ---------------- replies ----------------
+
+    fn reply(&mut self, id: u64, reply: Reply) {
+        let slot = self
+            .inflight
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| *k);
+        let Some(slot) = slot else {
+            tracing::debug!(id, "stale reply dropped");
+            return;
+        };
+        self.inflight.remove(slot);
+        match reply {
+            Reply::Captcha(Ok(c)) => {
+                self.login.captcha = Some(c);
+                if !self.login.form.has("captcha_answer") {
+                    self.login
+                        .form
+                        .fields
+                        .push(Field::new("captcha_answer", "field.captcha", ""));
+                } else {
+                    self.login.form.set_value("captcha_answer", "");
+                }
+            }
+            Reply::Captcha(Err(e)) => self.login_notice(client_error_text(&e), true),
+            Reply::Login(res) => match *res {
+                Ok(r) => self.logged_in(r),
+                Err(e) => self.login_error(e),
+            },
+            Reply::Register(Ok(r)) => {
+                self.set_login_mode(LoginMode::Activate);
+                self.login_notice(
+                    format!(
+                        "{} ({}: {})",
+                        r.message,
+                        t(self.lang, "profile.enterprise_number"),
+                        r.enterprise_number
+                    ),
+                    false,
+                );
+            }
+            Reply::Register(Err(e)) => self.login_error(e),
+            Reply::Message(Ok(m)) => {
+                let next = match self.login.mode {
+                    LoginMode::Forgot => LoginMode::Reset,
+                    _ => LoginMode::SignIn,
+                };
+                self.set_login_mode(next);
+                self.login_notice(m.message, false);
+            }
+            Reply::Message(Err(e)) => self.login_error(e),
+            Reply::Page(Ok(p)) => {
+                self.quota = Some(p.quota.clone());
+                if p.page > p.pages && p.pages > 0 {
+                    self.page_no = p.pages;
+                    self.load_page();
+                    return;
+                }
+                self.page_no = p.page.max(1);
+                let n = p.items.len();
+                self.page = Some(p);
+                if self.cursor >= n {
+                    self.cursor = n.saturating_sub(1);
+                }
+            }
+            Reply::Page(Err(e)) => {
+                if !self.common_error(&e) {
+                    self.toast(client_error_text(&e), true);
+                }
+            }
+            Reply::AllIds(Ok(ids)) => {
+                let n = ids.len();
+                self.marked.extend(ids);
+                self.toast(tf(self.lang, "accounts.marked_all", &[("n", &n)]), false);
+            }
+            Reply::Details(Ok(d)) => {
+                if self.details_id == Some(d.id) {
+                    self.details = Some(d);
+                }
+            }
+            Reply::Details(Err(e)) | Reply::AllIds(Err(e)) => {
+                if !self.common_error(&e) {
+                    self.toast(client_error_text(&e), true);
+                }
+            }
+            Reply::Saved { send_email, res } => match res {
+                Ok(d) => {
+                    self.overlay = None;
+                    let key = if send_email {
+                        "accounts.saved_sent"
+                    } else {
+                        "accounts.saved"
+                    };
+                    self.toast(
+                        tf(
+                            self.lang,
+                            key,
+                            &[("name", &d.name), ("number", &d.cloud_number)],
+                        ),
+                        false,
+                    );
+                    if self.view == View::Details {
+                        self.details_id = Some(d.id);
+                        self.details = Some(d);
+                    }
+                    self.load_page();
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Reset { pincode, res } => match res {
+                Ok(d) => {
+                    let (title, value, note) = if pincode {
+                        (
+                            t(self.lang, "secret.new_pincode"),
+                            d.pincode.clone().unwrap_or_default(),
+                            tf(
+                                self.lang,
+                                "secret.pincode_note",
+                                &[(
+                                    "until",
+                                    &short_time(d.pincode_expires_at.as_deref().unwrap_or("")),
+                                )],
+                            ),
+                        )
+                    } else {
+                        (
+                            t(self.lang, "secret.new_password"),
+                            d.password.clone(),
+                            t(self.lang, "secret.password_note"),
+                        )
+                    };
+                    self.overlay = Some(Overlay::Secret {
+                        title,
+                        who: format!("{} · {}", d.name, d.cloud_number),
+                        value,
+                        note,
+                    });
+                    self.details = Some(d);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Removed(res) => match res {
+                Ok(r) => {
+                    self.toast(r.message, false);
+                    self.marked.clear();
+                    if self.view == View::Details {
+                        self.view = View::Table;
+                        self.details = None;
+                        self.details_id = None;
+                    }
+                    self.load_page();
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Sent(res) => match res {
+                Ok(r) => {
+                    let mut text = tf(
+                        self.lang,
+                        "accounts.sent",
+                        &[("queued", &r.queued), ("without", &r.without_email.len())],
+                    );
+                    if !r.without_email.is_empty() {
+                        let names: Vec<String> = r
+                            .without_email
+                            .iter()
+                            .take(5)
+                            .map(|a| format!("{} ({})", a.name, a.extension))
+                            .collect();
+                        text.push_str(&format!(": {}", names.join(", ")));
+                    }
+                    self.toast(text, false);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Failed(Ok(f)) => {
+                let n = f.items.len();
+                self.failed_marked
+                    .retain(|id| f.items.iter().any(|e| e.id == *id));
+                self.failed = Some(f);
+                if self.failed_cursor >= n {
+                    self.failed_cursor = n.saturating_sub(1);
+                }
+            }
+            Reply::Failed(Err(e)) => {
+                if !self.common_error(&e) {
+                    self.toast(client_error_text(&e), true);
+                }
+            }
+            Reply::FailedOp(res) => match res {
+                Ok(r) => {
+                    self.toast(r.message, false);
+                    self.failed_marked.clear();
+                    self.request(Req::Failed);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Licenses(Ok(l)) => {
+                self.quota = Some(l.quota.clone());
+                self.licenses = Some(l);
+            }
+            Reply::Licenses(Err(e)) | Reply::Profile(Err(e)) | Reply::PasswordChanged(Err(e)) => {
+                self.form_error(e)
+            }
+            Reply::LicenseAdded(res) => match res {
+                Ok(r) => {
+                    self.overlay = None;
+                    self.toast(r.message, false);
+                    self.quota = Some(r.quota);
+                    self.request(Req::Licenses);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Profile(Ok(p)) => {
+                if let Some(Overlay::Form {
+                    kind: FormKind::EditProfile,
+                    ..
+                }) = self.overlay
+                {
+                    self.overlay = None;
+                    self.toast(t(self.lang, "profile.saved"), false);
+                }
+                self.profile = Some(p);
+            }
+            Reply::PasswordChanged(Ok(m)) => {
+                self.overlay = None;
+                self.toast(m.message, false);
+            }
+            Reply::LoggedOut => {
+                self.client.set_token(None);
+                self.screen = Screen::Login;
+                self.resume = None;
+                self.page = None;
+                self.details = None;
+                self.marked.clear();
+                self.set_login_mode(LoginMode::SignIn);
+                if let Some(p) = &self.profile {
+                    let e = p.username.clone();
+                    self.login.form.set_value("email", &e);
+                    self.login.form.focus = 2;
+                }
+                self.login_notice(t(self.lang, "login.signed_out"), false);
+            }
+        }
+    }
+
+    fn login_notice(&mut self, text: String, error: bool) {
+        self.login.notice = Some(Toast { text, error });
+    }
+
+    fn login_error(&mut self, e: ClientError) {
+        let lang = self.lang;
+        let body = e.body().cloned();
+        match body {
+            Some(b) if b.code == "frozen" => {
+                let secs = b.retry_after_secs.unwrap_or(300).max(0);
+                let mins = (secs + 59) / 60;
+                self.login_notice(tf(lang, "login.frozen", &[("min", &mins)]), true);
+            }
+            Some(b) => {
+                let field_known = b
+                    .field
+                    .as_deref()
+                    .is_some_and(|f| self.login.form.has(f) || f == "captcha_id");
+                if field_known {
+                    let field = if b.field.as_deref() == Some("captcha_id") {
+                        Some("captcha_answer")
+                    } else {
+                        b.field.as_deref()
+                    };
+                    if self.login.form.has(field.unwrap_or("")) {
+                        self.login.form.set_error(field, b.message.clone());
+                    } else {
+                        self.login_notice(b.message.clone(), true);
+                    }
+                } else {
+                    self.login_notice(b.message.clone(), true);
+                }
+                let needs_captcha = b.captcha_required == Some(true)
+                    || matches!(self.login.mode, LoginMode::Register | LoginMode::Forgot);
+                if needs_captcha {
+                    self.request(Req::Captcha);
+                }
+            }
+            None => self.login_notice(client_error_text(&e), true),
+        }
+    }
+
+    fn logged_in(&mut self, r: LoginResponse) {
+        self.client.set_token(Some(r.token));
+        if self.remember_password {
+            self.remember = Some((
+                self.login.form.value("email"),
+                self.login.form.value("password"),
+            ));
+        }
+        self.login.form.set_value("password", "");
+        self.login.captcha = None;
+        self.login
+            .form
+            .fields
+            .retain(|f| f.name != "captcha_answer");
+        self.login.notice = None;
+        if let Some(p) = &self.server_info.first() {
+            if p.1 != self.client.base() {
+                let base = self.client.base().to_string();
+                self.server_info[0].1 = base;
+            }
+        }
+        self.profile = Some(r.profile);
+        self.screen = Screen::Main;
+        if let Some(place) = self.resume.take() {
+            self.tab = place.tab;
+            self.view = place.view;
+            self.sys = place.sys;
+            self.details_id = place.details;
+        } else {
+            self.tab = Tab::Account;
+            self.view = View::Table;
+        }
+        self.load_page();
+        if self.tab != Tab::Account || self.view != View::Table {
+            self.load_view();
+        }
+    }
+
+    pub fn server_field(&self) -> String {
+        self.login.form.value("server")
+    }
+
+    /// "Account (13/20)".
+    pub fn quota_title(&self) -> String {
+        match &self.quota {
+            Some(q) => tf(
+                self.lang,
+                "accounts.title",
+                &[("used", &q.used), ("quota", &q.quota)],
+            ),
+            None => t(self.lang, "tab.account"),
+        }
+    }
+}
+
+/// `2026-11-29T18:22:15Z` → `2026-11-29 18:22`.
+pub fn short_time(s: &str) -> String {
+    let s = s.replace('T', " ");
+    s.chars().take(16).collect()
+}
+
+/// Poll the terminal events, the replies and a ticker; update; draw when dirty.
+pub async fn run<B, S, F>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut events: S,
+    mut on_suspend: F,
+) -> anyhow::Result<()>
+where
+    B: Backend,
+    S: Stream<Item = std::io::Result<Event>> + Unpin,
+    F: FnMut(&mut Terminal<B>) -> anyhow::Result<()>,
+{
+    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    terminal.draw(|f| crate::ui::draw(f, app))?;
+    loop {
+        let action = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => Action::Key(k),
+                Some(Ok(Event::Paste(s))) => Action::Paste(s),
+                Some(Ok(Event::Resize(w, h))) => Action::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => Action::Quit,
+            },
+            Some(a) = rx.recv() => a,
+            _ = ticker.tick() => Action::Tick,
+        };
+        let was_busy = app.busy();
+        let is_tick = matches!(action, Action::Tick);
+        app.update(action);
+        for (id, req) in app.requests.drain(..) {
+            let client = app.client.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let reply = crate::api::exec(client, req).await;
+                let _ = tx.send(Action::Reply {
+                    id,
+                    reply: Box::new(reply),
+                });
+            });
+        }
+        if let Some((email, password)) = app.remember.take() {
+            if let Err(e) = crate::secrets::store_password(&email, &password) {
+                app.toast = Some(Toast {
+                    text: e,
+                    error: false,
+                });
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+        if app.suspend {
+            app.suspend = false;
+            on_suspend(terminal)?;
+            terminal.clear()?;
+        }
+        if !is_tick || app.busy() || was_busy {
+            terminal.draw(|f| crate::ui::draw(f, app))?;
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! Command line: `vcms` (console), `vcms demo`, and the scripting commands
+//! (`vcms <noun> <verb>`, `--json` for machine output, exit code ≠ 0 on error).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use vcms_server::api::*;
+use vcms_server::client::{Client, ClientError};
+
+use crate::session::{self, Session};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vcms",
+    version,
+    about = "Terminal console for the vcms VC cloud management service"
+)]
+pub struct Cli {
+    /// Server address (default: config file, then http://127.0.0.1:8080).
+    #[arg(long, env = "VCMS_SERVER", global = true)]
+    pub server: Option<String>,
+    /// Console config file (default: config.toml in the platform config directory).
+    #[arg(long, env = "VCMS_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Language: en or zh-CN.
+    #[arg(long, global = true)]
+    pub lang: Option<String>,
+    /// Theme: color or mono.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Machine-readable output (scripting commands).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Start a local server with a demo enterprise and open the console signed in.
+    Demo {
+        /// Keep the server data in DIR (default: a temporary directory removed at exit).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Check that the server answers.
+    Health,
+    /// Sign in for the scripting commands (password from VCMS_PASSWORD or a prompt).
+    Login {
+        #[arg(long)]
+        email: String,
+    },
+    /// End the scripting session.
+    Logout,
+    /// Cloud accounts.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Emails.
+    #[command(subcommand)]
+    Email(EmailCmd),
+    /// Licenses.
+    #[command(subcommand)]
+    License(LicenseCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    /// One page of accounts.
+    List {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: i64,
+        #[arg(long, default_value_t = 10)]
+        page_size: i64,
+    },
+    /// Details of the account with extension EXT.
+    Show { ext: String },
+    /// Add an account.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        extension: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Queue the account-information email.
+        #[arg(long)]
+        send_email: bool,
+    },
+    /// Change name, extension or email (an empty --email removes it).
+    Edit {
+        ext: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        extension: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Remove accounts (their endpoints are signed out at once).
+    Remove {
+        #[arg(required = true)]
+        exts: Vec<String>,
+        /// Confirm without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Generate a new password.
+    ResetPassword { ext: String },
+    /// Generate a new login pincode.
+    ResetPincode { ext: String },
+    /// Queue the account-information email.
+    SendEmail {
+        exts: Vec<String>,
+        /// Every account (matching --search).
+        #[arg(long, conflicts_with = "exts")]
+        all: bool,
+        #[arg(long)]
+        search: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EmailCmd {
+    /// The Failed Email List.
+    #[command(subcommand)]
+    Failed(FailedCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FailedCmd {
+    List,
+    Resend {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<i64>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LicenseCmd {
+    List,
+    Add { number: String },
+}
+
+#[derive(Args, Debug)]
+pub struct Out {
+    pub json: bool,
+}
+
+/// An error of a scripting command: message for people, code for scripts.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: String,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(e: ClientError) -> Self {
+        CliError {
+            code: e.code().to_string(),
+            message: e.to_string(),
+            field: e.field().map(str::to_string),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError {
+            code: "error".into(),
+            message: e.to_string(),
+            field: None,
+        }
+    }
+}
+
+fn err(code: &str, message: impl Into<String>) -> CliError {
+    CliError {
+        code: code.into(),
+        message: message.into(),
+        field: None,
+    }
+}
+
+type R<T> = Result<T, CliError>;
+
+fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) -> R<()> {
+    if json {
+        let s = serde_json::to_string_pretty(value).map_err(|e| err("error", e.to_string()))?;
+        println!("{s}");
+    } else {
+        println!("{}", human());
+    }
+    Ok(())
+}
+
+fn signed_in(server: Option<&str>) -> R<Client> {
+    let s = session::load().ok_or_else(|| {
+        err(
+            "unauthenticated",
+            "Not signed in: run `vcms login --email E` first",
+        )
+    })?;
+    let base = server.unwrap_or(&s.server);
+    Ok(Client::new(base).with_token(s.token))
+}
+
+async fn by_ext(c: &Client, ext: &str) -> R<AccountDetails> {
+    Ok(c.account_by_extension(ext).await?)
+}
+
+fn details_text(d: &AccountDetails) -> String {
+    let mut s = format!(
+        "Name:          {}\nCloud number:  {}\nExtension:     {}\nEmail:         {}\nPassword:      {}\nLogin pincode: {}\nStatus:        {}",
+        d.name,
+        d.cloud_number,
+        d.extension,
+        d.email.as_deref().unwrap_or("-"),
+        d.password,
+        match &d.pincode {
+            Some(p) => format!(
+                "{p} (valid until {})",
+                d.pincode_expires_at.as_deref().unwrap_or("-")
+            ),
+            None => d.pincode_state.clone(),
+        },
+        d.status_text
+    );
+    for b in &d.bindings {
+        s.push_str(&format!(
+            "\nEndpoint:      {} {} — {} {}",
+            b.device_model, b.device_version, b.state, b.address
+        ));
+    }
+    s
+}
+
+fn table(rows: &[AccountRow]) -> String {
+    use crate::widgets::text::pad;
+    let mut s = format!(
+        "{} {} {} {} {}\n",
+        pad("NAME", 20),
+        pad("CLOUD NUMBER", 12),
+        pad("EXT", 5),
+        pad("EMAIL", 28),
+        "STATUS"
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "{} {} {} {} {}\n",
+            pad(&r.name, 20),
+            pad(&r.cloud_number, 12),
+            pad(&r.extension, 5),
+            pad(r.email.as_deref().unwrap_or("-"), 28),
+            r.status
+        ));
+    }
+    s
+}
+
+/// Run a scripting command.
+pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
+    let json = cli.json;
+    match cmd {
+        Cmd::Demo { .. } => Err(err("error", "not a scripting command")),
+        Cmd::Health => {
+            let h = Client::new(server).health().await?;
+            print(json, &h, || {
+                format!(
+                    "{server} is {} (database {}, version {})",
+                    h.status, h.database, h.version
+                )
+            })
+        }
+        Cmd::Login { email } => {
+            let password = match std::env::var("VCMS_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => rpassword::prompt_password(format!("Password for {email}: "))
+                    .map_err(|e| err("error", format!("cannot read the password: {e}")))?,
+            };
+            let mut c = Client::new(server);
+            let r = c
+                .login(&LoginRequest {
+                    email: email.clone(),
+                    password,
+                    ..Default::default()
+                })
+                .await?;
+            session::save(&Session {
+                server: server.to_string(),
+                email: email.clone(),
+                token: r.token.clone(),
+            })?;
+            print(json, &r.profile, || {
+                format!(
+                    "Signed in as {} (enterprise {}) at {server}",
+                    r.profile.username, r.profile.enterprise_number
+                )
+            })
+        }
+        Cmd::Logout => {
+            if let Ok(c) = signed_in(cli.server.as_deref()) {
+                let _ = c.logout().await;
+            }
+            let removed = session::clear();
+            print(json, &serde_json::json!({"signed_out": removed}), || {
+                if removed {
+                    "Signed out".into()
+                } else {
+                    "Not signed in".into()
+                }
+            })
+        }
+        Cmd::Account(a) => {
+            let c = signed_in(cli.server.as_deref())?;
+            account(&c, json, a).await
+        }
+        Cmd::Email(EmailCmd::Failed(f)) => {
+            let c = signed_in(cli.server.as_deref())?;
+            match f {
+                FailedCmd::List => {
+                    let l = c.failed_emails().await?;
+                    print(json, &l, || {
+                        let mut s = format!("All records: {}\n", l.total);
+                        for e in &l.items {
+                            s.push_str(&format!(
+                                "{:>6}  {}  {}  {}  {}\n",
+                                e.id,
+                                e.recipient,
+                                e.account.as_deref().unwrap_or("-"),
+                                e.reason,
+                                e.failed_at
+                            ));
+                        }
+                        s
+                    })
+                }
+                FailedCmd::Resend { ids } => {
+                    let r = c.resend_failed_emails(ids).await?;
+                    print(json, &r, || r.message.clone())
+                }
+                FailedCmd::Delete { ids } => {
+                    let r = c.delete_failed_emails(ids).await?;
+                    print(json, &r, || r.message.clone())
+                }
+            }
+        }
+        Cmd::License(l) => {
+            let c = signed_in(cli.server.as_deref())?;
+            match l {
+                LicenseCmd::List => {
+                    let l = c.licenses().await?;
+                    print(json, &l, || {
+                        let mut s = format!(
+                            "Account ({}/{}), {} can be added\n",
+                            l.quota.used, l.quota.quota, l.quota.can_add
+                        );
+                        for x in &l.licenses {
+                            s.push_str(&format!(
+                                "{}  {}  {} yr  {}  {} → {}{}\n",
+                                vcms_server::license_number::display(&x.number),
+                                x.status,
+                                x.years,
+                                x.quantity,
+                                x.start.as_deref().unwrap_or("-"),
+                                x.end.as_deref().unwrap_or("-"),
+                                x.note
+                                    .as_deref()
+                                    .map(|n| format!("  ({n})"))
+                                    .unwrap_or_default()
+                            ));
+                        }
+                        s
+                    })
+                }
+                LicenseCmd::Add { number } => {
+                    let n =
+                        vcms_server::license_number::normalize(number).map_err(|m| CliError {
+                            code: "invalid_input".into(),
+                            message: m,
+                            field: Some("license_number".into()),
+                        })?;
+                    let r = c.add_license(&n).await?;
+                    print(json, &r, || r.message.clone())
+                }
+            }
+        }
+    }
+}
+
+async fn account(c: &Client, json: bool, a: &AccountCmd) -> R<()> {
+    match a {
+        AccountCmd::List {
+            search,
+            page,
+            page_size,
+        } => {
+            let p = c
+                .accounts(&AccountQuery {
+                    page: Some(*page),
+                    page_size: Some(*page_size),
+                    search: search.clone(),
+                    ..Default::default()
+                })
+                .await?;
+            print(json, &p, || {
+                format!(
+                    "Account ({}/{}), {} can be added\n{}All records: {}  Page {} of {}",
+                    p.quota.used,
+                    p.quota.quota,
+                    p.quota.can_add,
+                    table(&p.items),
+                    p.total,
+                    p.page,
+                    p.pages.max(1)
+                )
+            })
+        }
+        AccountCmd::Show { ext } => {
+            let d = by_ext(c, ext).await?;
+            print(json, &d, || details_text(&d))
+        }
+        AccountCmd::Add {
+            name,
+            extension,
+            email,
+            send_email,
+        } => {
+            let d = c
+                .add_account(&NewAccount {
+                    name: name.clone(),
+                    extension: extension.clone(),
+                    email: email.clone(),
+                    send_email: *send_email,
+                })
+                .await?;
+            print(json, &d, || details_text(&d))
+        }
+        AccountCmd::Edit {
+            ext,
+            name,
+            extension,
+            email,
+        } => {
+            let d = by_ext(c, ext).await?;
+            let d = c
+                .update_account(
+                    d.id,
+                    &AccountUpdate {
+                        name: name.clone(),
+                        extension: extension.clone(),
+                        email: email.clone(),
+                    },
+                )
+                .await?;
+            print(json, &d, || details_text(&d))
+        }
+        AccountCmd::Remove { exts, yes } => {
+            if !yes {
+                return Err(err(
+                    "confirm",
+                    "Confirm to revoke the selected user? Add --yes to remove",
+                ));
+            }
+            let mut ids = vec![];
+            for e in exts {
+                ids.push(by_ext(c, e).await?.id);
+            }
+            let r = c.remove_accounts(&ids).await?;
+            print(json, &r, || r.message.clone())
+        }
+        AccountCmd::ResetPassword { ext } => {
+            let d = by_ext(c, ext).await?;
+            let d = c.reset_account_password(d.id).await?;
+            print(json, &d, || {
+                format!(
+                    "New password of {} ({}): {}",
+                    d.name, d.cloud_number, d.password
+                )
+            })
+        }
+        AccountCmd::ResetPincode { ext } => {
+            let d = by_ext(c, ext).await?;
+            let d = c.reset_account_pincode(d.id).await?;
+            print(json, &d, || {
+                format!(
+                    "New login pincode of {} ({}): {} (valid until {})",
+                    d.name,
+                    d.cloud_number,
+                    d.pincode.as_deref().unwrap_or("-"),
+                    d.pincode_expires_at.as_deref().unwrap_or("-")
+                )
+            })
+        }
+        AccountCmd::SendEmail { exts, all, search } => {
+            if exts.is_empty() && !all {
+                return Err(err("invalid_input", "Name the extensions, or use --all"));
+            }
+            let mut ids = vec![];
+            for e in exts {
+                ids.push(by_ext(c, e).await?.id);
+            }
+            let r = c
+                .send_account_emails(&SendEmailRequest {
+                    ids,
+                    all: *all,
+                    search: search.clone(),
+                })
+                .await?;
+            print(json, &r, || {
+                let mut s = format!(
+                    "{} (queued {}, without email {})",
+                    r.message,
+                    r.queued,
+                    r.without_email.len()
+                );
+                for a in &r.without_email {
+                    s.push_str(&format!("\n  no email: {} ({})", a.name, a.extension));
+                }
+                s
+            })
+        }
+    }
+}
+
+/// Print a scripting error (JSON on stdout with --json, else a line on stderr).
+pub fn report_error(json: bool, e: &CliError) {
+    if json {
+        let v =
+            serde_json::json!({"error": {"code": e.code, "message": e.message, "field": e.field}});
+        println!("{v}");
+    } else {
+        eprintln!("error: {}", e.message);
+    }
+}

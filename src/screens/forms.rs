@@ -1,0 +1,74 @@
+//! Popup forms: add/edit account, add license, personal information, change password.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use crate::app::FormKind;
+use crate::i18n::{t, tf, Lang};
+use crate::keymap::{Cmd, Keymap, Scope};
+use crate::theme::Theme;
+use crate::widgets::form::Form;
+use crate::widgets::popup;
+
+#[allow(clippy::too_many_arguments)]
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    kind: FormKind,
+    form: &mut Form,
+    theme: &Theme,
+    lang: Lang,
+    keymap: &Keymap,
+    can_add: Option<i64>,
+) {
+    let title = match kind {
+        FormKind::AddAccount => t(lang, "form.add_account"),
+        FormKind::EditAccount(_) => t(lang, "form.edit_account"),
+        FormKind::AddLicense => t(lang, "form.add_license"),
+        FormKind::EditProfile => t(lang, "form.edit_profile"),
+        FormKind::ChangePassword => t(lang, "form.change_password"),
+    };
+    let h = form.height() + 6;
+    let w = 70.min(area.width);
+    let r = popup::centered(area, w, h);
+    let inner = popup::frame_box(f, r, &title, theme);
+    let mut y = inner.y;
+    if let (FormKind::AddAccount, Some(n)) = (kind, can_add) {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {}", tf(lang, "accounts.can_add", &[("n", &n)])),
+                theme.muted,
+            )),
+            Rect::new(inner.x, y, inner.width, 1),
+        );
+    }
+    y += 1;
+    let fh = form.height();
+    form.render(f, Rect::new(inner.x, y, inner.width, fh), theme, lang);
+    y += fh + 1;
+    let key = |c| keymap.key_of(Scope::Form, c);
+    let mut buttons = vec![
+        Span::styled(format!(" [{}] ", key(Cmd::Submit)), theme.key),
+        Span::raw(t(lang, "key.save")),
+    ];
+    if kind == FormKind::AddAccount {
+        buttons.push(Span::styled(
+            format!("   [{}] ", key(Cmd::SubmitAlt)),
+            theme.key,
+        ));
+        buttons.push(Span::raw(t(lang, "key.save_send")));
+    }
+    buttons.push(Span::styled(
+        format!("   [{}] ", key(Cmd::Cancel)),
+        theme.key,
+    ));
+    buttons.push(Span::raw(t(lang, "key.cancel")));
+    if y < inner.y + inner.height {
+        f.render_widget(
+            Paragraph::new(Line::from(buttons)),
+            Rect::new(inner.x, y, inner.width, 1),
+        );
+    }
+}

@@ -1,0 +1,463 @@
+//! Screen snapshots with ratatui's TestBackend at 80×24 and 120×40.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::Terminal;
+use reqwest::StatusCode;
+use vcms_server::api::*;
+use vcms_server::client::{Client, ClientError};
+
+use crate::action::{Action, Reply, Req};
+use crate::app::App;
+use crate::config::Config;
+use crate::i18n::Lang;
+use crate::theme::Theme;
+use crate::widgets::text::width;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn app(lang: Lang) -> App {
+    let mut app = App::new(
+        Config::default(),
+        Client::new("http://127.0.0.1:8080"),
+        lang,
+        Theme::mono(),
+    )
+    .expect("app");
+    app.config.refresh_secs = Some(0);
+    app
+}
+
+fn quota() -> Quota {
+    Quota {
+        used: 13,
+        quota: 20,
+        can_add: 7,
+        in_force: true,
+        basis: "trial".into(),
+    }
+}
+
+fn profile() -> Profile {
+    Profile {
+        username: "owner@demo.vcms".into(),
+        name: "Demo Owner".into(),
+        company: "Yealink".into(),
+        enterprise_number: "58492".into(),
+        country: "China".into(),
+        email: "owner@demo.vcms".into(),
+        role: "owner".into(),
+        language: "en".into(),
+    }
+}
+
+fn rows() -> Vec<AccountRow> {
+    crate::demo::ACCOUNTS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ext, email))| AccountRow {
+            id: i as i64 + 1,
+            name: name.to_string(),
+            extension: ext.to_string(),
+            cloud_number: format!("58492{ext}"),
+            email: email.map(str::to_string),
+            status: if i % 4 == 0 {
+                "registered"
+            } else {
+                "unregistered"
+            }
+            .into(),
+        })
+        .collect()
+}
+
+fn page(n: i64) -> AccountPage {
+    let all = rows();
+    let items = all
+        .into_iter()
+        .skip(((n - 1) * 10) as usize)
+        .take(10)
+        .collect();
+    AccountPage {
+        items,
+        total: 13,
+        page: n,
+        page_size: 10,
+        pages: 2,
+        quota: quota(),
+    }
+}
+
+fn details() -> AccountDetails {
+    AccountDetails {
+        id: 9,
+        name: "陈媛媛".into(),
+        extension: "2002".into(),
+        cloud_number: "584922002".into(),
+        email: Some("chenyy@demo.vcms".into()),
+        password: "rq4p4u9nKx7m".into(),
+        pincode: Some("123456789".into()),
+        pincode_expires_at: Some("2026-11-29T18:22:15Z".into()),
+        pincode_state: "valid".into(),
+        status: "registered".into(),
+        status_text: "Registered successfully".into(),
+        bindings: vec![Binding {
+            device_model: "Yealink VCDesktop".into(),
+            device_version: "1.0.50.16".into(),
+            transport: "tls".into(),
+            nat: true,
+            address: "203.0.113.7:5061".into(),
+            registered_at: "2026-11-22T09:00:00Z".into(),
+            expires_at: "2026-11-22T10:00:00Z".into(),
+            state: "Registered(TLS-NAT)".into(),
+        }],
+        created_at: "2026-11-01T00:00:00Z".into(),
+        updated_at: "2026-11-01T00:00:00Z".into(),
+    }
+}
+
+/// Answer the pending request that `pick` chooses.
+fn answer(app: &mut App, pick: impl Fn(&Req) -> bool, reply: Reply) {
+    let pos = app
+        .requests
+        .iter()
+        .rposition(|(_, r)| pick(r))
+        .expect("a matching request");
+    let (id, _) = app.requests.remove(pos);
+    app.update(Action::Reply {
+        id,
+        reply: Box::new(reply),
+    });
+}
+
+fn key(app: &mut App, c: KeyCode) {
+    app.update(Action::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn api_error(status: u16, code: &str, msg: &str, field: Option<&str>) -> ClientError {
+    ClientError::Api {
+        status: StatusCode::from_u16(status).expect("status"),
+        body: ErrorBody {
+            code: code.into(),
+            message: msg.into(),
+            field: field.map(str::to_string),
+            retry_after_secs: None,
+            can_add: None,
+            captcha_required: None,
+        },
+    }
+}
+
+fn main_app(lang: Lang) -> App {
+    let mut a = app(lang);
+    a.signed_in(profile());
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Page(_)),
+        Reply::Page(Ok(page(1))),
+    );
+    a
+}
+
+/// The screen as text; the cell after a wide character is skipped, as a terminal shows it.
+fn text(b: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..b.area.height {
+        let mut line = String::new();
+        let mut skip = 0;
+        for x in 0..b.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = b[(x, y)].symbol();
+            line.push_str(sym);
+            skip = width(sym).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn shots(name: &str, app: &mut App) {
+    for (w, h) in SIZES {
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        term.draw(|f| crate::ui::draw(f, app)).expect("draw");
+        let screen = text(term.backend().buffer());
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn login() {
+    let mut a = app(Lang::En);
+    typed(&mut a, "");
+    a.login.form.set_value("email", "owner@demo.vcms");
+    shots("login", &mut a);
+}
+
+#[test]
+fn login_field_error_and_frozen() {
+    let mut a = app(Lang::En);
+    a.login.form.set_value("email", "owner@demo.vcms");
+    a.login.form.focus = 2;
+    typed(&mut a, "wrong123");
+    key(&mut a, KeyCode::Enter);
+    let mut e = api_error(401, "frozen", "frozen", None);
+    if let ClientError::Api { body, .. } = &mut e {
+        body.retry_after_secs = Some(250);
+    }
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Login(_)),
+        Reply::Login(Box::new(Err(e))),
+    );
+    a.login.form.set_error(
+        Some("password"),
+        "Password: 8 to 32 characters with letters and digits".into(),
+    );
+    shots("login_frozen", &mut a);
+}
+
+#[test]
+fn login_chinese() {
+    let mut a = app(Lang::Zh);
+    shots("login_zh", &mut a);
+}
+
+#[test]
+fn accounts_table() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char(' '));
+    shots("accounts", &mut a);
+}
+
+#[test]
+fn accounts_page_two_with_cjk() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::PageDown);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Page(q) if q.page == Some(2)),
+        Reply::Page(Ok(page(2))),
+    );
+    key(&mut a, KeyCode::Char('/'));
+    typed(&mut a, "何");
+    shots("accounts_page2", &mut a);
+}
+
+#[test]
+fn accounts_chinese() {
+    let mut a = main_app(Lang::Zh);
+    shots("accounts_zh", &mut a);
+}
+
+#[test]
+fn details_and_confirms() {
+    let mut a = main_app(Lang::En);
+    for _ in 0..8 {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    key(&mut a, KeyCode::Enter);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Details(9)),
+        Reply::Details(Ok(details())),
+    );
+    shots("details", &mut a);
+    key(&mut a, KeyCode::Char('p'));
+    shots("confirm_reset_pincode", &mut a);
+    key(&mut a, KeyCode::Char('y'));
+    let mut d = details();
+    d.pincode = Some("987654321".into());
+    answer(
+        &mut a,
+        |r| matches!(r, Req::ResetAccountPincode(9)),
+        Reply::Reset {
+            pincode: true,
+            res: Ok(d),
+        },
+    );
+    shots("new_pincode", &mut a);
+}
+
+#[test]
+fn remove_marked_confirm() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char(' '));
+    key(&mut a, KeyCode::Char(' '));
+    key(&mut a, KeyCode::Char('d'));
+    shots("confirm_remove", &mut a);
+}
+
+#[test]
+fn add_form_with_server_error() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('n'));
+    typed(&mut a, "Nina");
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "1001");
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "nina@demo.vcms");
+    key(&mut a, KeyCode::Enter);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::AddAccount(_)),
+        Reply::Saved {
+            send_email: false,
+            res: Err(api_error(
+                409,
+                "conflict",
+                "Extension 1001 is already used by Anna",
+                Some("extension"),
+            )),
+        },
+    );
+    shots("add_form_error", &mut a);
+}
+
+#[test]
+fn failed_emails() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('f'));
+    let list = FailedEmailList {
+        total: 2,
+        items: vec![
+            FailedEmail {
+                id: 1,
+                recipient: "anna@demo.vcms".into(),
+                account: Some("Anna (1001)".into()),
+                kind: "account".into(),
+                reason: "550 mailbox unavailable".into(),
+                failed_at: "2026-11-22T10:00:00Z".into(),
+                attempts: 8,
+            },
+            FailedEmail {
+                id: 2,
+                recipient: "chenyy@demo.vcms".into(),
+                account: Some("陈媛媛 (2002)".into()),
+                kind: "account".into(),
+                reason: "connection refused".into(),
+                failed_at: "2026-11-22T10:05:00Z".into(),
+                attempts: 8,
+            },
+        ],
+    };
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Failed),
+        Reply::Failed(Ok(list)),
+    );
+    shots("failed", &mut a);
+}
+
+#[test]
+fn system_tab() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('2'));
+    let lic = LicenseList {
+        licenses: vec![License {
+            number: "ABCDEFGHJKLMNPQRSTUVWX23".into(),
+            status: "activated".into(),
+            years: 2,
+            quantity: 200,
+            start: Some("2026-11-22T00:00:00Z".into()),
+            end: Some("2028-11-22T00:00:00Z".into()),
+            days_left: 731,
+            note: None,
+        }],
+        quota: Quota {
+            used: 13,
+            quota: 200,
+            can_add: 187,
+            in_force: true,
+            basis: "licensed".into(),
+        },
+    };
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Licenses),
+        Reply::Licenses(Ok(lic)),
+    );
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Profile),
+        Reply::Profile(Ok(profile())),
+    );
+    shots("system_license", &mut a);
+    key(&mut a, KeyCode::Char('n'));
+    typed(&mut a, "ABCD-EFGH");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        a.requests
+            .iter()
+            .all(|(_, r)| !matches!(r, Req::AddLicense(_))),
+        "a short number is not sent"
+    );
+    shots("add_license_error", &mut a);
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('l'));
+    shots("system_profile", &mut a);
+}
+
+#[test]
+fn help_screen() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('?'));
+    shots("help", &mut a);
+}
+
+#[test]
+fn session_ended_returns_to_sign_in_then_back() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('f'));
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Failed),
+        Reply::Failed(Err(api_error(
+            401,
+            "session_ended",
+            "The session ended after 30 minutes without activity: sign in again",
+            None,
+        ))),
+    );
+    assert_eq!(a.screen, crate::app::Screen::Login);
+    shots("session_ended", &mut a);
+    typed(&mut a, "Demo2026vcms");
+    key(&mut a, KeyCode::Enter);
+    let r = LoginResponse {
+        token: "t".into(),
+        idle_timeout_secs: 1800,
+        profile: profile(),
+    };
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Login(_)),
+        Reply::Login(Box::new(Ok(r))),
+    );
+    assert_eq!(a.screen, crate::app::Screen::Main);
+    assert_eq!(a.view, crate::app::View::Failed);
+}
+
+#[test]
+fn stale_replies_are_dropped() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::PageDown);
+    let (old, _) = a.requests.pop().expect("page 2 request");
+    key(&mut a, KeyCode::Char('g'));
+    // The page-2 answer arrives after the user went back to page 1: ignored.
+    a.update(Action::Reply {
+        id: old,
+        reply: Box::new(Reply::Page(Ok(page(2)))),
+    });
+    assert_eq!(a.page.as_ref().map(|p| p.page), Some(1));
+}
