@@ -81,7 +81,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let widths = [
         Constraint::Length(1),
         Constraint::Min(8),
-        Constraint::Length(11),
+        Constraint::Length(12),
         Constraint::Length(5),
         Constraint::Min(10),
         Constraint::Length(14),
