@@ -433,3 +433,46 @@ pub struct CountResult {
     pub count: i64,
     pub message: String,
 }
+
+// ---------------- endpoints ----------------
+
+/// The device signing in.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Device {
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub version: String,
+    /// A stable id of this installation (UUID).
+    #[serde(default)]
+    pub instance: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct BuiltinCredentials {
+    pub serial: String,
+    pub secret: String,
+}
+
+/// `POST /endpoint/v1/login`: one of `pincode`, `cloud_number` + `password`, or `builtin`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct EndpointLoginRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pincode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builtin: Option<BuiltinCredentials>,
+    #[serde(default)]
+    pub device: Device,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EndpointLoginResponse {
+    pub cloud_number: String,
+    pub display_name: String,
+    pub extension: String,
+    pub enterprise_number: String,
+}

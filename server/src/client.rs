@@ -230,40 +230,67 @@ impl Client {
             params.push(format!("page_size={p}"));
         }
         if let Some(s) = &q.search {
-            params.push(format!("search={}", url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()));
+            params.push(format!(
+                "search={}",
+                url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+            ));
         }
         if let Some(s) = q.sort {
-            let s = serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let s = serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
             params.push(format!("sort={s}"));
         }
         if q.desc == Some(true) {
             params.push("desc=true".into());
         }
-        let qs = if params.is_empty() { String::new() } else { format!("?{}", params.join("&")) };
+        let qs = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
         self.get(&format!("/api/v1/accounts{qs}")).await
     }
     pub async fn account(&self, id: i64) -> ClientResult<AccountDetails> {
         self.get(&format!("/api/v1/accounts/{id}")).await
     }
     pub async fn account_by_extension(&self, ext: &str) -> ClientResult<AccountDetails> {
-        self.get(&format!("/api/v1/accounts/by-extension/{ext}")).await
+        self.get(&format!("/api/v1/accounts/by-extension/{ext}"))
+            .await
     }
     pub async fn add_account(&self, req: &NewAccount) -> ClientResult<AccountDetails> {
         self.post("/api/v1/accounts", req).await
     }
-    pub async fn update_account(&self, id: i64, req: &AccountUpdate) -> ClientResult<AccountDetails> {
+    pub async fn update_account(
+        &self,
+        id: i64,
+        req: &AccountUpdate,
+    ) -> ClientResult<AccountDetails> {
         self.patch(&format!("/api/v1/accounts/{id}"), req).await
     }
     pub async fn reset_account_password(&self, id: i64) -> ClientResult<AccountDetails> {
-        self.post(&format!("/api/v1/accounts/{id}/reset-password"), &serde_json::json!({})).await
+        self.post(
+            &format!("/api/v1/accounts/{id}/reset-password"),
+            &serde_json::json!({}),
+        )
+        .await
     }
     pub async fn reset_account_pincode(&self, id: i64) -> ClientResult<AccountDetails> {
-        self.post(&format!("/api/v1/accounts/{id}/reset-pincode"), &serde_json::json!({})).await
+        self.post(
+            &format!("/api/v1/accounts/{id}/reset-pincode"),
+            &serde_json::json!({}),
+        )
+        .await
     }
     pub async fn remove_accounts(&self, ids: &[i64]) -> ClientResult<RemoveResult> {
-        self.post("/api/v1/accounts/remove", &IdList { ids: ids.to_vec() }).await
+        self.post("/api/v1/accounts/remove", &IdList { ids: ids.to_vec() })
+            .await
     }
-    pub async fn send_account_emails(&self, req: &SendEmailRequest) -> ClientResult<SendEmailResult> {
+    pub async fn send_account_emails(
+        &self,
+        req: &SendEmailRequest,
+    ) -> ClientResult<SendEmailResult> {
         self.post("/api/v1/accounts/send-email", req).await
     }
     pub async fn batch_accounts(&self, req: &BatchRequest) -> ClientResult<BatchResult> {
@@ -273,9 +300,27 @@ impl Client {
         self.get("/api/v1/emails/failed").await
     }
     pub async fn resend_failed_emails(&self, ids: &[i64]) -> ClientResult<CountResult> {
-        self.post("/api/v1/emails/failed/resend", &IdList { ids: ids.to_vec() }).await
+        self.post(
+            "/api/v1/emails/failed/resend",
+            &IdList { ids: ids.to_vec() },
+        )
+        .await
     }
     pub async fn delete_failed_emails(&self, ids: &[i64]) -> ClientResult<CountResult> {
-        self.post("/api/v1/emails/failed/delete", &IdList { ids: ids.to_vec() }).await
+        self.post(
+            "/api/v1/emails/failed/delete",
+            &IdList { ids: ids.to_vec() },
+        )
+        .await
+    }
+}
+
+/// Endpoint API.
+impl Client {
+    pub async fn endpoint_login(
+        &self,
+        req: &EndpointLoginRequest,
+    ) -> ClientResult<EndpointLoginResponse> {
+        self.post("/endpoint/v1/login", req).await
     }
 }

@@ -88,17 +88,47 @@ CREATE TABLE accounts (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     enterprise_id      INTEGER NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,
     name               TEXT    NOT NULL,
+    name_key           TEXT    NOT NULL,          -- lower-case name, for sorting
     extension          TEXT    NOT NULL,
     cloud_number       TEXT    NOT NULL UNIQUE,
     email              TEXT,
-    search_text        TEXT    NOT NULL,
-    password_enc       BLOB    NOT NULL,
-    pincode_enc        BLOB,
-    pincode_lookup     TEXT    UNIQUE,
-    pincode_expires_at INTEGER,
+    email_key          TEXT    NOT NULL DEFAULT '',
+    search_text        TEXT    NOT NULL,          -- lower-case name, extension, cloud number, email
+    password_enc       BLOB    NOT NULL,          -- sealed (AES-256-GCM)
+    pincode_enc        BLOB    NOT NULL,          -- sealed
+    pincode_lookup     TEXT    UNIQUE,            -- keyed digest of a live pincode; NULL once used
+    pincode_expires_at INTEGER NOT NULL,
+    pincode_used_at    INTEGER,
     created_at         INTEGER NOT NULL,
     updated_at         INTEGER NOT NULL,
     UNIQUE (enterprise_id, extension)
+);
+CREATE INDEX accounts_by_name ON accounts(enterprise_id, name_key, extension);
+CREATE INDEX accounts_by_email ON accounts(enterprise_id, email_key, extension);
+
+-- Endpoints registered with an account (written by the SIP registrar).
+CREATE TABLE bindings (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id      INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    instance        TEXT    NOT NULL,
+    device_model    TEXT    NOT NULL,
+    device_version  TEXT    NOT NULL,
+    transport       TEXT    NOT NULL,
+    nat             INTEGER NOT NULL DEFAULT 0,
+    address         TEXT    NOT NULL,
+    contact         TEXT    NOT NULL,
+    call_id         TEXT    NOT NULL,
+    registered_at   INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    UNIQUE (account_id, instance)
+);
+CREATE INDEX bindings_live ON bindings(account_id, expires_at);
+
+-- Fixed-window counters for throttles that must hold across server instances.
+CREATE TABLE rate_limits (
+    key           TEXT    PRIMARY KEY,
+    window_start  INTEGER NOT NULL,
+    count         INTEGER NOT NULL
 );
 
 CREATE TABLE outbox (

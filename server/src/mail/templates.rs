@@ -34,6 +34,8 @@ fn source(kind: &str, lang: &str) -> Option<(&'static str, &'static str)> {
         ("license_expiry", true) => tpl!("license_expiry", "zh-CN"),
         ("trial_purge", false) => tpl!("trial_purge", "en"),
         ("trial_purge", true) => tpl!("trial_purge", "zh-CN"),
+        ("account_info", false) => tpl!("account_info", "en"),
+        ("account_info", true) => tpl!("account_info", "zh-CN"),
         ("test", false) => tpl!("test", "en"),
         ("test", true) => tpl!("test", "zh-CN"),
         _ => return None,

@@ -1,8 +1,10 @@
 //! The rules of DOMAIN.md, in one place. HTTP handlers, operator commands and jobs call these
 //! functions; none of them re-implements a rule.
 
+pub mod accounts;
 pub mod auth;
 pub mod captcha;
+pub mod endpoint;
 pub mod enterprise;
 pub mod license;
 
@@ -76,7 +78,45 @@ pub struct Actor {
     pub role: Role,
 }
 
+/// What a request wants to do, checked against the actor's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Perm {
+    /// View accounts and their details.
+    ViewAccounts,
+    /// Reset an account's password or pincode.
+    ResetSecrets,
+    /// Send account emails.
+    SendEmails,
+    /// Add, edit, import and remove accounts.
+    ManageAccounts,
+    /// The failed email list.
+    FailedEmails,
+}
+
+impl Role {
+    pub fn may(self, p: Perm) -> bool {
+        match self {
+            Role::Owner | Role::Admin => true,
+            Role::Helpdesk => matches!(
+                p,
+                Perm::ViewAccounts | Perm::ResetSecrets | Perm::SendEmails
+            ),
+        }
+    }
+}
+
 impl Actor {
+    pub fn require(&self, p: Perm) -> Result<(), crate::error::AppError> {
+        if self.role.may(p) {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::forbidden(
+                "forbidden",
+                format!("The {} role may not do this", self.role.as_str()),
+            ))
+        }
+    }
+
     pub fn require_owner(&self) -> Result<(), crate::error::AppError> {
         if self.role == Role::Owner {
             Ok(())

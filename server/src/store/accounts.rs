@@ -1,10 +1,520 @@
-//! Cloud accounts.
+//! Cloud accounts and their endpoint bindings.
 
 use super::Conn;
+use crate::api::AccountSort;
+use crate::clock::Millis;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub enterprise_id: i64,
+    pub name: String,
+    pub extension: String,
+    pub cloud_number: String,
+    pub email: Option<String>,
+    pub password_enc: Vec<u8>,
+    pub pincode_enc: Vec<u8>,
+    pub pincode_lookup: Option<String>,
+    pub pincode_expires_at: i64,
+    pub pincode_used_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLS: &str = "id, enterprise_id, name, extension, cloud_number, email, password_enc, pincode_enc, pincode_lookup, pincode_expires_at, pincode_used_at, created_at, updated_at";
+
+/// A row of the account table.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListRow {
+    pub id: i64,
+    pub name: String,
+    pub extension: String,
+    pub cloud_number: String,
+    pub email: Option<String>,
+    pub registered: i64,
+}
+
+/// A new or edited account's plain fields plus the derived search and sort keys.
+pub struct Fields<'a> {
+    pub name: &'a str,
+    pub extension: &'a str,
+    pub cloud_number: &'a str,
+    pub email: Option<&'a str>,
+}
+
+impl Fields<'_> {
+    fn name_key(&self) -> String {
+        self.name.to_lowercase()
+    }
+    fn email_key(&self) -> String {
+        self.email.unwrap_or("").to_lowercase()
+    }
+    fn search_text(&self) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.name.to_lowercase(),
+            self.extension,
+            self.cloud_number,
+            self.email.unwrap_or("").to_lowercase()
+        )
+    }
+}
+
+/// Sealed secrets of a new account.
+pub struct Secrets<'a> {
+    pub password_enc: &'a [u8],
+    pub pincode_enc: &'a [u8],
+    pub pincode_lookup: &'a str,
+    pub pincode_expires_at: Millis,
+}
+
+pub async fn insert(
+    c: &mut Conn,
+    enterprise_id: i64,
+    f: &Fields<'_>,
+    s: &Secrets<'_>,
+    now: Millis,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO accounts (enterprise_id, name, name_key, extension, cloud_number, email, email_key, search_text, \
+         password_enc, pincode_enc, pincode_lookup, pincode_expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+    )
+    .bind(enterprise_id)
+    .bind(f.name)
+    .bind(f.name_key())
+    .bind(f.extension)
+    .bind(f.cloud_number)
+    .bind(f.email)
+    .bind(f.email_key())
+    .bind(f.search_text())
+    .bind(s.password_enc)
+    .bind(s.pincode_enc)
+    .bind(s.pincode_lookup)
+    .bind(s.pincode_expires_at)
+    .bind(now)
+    .fetch_one(c)
+    .await
+}
+
+/// Insert many accounts with multi-row statements (the batch path).
+pub async fn insert_many(
+    c: &mut Conn,
+    enterprise_id: i64,
+    rows: &[(Fields<'_>, Secrets<'_>)],
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    const PER: usize = 13;
+    for chunk in rows.chunks(500) {
+        let mut sql = String::from(
+            "INSERT INTO accounts (enterprise_id, name, name_key, extension, cloud_number, email, email_key, search_text, \
+             password_enc, pincode_enc, pincode_lookup, pincode_expires_at, created_at, updated_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * PER;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for k in 1..=PER {
+                sql.push_str(&format!("${}, ", b + k));
+            }
+            sql.push_str(&format!("${})", b + PER));
+        }
+        let mut q = sqlx::query(&sql);
+        for (f, s) in chunk {
+            q = q
+                .bind(enterprise_id)
+                .bind(f.name)
+                .bind(f.name_key())
+                .bind(f.extension)
+                .bind(f.cloud_number)
+                .bind(f.email)
+                .bind(f.email_key())
+                .bind(f.search_text())
+                .bind(s.password_enc)
+                .bind(s.pincode_enc)
+                .bind(s.pincode_lookup)
+                .bind(s.pincode_expires_at)
+                .bind(now);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+pub async fn update_fields(
+    c: &mut Conn,
+    id: i64,
+    f: &Fields<'_>,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET name = $1, name_key = $2, extension = $3, cloud_number = $4, email = $5, email_key = $6, \
+         search_text = $7, updated_at = $8 WHERE id = $9",
+    )
+    .bind(f.name)
+    .bind(f.name_key())
+    .bind(f.extension)
+    .bind(f.cloud_number)
+    .bind(f.email)
+    .bind(f.email_key())
+    .bind(f.search_text())
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_password(
+    c: &mut Conn,
+    id: i64,
+    enc: &[u8],
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET password_enc = $1, updated_at = $2 WHERE id = $3")
+        .bind(enc)
+        .bind(now)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_pincode(
+    c: &mut Conn,
+    id: i64,
+    enc: &[u8],
+    lookup: &str,
+    expires_at: Millis,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET pincode_enc = $1, pincode_lookup = $2, pincode_expires_at = $3, pincode_used_at = NULL, updated_at = $4 WHERE id = $5",
+    )
+    .bind(enc)
+    .bind(lookup)
+    .bind(expires_at)
+    .bind(now)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Use a live pincode once: true if this call used it.
+pub async fn consume_pincode(
+    c: &mut Conn,
+    id: i64,
+    lookup: &str,
+    now: Millis,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE accounts SET pincode_lookup = NULL, pincode_used_at = $1 WHERE id = $2 AND pincode_lookup = $3 AND pincode_expires_at >= $1",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(lookup)
+    .execute(c)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Which of these pincode digests are already taken by some account.
+pub async fn taken_lookups(c: &mut Conn, lookups: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let mut out = Vec::new();
+    for chunk in lookups.chunks(500) {
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT pincode_lookup FROM accounts WHERE pincode_lookup IN ({})",
+            params.join(", ")
+        );
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for l in chunk {
+            q = q.bind(l);
+        }
+        out.extend(q.fetch_all(&mut *c).await?);
+    }
+    Ok(out)
+}
+
+pub async fn by_id(
+    c: &mut Conn,
+    enterprise_id: i64,
+    id: i64,
+) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM accounts WHERE id = $1 AND enterprise_id = $2"
+    ))
+    .bind(id)
+    .bind(enterprise_id)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn by_extension(
+    c: &mut Conn,
+    enterprise_id: i64,
+    ext: &str,
+) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM accounts WHERE enterprise_id = $1 AND extension = $2"
+    ))
+    .bind(enterprise_id)
+    .bind(ext)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn by_cloud_number(
+    c: &mut Conn,
+    cloud_number: &str,
+) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM accounts WHERE cloud_number = $1"
+    ))
+    .bind(cloud_number)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn by_pincode_lookup(
+    c: &mut Conn,
+    lookup: &str,
+) -> Result<Option<AccountRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLS} FROM accounts WHERE pincode_lookup = $1"
+    ))
+    .bind(lookup)
+    .fetch_optional(c)
+    .await
+}
+
+/// Every account of an enterprise (batch planning), ordered by extension.
+pub async fn all_of(c: &mut Conn, enterprise_id: i64) -> Result<Vec<ListRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, extension, cloud_number, email, CAST(0 AS BIGINT) AS registered FROM accounts \
+         WHERE enterprise_id = $1 ORDER BY extension",
+    )
+    .bind(enterprise_id)
+    .fetch_all(c)
+    .await
+}
+
+/// `%q%` with LIKE's wildcards escaped.
+fn like_pattern(q: &str) -> String {
+    let mut p = String::from("%");
+    for ch in q.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+fn filter(search: Option<&str>) -> (&'static str, Option<String>) {
+    match search.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(q) => (
+            " AND search_text LIKE $2 ESCAPE '\\'",
+            Some(like_pattern(q)),
+        ),
+        None => ("", None),
+    }
+}
 
 pub async fn count(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE enterprise_id = $1")
+    count_matching(c, enterprise_id, None).await
+}
+
+pub async fn count_matching(
+    c: &mut Conn,
+    enterprise_id: i64,
+    search: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    let (cond, pat) = filter(search);
+    let sql = format!("SELECT COUNT(*) FROM accounts WHERE enterprise_id = $1{cond}");
+    let mut q = sqlx::query_scalar(&sql).bind(enterprise_id);
+    if let Some(p) = pat {
+        q = q.bind(p);
+    }
+    q.fetch_one(c).await
+}
+
+/// One page of the table. Each sort order has an index that starts with the enterprise, so
+/// the page is read straight off the index (see BENCHMARKS.md).
+#[allow(clippy::too_many_arguments)]
+pub async fn page(
+    c: &mut Conn,
+    enterprise_id: i64,
+    search: Option<&str>,
+    sort: AccountSort,
+    desc: bool,
+    limit: i64,
+    offset: i64,
+    now: Millis,
+) -> Result<Vec<ListRow>, sqlx::Error> {
+    let (cond, pat) = filter(search);
+    let dir = if desc { "DESC" } else { "ASC" };
+    let order = match sort {
+        AccountSort::Extension | AccountSort::CloudNumber => format!("a.extension {dir}"),
+        AccountSort::Name => format!("a.name_key {dir}, a.extension {dir}"),
+        AccountSort::Email => format!("a.email_key {dir}, a.extension {dir}"),
+    };
+    let cond = cond.replace("search_text", "a.search_text");
+    let n = if pat.is_some() { 3 } else { 2 };
+    let sql = format!(
+        "SELECT a.id, a.name, a.extension, a.cloud_number, a.email, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM bindings b WHERE b.account_id = a.id AND b.expires_at > ${n}) THEN 1 ELSE 0 END AS BIGINT) AS registered \
+         FROM accounts a WHERE a.enterprise_id = $1{cond} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let mut q = sqlx::query_as(&sql).bind(enterprise_id);
+    if let Some(p) = pat {
+        q = q.bind(p);
+    }
+    q.bind(now).bind(limit).bind(offset).fetch_all(c).await
+}
+
+/// Every account matching a search (send email to all), ordered by extension.
+pub async fn matching(
+    c: &mut Conn,
+    enterprise_id: i64,
+    search: Option<&str>,
+) -> Result<Vec<AccountRecord>, sqlx::Error> {
+    let (cond, pat) = filter(search);
+    let sql =
+        format!("SELECT {COLS} FROM accounts WHERE enterprise_id = $1{cond} ORDER BY extension");
+    let mut q = sqlx::query_as(&sql).bind(enterprise_id);
+    if let Some(p) = pat {
+        q = q.bind(p);
+    }
+    q.fetch_all(c).await
+}
+
+pub async fn by_ids(
+    c: &mut Conn,
+    enterprise_id: i64,
+    ids: &[i64],
+) -> Result<Vec<AccountRecord>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLS} FROM accounts WHERE enterprise_id = $1 AND id IN ({})",
+            params.join(", ")
+        );
+        let mut q = sqlx::query_as(&sql).bind(enterprise_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        out.extend(q.fetch_all(&mut *c).await?);
+    }
+    Ok(out)
+}
+
+pub async fn delete_ids(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    for chunk in ids.chunks(500) {
+        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "DELETE FROM accounts WHERE enterprise_id = $1 AND id IN ({})",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(enterprise_id);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        n += q.execute(&mut *c).await?.rows_affected();
+    }
+    Ok(n)
+}
+
+// ---- bindings ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BindingRow {
+    pub id: i64,
+    pub account_id: i64,
+    pub instance: String,
+    pub device_model: String,
+    pub device_version: String,
+    pub transport: String,
+    pub nat: i64,
+    pub address: String,
+    pub registered_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn live_bindings(
+    c: &mut Conn,
+    account_id: i64,
+    now: Millis,
+) -> Result<Vec<BindingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, account_id, instance, device_model, device_version, transport, nat, address, registered_at, expires_at \
+         FROM bindings WHERE account_id = $1 AND expires_at > $2 ORDER BY registered_at",
+    )
+    .bind(account_id)
+    .bind(now)
+    .fetch_all(c)
+    .await
+}
+
+/// Sign out every endpoint of an account.
+pub async fn drop_bindings(c: &mut Conn, account_id: i64) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM bindings WHERE account_id = $1")
+        .bind(account_id)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Take the enterprise's row lock first, so concurrent changes of one enterprise's accounts
+/// (quota checks, extension clashes) queue up instead of racing. On SQLite it also takes
+/// the write lock at the start of the transaction.
+pub async fn lock_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE enterprises SET purge_warned = purge_warned WHERE id = $1")
         .bind(enterprise_id)
-        .fetch_one(c)
-        .await
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+// ---- throttles ----
+
+/// Count one event in a fixed window and return the count in the current window.
+pub async fn hit(c: &mut Conn, key: &str, window: Millis, now: Millis) -> Result<i64, sqlx::Error> {
+    let start = now - now.rem_euclid(window);
+    sqlx::query_scalar(
+        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           count = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.count + 1 ELSE 1 END, \
+           window_start = $2 \
+         RETURNING count",
+    )
+    .bind(key)
+    .bind(start)
+    .fetch_one(c)
+    .await
+}
+
+/// The count in the current window without counting.
+pub async fn hits(
+    c: &mut Conn,
+    key: &str,
+    window: Millis,
+    now: Millis,
+) -> Result<i64, sqlx::Error> {
+    let start = now - now.rem_euclid(window);
+    let n: Option<i64> =
+        sqlx::query_scalar("SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2")
+            .bind(key)
+            .bind(start)
+            .fetch_optional(c)
+            .await?;
+    Ok(n.unwrap_or(0))
 }

@@ -66,7 +66,7 @@ impl mailin_embedded::Handler for Handler {
         &mut self,
         _d: &str,
         _f: &str,
-        _8: bool,
+        _is8bit: bool,
         to: &[String],
     ) -> mailin_embedded::Response {
         self.to = to.to_vec();
@@ -254,8 +254,10 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Config {
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.to_path_buf();
+    let mut cfg = Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     cfg.http.listen = "127.0.0.1:0".into();
     cfg.database.url = Some(db_url.to_string());
     cfg.mail.transport = MailTransportKind::Smtp;

@@ -8,7 +8,8 @@ use vcms_server::api::*;
 async fn registration_input_rules(db: Db) {
     let s = TestServer::start(db).await;
     let long_email = format!("{}@example.com", "a".repeat(120));
-    let cases: Vec<(&str, Box<dyn Fn(&mut RegisterRequest)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut RegisterRequest)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         ("full_name", Box::new(|r| r.full_name = "".into())),
         ("full_name", Box::new(|r| r.full_name = "名".repeat(65))),
         ("company", Box::new(|r| r.company = "c".repeat(129))),

@@ -1,8 +1,11 @@
 //! Integration tests of vcms-server: the real server on port 0, a fresh database per test,
 //! a real SMTP server, an injected clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
+mod accounts;
 mod auth;
 mod input;
 mod licenses;

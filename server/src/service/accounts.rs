@@ -1,0 +1,958 @@
+//! Cloud accounts (DOMAIN.md "Cloud accounts", "Emails", "Bulk add and batch edit").
+
+use std::collections::{HashMap, HashSet};
+
+use crate::api;
+use crate::clock::{self, Millis, DAY};
+use crate::crypto::{self, SecretBox};
+use crate::error::{AppError, AppResult};
+use crate::mail::Outgoing;
+use crate::service::{license, Actor, App, Perm};
+use crate::store::accounts::{self as st, AccountRecord, Fields, Secrets};
+use crate::store::{self, admin, outbox, Conn};
+use crate::validate::{self, Email, Extension};
+
+pub const PINCODE_VALID: Millis = 7 * DAY;
+pub const DEFAULT_PAGE_SIZE: i64 = 10;
+pub const MAX_PAGE_SIZE: i64 = 100;
+/// Letters and digits without look-alikes (0/O/o, 1/l/I), so a password can be read out.
+const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+
+/// A generated account password: 12 characters with upper and lower case letters and digits.
+pub fn new_password() -> String {
+    loop {
+        let p = crypto::random_from(PASSWORD_ALPHABET, 12);
+        let upper = p.bytes().any(|b| b.is_ascii_uppercase());
+        let lower = p.bytes().any(|b| b.is_ascii_lowercase());
+        let digit = p.bytes().any(|b| b.is_ascii_digit());
+        if upper && lower && digit {
+            return p;
+        }
+    }
+}
+
+pub fn new_pincode() -> String {
+    crypto::random_digits(9)
+}
+
+/// Sealed secrets for a fresh account (or a reset).
+struct Fresh {
+    password_enc: Vec<u8>,
+    pincode_enc: Vec<u8>,
+    pincode_lookup: String,
+}
+
+fn fresh(secrets: &SecretBox) -> Fresh {
+    let pin = new_pincode();
+    Fresh {
+        password_enc: secrets.seal(&new_password()),
+        pincode_enc: secrets.seal(&pin),
+        pincode_lookup: secrets.lookup(&pin),
+    }
+}
+
+fn optional_email(field: &str, raw: Option<&str>) -> AppResult<Option<Email>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(e) => Email::parse(field, e).map(Some),
+    }
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("No such account in your enterprise")
+}
+
+async fn enterprise_number(c: &mut Conn, enterprise_id: i64) -> AppResult<String> {
+    Ok(admin::enterprise_by_id(c, enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such enterprise"))?
+        .number)
+}
+
+async fn extension_clash(c: &mut Conn, enterprise_id: i64, ext: &str) -> AppResult<AppError> {
+    let who = st::by_extension(c, enterprise_id, ext)
+        .await?
+        .map(|a| a.name)
+        .unwrap_or_default();
+    Ok(AppError::conflict(
+        "extension",
+        format!("Extension {ext} is already used by {who} in your enterprise"),
+    ))
+}
+
+pub async fn details(app: &App, c: &mut Conn, a: &AccountRecord) -> AppResult<api::AccountDetails> {
+    let now = app.now();
+    let bindings = st::live_bindings(c, a.id, now).await?;
+    let pincode_state = if a.pincode_used_at.is_some() {
+        "used"
+    } else if a.pincode_expires_at < now {
+        "expired"
+    } else {
+        "valid"
+    };
+    let registered = !bindings.is_empty();
+    Ok(api::AccountDetails {
+        id: a.id,
+        name: a.name.clone(),
+        extension: a.extension.clone(),
+        cloud_number: a.cloud_number.clone(),
+        email: a.email.clone(),
+        password: app.secrets.open(&a.password_enc)?,
+        pincode: Some(app.secrets.open(&a.pincode_enc)?),
+        pincode_expires_at: Some(clock::rfc3339(a.pincode_expires_at)),
+        pincode_state: pincode_state.into(),
+        status: if registered {
+            "registered"
+        } else {
+            "unregistered"
+        }
+        .into(),
+        status_text: if registered {
+            "Registered successfully"
+        } else {
+            "Unregistered"
+        }
+        .into(),
+        bindings: bindings
+            .iter()
+            .map(|b| {
+                let nat = if b.nat != 0 { "-NAT" } else { "" };
+                api::Binding {
+                    device_model: b.device_model.clone(),
+                    device_version: b.device_version.clone(),
+                    transport: b.transport.clone(),
+                    nat: b.nat != 0,
+                    address: b.address.clone(),
+                    registered_at: clock::rfc3339(b.registered_at),
+                    expires_at: clock::rfc3339(b.expires_at),
+                    state: format!("Registered({}{nat})", b.transport.to_uppercase()),
+                }
+            })
+            .collect(),
+        created_at: clock::rfc3339(a.created_at),
+        updated_at: clock::rfc3339(a.updated_at),
+    })
+}
+
+pub async fn list(app: &App, actor: &Actor, q: &api::AccountQuery) -> AppResult<api::AccountPage> {
+    actor.require(Perm::ViewAccounts)?;
+    let page_size = q.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+        return Err(AppError::invalid("page_size", "page_size must be 1 to 100"));
+    }
+    let page = q.page.unwrap_or(1);
+    if page < 1 {
+        return Err(AppError::invalid("page", "page must be 1 or more"));
+    }
+    let search = q.search.as_deref();
+    if search.is_some_and(|s| s.chars().count() > 128) {
+        return Err(AppError::invalid(
+            "search",
+            "search must be at most 128 characters",
+        ));
+    }
+    let now = app.now();
+    let mut c = app.store.conn().await?;
+    let total = st::count_matching(&mut c, actor.enterprise_id, search).await?;
+    let pages = ((total + page_size - 1) / page_size).max(1);
+    let page = page.min(pages);
+    let rows = st::page(
+        &mut c,
+        actor.enterprise_id,
+        search,
+        q.sort.unwrap_or_default(),
+        q.desc.unwrap_or(false),
+        page_size,
+        (page - 1) * page_size,
+        now,
+    )
+    .await?;
+    let quota = license::quota(&mut c, actor.enterprise_id, now).await?;
+    Ok(api::AccountPage {
+        items: rows
+            .into_iter()
+            .map(|r| api::AccountRow {
+                id: r.id,
+                name: r.name,
+                extension: r.extension,
+                cloud_number: r.cloud_number,
+                email: r.email,
+                status: if r.registered != 0 {
+                    "registered"
+                } else {
+                    "unregistered"
+                }
+                .into(),
+            })
+            .collect(),
+        total,
+        page,
+        page_size,
+        pages,
+        quota,
+    })
+}
+
+pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
+    actor.require(Perm::ViewAccounts)?;
+    let mut c = app.store.conn().await?;
+    let a = st::by_id(&mut c, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    details(app, &mut c, &a).await
+}
+
+pub async fn get_by_extension(
+    app: &App,
+    actor: &Actor,
+    ext: &str,
+) -> AppResult<api::AccountDetails> {
+    actor.require(Perm::ViewAccounts)?;
+    let ext = Extension::parse("extension", ext)?;
+    let mut c = app.store.conn().await?;
+    let a = st::by_extension(&mut c, actor.enterprise_id, ext.as_str())
+        .await?
+        .ok_or_else(not_found)?;
+    details(app, &mut c, &a).await
+}
+
+fn quota_full(q: &api::Quota) -> AppError {
+    AppError::forbidden(
+        "quota_full",
+        format!(
+            "The account quota is full ({}/{}): {} can be added; activate a license for more",
+            q.used, q.quota, q.can_add
+        ),
+    )
+    .with_can_add(q.can_add)
+}
+
+pub async fn add(
+    app: &App,
+    actor: &Actor,
+    req: &api::NewAccount,
+) -> AppResult<api::AccountDetails> {
+    actor.require(Perm::ManageAccounts)?;
+    let name = validate::name("name", &req.name)?;
+    let ext = Extension::parse("extension", &req.extension)?;
+    let email = optional_email("email", req.email.as_deref())?;
+    if req.send_email && email.is_none() {
+        return Err(AppError::invalid(
+            "email",
+            "email is required to send the account email",
+        ));
+    }
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    st::lock_enterprise(&mut tx, actor.enterprise_id).await?;
+    let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
+    license::require_in_force(&q)?;
+    if q.can_add <= 0 {
+        return Err(quota_full(&q));
+    }
+    if st::by_extension(&mut tx, actor.enterprise_id, ext.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(extension_clash(&mut tx, actor.enterprise_id, ext.as_str()).await?);
+    }
+    let number = enterprise_number(&mut tx, actor.enterprise_id).await?;
+    let cloud_number = format!("{number}{}", ext.as_str());
+    let fields = Fields {
+        name: &name,
+        extension: ext.as_str(),
+        cloud_number: &cloud_number,
+        email: email.as_ref().map(Email::as_str),
+    };
+    let mut id = None;
+    for _ in 0..5 {
+        let f = fresh(&app.secrets);
+        let s = Secrets {
+            password_enc: &f.password_enc,
+            pincode_enc: &f.pincode_enc,
+            pincode_lookup: &f.pincode_lookup,
+            pincode_expires_at: now + PINCODE_VALID,
+        };
+        // A pincode clash (another live pincode has the same digits) just draws again; the
+        // extension was checked under the enterprise lock.
+        if st::taken_lookups(&mut tx, std::slice::from_ref(&f.pincode_lookup))
+            .await?
+            .is_empty()
+        {
+            id = Some(
+                st::insert(&mut tx, actor.enterprise_id, &fields, &s, now)
+                    .await
+                    .map_err(|e| {
+                        if store::is_unique_violation(&e) {
+                            AppError::conflict(
+                                "extension",
+                                format!(
+                                    "Extension {} is already used in your enterprise",
+                                    ext.as_str()
+                                ),
+                            )
+                        } else {
+                            e.into()
+                        }
+                    })?,
+            );
+            break;
+        }
+    }
+    let id = id.ok_or_else(|| AppError::internal("no free pincode after 5 draws"))?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if req.send_email {
+        queue_account_email(app, &mut tx, &a, &number).await?;
+    }
+    let d = details(app, &mut tx, &a).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(d)
+}
+
+pub async fn update(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    req: &api::AccountUpdate,
+) -> AppResult<api::AccountDetails> {
+    actor.require(Perm::ManageAccounts)?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| validate::name("name", n))
+        .transpose()?;
+    let ext = req
+        .extension
+        .as_deref()
+        .map(|e| Extension::parse("extension", e))
+        .transpose()?;
+    let email = match &req.email {
+        None => None,
+        Some(e) => Some(optional_email("email", Some(e))?),
+    };
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    st::lock_enterprise(&mut tx, actor.enterprise_id).await?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let new_ext = ext
+        .as_ref()
+        .map(|e| e.as_str().to_string())
+        .unwrap_or_else(|| a.extension.clone());
+    if new_ext != a.extension
+        && st::by_extension(&mut tx, actor.enterprise_id, &new_ext)
+            .await?
+            .is_some()
+    {
+        return Err(extension_clash(&mut tx, actor.enterprise_id, &new_ext).await?);
+    }
+    let number = enterprise_number(&mut tx, actor.enterprise_id).await?;
+    let cloud_number = format!("{number}{new_ext}");
+    let new_email = match email {
+        None => a.email.clone(),
+        Some(e) => e.map(|e| e.as_str().to_string()),
+    };
+    let new_name = name.unwrap_or_else(|| a.name.clone());
+    let fields = Fields {
+        name: &new_name,
+        extension: &new_ext,
+        cloud_number: &cloud_number,
+        email: new_email.as_deref(),
+    };
+    st::update_fields(&mut tx, a.id, &fields, now).await?;
+    if cloud_number != a.cloud_number {
+        // The old cloud number stops working at once: its endpoints are signed out.
+        st::drop_bindings(&mut tx, a.id).await?;
+    }
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let d = details(app, &mut tx, &a).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
+    actor.require(Perm::ResetSecrets)?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    st::set_password(&mut tx, a.id, &app.secrets.seal(&new_password()), now).await?;
+    // Resetting the password signs the account's endpoints out.
+    st::drop_bindings(&mut tx, a.id).await?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let d = details(app, &mut tx, &a).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
+    actor.require(Perm::ResetSecrets)?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    for attempt in 0..5 {
+        let pin = new_pincode();
+        let lookup = app.secrets.lookup(&pin);
+        if st::taken_lookups(&mut tx, std::slice::from_ref(&lookup))
+            .await?
+            .is_empty()
+        {
+            st::set_pincode(
+                &mut tx,
+                a.id,
+                &app.secrets.seal(&pin),
+                &lookup,
+                now + PINCODE_VALID,
+                now,
+            )
+            .await?;
+            break;
+        }
+        if attempt == 4 {
+            return Err(AppError::internal("no free pincode after 5 draws"));
+        }
+    }
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let d = details(app, &mut tx, &a).await?;
+    tx.commit().await?;
+    Ok(d)
+}
+
+/// Remove accounts, all or nothing: one id that is not an account of the enterprise and
+/// nothing is removed.
+pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::RemoveResult> {
+    actor.require(Perm::ManageAccounts)?;
+    if ids.is_empty() {
+        return Err(AppError::invalid(
+            "ids",
+            "ids must list at least one account",
+        ));
+    }
+    let unique: Vec<i64> = ids
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut tx = app.store.begin().await?;
+    st::lock_enterprise(&mut tx, actor.enterprise_id).await?;
+    let found = st::by_ids(&mut tx, actor.enterprise_id, &unique).await?;
+    if found.len() != unique.len() {
+        let have: HashSet<i64> = found.iter().map(|a| a.id).collect();
+        let mut missing: Vec<i64> = unique
+            .iter()
+            .copied()
+            .filter(|i| !have.contains(i))
+            .collect();
+        missing.sort_unstable();
+        return Err(AppError::not_found(format!(
+            "No account {} in your enterprise: nothing was removed",
+            missing
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_field("ids"));
+    }
+    let n = st::delete_ids(&mut tx, actor.enterprise_id, &unique).await? as i64;
+    tx.commit().await?;
+    Ok(api::RemoveResult {
+        removed: n,
+        message: format!("Removed {n} account(s)"),
+    })
+}
+
+async fn queue_account_email(
+    app: &App,
+    c: &mut Conn,
+    a: &AccountRecord,
+    enterprise_number: &str,
+) -> AppResult<bool> {
+    let Some(email) = &a.email else {
+        return Ok(false);
+    };
+    let password = app.secrets.open(&a.password_enc)?;
+    let pincode = app.secrets.open(&a.pincode_enc)?;
+    let expiry = clock::human(a.pincode_expires_at);
+    let label = format!("{} ({})", a.name, a.extension);
+    let server = app.base_url().to_string();
+    app.mailer
+        .enqueue(
+            c,
+            &Outgoing {
+                enterprise_id: Some(a.enterprise_id),
+                account_id: Some(a.id),
+                account_label: Some(&label),
+                kind: "account_info",
+                recipient: email,
+                lang: "en",
+                vars: &[
+                    ("name", &a.name),
+                    ("cloud_number", &a.cloud_number),
+                    ("extension", &a.extension),
+                    ("enterprise_number", enterprise_number),
+                    ("password", &password),
+                    ("pincode", &pincode),
+                    ("pincode_expiry", &expiry),
+                    ("server", &server),
+                ],
+            },
+        )
+        .await?;
+    Ok(true)
+}
+
+pub async fn send_emails(
+    app: &App,
+    actor: &Actor,
+    req: &api::SendEmailRequest,
+) -> AppResult<api::SendEmailResult> {
+    actor.require(Perm::SendEmails)?;
+    let mut tx = app.store.begin().await?;
+    let targets = if req.all {
+        st::matching(&mut tx, actor.enterprise_id, req.search.as_deref()).await?
+    } else {
+        if req.ids.is_empty() {
+            return Err(AppError::invalid(
+                "ids",
+                "ids must list at least one account, or set all",
+            ));
+        }
+        let unique: Vec<i64> = req
+            .ids
+            .iter()
+            .copied()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let found = st::by_ids(&mut tx, actor.enterprise_id, &unique).await?;
+        if found.len() != unique.len() {
+            return Err(AppError::not_found(
+                "Some of these accounts are not in your enterprise: nothing was sent",
+            )
+            .with_field("ids"));
+        }
+        found
+    };
+    let number = enterprise_number(&mut tx, actor.enterprise_id).await?;
+    let mut queued = 0;
+    let mut without = vec![];
+    for a in &targets {
+        if queue_account_email(app, &mut tx, a, &number).await? {
+            queued += 1;
+        } else {
+            without.push(api::AccountRef {
+                id: a.id,
+                name: a.name.clone(),
+                extension: a.extension.clone(),
+            });
+        }
+    }
+    tx.commit().await?;
+    app.mailer.wake();
+    let message = if without.is_empty() {
+        format!("Queued {queued} email(s)")
+    } else {
+        format!(
+            "Queued {queued} email(s); {} account(s) have no email address",
+            without.len()
+        )
+    };
+    Ok(api::SendEmailResult {
+        queued,
+        without_email: without,
+        message,
+    })
+}
+
+// ---- failed email list ----
+
+pub async fn failed_emails(app: &App, actor: &Actor) -> AppResult<api::FailedEmailList> {
+    actor.require(Perm::FailedEmails)?;
+    let mut c = app.store.conn().await?;
+    let rows = outbox::failed_of_enterprise(&mut c, actor.enterprise_id).await?;
+    let items: Vec<_> = rows
+        .into_iter()
+        .map(|r| api::FailedEmail {
+            id: r.id,
+            recipient: r.recipient,
+            account: r.account_label,
+            kind: r.kind,
+            reason: r.last_error.unwrap_or_default(),
+            failed_at: r.failed_at.map(clock::rfc3339).unwrap_or_default(),
+            attempts: r.attempts,
+        })
+        .collect();
+    Ok(api::FailedEmailList {
+        total: items.len() as i64,
+        items,
+    })
+}
+
+async fn failed_rows(
+    c: &mut Conn,
+    enterprise_id: i64,
+    ids: &[i64],
+) -> AppResult<Vec<outbox::OutboxRow>> {
+    if ids.is_empty() {
+        return Err(AppError::invalid("ids", "ids must list at least one email"));
+    }
+    let mut rows = vec![];
+    for id in ids.iter().copied().collect::<HashSet<_>>() {
+        match outbox::by_id(c, id).await? {
+            Some(r) if r.enterprise_id == Some(enterprise_id) && r.status == "failed" => {
+                rows.push(r)
+            }
+            _ => {
+                return Err(AppError::not_found(format!(
+                    "No failed email {id} in your enterprise: nothing was changed"
+                ))
+                .with_field("ids"))
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Resend failed emails. An account email is written anew from the account as it is now
+/// (its password or pincode may have been reset since).
+pub async fn resend_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::CountResult> {
+    actor.require(Perm::FailedEmails)?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let rows = failed_rows(&mut tx, actor.enterprise_id, ids).await?;
+    let number = enterprise_number(&mut tx, actor.enterprise_id).await?;
+    let mut n = 0;
+    for r in rows {
+        let account = match (r.kind.as_str(), r.account_id) {
+            ("account_info", Some(aid)) => st::by_id(&mut tx, actor.enterprise_id, aid).await?,
+            _ => None,
+        };
+        match account {
+            Some(a) if a.email.is_some() => {
+                outbox::delete_failed(&mut tx, actor.enterprise_id, &[r.id]).await?;
+                queue_account_email(app, &mut tx, &a, &number).await?;
+            }
+            _ => {
+                outbox::requeue_failed(&mut tx, actor.enterprise_id, &[r.id], now).await?;
+            }
+        }
+        n += 1;
+    }
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(api::CountResult {
+        count: n,
+        message: format!("Resending {n} email(s)"),
+    })
+}
+
+pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::CountResult> {
+    actor.require(Perm::FailedEmails)?;
+    let mut tx = app.store.begin().await?;
+    let rows = failed_rows(&mut tx, actor.enterprise_id, ids).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let n = outbox::delete_failed(&mut tx, actor.enterprise_id, &ids).await? as i64;
+    tx.commit().await?;
+    Ok(api::CountResult {
+        count: n,
+        message: format!("Deleted {n} email(s)"),
+    })
+}
+
+// ---- batch (bulk add / batch edit) ----
+
+pub const MAX_BATCH_ROWS: usize = 20_000;
+
+/// Check every row, plan creates and updates, and apply them in one transaction when no
+/// row is in error (all or nothing).
+pub async fn batch(
+    app: &App,
+    actor: &Actor,
+    req: &api::BatchRequest,
+) -> AppResult<api::BatchResult> {
+    actor.require(Perm::ManageAccounts)?;
+    if req.rows.len() > MAX_BATCH_ROWS {
+        return Err(AppError::invalid(
+            "rows",
+            format!("rows must be at most {MAX_BATCH_ROWS} per request"),
+        ));
+    }
+    let now = app.now();
+    let mut errors = vec![];
+    let mut seen: HashMap<String, i64> = HashMap::new();
+    struct Valid {
+        row: i64,
+        name: String,
+        ext: String,
+        email: Option<String>,
+    }
+    let mut valid = Vec::with_capacity(req.rows.len());
+    for (i, r) in req.rows.iter().enumerate() {
+        let row = i as i64 + 1;
+        let mut ok = true;
+        let mut err = |column: &str, e: AppError| {
+            errors.push(api::RowError {
+                row,
+                column: column.into(),
+                reason: e.body.message,
+            });
+        };
+        let name = validate::name("name", &r.name)
+            .map_err(|e| err("name", e))
+            .ok();
+        let ext = Extension::parse("extension", &r.extension)
+            .map_err(|e| err("extension", e))
+            .ok();
+        let email = optional_email("email", r.email.as_deref())
+            .map_err(|e| err("email", e))
+            .ok();
+        if let Some(x) = &ext {
+            if let Some(first) = seen.get(x.as_str()) {
+                errors.push(api::RowError {
+                    row,
+                    column: "extension".into(),
+                    reason: format!(
+                        "extension {} appears again (first in row {first})",
+                        x.as_str()
+                    ),
+                });
+                ok = false;
+            } else {
+                seen.insert(x.as_str().to_string(), row);
+            }
+        }
+        match (name, ext, email) {
+            (Some(name), Some(ext), Some(email)) if ok => valid.push(Valid {
+                row,
+                name,
+                ext: ext.as_str().to_string(),
+                email: email.map(|e| e.as_str().to_string()),
+            }),
+            _ => {}
+        }
+    }
+
+    let mut tx = app.store.begin().await?;
+    if !req.dry_run {
+        st::lock_enterprise(&mut tx, actor.enterprise_id).await?;
+    }
+    let existing: HashMap<String, st::ListRow> = st::all_of(&mut tx, actor.enterprise_id)
+        .await?
+        .into_iter()
+        .map(|r| (r.extension.clone(), r))
+        .collect();
+    let mut plan = Vec::with_capacity(req.rows.len());
+    let mut creates = vec![];
+    let mut updates = vec![];
+    let mut unchanged = 0;
+    for v in &valid {
+        match existing.get(&v.ext) {
+            None => {
+                plan.push(api::RowPlan {
+                    row: v.row,
+                    action: "create".into(),
+                    changes: vec![],
+                });
+                creates.push(v);
+            }
+            Some(old) => {
+                let mut changes = vec![];
+                if old.name != v.name {
+                    changes.push("name".to_string());
+                }
+                if old.email != v.email {
+                    changes.push("email".to_string());
+                }
+                if changes.is_empty() {
+                    unchanged += 1;
+                    plan.push(api::RowPlan {
+                        row: v.row,
+                        action: "unchanged".into(),
+                        changes,
+                    });
+                } else {
+                    plan.push(api::RowPlan {
+                        row: v.row,
+                        action: "update".into(),
+                        changes,
+                    });
+                    updates.push((v, old.id));
+                }
+            }
+        }
+    }
+    for e in &errors {
+        if !plan.iter().any(|p| p.row == e.row) {
+            plan.push(api::RowPlan {
+                row: e.row,
+                action: "error".into(),
+                changes: vec![],
+            });
+        }
+    }
+    plan.sort_by_key(|p| p.row);
+    let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
+    if !creates.is_empty() {
+        if !q.in_force {
+            errors.push(api::RowError {
+                row: 0,
+                column: "rows".into(),
+                reason: license::require_in_force(&q)
+                    .err()
+                    .map(|e| e.body.message)
+                    .unwrap_or_default(),
+            });
+        } else if creates.len() as i64 > q.can_add {
+            errors.push(api::RowError {
+                row: 0,
+                column: "rows".into(),
+                reason: format!(
+                    "{} new account(s) but only {} can be added ({}/{} used)",
+                    creates.len(),
+                    q.can_add,
+                    q.used,
+                    q.quota
+                ),
+            });
+        }
+    }
+    let result = |applied: bool,
+                  message: String,
+                  quota: api::Quota,
+                  emails: i64,
+                  errors: Vec<api::RowError>| api::BatchResult {
+        applied,
+        created: creates.len() as i64,
+        updated: updates.len() as i64,
+        unchanged,
+        errors,
+        plan: plan.clone(),
+        message,
+        quota,
+        emails_queued: emails,
+    };
+    if !errors.is_empty() {
+        let n = errors.len();
+        return Ok(result(
+            false,
+            format!("Nothing was imported: {n} problem(s) to fix"),
+            q,
+            0,
+            errors,
+        ));
+    }
+    if req.dry_run {
+        let msg = format!(
+            "Ready: {} to create, {} to update, {} unchanged",
+            creates.len(),
+            updates.len(),
+            unchanged
+        );
+        return Ok(result(false, msg, q, 0, errors));
+    }
+
+    let number = enterprise_number(&mut tx, actor.enterprise_id).await?;
+    // Draw pincodes that clash neither with each other nor with live ones.
+    let mut pins: Vec<String> = Vec::with_capacity(creates.len());
+    let mut lookups: Vec<String> = Vec::with_capacity(creates.len());
+    let mut used: HashSet<String> = HashSet::new();
+    while pins.len() < creates.len() {
+        let mut batch_pins = vec![];
+        while pins.len() + batch_pins.len() < creates.len() {
+            let p = new_pincode();
+            let l = app.secrets.lookup(&p);
+            if used.insert(l.clone()) {
+                batch_pins.push((p, l));
+            }
+        }
+        let ls: Vec<String> = batch_pins.iter().map(|(_, l)| l.clone()).collect();
+        let taken: HashSet<String> = st::taken_lookups(&mut tx, &ls).await?.into_iter().collect();
+        for (p, l) in batch_pins {
+            if !taken.contains(&l) {
+                pins.push(p);
+                lookups.push(l);
+            }
+        }
+    }
+    let cloud_numbers: Vec<String> = creates
+        .iter()
+        .map(|v| format!("{number}{}", v.ext))
+        .collect();
+    let sealed: Vec<(Vec<u8>, Vec<u8>)> = pins
+        .iter()
+        .map(|p| (app.secrets.seal(&new_password()), app.secrets.seal(p)))
+        .collect();
+    let rows: Vec<(Fields<'_>, Secrets<'_>)> = creates
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            (
+                Fields {
+                    name: &v.name,
+                    extension: &v.ext,
+                    cloud_number: &cloud_numbers[i],
+                    email: v.email.as_deref(),
+                },
+                Secrets {
+                    password_enc: &sealed[i].0,
+                    pincode_enc: &sealed[i].1,
+                    pincode_lookup: &lookups[i],
+                    pincode_expires_at: now + PINCODE_VALID,
+                },
+            )
+        })
+        .collect();
+    st::insert_many(&mut tx, actor.enterprise_id, &rows, now).await?;
+    for (v, id) in &updates {
+        let cn = format!("{number}{}", v.ext);
+        st::update_fields(
+            &mut tx,
+            *id,
+            &Fields {
+                name: &v.name,
+                extension: &v.ext,
+                cloud_number: &cn,
+                email: v.email.as_deref(),
+            },
+            now,
+        )
+        .await?;
+    }
+    let mut emails = 0;
+    if req.send_email {
+        for v in creates.iter().filter(|v| v.email.is_some()) {
+            if let Some(a) = st::by_extension(&mut tx, actor.enterprise_id, &v.ext).await? {
+                if queue_account_email(app, &mut tx, &a, &number).await? {
+                    emails += 1;
+                }
+            }
+        }
+    }
+    let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
+    tx.commit().await?;
+    if emails > 0 {
+        app.mailer.wake();
+    }
+    let n = creates.len() + updates.len();
+    let msg = format!(
+        "Import {n} account(s) successfully ({} created, {} updated)",
+        creates.len(),
+        updates.len()
+    );
+    Ok(result(true, msg, q, emails, vec![]))
+}
