@@ -30,8 +30,8 @@ pub fn draw(
         FormKind::EditProfile => t(lang, "form.edit_profile"),
         FormKind::ChangePassword => t(lang, "form.change_password"),
     };
-    let h = form.height() + 6;
     let w = 70.min(area.width);
+    let h = form.height(w.saturating_sub(2), lang) + 6;
     let r = popup::centered(area, w, h);
     let inner = popup::frame_box(f, r, &title, theme);
     let mut y = inner.y;
@@ -45,7 +45,7 @@ pub fn draw(
         );
     }
     y += 1;
-    let fh = form.height();
+    let fh = form.height(inner.width, lang);
     form.render(f, Rect::new(inner.x, y, inner.width, fh), theme, lang);
     y += fh + 1;
     let key = |c| keymap.key_of(Scope::Form, c);

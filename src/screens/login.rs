@@ -25,8 +25,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         .as_ref()
         .map(|c| c.art.lines().count() as u16 + 1)
         .unwrap_or(0);
-    let h = (app.login.form.height() + art_h + 7).min(area.height.saturating_sub(1));
     let w = 64.min(area.width);
+    let h = (app.login.form.height(w.saturating_sub(2), lang) + art_h + 7)
+        .min(area.height.saturating_sub(1));
     let r = popup::centered(
         Rect::new(area.x, area.y, area.width, area.height.saturating_sub(1)),
         w,
@@ -61,7 +62,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         Rect::new(inner.x, y, inner.width, 1),
     );
     y += 2;
-    let fh = app.login.form.height();
+    let fh = app.login.form.height(inner.width, lang);
     app.login.form.render(
         f,
         Rect::new(

@@ -140,10 +140,24 @@ impl Form {
         }
     }
 
-    /// Rows the form needs: one per field, one per error, one for the form error.
-    pub fn height(&self) -> u16 {
-        let errors = self.fields.iter().filter(|f| f.error.is_some()).count();
-        (self.fields.len() + errors + usize::from(self.error.is_some())) as u16
+    /// Rows the form needs in `cols` columns: one per field, its error (wrapped), the form error.
+    pub fn height(&self, cols: u16, lang: Lang) -> u16 {
+        let ew = (cols as usize)
+            .saturating_sub(self.label_width(lang) + 2)
+            .max(10);
+        let lines = |e: &str| crate::widgets::text::width(e).div_ceil(ew - 2).max(1);
+        let errors: usize = self
+            .fields
+            .iter()
+            .filter_map(|f| f.error.as_deref())
+            .map(lines)
+            .sum();
+        let general = self
+            .error
+            .as_deref()
+            .map(|e| crate::widgets::text::width(e).div_ceil((cols as usize).max(10) - 2))
+            .unwrap_or(0);
+        (self.fields.len() + errors + general) as u16
     }
 
     pub fn label_width(&self, lang: Lang) -> usize {
@@ -190,26 +204,32 @@ impl Form {
             }
             y += 1;
             if let Some(e) = &f.error {
-                if y < bottom {
+                let ew = area.width.saturating_sub(lw + 2).max(10);
+                let n = (crate::widgets::text::width(e) as u16 + 2)
+                    .div_ceil(ew)
+                    .max(1);
+                if y + n <= bottom {
                     let erect = Rect::new(
                         ix.min(area.x + area.width),
                         y,
                         area.width.saturating_sub(lw + 2),
-                        1,
+                        n,
                     );
                     frame.render_widget(
-                        Paragraph::new(Line::styled(format!("✗ {e}"), theme.error)),
+                        Paragraph::new(Line::styled(format!("✗ {e}"), theme.error))
+                            .wrap(ratatui::widgets::Wrap { trim: false }),
                         erect,
                     );
-                    y += 1;
+                    y += n;
                 }
             }
         }
         if let Some(e) = &self.error {
             if y < bottom {
                 frame.render_widget(
-                    Paragraph::new(Line::styled(format!("✗ {e}"), theme.error)),
-                    Rect::new(area.x, y, area.width, 1),
+                    Paragraph::new(Line::styled(format!("✗ {e}"), theme.error))
+                        .wrap(ratatui::widgets::Wrap { trim: false }),
+                    Rect::new(area.x, y, area.width, bottom - y),
                 );
             }
         }
