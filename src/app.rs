@@ -361,6 +361,11 @@ impl App {
             Some(_) => return vec![],
             None => {}
         }
+        self.screen_scopes()
+    }
+
+    /// The key tables of the screen under any popup (for the `?` help).
+    pub fn screen_scopes(&self) -> Vec<Scope> {
         match self.screen {
             Screen::Login => vec![Scope::Login],
             Screen::Main => {

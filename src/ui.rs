@@ -106,16 +106,7 @@ fn draw_main(f: &mut Frame, area: Rect, app: &mut App) {
 
 fn draw_overlay(f: &mut Frame, area: Rect, app: &mut App) {
     let lang = app.lang;
-    let scopes = match app.screen {
-        Screen::Login => vec![crate::keymap::Scope::Login],
-        Screen::Main => {
-            let mut s = app.scopes();
-            if s.is_empty() {
-                s = vec![crate::keymap::Scope::Global];
-            }
-            s
-        }
-    };
+    let scopes = app.screen_scopes();
     let App {
         overlay,
         theme,

@@ -129,14 +129,50 @@ pub fn help(
                 .collect::<Vec<_>>()
                 .join(" ");
             lines.push(Line::from(vec![
-                Span::styled(format!("  {}", pad(&keys, 14)), theme.key),
+                Span::styled(format!("  {}", pad(&keys, 11)), theme.key),
                 Span::raw(t(lang, b.desc)),
             ]));
         }
     }
-    let h = (lines.len() as u16 + 3).min(area.height);
-    let r = centered(area, 60.min(area.width), h);
+    let room = area.height.saturating_sub(3) as usize;
+    let two = lines.len() > room && area.width >= 76;
+    let rows = if two {
+        lines.len().div_ceil(2)
+    } else {
+        lines.len()
+    };
+    let h = (rows as u16 + 3).min(area.height);
+    let w = if two { 76 } else { 46 }.min(area.width);
+    let r = centered(area, w, h);
     let inner = frame_box(frame, r, &t(lang, "help.title"), theme);
-    lines.push(Line::styled(t(lang, "help.close"), theme.muted));
-    frame.render_widget(Paragraph::new(lines), inner);
+    let foot = Rect::new(
+        inner.x,
+        inner.y + inner.height.saturating_sub(1),
+        inner.width,
+        1,
+    );
+    let body = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width,
+        inner.height.saturating_sub(1),
+    );
+    if two {
+        let right = lines.split_off(rows);
+        let half = body.width / 2;
+        frame.render_widget(
+            Paragraph::new(lines),
+            Rect::new(body.x, body.y, half, body.height),
+        );
+        frame.render_widget(
+            Paragraph::new(right),
+            Rect::new(body.x + half, body.y, body.width - half, body.height),
+        );
+    } else {
+        frame.render_widget(Paragraph::new(lines), body);
+    }
+    frame.render_widget(
+        Paragraph::new(Line::styled(t(lang, "help.close"), theme.muted)),
+        foot,
+    );
 }
