@@ -476,3 +476,16 @@ pub struct EndpointLoginResponse {
     pub extension: String,
     pub enterprise_number: String,
 }
+
+// ---------------- events ----------------
+
+/// A change, streamed by `GET /api/v1/events` (server-sent events, `event: change`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ChangeEvent {
+    pub id: i64,
+    /// account_added | account_changed | account_removed | accounts_imported |
+    /// binding_changed | email_failed
+    pub kind: String,
+    pub account_id: Option<i64>,
+    pub at: String,
+}

@@ -324,3 +324,93 @@ impl Client {
         self.post("/endpoint/v1/login", req).await
     }
 }
+
+/// A live stream of [`ChangeEvent`]s (server-sent events).
+#[derive(Debug)]
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+/// What the event stream delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamItem {
+    Change(ChangeEvent),
+    SessionEnded(String),
+}
+
+impl EventStream {
+    /// The next item; `None` when the server closed the stream.
+    pub async fn next(&mut self) -> Option<ClientResult<StreamItem>> {
+        loop {
+            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..pos + 2).collect();
+                let text = String::from_utf8_lossy(&block);
+                let mut event = "message".to_string();
+                let mut data = String::new();
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                match event.as_str() {
+                    "change" => {
+                        return Some(
+                            serde_json::from_str(&data)
+                                .map(StreamItem::Change)
+                                .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
+                        )
+                    }
+                    "session_ended" => return Some(Ok(StreamItem::SessionEnded(data))),
+                    _ => continue,
+                }
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                Ok(None) => return None,
+                Err(e) => return Some(Err(ClientError::Transport(format!("event stream: {e}")))),
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Subscribe to the enterprise's live changes (after event `after`, or from now).
+    pub async fn events(&self, after: Option<i64>) -> ClientResult<EventStream> {
+        let url = match after {
+            Some(a) => format!("{}/api/v1/events?after={a}", self.base),
+            None => format!("{}/api/v1/events", self.base),
+        };
+        // No overall timeout: the stream lives as long as the session.
+        let http = reqwest::Client::new();
+        let mut rb = http.get(url);
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().await.map_err(|e| {
+            ClientError::Transport(format!("cannot reach the server at {}: {e}", self.base))
+        })?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+                code: "http".into(),
+                message: format!("the server answered {status}"),
+                field: None,
+                retry_after_secs: None,
+                can_add: None,
+                captcha_required: None,
+            });
+            return Err(ClientError::Api { status, body });
+        }
+        Ok(EventStream {
+            resp,
+            buf: Vec::new(),
+        })
+    }
+}

@@ -152,3 +152,14 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
 CREATE INDEX outbox_failed ON outbox(enterprise_id, status, failed_at);
+
+-- Changes streamed to consoles (GET /api/v1/events). Kept a day; every server instance
+-- reads them, so a change made through one instance reaches consoles on all of them.
+CREATE TABLE events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,
+    kind           TEXT    NOT NULL,
+    account_id     INTEGER,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX events_by_enterprise ON events(enterprise_id, id);

@@ -7,7 +7,7 @@ use crate::clock::{self, Millis, DAY};
 use crate::crypto::{self, SecretBox};
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
-use crate::service::{license, Actor, App, Perm};
+use crate::service::{events, license, Actor, App, Perm};
 use crate::store::accounts::{self as st, AccountRecord, Fields, Secrets};
 use crate::store::{self, admin, outbox, Conn};
 use crate::validate::{self, Email, Extension};
@@ -307,8 +307,17 @@ pub async fn add(
         queue_account_email(app, &mut tx, &a, &number).await?;
     }
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_added",
+        Some(a.id),
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
+    events::wake(app);
     Ok(d)
 }
 
@@ -372,7 +381,16 @@ pub async fn update(
         .await?
         .ok_or_else(not_found)?;
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(d)
 }
 
@@ -390,7 +408,16 @@ pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api:
         .await?
         .ok_or_else(not_found)?;
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(d)
 }
 
@@ -427,7 +454,16 @@ pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::
         .await?
         .ok_or_else(not_found)?;
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(d)
 }
 
@@ -469,7 +505,18 @@ pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::Rem
         .with_field("ids"));
     }
     let n = st::delete_ids(&mut tx, actor.enterprise_id, &unique).await? as i64;
+    for id in &unique {
+        events::publish(
+            app,
+            &mut tx,
+            actor.enterprise_id,
+            "account_removed",
+            Some(*id),
+        )
+        .await?;
+    }
     tx.commit().await?;
+    events::wake(app);
     Ok(api::RemoveResult {
         removed: n,
         message: format!("Removed {n} account(s)"),
@@ -944,7 +991,9 @@ pub async fn batch(
         }
     }
     let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
+    events::publish(app, &mut tx, actor.enterprise_id, "accounts_imported", None).await?;
     tx.commit().await?;
+    events::wake(app);
     if emails > 0 {
         app.mailer.wake();
     }

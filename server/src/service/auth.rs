@@ -471,8 +471,18 @@ fn ended_message(reason: &str) -> &'static str {
     }
 }
 
-/// The actor behind a bearer token; ends sessions idle for 30 minutes.
+/// The actor behind a bearer token; ends sessions idle for 30 minutes. A request counts as
+/// activity.
 pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
+    session_actor(app, token, true).await
+}
+
+/// Whether a session still lives, without counting as activity (event streams).
+pub async fn check_session(app: &App, token: &str) -> AppResult<Actor> {
+    session_actor(app, token, false).await
+}
+
+async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Actor> {
     let hash = crypto::token_hash(token);
     let mut c = app.store.conn().await?;
     let s = admin::session_by_hash(&mut c, &hash)
@@ -497,7 +507,7 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
             ended_message("idle"),
         ));
     }
-    if now - s.last_seen_at > 15 * SECOND {
+    if activity && now - s.last_seen_at > 15 * SECOND {
         admin::touch_session(&mut c, s.id, now).await?;
     }
     let a = admin::admin_by_id(&mut c, s.admin_id)

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod captcha;
 pub mod endpoint;
 pub mod enterprise;
+pub mod events;
 pub mod license;
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ pub struct App {
     /// A real argon2 hash that unknown emails are checked against, so that they take as long
     /// as known ones.
     pub dummy_hash: String,
+    /// Woken after a change is committed, so this instance's event streams look at once.
+    pub changed: tokio::sync::Notify,
 }
 
 pub type AppState = Arc<App>;

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod events;
 pub mod license;
 pub mod outbox;
 
