@@ -59,8 +59,10 @@ fn rows(n: usize, tag: &str) -> Vec<BatchRow> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    let mut cfg = Config::default();
-    cfg.data_dir = a.data_dir.clone();
+    let mut cfg = Config {
+        data_dir: a.data_dir.clone(),
+        ..Default::default()
+    };
     cfg.database.url = Some(a.database_url.clone());
     let server = Server::build(cfg, Arc::new(SystemClock)).await?;
     let app = server.app.clone();
