@@ -125,6 +125,7 @@ impl Client {
                 retry_after_secs: None,
                 can_add: None,
                 captcha_required: None,
+                mfa_token: None,
             });
             Err(ClientError::Api { status, body })
         }
@@ -405,6 +406,7 @@ impl Client {
                 retry_after_secs: None,
                 can_add: None,
                 captcha_required: None,
+                mfa_token: None,
             });
             return Err(ClientError::Api { status, body });
         }
@@ -412,5 +414,104 @@ impl Client {
             resp,
             buf: Vec::new(),
         })
+    }
+}
+
+/// Colleagues, MFA, security settings, API keys, audit log.
+impl Client {
+    pub async fn colleagues(&self) -> ClientResult<ColleagueList> {
+        self.get("/api/v1/colleagues").await
+    }
+    pub async fn invite(&self, req: &InviteRequest) -> ClientResult<Colleague> {
+        self.post("/api/v1/colleagues", req).await
+    }
+    pub async fn set_colleague_role(&self, id: i64, req: &RoleUpdate) -> ClientResult<Colleague> {
+        self.patch(&format!("/api/v1/colleagues/{id}"), req).await
+    }
+    pub async fn resend_invitation(&self, id: i64) -> ClientResult<Colleague> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/resend"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn disable_colleague(&self, id: i64) -> ClientResult<Colleague> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/disable"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn enable_colleague(&self, id: i64) -> ClientResult<Colleague> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/enable"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn remove_colleague(&self, id: i64) -> ClientResult<Message> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/remove"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn accept_invitation(&self, req: &AcceptInvitation) -> ClientResult<Message> {
+        self.post("/api/v1/invitations/accept", req).await
+    }
+    /// Finish an MFA sign-in; on success the client keeps the session token.
+    pub async fn verify_mfa(&mut self, req: &MfaVerify) -> ClientResult<LoginResponse> {
+        let r: LoginResponse = self.post("/api/v1/login/mfa", req).await?;
+        self.token = Some(r.token.clone());
+        Ok(r)
+    }
+    pub async fn resend_mfa(&self, req: &MfaResend) -> ClientResult<Message> {
+        self.post("/api/v1/login/mfa/resend", req).await
+    }
+    pub async fn security(&self) -> ClientResult<Security> {
+        self.get("/api/v1/me/security").await
+    }
+    pub async fn update_security(&self, req: &SecurityUpdate) -> ClientResult<Security> {
+        self.patch("/api/v1/me/security", req).await
+    }
+    pub async fn set_enterprise_settings(
+        &self,
+        req: &EnterpriseSettings,
+    ) -> ClientResult<Security> {
+        self.patch("/api/v1/enterprise/settings", req).await
+    }
+    pub async fn api_keys(&self) -> ClientResult<ApiKeyList> {
+        self.get("/api/v1/apikeys").await
+    }
+    pub async fn create_api_key(&self, req: &NewApiKey) -> ClientResult<ApiKeyCreated> {
+        self.post("/api/v1/apikeys", req).await
+    }
+    pub async fn revoke_api_key(&self, id: i64) -> ClientResult<Message> {
+        self.post(
+            &format!("/api/v1/apikeys/{id}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn audit(&self, q: &AuditQuery) -> ClientResult<AuditPage> {
+        let mut params = vec![];
+        if let Some(s) = &q.search {
+            params.push(format!(
+                "search={}",
+                url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+            ));
+        }
+        if let Some(p) = q.page {
+            params.push(format!("page={p}"));
+        }
+        if let Some(p) = q.page_size {
+            params.push(format!("page_size={p}"));
+        }
+        let qs = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        self.get(&format!("/api/v1/audit{qs}")).await
     }
 }

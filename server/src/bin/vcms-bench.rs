@@ -13,7 +13,7 @@ use vcms_server::api::{BatchRequest, BatchRow, LoginRequest};
 use vcms_server::client::Client;
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
-use vcms_server::service::{accounts, auth, license, Actor, Role};
+use vcms_server::service::{accounts, auth, license, Actor};
 use vcms_server::Server;
 
 #[derive(Parser)]
@@ -129,12 +129,7 @@ async fn main() -> anyhow::Result<()> {
         let (eid, _) = auth::create_enterprise(&app, new, true)
             .await
             .map_err(err)?;
-        let actor = Actor {
-            admin_id: 0,
-            enterprise_id: eid,
-            session_id: 0,
-            role: Role::Owner,
-        };
+        let actor = Actor::operator(eid);
         let req = BatchRequest {
             rows: rows(20, &format!("S{s}")),
             dry_run: false,

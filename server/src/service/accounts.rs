@@ -7,7 +7,7 @@ use crate::clock::{self, Millis, DAY};
 use crate::crypto::{self, SecretBox};
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
-use crate::service::{events, license, Actor, App, Perm};
+use crate::service::{events, license, team, Actor, App, Perm};
 use crate::store::accounts::{self as st, AccountRecord, Fields, Secrets};
 use crate::store::{self, admin, outbox, Conn};
 use crate::validate::{self, Email, Extension};
@@ -199,6 +199,15 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDet
     let a = st::by_id(&mut c, actor.enterprise_id, id)
         .await?
         .ok_or_else(not_found)?;
+    team::record(
+        app,
+        &mut c,
+        actor,
+        "account.reveal_password",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     details(app, &mut c, &a).await
 }
 
@@ -213,6 +222,15 @@ pub async fn get_by_extension(
     let a = st::by_extension(&mut c, actor.enterprise_id, ext.as_str())
         .await?
         .ok_or_else(not_found)?;
+    team::record(
+        app,
+        &mut c,
+        actor,
+        "account.reveal_password",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     details(app, &mut c, &a).await
 }
 
@@ -389,6 +407,15 @@ pub async fn update(
         Some(id),
     )
     .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.edit",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     events::wake(app);
     Ok(d)
@@ -414,6 +441,15 @@ pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api:
         actor.enterprise_id,
         "account_changed",
         Some(id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.reset_password",
+        &format!("{} ({})", a.name, a.extension),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -460,6 +496,15 @@ pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::
         actor.enterprise_id,
         "account_changed",
         Some(id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.reset_pincode",
+        &format!("{} ({})", a.name, a.extension),
+        "",
     )
     .await?;
     tx.commit().await?;
@@ -515,6 +560,19 @@ pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::Rem
         )
         .await?;
     }
+    let names: Vec<String> = found
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.extension))
+        .collect();
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.remove",
+        &names.join(", "),
+        &format!("{n} account(s)"),
+    )
+    .await?;
     tx.commit().await?;
     events::wake(app);
     Ok(api::RemoveResult {
@@ -609,6 +667,15 @@ pub async fn send_emails(
             });
         }
     }
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.send_email",
+        &format!("{queued} email(s)"),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     let message = if without.is_empty() {
@@ -700,6 +767,15 @@ pub async fn resend_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
         }
         n += 1;
     }
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "email.resend",
+        &format!("{n} email(s)"),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     Ok(api::CountResult {
@@ -714,6 +790,15 @@ pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
     let rows = failed_rows(&mut tx, actor.enterprise_id, ids).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let n = outbox::delete_failed(&mut tx, actor.enterprise_id, &ids).await? as i64;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "email.delete",
+        &format!("{n} email(s)"),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     Ok(api::CountResult {
         count: n,
@@ -992,6 +1077,15 @@ pub async fn batch(
     }
     let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
     events::publish(app, &mut tx, actor.enterprise_id, "accounts_imported", None).await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.import",
+        &format!("{} created, {} updated", creates.len(), updates.len()),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     events::wake(app);
     if emails > 0 {
