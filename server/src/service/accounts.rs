@@ -333,6 +333,15 @@ pub async fn add(
         Some(a.id),
     )
     .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.add",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     events::wake(app);
