@@ -22,6 +22,10 @@ pub struct ErrorBody {
     /// The next sign-in attempt for this email must carry a captcha answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captcha_required: Option<bool>,
+    /// For `mfa_required`: the sign-in attempt to finish with `POST /api/v1/login/mfa` and
+    /// the 6-digit code sent by email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -475,4 +479,168 @@ pub struct EndpointLoginResponse {
     pub display_name: String,
     pub extension: String,
     pub enterprise_number: String,
+}
+
+// ---------------- events ----------------
+
+/// A change, streamed by `GET /api/v1/events` (server-sent events, `event: change`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ChangeEvent {
+    pub id: i64,
+    /// account_added | account_changed | account_removed | accounts_imported |
+    /// binding_changed | email_failed
+    pub kind: String,
+    pub account_id: Option<i64>,
+    pub at: String,
+}
+
+// ---------------- colleagues, MFA, API keys, audit ----------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Colleague {
+    pub id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub name: String,
+    pub email: String,
+    /// owner | admin | helpdesk
+    pub role: String,
+    pub manage_admins: bool,
+    /// invited | active | disabled
+    pub status: String,
+    pub mfa_enabled: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ColleagueList {
+    pub items: Vec<Colleague>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct InviteRequest {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// admin | helpdesk
+    pub role: String,
+    #[serde(default)]
+    pub manage_admins: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct RoleUpdate {
+    pub role: String,
+    #[serde(default)]
+    pub manage_admins: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct AcceptInvitation {
+    pub token: String,
+    pub password: String,
+    pub confirm_password: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct MfaVerify {
+    pub mfa_token: String,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct MfaResend {
+    pub mfa_token: String,
+}
+
+/// Change the login email, the backup email or MFA: the current password is asked again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct SecurityUpdate {
+    pub current_password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// "" removes it.
+    #[serde(default)]
+    pub backup_email: Option<String>,
+    #[serde(default)]
+    pub mfa_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Security {
+    pub email: String,
+    pub backup_email: Option<String>,
+    pub mfa_enabled: bool,
+    /// The owner requires MFA of every administrator.
+    pub mfa_required: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct EnterpriseSettings {
+    pub mfa_required: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct NewApiKey {
+    pub name: String,
+    /// owner | admin | helpdesk
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyCreated {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    /// Shown once: use it as `Authorization: Bearer <key>` or `VCMS_API_KEY`.
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyList {
+    pub items: Vec<ApiKey>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub page_size: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: String,
+    /// The administrator's email, or "api key NAME".
+    pub who: String,
+    /// e.g. signin.ok, signin.failed, account.add, account.reveal_password, colleague.invite
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    /// The client's address.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
 }

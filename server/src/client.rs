@@ -125,6 +125,7 @@ impl Client {
                 retry_after_secs: None,
                 can_add: None,
                 captcha_required: None,
+                mfa_token: None,
             });
             Err(ClientError::Api { status, body })
         }
@@ -322,5 +323,195 @@ impl Client {
         req: &EndpointLoginRequest,
     ) -> ClientResult<EndpointLoginResponse> {
         self.post("/endpoint/v1/login", req).await
+    }
+}
+
+/// A live stream of [`ChangeEvent`]s (server-sent events).
+#[derive(Debug)]
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+/// What the event stream delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamItem {
+    Change(ChangeEvent),
+    SessionEnded(String),
+}
+
+impl EventStream {
+    /// The next item; `None` when the server closed the stream.
+    pub async fn next(&mut self) -> Option<ClientResult<StreamItem>> {
+        loop {
+            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\n\n") {
+                let block: Vec<u8> = self.buf.drain(..pos + 2).collect();
+                let text = String::from_utf8_lossy(&block);
+                let mut event = "message".to_string();
+                let mut data = String::new();
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                    }
+                }
+                match event.as_str() {
+                    "change" => {
+                        return Some(
+                            serde_json::from_str(&data)
+                                .map(StreamItem::Change)
+                                .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
+                        )
+                    }
+                    "session_ended" => return Some(Ok(StreamItem::SessionEnded(data))),
+                    _ => continue,
+                }
+            }
+            match self.resp.chunk().await {
+                Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
+                Ok(None) => return None,
+                Err(e) => return Some(Err(ClientError::Transport(format!("event stream: {e}")))),
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Subscribe to the enterprise's live changes (after event `after`, or from now).
+    pub async fn events(&self, after: Option<i64>) -> ClientResult<EventStream> {
+        let url = match after {
+            Some(a) => format!("{}/api/v1/events?after={a}", self.base),
+            None => format!("{}/api/v1/events", self.base),
+        };
+        // No overall timeout: the stream lives as long as the session.
+        let http = reqwest::Client::new();
+        let mut rb = http.get(url);
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().await.map_err(|e| {
+            ClientError::Transport(format!("cannot reach the server at {}: {e}", self.base))
+        })?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
+                code: "http".into(),
+                message: format!("the server answered {status}"),
+                field: None,
+                retry_after_secs: None,
+                can_add: None,
+                captcha_required: None,
+                mfa_token: None,
+            });
+            return Err(ClientError::Api { status, body });
+        }
+        Ok(EventStream {
+            resp,
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// Colleagues, MFA, security settings, API keys, audit log.
+impl Client {
+    pub async fn colleagues(&self) -> ClientResult<ColleagueList> {
+        self.get("/api/v1/colleagues").await
+    }
+    pub async fn invite(&self, req: &InviteRequest) -> ClientResult<Colleague> {
+        self.post("/api/v1/colleagues", req).await
+    }
+    pub async fn set_colleague_role(&self, id: i64, req: &RoleUpdate) -> ClientResult<Colleague> {
+        self.patch(&format!("/api/v1/colleagues/{id}"), req).await
+    }
+    pub async fn resend_invitation(&self, id: i64) -> ClientResult<Colleague> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/resend"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn disable_colleague(&self, id: i64) -> ClientResult<Colleague> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/disable"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn enable_colleague(&self, id: i64) -> ClientResult<Colleague> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/enable"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn remove_colleague(&self, id: i64) -> ClientResult<Message> {
+        self.post(
+            &format!("/api/v1/colleagues/{id}/remove"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn accept_invitation(&self, req: &AcceptInvitation) -> ClientResult<Message> {
+        self.post("/api/v1/invitations/accept", req).await
+    }
+    /// Finish an MFA sign-in; on success the client keeps the session token.
+    pub async fn verify_mfa(&mut self, req: &MfaVerify) -> ClientResult<LoginResponse> {
+        let r: LoginResponse = self.post("/api/v1/login/mfa", req).await?;
+        self.token = Some(r.token.clone());
+        Ok(r)
+    }
+    pub async fn resend_mfa(&self, req: &MfaResend) -> ClientResult<Message> {
+        self.post("/api/v1/login/mfa/resend", req).await
+    }
+    pub async fn security(&self) -> ClientResult<Security> {
+        self.get("/api/v1/me/security").await
+    }
+    pub async fn update_security(&self, req: &SecurityUpdate) -> ClientResult<Security> {
+        self.patch("/api/v1/me/security", req).await
+    }
+    pub async fn set_enterprise_settings(
+        &self,
+        req: &EnterpriseSettings,
+    ) -> ClientResult<Security> {
+        self.patch("/api/v1/enterprise/settings", req).await
+    }
+    pub async fn api_keys(&self) -> ClientResult<ApiKeyList> {
+        self.get("/api/v1/apikeys").await
+    }
+    pub async fn create_api_key(&self, req: &NewApiKey) -> ClientResult<ApiKeyCreated> {
+        self.post("/api/v1/apikeys", req).await
+    }
+    pub async fn revoke_api_key(&self, id: i64) -> ClientResult<Message> {
+        self.post(
+            &format!("/api/v1/apikeys/{id}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+    pub async fn audit(&self, q: &AuditQuery) -> ClientResult<AuditPage> {
+        let mut params = vec![];
+        if let Some(s) = &q.search {
+            params.push(format!(
+                "search={}",
+                url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+            ));
+        }
+        if let Some(p) = q.page {
+            params.push(format!("page={p}"));
+        }
+        if let Some(p) = q.page_size {
+            params.push(format!("page_size={p}"));
+        }
+        let qs = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
+        self.get(&format!("/api/v1/audit{qs}")).await
     }
 }

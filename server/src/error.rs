@@ -26,6 +26,7 @@ impl AppError {
                 retry_after_secs: None,
                 can_add: None,
                 captcha_required: None,
+                mfa_token: None,
             },
         }
     }

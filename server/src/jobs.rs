@@ -124,6 +124,7 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
     admin::purge_attempts(&mut c, now - DAY, now).await?;
     admin::delete_stale_pending(&mut c, now - 30 * DAY).await?;
     outbox::purge_sent(&mut c, now - 30 * DAY).await?;
+    crate::store::events::purge(&mut c, now - DAY).await?;
     drop(c);
     app.mailer.wake();
     Ok(report)

@@ -75,6 +75,7 @@ impl Server {
             public_url,
             captcha: config.security.captcha,
             dummy_hash,
+            changed: tokio::sync::Notify::new(),
         });
         Ok(Self { app, config })
     }

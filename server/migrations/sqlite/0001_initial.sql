@@ -10,6 +10,7 @@ CREATE TABLE enterprises (
     trial_ends_at   INTEGER,
     ever_licensed   INTEGER NOT NULL DEFAULT 0,
     purge_warned    INTEGER NOT NULL DEFAULT 0,
+    mfa_required    INTEGER NOT NULL DEFAULT 0,     -- the owner requires MFA of every admin
     created_at      INTEGER NOT NULL,
     activated_at    INTEGER
 );
@@ -23,6 +24,12 @@ CREATE TABLE admins (
     role                TEXT    NOT NULL,        -- owner | admin | helpdesk
     password_hash       TEXT    NOT NULL,
     language            TEXT    NOT NULL DEFAULT 'en',
+    first_name          TEXT    NOT NULL DEFAULT '',
+    last_name           TEXT    NOT NULL DEFAULT '',
+    backup_email        TEXT,
+    status              TEXT    NOT NULL DEFAULT 'active',   -- invited | active | disabled
+    manage_admins       INTEGER NOT NULL DEFAULT 0,
+    mfa_enabled         INTEGER NOT NULL DEFAULT 0,
     created_at          INTEGER NOT NULL,
     password_changed_at INTEGER NOT NULL
 );
@@ -152,3 +159,56 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
 CREATE INDEX outbox_failed ON outbox(enterprise_id, status, failed_at);
+
+-- Changes streamed to consoles (GET /api/v1/events). Kept a day; every server instance
+-- reads them, so a change made through one instance reaches consoles on all of them.
+CREATE TABLE events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,
+    kind           TEXT    NOT NULL,
+    account_id     INTEGER,
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX events_by_enterprise ON events(enterprise_id, id);
+
+-- A sign-in waiting for its emailed 6-digit code (valid 5 minutes, 5 tries, single use).
+CREATE TABLE mfa_challenges (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash    TEXT    NOT NULL UNIQUE,
+    admin_id      INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    code_hash     TEXT    NOT NULL,
+    expires_at    INTEGER NOT NULL,
+    tries         INTEGER NOT NULL DEFAULT 0,
+    used_at       INTEGER,
+    last_sent_at  INTEGER NOT NULL,
+    language      TEXT    NOT NULL,
+    client_ip     TEXT,
+    created_at    INTEGER NOT NULL
+);
+
+-- Who did what, when, from where.
+CREATE TABLE audit (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id  INTEGER REFERENCES enterprises(id) ON DELETE CASCADE,
+    actor          TEXT    NOT NULL,
+    action         TEXT    NOT NULL,
+    target         TEXT    NOT NULL DEFAULT '',
+    detail         TEXT    NOT NULL DEFAULT '',
+    client_ip      TEXT    NOT NULL DEFAULT '',
+    created_at     INTEGER NOT NULL
+);
+CREATE INDEX audit_by_enterprise ON audit(enterprise_id, id);
+
+-- API keys for scripts: shown once, stored hashed.
+CREATE TABLE api_keys (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    enterprise_id  INTEGER NOT NULL REFERENCES enterprises(id) ON DELETE CASCADE,
+    name           TEXT    NOT NULL,
+    role           TEXT    NOT NULL,
+    key_hash       TEXT    NOT NULL UNIQUE,
+    prefix         TEXT    NOT NULL,
+    created_by     INTEGER REFERENCES admins(id) ON DELETE SET NULL,
+    created_at     INTEGER NOT NULL,
+    last_used_at   INTEGER,
+    revoked_at     INTEGER
+);

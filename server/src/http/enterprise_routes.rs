@@ -9,11 +9,62 @@ use super::{ApiJson, Auth};
 use crate::api::*;
 use crate::error::AppError;
 use crate::service::{enterprise, license, AppState};
+#[allow(unused_imports)]
+use futures_util::Stream as _;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_enterprise))
         .routes(routes!(list_licenses, add_license))
+        .routes(routes!(event_stream))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct EventQuery {
+    /// Resume after this event id (also read from the Last-Event-ID header).
+    after: Option<i64>,
+}
+
+/// Live changes of the enterprise as server-sent events: `event: change` with a
+/// `ChangeEvent` as data and its id as the SSE id; `event: session_ended` when the session
+/// ends. Changes made through any server instance arrive within a second.
+#[utoipa::path(get, path = "/api/v1/events", tag = "enterprise", params(EventQuery), security(("session" = [])),
+    responses((status = 200, content_type = "text/event-stream", body = ChangeEvent), (status = 401, body = ErrorBody)))]
+async fn event_stream(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
+    super::account_routes::ApiQuery(q): super::account_routes::ApiQuery<EventQuery>,
+) -> axum::response::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt;
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_whitespace().nth(1))
+        .unwrap_or_default()
+        .to_string();
+    let resume = q.after.or_else(|| {
+        headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    });
+    let s = crate::service::events::stream(app, actor.enterprise_id, token, resume).map(|item| {
+        Ok(match item {
+            crate::service::events::Item::Change(ev) => Event::default()
+                .event("change")
+                .id(ev.id.to_string())
+                .json_data(&ev)
+                .unwrap_or_else(|_| Event::default().comment("unencodable event")),
+            crate::service::events::Item::Ended(why) => {
+                Event::default().event("session_ended").data(why)
+            }
+        })
+    });
+    Sse::new(s).keep_alive(KeepAlive::default())
 }
 
 /// The enterprise: number, trial and quota ("Account (13/20)", "7 can be added").

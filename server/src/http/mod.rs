@@ -3,6 +3,7 @@
 mod account_routes;
 mod auth_routes;
 mod enterprise_routes;
+mod team_routes;
 
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
@@ -47,7 +48,14 @@ impl FromRequestParts<AppState> for Auth {
                     "Sign in first: send Authorization: Bearer <token>",
                 )
             })?;
-        Ok(Auth(auth::authenticate(app, token).await?))
+        let mut actor = auth::authenticate(app, token).await?;
+        if let Some(ci) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            actor.ip = ci.0.ip().to_string();
+        }
+        Ok(Auth(actor))
     }
 }
 
@@ -92,6 +100,7 @@ pub fn router(app: AppState) -> Router {
         .merge(auth_routes::routes())
         .merge(enterprise_routes::routes())
         .merge(account_routes::routes())
+        .merge(team_routes::routes())
         .split_for_parts();
     let doc = std::sync::Arc::new(api);
     router

@@ -200,7 +200,11 @@ impl Mailer {
             }
             Delivery::Failed { error } => {
                 tracing::warn!(id = row.id, kind = %row.kind, %error, "email delivery failed");
-                outbox::mark_failed(&mut c, row.id, now, error).await?
+                outbox::mark_failed(&mut c, row.id, now, error).await?;
+                if let Some(eid) = row.enterprise_id {
+                    crate::store::events::insert(&mut c, eid, "email_failed", row.account_id, now)
+                        .await?;
+                }
             }
         }
         Ok(outcome)

@@ -7,7 +7,7 @@ use crate::clock::{self, Millis, DAY};
 use crate::crypto::{self, SecretBox};
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
-use crate::service::{license, Actor, App, Perm};
+use crate::service::{events, license, team, Actor, App, Perm};
 use crate::store::accounts::{self as st, AccountRecord, Fields, Secrets};
 use crate::store::{self, admin, outbox, Conn};
 use crate::validate::{self, Email, Extension};
@@ -199,6 +199,15 @@ pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDet
     let a = st::by_id(&mut c, actor.enterprise_id, id)
         .await?
         .ok_or_else(not_found)?;
+    team::record(
+        app,
+        &mut c,
+        actor,
+        "account.reveal_password",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     details(app, &mut c, &a).await
 }
 
@@ -213,6 +222,15 @@ pub async fn get_by_extension(
     let a = st::by_extension(&mut c, actor.enterprise_id, ext.as_str())
         .await?
         .ok_or_else(not_found)?;
+    team::record(
+        app,
+        &mut c,
+        actor,
+        "account.reveal_password",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     details(app, &mut c, &a).await
 }
 
@@ -307,8 +325,26 @@ pub async fn add(
         queue_account_email(app, &mut tx, &a, &number).await?;
     }
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_added",
+        Some(a.id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.add",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
+    events::wake(app);
     Ok(d)
 }
 
@@ -372,7 +408,25 @@ pub async fn update(
         .await?
         .ok_or_else(not_found)?;
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.edit",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(d)
 }
 
@@ -390,7 +444,25 @@ pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api:
         .await?
         .ok_or_else(not_found)?;
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.reset_password",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(d)
 }
 
@@ -427,7 +499,25 @@ pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::
         .await?
         .ok_or_else(not_found)?;
     let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.reset_pincode",
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(d)
 }
 
@@ -469,7 +559,31 @@ pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::Rem
         .with_field("ids"));
     }
     let n = st::delete_ids(&mut tx, actor.enterprise_id, &unique).await? as i64;
+    for id in &unique {
+        events::publish(
+            app,
+            &mut tx,
+            actor.enterprise_id,
+            "account_removed",
+            Some(*id),
+        )
+        .await?;
+    }
+    let names: Vec<String> = found
+        .iter()
+        .map(|a| format!("{} ({})", a.name, a.extension))
+        .collect();
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.remove",
+        &names.join(", "),
+        &format!("{n} account(s)"),
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     Ok(api::RemoveResult {
         removed: n,
         message: format!("Removed {n} account(s)"),
@@ -562,6 +676,15 @@ pub async fn send_emails(
             });
         }
     }
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.send_email",
+        &format!("{queued} email(s)"),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     let message = if without.is_empty() {
@@ -653,6 +776,15 @@ pub async fn resend_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
         }
         n += 1;
     }
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "email.resend",
+        &format!("{n} email(s)"),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     app.mailer.wake();
     Ok(api::CountResult {
@@ -667,6 +799,15 @@ pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
     let rows = failed_rows(&mut tx, actor.enterprise_id, ids).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let n = outbox::delete_failed(&mut tx, actor.enterprise_id, &ids).await? as i64;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "email.delete",
+        &format!("{n} email(s)"),
+        "",
+    )
+    .await?;
     tx.commit().await?;
     Ok(api::CountResult {
         count: n,
@@ -944,7 +1085,18 @@ pub async fn batch(
         }
     }
     let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
+    events::publish(app, &mut tx, actor.enterprise_id, "accounts_imported", None).await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "account.import",
+        &format!("{} created, {} updated", creates.len(), updates.len()),
+        "",
+    )
+    .await?;
     tx.commit().await?;
+    events::wake(app);
     if emails > 0 {
         app.mailer.wake();
     }

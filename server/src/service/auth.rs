@@ -396,8 +396,21 @@ pub async fn login(
     let admin =
         match (ok, found) {
             (true, Some(a)) => a,
-            _ => {
+            (_, found) => {
                 let now = app.now();
+                if let Some(a) = &found {
+                    crate::service::team::audit_as(
+                        app,
+                        &mut c,
+                        a.enterprise_id,
+                        &a.email,
+                        "signin.failed",
+                        "",
+                        "wrong password",
+                        client_ip,
+                    )
+                    .await?;
+                }
                 if n % 3 == 0 {
                     let until = if n >= HARD_LOCK_AT {
                         LOCKED
@@ -429,11 +442,43 @@ pub async fn login(
             "This enterprise is not activated yet: open the link in the activation email (valid 12 hours), or ask for a new one",
         ));
     }
+    if admin.status == "disabled" {
+        crate::service::team::audit_as(
+            app,
+            &mut c,
+            e.id,
+            &admin.email,
+            "signin.refused",
+            "",
+            "disabled",
+            client_ip,
+        )
+        .await?;
+        return Err(AppError::forbidden(
+            "disabled",
+            "This administrator is disabled: ask the enterprise owner to enable it again",
+        ));
+    }
     drop(c);
     let language = match &req.language {
         Some(l) => validate::language("language", l)?,
         None => admin.language.clone(),
     };
+    if admin.mfa_enabled != 0 || e.mfa_required != 0 {
+        return Err(crate::service::team::start_mfa(app, &admin, &language, client_ip).await?);
+    }
+    start_session(app, admin, &e, &language, client_ip).await
+}
+
+/// Open a session for an admin whose password (and code, with MFA) checked out. A new
+/// sign-in ends the admin's older sessions.
+pub async fn start_session(
+    app: &App,
+    admin: admin::AdminRow,
+    e: &admin::EnterpriseRow,
+    language: &str,
+    client_ip: Option<&str>,
+) -> AppResult<api::LoginResponse> {
     let token = crypto::new_token();
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -447,15 +492,26 @@ pub async fn login(
     )
     .await?;
     if language != admin.language {
-        admin::update_admin_profile(&mut tx, admin.id, &admin.name, &language).await?;
+        admin::update_admin_profile(&mut tx, admin.id, &admin.name, language).await?;
     }
+    crate::service::team::audit_as(
+        app,
+        &mut tx,
+        e.id,
+        &admin.email,
+        "signin.ok",
+        "",
+        "",
+        client_ip,
+    )
+    .await?;
     tx.commit().await?;
     let mut a = admin;
-    a.language = language;
+    a.language = language.to_string();
     Ok(api::LoginResponse {
         token,
         idle_timeout_secs: IDLE_TIMEOUT / SECOND,
-        profile: profile(&a, &e),
+        profile: profile(&a, e),
     })
 }
 
@@ -471,8 +527,21 @@ fn ended_message(reason: &str) -> &'static str {
     }
 }
 
-/// The actor behind a bearer token; ends sessions idle for 30 minutes.
+/// The actor behind a bearer token; ends sessions idle for 30 minutes. A request counts as
+/// activity.
 pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
+    session_actor(app, token, true).await
+}
+
+/// Whether a session still lives, without counting as activity (event streams).
+pub async fn check_session(app: &App, token: &str) -> AppResult<Actor> {
+    session_actor(app, token, false).await
+}
+
+async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Actor> {
+    if token.starts_with(crate::service::team::KEY_PREFIX) {
+        return crate::service::team::key_actor(app, token).await;
+    }
     let hash = crypto::token_hash(token);
     let mut c = app.store.conn().await?;
     let s = admin::session_by_hash(&mut c, &hash)
@@ -497,7 +566,7 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
             ended_message("idle"),
         ));
     }
-    if now - s.last_seen_at > 15 * SECOND {
+    if activity && now - s.last_seen_at > 15 * SECOND {
         admin::touch_session(&mut c, s.id, now).await?;
     }
     let a = admin::admin_by_id(&mut c, s.admin_id)
@@ -510,6 +579,10 @@ pub async fn authenticate(app: &App, token: &str) -> AppResult<Actor> {
         enterprise_id: a.enterprise_id,
         session_id: s.id,
         role,
+        manage_admins: a.manage_admins != 0,
+        who: a.email,
+        ip: String::new(),
+        key_id: None,
     })
 }
 
@@ -541,26 +614,33 @@ pub async fn forgot_password(app: &App, req: &api::EmailRequest) -> AppResult<ap
         )
         .await?;
         let link = link(app, "reset-password", &token);
-        app.mailer
-            .enqueue(
-                &mut tx,
-                &Outgoing {
-                    enterprise_id: Some(a.enterprise_id),
-                    account_id: None,
-                    account_label: None,
-                    kind: "password_reset",
-                    recipient: &a.email,
-                    lang: &a.language,
-                    vars: &[
-                        ("name", &a.name),
-                        ("email", &a.email),
-                        ("token", &token),
-                        ("link", &link),
-                        ("valid_minutes", "10"),
-                    ],
-                },
-            )
-            .await?;
+        // The backup email (recovery only) receives the link too.
+        let mut recipients = vec![a.email.clone()];
+        if let Some(b) = a.backup_email.clone().filter(|b| !b.is_empty()) {
+            recipients.push(b);
+        }
+        for to in &recipients {
+            app.mailer
+                .enqueue(
+                    &mut tx,
+                    &Outgoing {
+                        enterprise_id: Some(a.enterprise_id),
+                        account_id: None,
+                        account_label: None,
+                        kind: "password_reset",
+                        recipient: to,
+                        lang: &a.language,
+                        vars: &[
+                            ("name", &a.name),
+                            ("email", &a.email),
+                            ("token", &token),
+                            ("link", &link),
+                            ("valid_minutes", "10"),
+                        ],
+                    },
+                )
+                .await?;
+        }
     }
     tx.commit().await?;
     app.mailer.wake();
@@ -698,6 +778,12 @@ pub async fn update_profile(
         .as_deref()
         .map(|v| validate::language("language", v))
         .transpose()?;
+    if actor.key_id.is_some() {
+        return Err(AppError::forbidden(
+            "forbidden",
+            "An API key has no personal information",
+        ));
+    }
     if (company.is_some() || country.is_some()) && actor.role != Role::Owner {
         return Err(AppError::forbidden(
             "forbidden",

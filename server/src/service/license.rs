@@ -4,7 +4,7 @@ use crate::api;
 use crate::clock::{self, Millis, DAY};
 use crate::error::{AppError, AppResult};
 use crate::license_number;
-use crate::service::{Actor, App};
+use crate::service::{team, Actor, App, Perm};
 use crate::store::{self, accounts, admin, license, Conn};
 
 pub const TRIAL_QUOTA: i64 = 20;
@@ -74,6 +74,7 @@ fn to_api(l: &license::LicenseRow, now: Millis) -> api::License {
 }
 
 pub async fn list(app: &App, actor: &Actor) -> AppResult<api::LicenseList> {
+    actor.require(Perm::ViewLicenses)?;
     let now = app.now();
     let mut c = app.store.conn().await?;
     let rows = license::of_enterprise(&mut c, actor.enterprise_id).await?;
@@ -129,6 +130,15 @@ pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicen
         .await?
         .ok_or_else(|| AppError::internal("license vanished"))?;
     let q = quota(&mut tx, actor.enterprise_id, now).await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "license.add",
+        &number,
+        &format!("{} accounts, {} years", l.quantity, l.years),
+    )
+    .await?;
     tx.commit().await?;
     Ok(api::AddLicenseResponse {
         message: "License binding successfully".into(),

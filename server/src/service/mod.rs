@@ -6,7 +6,9 @@ pub mod auth;
 pub mod captcha;
 pub mod endpoint;
 pub mod enterprise;
+pub mod events;
 pub mod license;
+pub mod team;
 
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ pub struct App {
     /// A real argon2 hash that unknown emails are checked against, so that they take as long
     /// as known ones.
     pub dummy_hash: String,
+    /// Woken after a change is committed, so this instance's event streams look at once.
+    pub changed: tokio::sync::Notify,
 }
 
 pub type AppState = Arc<App>;
@@ -76,6 +80,13 @@ pub struct Actor {
     pub enterprise_id: i64,
     pub session_id: i64,
     pub role: Role,
+    pub manage_admins: bool,
+    /// For the audit log: the admin's email, or "api key NAME".
+    pub who: String,
+    /// The client's address, when known.
+    pub ip: String,
+    /// Set when the request came with an API key instead of a session.
+    pub key_id: Option<i64>,
 }
 
 /// What a request wants to do, checked against the actor's role.
@@ -91,12 +102,26 @@ pub enum Perm {
     ManageAccounts,
     /// The failed email list.
     FailedEmails,
+    /// Invite, change, disable and remove colleagues (owner, or admin with the flag).
+    ManageColleagues,
+    /// Read the audit log.
+    ViewAudit,
+    /// The license list.
+    ViewLicenses,
+    /// Bind licenses, create and revoke API keys, enterprise settings (owner only).
+    OwnerOnly,
 }
 
 impl Role {
-    pub fn may(self, p: Perm) -> bool {
+    /// What the role allows; `manage_admins` is the admin's flag.
+    pub fn may(self, p: Perm, manage_admins: bool) -> bool {
         match self {
-            Role::Owner | Role::Admin => true,
+            Role::Owner => true,
+            Role::Admin => match p {
+                Perm::ManageColleagues => manage_admins,
+                Perm::OwnerOnly => false,
+                _ => true,
+            },
             Role::Helpdesk => matches!(
                 p,
                 Perm::ViewAccounts | Perm::ResetSecrets | Perm::SendEmails
@@ -107,7 +132,7 @@ impl Role {
 
 impl Actor {
     pub fn require(&self, p: Perm) -> Result<(), crate::error::AppError> {
-        if self.role.may(p) {
+        if self.role.may(p, self.manage_admins) {
             Ok(())
         } else {
             Err(crate::error::AppError::forbidden(
@@ -125,6 +150,20 @@ impl Actor {
                 "forbidden",
                 "Only the enterprise owner may do this",
             ))
+        }
+    }
+
+    /// An actor for operator tools and benchmarks acting as an enterprise's owner.
+    pub fn operator(enterprise_id: i64) -> Self {
+        Actor {
+            admin_id: 0,
+            enterprise_id,
+            session_id: 0,
+            role: Role::Owner,
+            manage_admins: true,
+            who: "operator".into(),
+            ip: String::new(),
+            key_id: None,
         }
     }
 }

@@ -13,11 +13,12 @@ pub struct EnterpriseRow {
     pub trial_ends_at: Option<i64>,
     pub ever_licensed: i64,
     pub purge_warned: i64,
+    pub mfa_required: i64,
     pub created_at: i64,
     pub activated_at: Option<i64>,
 }
 
-const ENTERPRISE_COLS: &str = "id, number, company, country, status, trial_ends_at, ever_licensed, purge_warned, created_at, activated_at";
+const ENTERPRISE_COLS: &str = "id, number, company, country, status, trial_ends_at, ever_licensed, purge_warned, mfa_required, created_at, activated_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AdminRow {
@@ -31,9 +32,15 @@ pub struct AdminRow {
     pub language: String,
     pub created_at: i64,
     pub password_changed_at: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub backup_email: Option<String>,
+    pub status: String,
+    pub manage_admins: i64,
+    pub mfa_enabled: i64,
 }
 
-const ADMIN_COLS: &str = "id, enterprise_id, email, email_key, name, role, password_hash, language, created_at, password_changed_at";
+pub(crate) const ADMIN_COLS: &str = "id, enterprise_id, email, email_key, name, role, password_hash, language, created_at, password_changed_at, first_name, last_name, backup_email, status, manage_admins, mfa_enabled";
 
 pub async fn insert_enterprise(
     c: &mut Conn,

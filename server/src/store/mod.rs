@@ -6,8 +6,10 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod events;
 pub mod license;
 pub mod outbox;
+pub mod team;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};

@@ -711,3 +711,61 @@ async fn pincode_guessing_is_throttled(db: Db) {
         .unwrap();
 }
 both!(pincode_guessing_is_throttled);
+
+async fn next(
+    st: &mut vcms_server::client::EventStream,
+) -> Result<
+    Option<vcms_server::client::ClientResult<vcms_server::client::StreamItem>>,
+    tokio::time::error::Elapsed,
+> {
+    tokio::time::timeout(std::time::Duration::from_secs(1), st.next()).await
+}
+
+async fn changes_are_streamed_to_consoles_of_the_same_enterprise(db: Db) {
+    use vcms_server::client::StreamItem;
+    let s = TestServer::start(db).await;
+    let (_, a) = s.owner("live@example.com").await;
+    let (_, b) = s.owner("other@example.com").await;
+    let mut a_events = a.events(None).await.unwrap();
+    let mut b_events = b.events(None).await.unwrap();
+    let anna = a.add_account(&new("Anna", "1001", None)).await.unwrap();
+    match next(&mut a_events).await {
+        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(
+            (ev.kind.as_str(), ev.account_id),
+            ("account_added", Some(anna.id))
+        ),
+        other => panic!("no event within a second: {other:?}"),
+    }
+    a.update_account(
+        anna.id,
+        &AccountUpdate {
+            name: Some("Anna Li".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    match next(&mut a_events).await {
+        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(ev.kind, "account_changed"),
+        other => panic!("no event within a second: {other:?}"),
+    }
+    a.remove_accounts(&[anna.id]).await.unwrap();
+    match next(&mut a_events).await {
+        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(ev.kind, "account_removed"),
+        other => panic!("no event within a second: {other:?}"),
+    }
+    // The other enterprise hears nothing.
+    assert!(
+        next(&mut b_events).await.is_err(),
+        "another enterprise's change leaked"
+    );
+    // Without a session there is no stream.
+    assert_eq!(
+        err(s.client().events(None).await)
+            .status()
+            .unwrap()
+            .as_u16(),
+        401
+    );
+}
+both!(changes_are_streamed_to_consoles_of_the_same_enterprise);

@@ -11,3 +11,4 @@ mod input;
 mod licenses;
 mod outbox;
 mod process;
+mod team;

@@ -1,0 +1,213 @@
+//! Colleagues, invitations, MFA sign-in, security settings, API keys, audit log.
+
+use axum::extract::State;
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::account_routes::{ApiPath, ApiQuery};
+use super::{ApiJson, Auth, ClientIp};
+use crate::api::*;
+use crate::error::AppError;
+use crate::service::{team, AppState};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_colleagues, invite))
+        .routes(routes!(set_role))
+        .routes(routes!(resend))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(remove))
+        .routes(routes!(accept))
+        .routes(routes!(verify_mfa))
+        .routes(routes!(resend_mfa))
+        .routes(routes!(get_security, update_security))
+        .routes(routes!(enterprise_settings))
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+        .routes(routes!(audit))
+}
+
+/// Administrators of the enterprise (owner, or admin with "manage administrators").
+#[utoipa::path(get, path = "/api/v1/colleagues", tag = "colleagues", security(("session" = [])), responses((status = 200, body = ColleagueList), (status = 403, body = ErrorBody)))]
+async fn list_colleagues(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<ColleagueList>, AppError> {
+    Ok(Json(team::list_colleagues(&app, &actor).await?))
+}
+
+/// Invite a colleague: an invitation email with a link valid 48 hours.
+#[utoipa::path(post, path = "/api/v1/colleagues", tag = "colleagues", request_body = InviteRequest, security(("session" = [])),
+    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn invite(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<Json<Colleague>, AppError> {
+    Ok(Json(team::invite(&app, &actor, &req).await?))
+}
+
+/// Change a colleague's role and flags.
+#[utoipa::path(patch, path = "/api/v1/colleagues/{id}", tag = "colleagues", params(("id" = i64, Path)), request_body = RoleUpdate, security(("session" = [])),
+    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn set_role(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<RoleUpdate>,
+) -> Result<Json<Colleague>, AppError> {
+    Ok(Json(team::set_role(&app, &actor, id, &req).await?))
+}
+
+/// Send the invitation again (new link; the old one stops working). For a colleague who
+/// already set up, the password is scrambled and their sessions end.
+#[utoipa::path(post, path = "/api/v1/colleagues/{id}/resend", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Colleague), (status = 404, body = ErrorBody)))]
+async fn resend(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Colleague>, AppError> {
+    Ok(Json(team::resend(&app, &actor, id).await?))
+}
+
+/// Disable a colleague: their sessions end at once and sign-in is refused.
+#[utoipa::path(post, path = "/api/v1/colleagues/{id}/disable", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Colleague), (status = 404, body = ErrorBody)))]
+async fn disable(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Colleague>, AppError> {
+    Ok(Json(team::set_enabled(&app, &actor, id, false).await?))
+}
+
+/// Enable a disabled colleague again.
+#[utoipa::path(post, path = "/api/v1/colleagues/{id}/enable", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Colleague), (status = 404, body = ErrorBody)))]
+async fn enable(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Colleague>, AppError> {
+    Ok(Json(team::set_enabled(&app, &actor, id, true).await?))
+}
+
+/// Remove a colleague.
+#[utoipa::path(post, path = "/api/v1/colleagues/{id}/remove", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+async fn remove(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Message>, AppError> {
+    Ok(Json(team::remove(&app, &actor, id).await?))
+}
+
+/// Accept an invitation: set a password with the token from the email (valid 48 hours).
+#[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "colleagues", request_body = AcceptInvitation,
+    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn accept(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<AcceptInvitation>,
+) -> Result<Json<Message>, AppError> {
+    Ok(Json(team::accept(&app, &req).await?))
+}
+
+/// Finish an MFA sign-in with the 6-digit code from the email (valid 5 minutes, 5 tries).
+#[utoipa::path(post, path = "/api/v1/login/mfa", tag = "auth", request_body = MfaVerify,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+async fn verify_mfa(
+    State(app): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<MfaVerify>,
+) -> Result<Json<LoginResponse>, AppError> {
+    Ok(Json(team::verify_mfa(&app, &req, ip.as_deref()).await?))
+}
+
+/// Send a new MFA code (at most every 30 seconds).
+#[utoipa::path(post, path = "/api/v1/login/mfa/resend", tag = "auth", request_body = MfaResend,
+    responses((status = 200, body = Message), (status = 429, body = ErrorBody)))]
+async fn resend_mfa(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<MfaResend>,
+) -> Result<Json<Message>, AppError> {
+    Ok(Json(team::resend_mfa(&app, &req).await?))
+}
+
+/// Login email, backup email, MFA.
+#[utoipa::path(get, path = "/api/v1/me/security", tag = "auth", security(("session" = [])), responses((status = 200, body = Security)))]
+async fn get_security(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<Security>, AppError> {
+    Ok(Json(team::security(&app, &actor).await?))
+}
+
+/// Change the login email, backup email or MFA (asks for the current password).
+#[utoipa::path(patch, path = "/api/v1/me/security", tag = "auth", request_body = SecurityUpdate, security(("session" = [])),
+    responses((status = 200, body = Security), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_security(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<SecurityUpdate>,
+) -> Result<Json<Security>, AppError> {
+    Ok(Json(team::update_security(&app, &actor, &req).await?))
+}
+
+/// Enterprise settings (owner): require MFA of every administrator.
+#[utoipa::path(patch, path = "/api/v1/enterprise/settings", tag = "enterprise", request_body = EnterpriseSettings, security(("session" = [])),
+    responses((status = 200, body = Security), (status = 403, body = ErrorBody)))]
+async fn enterprise_settings(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<EnterpriseSettings>,
+) -> Result<Json<Security>, AppError> {
+    Ok(Json(
+        team::set_enterprise_settings(&app, &actor, &req).await?,
+    ))
+}
+
+/// API keys of the enterprise (owner).
+#[utoipa::path(get, path = "/api/v1/apikeys", tag = "apikeys", security(("session" = [])), responses((status = 200, body = ApiKeyList), (status = 403, body = ErrorBody)))]
+async fn list_keys(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<ApiKeyList>, AppError> {
+    Ok(Json(team::list_keys(&app, &actor).await?))
+}
+
+/// Create an API key with a name and a role; the key is in this answer only.
+#[utoipa::path(post, path = "/api/v1/apikeys", tag = "apikeys", request_body = NewApiKey, security(("session" = [])),
+    responses((status = 200, body = ApiKeyCreated), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_key(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<NewApiKey>,
+) -> Result<Json<ApiKeyCreated>, AppError> {
+    Ok(Json(team::create_key(&app, &actor, &req).await?))
+}
+
+/// Revoke an API key.
+#[utoipa::path(post, path = "/api/v1/apikeys/{id}/revoke", tag = "apikeys", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+async fn revoke_key(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Message>, AppError> {
+    Ok(Json(team::revoke_key(&app, &actor, id).await?))
+}
+
+/// The audit log, newest first: sign-ins, changes, password reveals; who, what, when, from where.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("session" = [])),
+    responses((status = 200, body = AuditPage), (status = 403, body = ErrorBody)))]
+async fn audit(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, AppError> {
+    Ok(Json(team::audit_list(&app, &actor, &q).await?))
+}

@@ -1,0 +1,109 @@
+//! Live changes for consoles. A change writes an event row in its own transaction; after the
+//! commit, `App::changed` wakes the streams of this instance at once, and streams on other
+//! instances find the row on their next poll (within a second).
+
+use std::time::Duration;
+
+use crate::api::ChangeEvent;
+use crate::clock;
+use crate::error::AppResult;
+use crate::service::{auth, App, AppState};
+use crate::store::{events, Conn};
+
+pub async fn publish(
+    app: &App,
+    c: &mut Conn,
+    enterprise_id: i64,
+    kind: &str,
+    account_id: Option<i64>,
+) -> AppResult<()> {
+    events::insert(c, enterprise_id, kind, account_id, app.now()).await?;
+    Ok(())
+}
+
+/// Tell this instance's streams to look now (call after commit).
+pub fn wake(app: &App) {
+    app.changed.notify_waiters();
+}
+
+pub enum Item {
+    Change(ChangeEvent),
+    /// The session ended (why): the stream closes after this.
+    Ended(String),
+}
+
+/// The events of an enterprise after `after` (or from now), as long as the session lives.
+pub fn stream(
+    app: AppState,
+    enterprise_id: i64,
+    token: String,
+    after: Option<i64>,
+) -> impl futures_util::Stream<Item = Item> {
+    struct St {
+        app: AppState,
+        eid: i64,
+        token: String,
+        last: Option<i64>,
+        queue: std::collections::VecDeque<Item>,
+        checked: std::time::Instant,
+        done: bool,
+    }
+    let st = St {
+        app,
+        eid: enterprise_id,
+        token,
+        last: after,
+        queue: Default::default(),
+        checked: std::time::Instant::now(),
+        done: false,
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(item) = st.queue.pop_front() {
+                return Some((item, st));
+            }
+            if st.done {
+                return None;
+            }
+            if st.checked.elapsed() > Duration::from_secs(10) {
+                st.checked = std::time::Instant::now();
+                if let Err(e) = auth::check_session(&st.app, &st.token).await {
+                    st.done = true;
+                    st.queue.push_back(Item::Ended(e.body.message));
+                    continue;
+                }
+            }
+            let notified = st.app.changed.notified();
+            let found = async {
+                let mut c = st.app.store.conn().await?;
+                let last = match st.last {
+                    Some(l) => l,
+                    None => events::last_id(&mut c, st.eid).await?,
+                };
+                let rows = events::after(&mut c, st.eid, last, 200).await?;
+                Ok::<_, crate::error::AppError>((last, rows))
+            }
+            .await;
+            match found {
+                Ok((last, rows)) => {
+                    st.last = Some(rows.last().map(|r| r.id).unwrap_or(last));
+                    for r in rows {
+                        st.queue.push_back(Item::Change(ChangeEvent {
+                            id: r.id,
+                            kind: r.kind,
+                            account_id: r.account_id,
+                            at: clock::rfc3339(r.created_at),
+                        }));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "event stream"),
+            }
+            if st.queue.is_empty() {
+                tokio::select! {
+                    _ = notified => {}
+                    _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+                }
+            }
+        }
+    })
+}
