@@ -209,6 +209,16 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
         t.send("\x1b"); // back to the table
         t.send("\x1b"); // clear the search
         t.wait_for("All records: 13");
+        // Add an account with the form.
+        t.send("n");
+        t.wait_for("Add account");
+        t.send("Zoe 周");
+        t.send("\t");
+        t.send("1234");
+        t.send("\t");
+        t.send("zoe@e2e.vcms");
+        t.send("\r");
+        t.wait_for("All records: 14");
         // Mark two and remove them.
         t.send(" ");
         t.send(" ");
@@ -216,7 +226,11 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
         t.send("d");
         t.wait_for("Confirm to revoke the selected user?");
         t.send("y");
-        t.wait_for("All records: 11");
+        t.wait_for("All records: 12");
+        // The failed email list.
+        t.send(":failed\r");
+        t.wait_for("Failed Email List");
+        t.wait_for("No failed email.");
         t.send("q");
         let start = Instant::now();
         loop {
@@ -250,6 +264,10 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
         .accounts(&AccountQuery::default())
         .await
         .expect("page");
-    assert_eq!(page.total, 11);
+    assert_eq!(page.total, 12);
+    client
+        .account_by_extension("1234")
+        .await
+        .expect("added account");
     env.running.shutdown().await;
 }
