@@ -19,6 +19,8 @@ pub enum Action {
         id: u64,
         reply: Box<Reply>,
     },
+    /// A change (or the end of the session) pushed by the server's event stream.
+    Event(vcms_server::client::StreamItem),
     Quit,
 }
 
@@ -27,6 +29,7 @@ pub enum Action {
 pub enum Req {
     Captcha,
     Login(LoginRequest),
+    VerifyMfa(MfaVerify),
     Register(RegisterRequest),
     Activate(String),
     Forgot(EmailRequest),
@@ -57,7 +60,7 @@ impl Req {
     pub fn slot(&self) -> &'static str {
         match self {
             Req::Captcha => "captcha",
-            Req::Login(_) | Req::Register(_) | Req::Activate(_) => "auth",
+            Req::Login(_) | Req::VerifyMfa(_) | Req::Register(_) | Req::Activate(_) => "auth",
             Req::Forgot(_) | Req::ResetPassword(_) => "auth",
             Req::Page(_) => "page",
             Req::AllIds(_) => "all_ids",

@@ -30,6 +30,7 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
     match req {
         Req::Captcha => Reply::Captcha(client.captcha().await),
         Req::Login(r) => Reply::Login(Box::new(client.login(&r).await)),
+        Req::VerifyMfa(r) => Reply::Login(Box::new(client.verify_mfa(&r).await)),
         Req::Register(r) => Reply::Register(client.register(&r).await),
         Req::Activate(t) => Reply::Message(client.activate(&t).await),
         Req::Forgot(r) => Reply::Message(client.forgot_password(&r).await),

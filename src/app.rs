@@ -59,6 +59,7 @@ pub enum LoginMode {
     Activate,
     Forgot,
     Reset,
+    Mfa,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +167,10 @@ pub struct App {
     /// Set after a successful sign-in with "remember password" on: (email, password).
     pub remember: Option<(String, String)>,
     pub remember_password: bool,
+    /// The sign-in attempt waiting for its emailed MFA code.
+    pub mfa_token: Option<String>,
+    /// A change event asked for a refresh of what is on screen.
+    live_due: Option<Instant>,
 }
 
 fn client_error_text(e: &ClientError) -> String {
@@ -228,6 +233,8 @@ impl App {
             last_refresh: Instant::now(),
             remember: None,
             remember_password,
+            mfa_token: None,
+            live_due: None,
         };
         app.server_info
             .push((t(lang, "server.http"), server.clone()));
@@ -313,11 +320,47 @@ impl App {
             Action::Key(k) => self.key(k),
             Action::Cmd(c) => self.cmd(c),
             Action::Reply { id, reply } => self.reply(id, *reply),
+            Action::Event(item) => self.event(item),
+        }
+    }
+
+    fn event(&mut self, item: vcms_server::client::StreamItem) {
+        use vcms_server::client::StreamItem;
+        match item {
+            StreamItem::SessionEnded(why) => {
+                if self.screen == Screen::Main {
+                    let why = if why.trim().is_empty() {
+                        t(self.lang, "login.session_ended")
+                    } else {
+                        why
+                    };
+                    self.session_ended(why);
+                }
+            }
+            StreamItem::Change(ev) => {
+                if self.screen != Screen::Main || self.tab != Tab::Account {
+                    return;
+                }
+                let relevant = match self.view {
+                    View::Table => ev.kind != "email_failed",
+                    View::Details => ev.account_id.is_some() && ev.account_id == self.details_id,
+                    View::Failed => ev.kind == "email_failed",
+                };
+                if relevant {
+                    self.live_due = Some(Instant::now() + Duration::from_millis(300));
+                }
+            }
         }
     }
 
     fn tick(&mut self) {
         self.spinner = self.spinner.wrapping_add(1);
+        if let Some(due) = self.live_due {
+            if Instant::now() >= due && self.overlay.is_none() {
+                self.live_due = None;
+                self.load_view();
+            }
+        }
         if let Some(due) = self.search_due {
             if Instant::now() >= due {
                 self.search_due = None;
@@ -1035,6 +1078,10 @@ impl App {
                 fields.push(Field::new("token", "field.token", ""));
             }
             LoginMode::Forgot => {}
+            LoginMode::Mfa => {
+                fields.retain(|f| f.name == "server");
+                fields.push(Field::new("code", "field.mfa_code", ""));
+            }
             LoginMode::Reset => {
                 fields.retain(|f| f.name == "server");
                 fields.push(Field::new("token", "field.token", ""));
@@ -1099,6 +1146,10 @@ impl App {
                 captcha_answer: answer,
             }),
             LoginMode::Activate => Req::Activate(f.value("token").trim().to_string()),
+            LoginMode::Mfa => Req::VerifyMfa(MfaVerify {
+                mfa_token: self.mfa_token.clone().unwrap_or_default(),
+                code: f.value("code").trim().to_string(),
+            }),
             LoginMode::Forgot => Req::Forgot(EmailRequest {
                 email,
                 captcha_id: captcha_id.unwrap_or_default(),
@@ -1421,6 +1472,11 @@ impl App {
         let lang = self.lang;
         let body = e.body().cloned();
         match body {
+            Some(b) if b.code == "mfa_required" && b.mfa_token.is_some() => {
+                self.mfa_token = b.mfa_token.clone();
+                self.set_login_mode(LoginMode::Mfa);
+                self.login_notice(b.message.clone(), false);
+            }
             Some(b) if b.code == "frozen" => {
                 let secs = b.retry_after_secs.unwrap_or(300).max(0);
                 let mins = (secs + 59) / 60;
@@ -1529,6 +1585,7 @@ where
     F: FnMut(&mut Terminal<B>) -> anyhow::Result<()>,
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut stream: Option<(String, tokio::task::JoinHandle<()>)> = None;
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     terminal.draw(|f| crate::ui::draw(f, app))?;
     loop {
@@ -1558,6 +1615,17 @@ where
                 });
             });
         }
+        // One live event stream per session token.
+        let token = app.client.token().map(str::to_string);
+        if stream.as_ref().map(|s| &s.0) != token.as_ref() {
+            if let Some((_, task)) = stream.take() {
+                task.abort();
+            }
+            if let Some(tok) = token {
+                let task = tokio::spawn(live_events(app.client.clone(), tx.clone()));
+                stream = Some((tok, task));
+            }
+        }
         if let Some((email, password)) = app.remember.take() {
             if let Err(e) = crate::secrets::store_password(&email, &password) {
                 app.toast = Some(Toast {
@@ -1567,6 +1635,9 @@ where
             }
         }
         if app.quit {
+            if let Some((_, task)) = stream.take() {
+                task.abort();
+            }
             return Ok(());
         }
         if app.suspend {
@@ -1577,5 +1648,41 @@ where
         if !is_tick || app.busy() || was_busy {
             terminal.draw(|f| crate::ui::draw(f, app))?;
         }
+    }
+}
+
+/// Follow the server's change events; reconnect after a pause when the stream ends.
+async fn live_events(client: Client, tx: mpsc::UnboundedSender<Action>) {
+    let mut after = None;
+    loop {
+        match client.events(after).await {
+            Ok(mut stream) => {
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(item) => {
+                            if let vcms_server::client::StreamItem::Change(ev) = &item {
+                                after = Some(ev.id);
+                            }
+                            let ended =
+                                matches!(item, vcms_server::client::StreamItem::SessionEnded(_));
+                            if tx.send(Action::Event(item)).is_err() || ended {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "event stream");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "event stream unavailable");
+                if e.status() == Some(reqwest::StatusCode::UNAUTHORIZED) {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }

@@ -151,6 +151,7 @@ fn api_error(status: u16, code: &str, msg: &str, field: Option<&str>) -> ClientE
             retry_after_secs: None,
             can_add: None,
             captcha_required: None,
+            mfa_token: None,
         },
     }
 }
@@ -460,4 +461,53 @@ fn stale_replies_are_dropped() {
         reply: Box::new(Reply::Page(Ok(page(2)))),
     });
     assert_eq!(a.page.as_ref().map(|p| p.page), Some(1));
+}
+
+#[test]
+fn live_events_refresh_and_end_the_session() {
+    use vcms_server::client::StreamItem;
+    let mut a = main_app(Lang::En);
+    a.update(Action::Event(StreamItem::Change(ChangeEvent {
+        id: 1,
+        kind: "account_changed".into(),
+        account_id: Some(3),
+        at: "2026-11-22T10:00:00Z".into(),
+    })));
+    assert!(a.requests.is_empty(), "debounced");
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    a.update(Action::Tick);
+    assert!(a.requests.iter().any(|(_, r)| matches!(r, Req::Page(_))));
+    a.update(Action::Event(StreamItem::SessionEnded(
+        "You signed in again somewhere else, which ended this session: sign in again".into(),
+    )));
+    assert_eq!(a.screen, crate::app::Screen::Login);
+    assert!(a
+        .login
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("somewhere else")));
+}
+
+#[test]
+fn mfa_code_is_asked_after_the_password() {
+    let mut a = app(Lang::En);
+    a.login.form.set_value("email", "owner@demo.vcms");
+    a.login.form.focus = 2;
+    typed(&mut a, "Demo2026vcms");
+    key(&mut a, KeyCode::Enter);
+    let mut e = api_error(401, "mfa_required", "A code was sent to your email", None);
+    if let ClientError::Api { body, .. } = &mut e {
+        body.mfa_token = Some("mfa-token".into());
+    }
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Login(_)),
+        Reply::Login(Box::new(Err(e))),
+    );
+    assert_eq!(a.login.mode, crate::app::LoginMode::Mfa);
+    typed(&mut a, "123456");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.requests.iter().any(
+        |(_, r)| matches!(r, Req::VerifyMfa(m) if m.code == "123456" && m.mfa_token == "mfa-token")
+    ));
 }

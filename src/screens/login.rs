@@ -18,6 +18,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         LoginMode::Activate => t(lang, "login.activate_title"),
         LoginMode::Forgot => t(lang, "login.forgot_title"),
         LoginMode::Reset => t(lang, "login.reset_title"),
+        LoginMode::Mfa => t(lang, "login.mfa_title"),
     };
     let art_h = app
         .login
