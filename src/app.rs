@@ -613,6 +613,10 @@ impl App {
     pub fn cmd(&mut self, c: Cmd) {
         use Cmd::*;
         match c {
+            Quit if self.screen == Screen::Login && self.login.mode != LoginMode::SignIn => {
+                self.set_login_mode(LoginMode::SignIn);
+                self.login.notice = None;
+            }
             Quit => self.quit = true,
             Help => self.overlay = Some(Overlay::Help),
             Command => self.command = Some(String::new()),
@@ -1628,6 +1632,7 @@ where
         }
         if let Some((email, password)) = app.remember.take() {
             if let Err(e) = crate::secrets::store_password(&email, &password) {
+                tracing::info!("{e}");
                 app.toast = Some(Toast {
                     text: e,
                     error: false,

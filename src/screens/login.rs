@@ -77,11 +77,20 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     );
     y += fh;
     if let Some(c) = &app.login.captcha {
-        let mut lines = vec![Line::styled(t(lang, "login.captcha_hint"), th.muted)];
-        lines.extend(c.art.lines().map(|l| Line::styled(l.to_string(), th.title)));
+        // The art keeps its columns: one left offset for the whole block.
+        let art: Vec<&str> = c.art.lines().collect();
+        let aw = art.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16;
+        let pad = " ".repeat((inner.width.saturating_sub(aw) / 2) as usize);
+        let mut lines = vec![
+            Line::styled(t(lang, "login.captcha_hint"), th.muted).alignment(Alignment::Center)
+        ];
+        lines.extend(
+            art.iter()
+                .map(|l| Line::styled(format!("{pad}{l}"), th.title)),
+        );
         let ah = (lines.len() as u16).min((inner.y + inner.height).saturating_sub(y));
         f.render_widget(
-            Paragraph::new(lines).alignment(Alignment::Center),
+            Paragraph::new(lines),
             Rect::new(inner.x, y, inner.width, ah),
         );
         y += ah;
