@@ -610,8 +610,25 @@ impl App {
         }
     }
 
+    /// Commands the signed-in role may not use: hidden from hints and help, refused here
+    /// (and by the server).
+    pub fn hidden_cmds(&self) -> Vec<Cmd> {
+        use Cmd::*;
+        match self.profile.as_ref().map(|p| p.role.as_str()) {
+            Some("helpdesk") | Some("help-desk") => vec![
+                Add, Edit, Remove, MarkAll, FailedList, Resend, Delete, AddLicense,
+            ],
+            Some("admin") => vec![AddLicense],
+            _ => vec![],
+        }
+    }
+
     pub fn cmd(&mut self, c: Cmd) {
         use Cmd::*;
+        if self.screen == Screen::Main && self.hidden_cmds().contains(&c) {
+            self.toast(t(self.lang, "role.not_allowed"), true);
+            return;
+        }
         match c {
             Quit if self.screen == Screen::Login && self.login.mode != LoginMode::SignIn => {
                 self.set_login_mode(LoginMode::SignIn);

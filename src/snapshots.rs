@@ -511,3 +511,19 @@ fn mfa_code_is_asked_after_the_password() {
         |(_, r)| matches!(r, Req::VerifyMfa(m) if m.code == "123456" && m.mfa_token == "mfa-token")
     ));
 }
+
+#[test]
+fn helpdesk_sees_no_add_or_remove() {
+    let mut a = app(Lang::En);
+    let mut p = profile();
+    p.role = "helpdesk".into();
+    a.signed_in(p);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Page(_)),
+        Reply::Page(Ok(page(1))),
+    );
+    key(&mut a, KeyCode::Char('d'));
+    assert!(a.overlay.is_none(), "no remove confirm for help-desk");
+    shots("helpdesk", &mut a);
+}

@@ -99,6 +99,7 @@ fn draw_main(f: &mut Frame, area: Rect, app: &mut App) {
             app.lang,
             &app.theme,
             foot.width as usize,
+            &app.hidden_cmds(),
         )),
         foot,
     );
@@ -107,6 +108,7 @@ fn draw_main(f: &mut Frame, area: Rect, app: &mut App) {
 fn draw_overlay(f: &mut Frame, area: Rect, app: &mut App) {
     let lang = app.lang;
     let scopes = app.screen_scopes();
+    let hidden = app.hidden_cmds();
     let App {
         overlay,
         theme,
@@ -116,7 +118,7 @@ fn draw_overlay(f: &mut Frame, area: Rect, app: &mut App) {
     } = app;
     match overlay {
         None => {}
-        Some(Overlay::Help) => popup::help(f, area, &scopes, keymap, theme, lang),
+        Some(Overlay::Help) => popup::help(f, area, &scopes, keymap, theme, lang, &hidden),
         Some(Overlay::Confirm { text, detail, .. }) => {
             popup::confirm(f, area, text, detail, theme, lang, keymap)
         }

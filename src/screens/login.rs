@@ -124,6 +124,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
             lang,
             th,
             area.width as usize,
+            &[],
         )),
         foot,
     );

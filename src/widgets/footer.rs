@@ -15,6 +15,7 @@ pub fn hints(
     lang: Lang,
     theme: &Theme,
     cols: usize,
+    hidden: &[crate::keymap::Cmd],
 ) -> Line<'static> {
     let pair = |b: &Binding| -> Option<(String, String)> {
         b.keys.first().map(|k| (k.label(), t(lang, b.desc)))
@@ -23,7 +24,13 @@ pub fn hints(
     let global: Vec<(String, String)> = scopes
         .iter()
         .filter(|s| **s == Scope::Global)
-        .flat_map(|s| keymap.table(*s).iter().filter(|b| b.hint).filter_map(pair))
+        .flat_map(|s| {
+            keymap
+                .table(*s)
+                .iter()
+                .filter(|b| b.hint && !hidden.contains(&b.cmd))
+                .filter_map(pair)
+        })
         .collect();
     let mut used: usize = global.iter().map(w).sum();
     let mut pairs = vec![];
@@ -31,7 +38,7 @@ pub fn hints(
         for p in keymap
             .table(*scope)
             .iter()
-            .filter(|b| b.hint)
+            .filter(|b| b.hint && !hidden.contains(&b.cmd))
             .filter_map(pair)
         {
             if used + w(&p) > cols {

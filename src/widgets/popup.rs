@@ -114,6 +114,7 @@ pub fn help(
     keymap: &Keymap,
     theme: &Theme,
     lang: Lang,
+    hidden: &[crate::keymap::Cmd],
 ) {
     let mut lines = vec![];
     for scope in scopes {
@@ -121,7 +122,11 @@ pub fn help(
             t(lang, &format!("scope.{}", scope.name())),
             theme.title,
         ));
-        for b in keymap.table(*scope) {
+        for b in keymap
+            .table(*scope)
+            .iter()
+            .filter(|b| !hidden.contains(&b.cmd))
+        {
             let keys = b
                 .keys
                 .iter()
