@@ -10,7 +10,7 @@ use crate::api::ErrorBody;
 #[derive(Debug, Clone)]
 pub struct AppError {
     pub status: StatusCode,
-    pub body: ErrorBody,
+    pub body: Box<ErrorBody>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
@@ -19,7 +19,7 @@ impl AppError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Self {
             status,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 code: code.to_string(),
                 message: message.into(),
                 field: None,
@@ -27,7 +27,7 @@ impl AppError {
                 can_add: None,
                 captcha_required: None,
                 mfa_token: None,
-            },
+            }),
         }
     }
     pub fn with_field(mut self, field: &str) -> Self {
@@ -132,7 +132,7 @@ impl From<axum::extract::rejection::PathRejection> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, Json(self.body.clone())).into_response();
+        let mut resp = (self.status, Json((*self.body).clone())).into_response();
         if let Some(secs) = self.body.retry_after_secs {
             if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut()
