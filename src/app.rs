@@ -369,7 +369,7 @@ impl App {
                 self.load_page();
             }
         }
-        let every = self.config.refresh_secs.unwrap_or(10);
+        let every = self.config.refresh_secs.unwrap_or(30);
         if every > 0
             && self.screen == Screen::Main
             && self.overlay.is_none()

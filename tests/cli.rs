@@ -190,8 +190,26 @@ async fn account_commands() {
         let s = v.json(&["account", "send-email", "1010", "1007"]);
         assert_eq!(s["queued"], 1);
         assert_eq!(s["without_email"][0]["extension"], "1007");
+        let s = v.json(&["account", "send-email", "--all", "--search", "Mar"]);
+        assert_eq!(s["queued"], 2);
         let f = v.json(&["email", "failed", "list"]);
         assert!(f["items"].is_array());
+        assert!(f["total"].is_number());
+        for verb in ["resend", "delete"] {
+            let out = v.run(&["--json", "email", "failed", verb, "999999"]);
+            let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            if out.status.success() {
+                assert!(j["count"].is_number(), "{j}");
+            } else {
+                assert!(j["error"]["code"].is_string(), "{j}");
+            }
+        }
+        let out = v.run(&["account", "list", "--search", "陈"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("陈媛媛") && text.contains("All records: 1"),
+            "{text}"
+        );
         let out = v.run(&["account", "remove", "1010"]);
         assert!(!out.status.success(), "remove without --yes must fail");
         let r = v.json(&["account", "remove", "1010", "1007", "--yes"]);
