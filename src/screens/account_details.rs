@@ -112,31 +112,33 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         );
         return;
     }
+    // Narrow terminals drop the "since" column so the device stays readable.
+    let wide = rest.width >= 100;
     let rows = d.bindings.iter().map(|b| {
-        Row::new(vec![
-            Cell::from(format!("{} {}", b.device_model, b.device_version)),
+        let mut cells = vec![
+            Cell::from(format!(" {} {}", b.device_model, b.device_version)),
             Cell::from(b.state.clone()),
             Cell::from(b.address.clone()),
-            Cell::from(short_time(&b.registered_at)),
-        ])
+        ];
+        if wide {
+            cells.push(Cell::from(short_time(&b.registered_at)));
+        }
+        Row::new(cells)
     });
-    let tbl = Table::new(
-        rows,
-        [
-            Constraint::Min(20),
-            Constraint::Length(20),
-            Constraint::Length(21),
-            Constraint::Length(16),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            t(lang, "col.device"),
-            t(lang, "col.state"),
-            t(lang, "col.address"),
-            t(lang, "col.since"),
-        ])
-        .style(th.header),
-    );
+    let mut widths = vec![
+        Constraint::Min(20),
+        Constraint::Length(20),
+        Constraint::Length(21),
+    ];
+    let mut header = vec![
+        format!(" {}", t(lang, "col.device")),
+        t(lang, "col.state"),
+        t(lang, "col.address"),
+    ];
+    if wide {
+        widths.push(Constraint::Length(16));
+        header.push(t(lang, "col.since"));
+    }
+    let tbl = Table::new(rows, widths).header(Row::new(header).style(th.header));
     f.render_widget(tbl, rest);
 }
