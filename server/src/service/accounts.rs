@@ -153,7 +153,7 @@ pub async fn list(app: &App, actor: &Actor, q: &api::AccountQuery) -> AppResult<
     }
     let now = app.now();
     let mut c = app.store.conn().await?;
-    let total = st::count_matching(&mut c, actor.enterprise_id, search).await?;
+    let (used, total) = st::count_used_and_matching(&mut c, actor.enterprise_id, search).await?;
     let pages = ((total + page_size - 1) / page_size).max(1);
     let page = page.min(pages);
     let rows = st::page(
@@ -167,7 +167,7 @@ pub async fn list(app: &App, actor: &Actor, q: &api::AccountQuery) -> AppResult<
         now,
     )
     .await?;
-    let quota = license::quota(&mut c, actor.enterprise_id, now).await?;
+    let quota = license::quota_with_used(&mut c, actor.enterprise_id, now, used).await?;
     Ok(api::AccountPage {
         items: rows
             .into_iter()

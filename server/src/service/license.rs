@@ -13,10 +13,20 @@ const YEAR: Millis = 365 * DAY;
 
 /// Used and allowed accounts of an enterprise at `now`.
 pub async fn quota(c: &mut Conn, enterprise_id: i64, now: Millis) -> AppResult<api::Quota> {
+    let used = accounts::count(c, enterprise_id).await?;
+    quota_with_used(c, enterprise_id, now, used).await
+}
+
+/// The quota when the number of accounts is already known.
+pub async fn quota_with_used(
+    c: &mut Conn,
+    enterprise_id: i64,
+    now: Millis,
+    used: i64,
+) -> AppResult<api::Quota> {
     let e = admin::enterprise_by_id(c, enterprise_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such enterprise"))?;
-    let used = accounts::count(c, enterprise_id).await?;
     let (sum, n) = license::in_force(c, enterprise_id, now).await?;
     let trial = e.status == "active" && e.trial_ends_at.is_some_and(|t| t > now);
     let (quota, basis) = if n > 0 {

@@ -329,6 +329,31 @@ pub async fn count(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error>
     count_matching(c, enterprise_id, None).await
 }
 
+/// All accounts of the enterprise and those matching `search`, in one scan.
+pub async fn count_used_and_matching(
+    c: &mut Conn,
+    enterprise_id: i64,
+    search: Option<&str>,
+) -> Result<(i64, i64), sqlx::Error> {
+    let (_, pat) = filter(search);
+    match pat {
+        None => {
+            let n = count(c, enterprise_id).await?;
+            Ok((n, n))
+        }
+        Some(p) => {
+            sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN search_text LIKE $2 ESCAPE '\\' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM accounts WHERE enterprise_id = $1",
+            )
+            .bind(enterprise_id)
+            .bind(p)
+            .fetch_one(c)
+            .await
+        }
+    }
+}
+
 pub async fn count_matching(
     c: &mut Conn,
     enterprise_id: i64,
