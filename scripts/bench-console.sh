@@ -15,4 +15,4 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 target/release/vcms-bench --server "http://127.0.0.1:$port" --database-url "$url" --data-dir "$dir" ${SMALL:+--small $SMALL} >/dev/null
-target/release/examples/console_bench --server "http://127.0.0.1:$port" --bin target/release/vcms
+target/release/examples/console_bench --server "http://127.0.0.1:$port" --bin "$PWD/target/release/vcms"
