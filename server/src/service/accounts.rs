@@ -348,6 +348,41 @@ pub async fn add(
     Ok(d)
 }
 
+/// The end of a change to one account: its details as they are now, the live event and the
+/// audit record, all in the change's transaction.
+async fn finish_change(
+    app: &App,
+    mut tx: store::Tx,
+    actor: &Actor,
+    id: i64,
+    action: &str,
+) -> AppResult<api::AccountDetails> {
+    let a = st::by_id(&mut tx, actor.enterprise_id, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let d = details(app, &mut tx, &a).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        "account_changed",
+        Some(id),
+    )
+    .await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        action,
+        &format!("{} ({})", a.name, a.extension),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    events::wake(app);
+    Ok(d)
+}
+
 pub async fn update(
     app: &App,
     actor: &Actor,
@@ -404,30 +439,7 @@ pub async fn update(
         // The old cloud number stops working at once: its endpoints are signed out.
         st::drop_bindings(&mut tx, a.id).await?;
     }
-    let a = st::by_id(&mut tx, actor.enterprise_id, id)
-        .await?
-        .ok_or_else(not_found)?;
-    let d = details(app, &mut tx, &a).await?;
-    events::publish(
-        app,
-        &mut tx,
-        actor.enterprise_id,
-        "account_changed",
-        Some(id),
-    )
-    .await?;
-    team::record(
-        app,
-        &mut tx,
-        actor,
-        "account.edit",
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
-    tx.commit().await?;
-    events::wake(app);
-    Ok(d)
+    finish_change(app, tx, actor, id, "account.edit").await
 }
 
 pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
@@ -440,30 +452,7 @@ pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api:
     st::set_password(&mut tx, a.id, &app.secrets.seal(&new_password()), now).await?;
     // Resetting the password signs the account's endpoints out.
     st::drop_bindings(&mut tx, a.id).await?;
-    let a = st::by_id(&mut tx, actor.enterprise_id, id)
-        .await?
-        .ok_or_else(not_found)?;
-    let d = details(app, &mut tx, &a).await?;
-    events::publish(
-        app,
-        &mut tx,
-        actor.enterprise_id,
-        "account_changed",
-        Some(id),
-    )
-    .await?;
-    team::record(
-        app,
-        &mut tx,
-        actor,
-        "account.reset_password",
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
-    tx.commit().await?;
-    events::wake(app);
-    Ok(d)
+    finish_change(app, tx, actor, id, "account.reset_password").await
 }
 
 pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
@@ -495,30 +484,7 @@ pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::
             return Err(AppError::internal("no free pincode after 5 draws"));
         }
     }
-    let a = st::by_id(&mut tx, actor.enterprise_id, id)
-        .await?
-        .ok_or_else(not_found)?;
-    let d = details(app, &mut tx, &a).await?;
-    events::publish(
-        app,
-        &mut tx,
-        actor.enterprise_id,
-        "account_changed",
-        Some(id),
-    )
-    .await?;
-    team::record(
-        app,
-        &mut tx,
-        actor,
-        "account.reset_pincode",
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
-    tx.commit().await?;
-    events::wake(app);
-    Ok(d)
+    finish_change(app, tx, actor, id, "account.reset_pincode").await
 }
 
 /// Remove accounts, all or nothing: one id that is not an account of the enterprise and

@@ -302,24 +302,11 @@ pub async fn all_of(c: &mut Conn, enterprise_id: i64) -> Result<Vec<ListRow>, sq
     .await
 }
 
-/// `%q%` with LIKE's wildcards escaped.
-fn like_pattern(q: &str) -> String {
-    let mut p = String::from("%");
-    for ch in q.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(ch);
-    }
-    p.push('%');
-    p
-}
-
 fn filter(search: Option<&str>) -> (&'static str, Option<String>) {
     match search.map(str::trim).filter(|s| !s.is_empty()) {
         Some(q) => (
             " AND search_text LIKE $2 ESCAPE '\\'",
-            Some(like_pattern(q)),
+            Some(super::like_pattern(q)),
         ),
         None => ("", None),
     }

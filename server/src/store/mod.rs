@@ -124,6 +124,19 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `%q%` for `LIKE … ESCAPE '\\'`: lower-cased, with LIKE's wildcards taken literally.
+pub fn like_pattern(q: &str) -> String {
+    let mut p = String::from("%");
+    for ch in q.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
 /// True when a database error is a unique-key clash.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     match e {

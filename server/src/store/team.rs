@@ -357,17 +357,10 @@ pub async fn audit_page(
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<AuditRow>), sqlx::Error> {
-    let pat = search.map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-        let mut p = String::from("%");
-        for ch in s.to_lowercase().chars() {
-            if matches!(ch, '%' | '_' | '\\') {
-                p.push('\\');
-            }
-            p.push(ch);
-        }
-        p.push('%');
-        p
-    });
+    let pat = search
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(super::like_pattern);
     let cond = if pat.is_some() {
         " AND (LOWER(actor) LIKE $2 ESCAPE '\\' OR LOWER(action) LIKE $2 ESCAPE '\\' OR LOWER(target) LIKE $2 ESCAPE '\\' OR LOWER(detail) LIKE $2 ESCAPE '\\' OR client_ip LIKE $2 ESCAPE '\\')"
     } else {
