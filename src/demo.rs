@@ -12,18 +12,19 @@ use vcms_server::service::auth::{create_enterprise, NewEnterprise};
 pub const OWNER: &str = "owner@demo.vcms";
 pub const PASSWORD: &str = "Demo2026vcms";
 
-/// The ten accounts of the guide, and three more (one without email).
+/// The ten accounts of the guide with its emails, and three more (one without email). The
+/// demo mails into a folder, so these addresses are never written to.
 pub const ACCOUNTS: [(&str, &str, Option<&str>); 13] = [
-    ("Anna", "1001", Some("anna@demo.vcms")),
-    ("Bonnie", "1002", Some("bonnie@demo.vcms")),
-    ("Clare", "1003", Some("clare@demo.vcms")),
-    ("Jane", "3578", Some("jane@demo.vcms")),
-    ("Jannie", "1004", Some("jannie@demo.vcms")),
-    ("Maggie", "1005", Some("maggie@demo.vcms")),
-    ("Mark", "8908", Some("mark@demo.vcms")),
-    ("Mars", "3567", Some("mars@demo.vcms")),
-    ("陈媛媛", "2002", Some("chenyy@demo.vcms")),
-    ("何以言", "2004", Some("heyy@demo.vcms")),
+    ("Anna", "1001", Some("Anna@hotmail.com")),
+    ("Bonnie", "1002", Some("Bonnie@yahoo.com")),
+    ("Clare", "1003", Some("Clare@outlook.com")),
+    ("Jane", "3578", Some("test1@yealink.com")),
+    ("Jannie", "1004", Some("Jannie@gmail.com")),
+    ("Maggie", "1005", Some("Maggie@aol.com")),
+    ("Mark", "8908", Some("test3@yealink.com")),
+    ("Mars", "3567", Some("test2@yealink.com")),
+    ("陈媛媛", "2002", Some("Chenny@163.com")),
+    ("何以言", "2004", Some("Heyy@sohu.com")),
     ("Linda", "1006", Some("linda@demo.vcms")),
     ("王小明", "2006", Some("wangxm@demo.vcms")),
     ("Oscar", "1007", None),
