@@ -1,0 +1,369 @@
+//! End to end (issue 7): a help-desk colleague signs in to the real `vcms` binary in a
+//! pseudo-terminal with MFA, reading the code from a real SMTP server's mailbox; resets a
+//! pincode; is not offered removal, and the API refuses it.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use vcms_server::api::*;
+use vcms_server::client::Client;
+
+const OWNER: &str = "owner@hd.vcms";
+const HELPDESK: &str = "desk@hd.vcms";
+const PASSWORD: &str = "Desk2026pass";
+
+/// A real SMTP server on port 0 that keeps every message's recipients and text body.
+#[derive(Clone, Default)]
+struct Inbox(Arc<Mutex<Vec<(Vec<String>, String)>>>);
+
+#[derive(Clone)]
+struct Handler {
+    inbox: Inbox,
+    to: Vec<String>,
+    buf: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for Handler {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.to = to.to_vec();
+        self.buf.clear();
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.buf.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let text = mail_parser::MessageParser::default()
+            .parse(&self.buf)
+            .and_then(|m| m.body_text(0).map(|t| t.to_string()))
+            .unwrap_or_default();
+        if let Ok(mut v) = self.inbox.0.lock() {
+            v.push((self.to.clone(), text));
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+impl Inbox {
+    fn start() -> (Inbox, u16) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+        let port = listener.local_addr().expect("addr").port();
+        let inbox = Inbox::default();
+        let mut server = mailin_embedded::Server::new(Handler {
+            inbox: inbox.clone(),
+            to: vec![],
+            buf: vec![],
+        });
+        server.with_name("smtp.test").with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        (inbox, port)
+    }
+
+    /// The text of email number `n` (1-based) to `to`, waiting up to 10 s.
+    fn wait(&self, to: &str, n: usize) -> String {
+        let start = Instant::now();
+        loop {
+            let got: Vec<String> = self
+                .0
+                .lock()
+                .expect("inbox")
+                .iter()
+                .filter(|(rcpt, _)| rcpt.iter().any(|r| r.eq_ignore_ascii_case(to)))
+                .map(|(_, t)| t.clone())
+                .collect();
+            if got.len() >= n {
+                return got[n - 1].clone();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{to} got no email #{n}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn token_in(text: &str) -> String {
+    let i = text.find("token=").expect("token in email") + 6;
+    text[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("6-digit code")
+        .to_string()
+}
+
+struct Pty {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Pty {
+    fn spawn(url: &str, home: &std::path::Path) -> Pty {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_vcms"));
+        cmd.args(["--server", url, "--lang", "en"]);
+        for (k, v) in [
+            ("HOME", ""),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_DATA_HOME", "data"),
+            ("XDG_CACHE_HOME", "cache"),
+        ] {
+            cmd.env(k, home.join(v));
+        }
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("NO_COLOR", "1");
+        let child = pty.slave.spawn_command(cmd).expect("spawn vcms");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let writer = pty.master.take_writer().expect("writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
+        let s2 = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s2.lock().expect("lock").process(&buf[..n]);
+            }
+        });
+        std::mem::forget(pty.master);
+        Pty {
+            screen,
+            writer,
+            child,
+        }
+    }
+    fn contents(&self) -> String {
+        self.screen.lock().expect("lock").screen().contents()
+    }
+    fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let c = self.contents();
+            if c.contains(what) {
+                return c;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what:?}; screen:\n{c}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    fn send(&mut self, s: &str) {
+        self.writer.write_all(s.as_bytes()).expect("write");
+        self.writer.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(80));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (inbox, smtp_port) = Inbox::start();
+    let mut cfg = vcms_server::config::Config {
+        data_dir: dir.path().join("server"),
+        ..Default::default()
+    };
+    cfg.security.captcha = false;
+    cfg.mail.transport = vcms_server::config::MailTransportKind::Smtp;
+    cfg.smtp.host = "127.0.0.1".into();
+    cfg.smtp.port = smtp_port;
+    cfg.mail.poll_millis = 50;
+    let server = vcms_server::Server::build(cfg, Arc::new(vcms_server::clock::SystemClock))
+        .await
+        .expect("build");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = server.start(listener, false).expect("start");
+    let app = running.app.clone();
+    let new = vcms_server::service::auth::NewEnterprise::parse(
+        "Owner",
+        "HD Co",
+        "China",
+        OWNER,
+        "Owner2026pass",
+        Some("en"),
+    )
+    .expect("enterprise");
+    vcms_server::service::auth::create_enterprise(&app, new, true)
+        .await
+        .expect("create");
+    let mut owner = Client::new(&running.url());
+    owner
+        .login(&LoginRequest {
+            email: OWNER.into(),
+            password: "Owner2026pass".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("owner login");
+    for (name, ext) in [("Anna", "1001"), ("Mars", "3567")] {
+        owner
+            .add_account(&NewAccount {
+                name: name.into(),
+                extension: ext.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("add");
+    }
+    owner
+        .invite(&InviteRequest {
+            first_name: "Desk".into(),
+            last_name: "Helper".into(),
+            email: HELPDESK.into(),
+            role: "helpdesk".into(),
+            manage_admins: false,
+        })
+        .await
+        .expect("invite");
+    let invitation = tokio::task::spawn_blocking({
+        let inbox = inbox.clone();
+        move || inbox.wait(HELPDESK, 1)
+    })
+    .await
+    .expect("mail");
+    Client::new(&running.url())
+        .accept_invitation(&AcceptInvitation {
+            token: token_in(&invitation),
+            password: PASSWORD.into(),
+            confirm_password: PASSWORD.into(),
+        })
+        .await
+        .expect("accept");
+    owner
+        .set_enterprise_settings(&EnterpriseSettings { mfa_required: true })
+        .await
+        .expect("require mfa");
+
+    let url = running.url();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let inbox2 = inbox.clone();
+    let pin = tokio::task::spawn_blocking(move || {
+        let mut t = Pty::spawn(&url, &home);
+        t.wait_for("Sign in");
+        t.send(HELPDESK);
+        t.send("\t");
+        t.send(PASSWORD);
+        t.send("\r");
+        t.wait_for("6-digit code");
+        let code = code_in(&inbox2.wait(HELPDESK, 2));
+        t.send(&code);
+        t.send("\r");
+        let s = t.wait_for("All records: 2");
+        // Removal is neither offered in the hints nor in the help.
+        assert!(!s.contains("remove"), "help-desk is offered removal:\n{s}");
+        t.send("?");
+        let help = t.wait_for("Everywhere");
+        assert!(
+            !help.contains("remove"),
+            "help-desk help lists removal:\n{help}"
+        );
+        t.send("\x1b");
+        // Mars's details: reset the pincode and read it off the screen.
+        t.send("/");
+        t.send("Mars");
+        t.wait_for("All records: 1 ");
+        t.send("\r");
+        t.send("\r");
+        t.wait_for("Login pincode");
+        t.send("p");
+        t.wait_for("Reset the pincode?");
+        t.send("y");
+        let s = t.wait_for("As typed:");
+        let pin: String = s
+            .lines()
+            .find_map(|l| l.split("As typed:").nth(1))
+            .map(|r| {
+                r.trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect()
+            })
+            .unwrap_or_default();
+        t.send("\x1b");
+        t.send("\x1b");
+        t.send("q");
+        let start = Instant::now();
+        while t.child.try_wait().ok().flatten().is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "vcms did not quit"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pin
+    })
+    .await
+    .expect("pty");
+    assert_eq!(pin.len(), 9, "pincode read off the screen: {pin:?}");
+    let mars = owner.account_by_extension("3567").await.expect("mars");
+    assert_eq!(mars.pincode.as_deref(), Some(pin.as_str()));
+
+    // The API refuses removal to the help-desk colleague.
+    let mut desk = Client::new(&running.url());
+    let e = desk
+        .login(&LoginRequest {
+            email: HELPDESK.into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("mfa");
+    let token = e
+        .body()
+        .and_then(|b| b.mfa_token.clone())
+        .expect("mfa token");
+    let code = tokio::task::spawn_blocking(move || code_in(&inbox.wait(HELPDESK, 3)))
+        .await
+        .expect("code");
+    desk.verify_mfa(&MfaVerify {
+        mfa_token: token,
+        code,
+    })
+    .await
+    .expect("verify");
+    let e = desk
+        .remove_accounts(&[mars.id])
+        .await
+        .expect_err("removal must be refused");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(403));
+    assert_eq!(
+        owner
+            .accounts(&AccountQuery::default())
+            .await
+            .expect("list")
+            .total,
+        2
+    );
+    running.shutdown().await;
+}
