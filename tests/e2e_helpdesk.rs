@@ -15,8 +15,11 @@ const HELPDESK: &str = "desk@hd.vcms";
 const PASSWORD: &str = "Desk2026pass";
 
 /// A real SMTP server on port 0 that keeps every message's recipients and text body.
+/// (recipients, text body) of each message received.
+type Received = Vec<(Vec<String>, String)>;
+
 #[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<(Vec<String>, String)>>>);
+struct Inbox(Arc<Mutex<Received>>);
 
 #[derive(Clone)]
 struct Handler {
