@@ -64,6 +64,8 @@ pub enum Req {
     ApiKeys,
     CreateKey(NewApiKey),
     RevokeKey(i64),
+    Security,
+    UpdateSecurity(SecurityUpdate),
 }
 
 impl Req {
@@ -97,6 +99,8 @@ impl Req {
             Req::Audit(_) => "audit",
             Req::ApiKeys => "apikeys",
             Req::CreateKey(_) | Req::RevokeKey(_) => "apikey_op",
+            Req::Security => "security",
+            Req::UpdateSecurity(_) => "security_op",
         }
     }
 }
@@ -134,4 +138,6 @@ pub enum Reply {
     ApiKeys(ClientResult<ApiKeyList>),
     KeyCreated(ClientResult<ApiKeyCreated>),
     KeyRevoked(ClientResult<Message>),
+    Security(ClientResult<Security>),
+    SecuritySaved(ClientResult<Security>),
 }

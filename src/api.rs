@@ -83,6 +83,8 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
         Req::ApiKeys => Reply::ApiKeys(client.api_keys().await),
         Req::CreateKey(k) => Reply::KeyCreated(client.create_api_key(&k).await),
         Req::RevokeKey(id) => Reply::KeyRevoked(client.revoke_api_key(id).await),
+        Req::Security => Reply::Security(client.security().await),
+        Req::UpdateSecurity(u) => Reply::SecuritySaved(client.update_security(&u).await),
         Req::Logout => {
             let _ = client.logout().await;
             Reply::LoggedOut

@@ -95,6 +95,7 @@ pub enum FormKind {
     Invite,
     SetRole(i64),
     CreateKey,
+    Security,
 }
 
 pub enum Overlay {
@@ -195,6 +196,8 @@ pub struct App {
     pub key_cursor: usize,
     /// For an admin: may they manage colleagues? (None: not known yet.)
     pub manage_admins: Option<bool>,
+    /// Backup email and MFA of the signed-in administrator.
+    pub security: Option<Security>,
 }
 
 fn client_error_text(e: &ClientError) -> String {
@@ -267,6 +270,7 @@ impl App {
             api_keys: None,
             key_cursor: 0,
             manage_admins: None,
+            security: None,
         };
         app.server_info
             .push((t(lang, "server.http"), server.clone()));
@@ -330,6 +334,7 @@ impl App {
             Tab::System => {
                 self.request(Req::Licenses);
                 self.request(Req::Profile);
+                self.request(Req::Security);
                 self.load_sys();
             }
         }
@@ -1109,6 +1114,21 @@ impl App {
                     self.confirm(key, who, op);
                 }
             }
+            EditSecurity => {
+                let (backup, mfa) = self
+                    .security
+                    .as_ref()
+                    .map(|s| (s.backup_email.clone().unwrap_or_default(), s.mfa_enabled))
+                    .unwrap_or_default();
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::Security,
+                    form: Form::new(vec![
+                        Field::new("current_password", "field.current_password", "").masked(),
+                        Field::new("backup_email", "field.backup_email", &backup),
+                        Field::new("mfa_enabled", "field.mfa", if mfa { "on" } else { "off" }),
+                    ]),
+                });
+            }
             CreateKey => {
                 self.overlay = Some(Overlay::Form {
                     kind: FormKind::CreateKey,
@@ -1351,6 +1371,33 @@ impl App {
                         })
                     }
                 }
+            }
+            FormKind::Security => {
+                let password = form.value("current_password");
+                if password.is_empty() {
+                    form.set_error(Some("current_password"), t(lang, "err.password_required"));
+                    return;
+                }
+                let backup = form.value("backup_email").trim().to_string();
+                if !backup.is_empty() && !backup.contains('@') {
+                    form.set_error(Some("backup_email"), t(lang, "err.email"));
+                    return;
+                }
+                let mfa = form.value("mfa_enabled").trim().to_ascii_lowercase();
+                let mfa_enabled = match mfa.as_str() {
+                    "on" | "yes" | "y" | "1" | "true" | "开" => true,
+                    "off" | "no" | "n" | "0" | "false" | "关" => false,
+                    _ => {
+                        form.set_error(Some("mfa_enabled"), t(lang, "err.mfa"));
+                        return;
+                    }
+                };
+                Req::UpdateSecurity(SecurityUpdate {
+                    current_password: password,
+                    email: None,
+                    backup_email: Some(backup),
+                    mfa_enabled: Some(mfa_enabled),
+                })
             }
             FormKind::CreateKey => {
                 let role = form.value("role").trim().to_ascii_lowercase();
@@ -1834,6 +1881,20 @@ impl App {
                 Ok(m) => {
                     self.toast(m.message, false);
                     self.request(Req::ApiKeys);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Security(Ok(s)) => self.security = Some(s),
+            Reply::Security(Err(e)) => {
+                if !self.common_error(&e) {
+                    tracing::debug!(error = %e, "security settings");
+                }
+            }
+            Reply::SecuritySaved(res) => match res {
+                Ok(s) => {
+                    self.overlay = None;
+                    self.security = Some(s);
+                    self.toast(t(self.lang, "profile.saved"), false);
                 }
                 Err(e) => self.form_error(e),
             },

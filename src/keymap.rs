@@ -61,6 +61,7 @@ pub enum Cmd {
     RemoveColleague,
     CreateKey,
     RevokeKey,
+    EditSecurity,
 }
 
 impl Cmd {
@@ -121,6 +122,7 @@ impl Cmd {
             RemoveColleague => "remove_colleague",
             CreateKey => "create_key",
             RevokeKey => "revoke_key",
+            EditSecurity => "edit_security",
         }
     }
 }
@@ -354,6 +356,7 @@ fn defaults(scope: Scope) -> Vec<Binding> {
             b(&["n"], AddLicense, "key.add_license", true),
             b(&["e"], EditProfile, "key.edit_profile", true),
             b(&["c"], ChangePassword, "key.change_password", true),
+            b(&["b"], EditSecurity, "key.edit_security", false),
             b(&["o"], Logout, "key.logout", true),
         ],
         Scope::Colleagues => vec![

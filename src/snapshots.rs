@@ -394,6 +394,16 @@ fn system_tab() {
         |r| matches!(r, Req::Profile),
         Reply::Profile(Ok(profile())),
     );
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Security),
+        Reply::Security(Ok(Security {
+            email: "owner@demo.vcms".into(),
+            backup_email: Some("backup@demo.vcms".into()),
+            mfa_enabled: false,
+            mfa_required: false,
+        })),
+    );
     shots("system_license", &mut a);
     key(&mut a, KeyCode::Char('n'));
     typed(&mut a, "ABCD-EFGH");
@@ -408,6 +418,29 @@ fn system_tab() {
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('l'));
     shots("system_profile", &mut a);
+    key(&mut a, KeyCode::Char('b'));
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Backspace);
+    }
+    typed(&mut a, "on");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        a.requests
+            .iter()
+            .all(|(_, r)| !matches!(r, Req::UpdateSecurity(_))),
+        "the current password is asked first"
+    );
+    // The error moved the focus to the password field.
+    typed(&mut a, "OwnerSecret1");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.requests.iter().any(|(_, r)| matches!(
+        r,
+        Req::UpdateSecurity(u) if u.mfa_enabled == Some(true)
+            && u.current_password == "OwnerSecret1"
+            && u.backup_email.as_deref() == Some("backup@demo.vcms")
+    )));
 }
 
 #[test]

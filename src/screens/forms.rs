@@ -32,6 +32,7 @@ pub fn draw(
         FormKind::Invite => t(lang, "form.invite"),
         FormKind::SetRole(_) => t(lang, "form.set_role"),
         FormKind::CreateKey => t(lang, "form.create_key"),
+        FormKind::Security => t(lang, "form.security"),
     };
     let w = 70.min(area.width);
     let h = form.height(w.saturating_sub(2), lang) + 6;

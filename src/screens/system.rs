@@ -151,6 +151,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 ("field.email", p.email.clone(), true),
                 ("profile.role", p.role.clone(), true),
             ];
+            let mut items = items.to_vec();
+            if let Some(s) = &app.security {
+                items.push((
+                    "field.backup_email",
+                    s.backup_email.clone().unwrap_or_else(|| "-".into()),
+                    false,
+                ));
+                let mut mfa = t(lang, if s.mfa_enabled { "mfa.on" } else { "mfa.off" });
+                if s.mfa_required {
+                    mfa.push_str(&format!(" ({})", t(lang, "mfa.required")));
+                }
+                items.push(("mfa.label", mfa, false));
+            }
             let lw = items
                 .iter()
                 .map(|(k, _, _)| crate::widgets::text::width(&t(lang, k)))
@@ -179,6 +192,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 format!(" {}", t(lang, "profile.hint")),
                 th.muted,
             ));
+            if app.security.is_some() {
+                lines.push(Line::styled(
+                    format!(" {}", t(lang, "profile.security_hint")),
+                    th.muted,
+                ));
+            }
             f.render_widget(Paragraph::new(lines), body);
         }
         SysView::Colleagues => colleagues(f, body, app),
