@@ -666,6 +666,20 @@ impl App {
                 self.tab = Tab::System;
                 self.sys = SysView::Server;
             }
+            "colleagues" | "colleague" | "audit" | "apikeys" | "keys" => {
+                let v = match line {
+                    "audit" => SysView::Audit,
+                    "apikeys" | "keys" => SysView::ApiKeys,
+                    _ => SysView::Colleagues,
+                };
+                if self.sys_views().contains(&v) {
+                    self.tab = Tab::System;
+                    self.sys = v;
+                    self.load_view();
+                } else {
+                    self.toast(t(self.lang, "role.not_allowed"), true);
+                }
+            }
             "account" | "accounts" => {
                 self.tab = Tab::Account;
                 self.view = View::Table;

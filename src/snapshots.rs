@@ -791,6 +791,15 @@ fn system_sections_by_role() {
         a.sys_views(),
         vec![License, Profile, Colleagues, Audit, Server]
     );
-    let a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "apikeys");
+    key(&mut a, KeyCode::Enter);
+    assert_ne!(a.sys, ApiKeys, "an admin has no API keys section");
+    let mut a = main_app(Lang::En);
     assert_eq!(a.sys_views().len(), 6, "the owner sees every section");
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "audit");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.sys, Audit);
+    assert!(a.requests.iter().any(|(_, r)| matches!(r, Req::Audit(_))));
 }
