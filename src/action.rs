@@ -53,6 +53,19 @@ pub enum Req {
     UpdateProfile(ProfileUpdate),
     ChangePassword(ChangePasswordRequest),
     Logout,
+    Colleagues,
+    Invite(InviteRequest),
+    SetRole(i64, RoleUpdate),
+    ResendInvite(i64),
+    DisableColleague(i64),
+    EnableColleague(i64),
+    RemoveColleague(i64),
+    Audit(AuditQuery),
+    ApiKeys,
+    CreateKey(NewApiKey),
+    RevokeKey(i64),
+    Security,
+    UpdateSecurity(SecurityUpdate),
 }
 
 impl Req {
@@ -76,6 +89,18 @@ impl Req {
             Req::Profile => "profile",
             Req::UpdateProfile(_) | Req::ChangePassword(_) => "profile_op",
             Req::Logout => "logout",
+            Req::Colleagues => "colleagues",
+            Req::Invite(_)
+            | Req::SetRole(..)
+            | Req::ResendInvite(_)
+            | Req::DisableColleague(_)
+            | Req::EnableColleague(_)
+            | Req::RemoveColleague(_) => "colleague_op",
+            Req::Audit(_) => "audit",
+            Req::ApiKeys => "apikeys",
+            Req::CreateKey(_) | Req::RevokeKey(_) => "apikey_op",
+            Req::Security => "security",
+            Req::UpdateSecurity(_) => "security_op",
         }
     }
 }
@@ -106,4 +131,13 @@ pub enum Reply {
     Profile(ClientResult<Profile>),
     PasswordChanged(ClientResult<Message>),
     LoggedOut,
+    Colleagues(ClientResult<ColleagueList>),
+    /// A colleague changed (None: removed).
+    ColleagueDone(ClientResult<Option<Colleague>>),
+    Audit(ClientResult<AuditPage>),
+    ApiKeys(ClientResult<ApiKeyList>),
+    KeyCreated(ClientResult<ApiKeyCreated>),
+    KeyRevoked(ClientResult<Message>),
+    Security(ClientResult<Security>),
+    SecuritySaved(ClientResult<Security>),
 }

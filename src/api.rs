@@ -64,6 +64,27 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
         Req::Profile => Reply::Profile(client.profile().await),
         Req::UpdateProfile(p) => Reply::Profile(client.update_profile(&p).await),
         Req::ChangePassword(p) => Reply::PasswordChanged(client.change_password(&p).await),
+        Req::Colleagues => Reply::Colleagues(client.colleagues().await),
+        Req::Invite(r) => Reply::ColleagueDone(client.invite(&r).await.map(Some)),
+        Req::SetRole(id, r) => {
+            Reply::ColleagueDone(client.set_colleague_role(id, &r).await.map(Some))
+        }
+        Req::ResendInvite(id) => Reply::ColleagueDone(client.resend_invitation(id).await.map(Some)),
+        Req::DisableColleague(id) => {
+            Reply::ColleagueDone(client.disable_colleague(id).await.map(Some))
+        }
+        Req::EnableColleague(id) => {
+            Reply::ColleagueDone(client.enable_colleague(id).await.map(Some))
+        }
+        Req::RemoveColleague(id) => {
+            Reply::ColleagueDone(client.remove_colleague(id).await.map(|_| None))
+        }
+        Req::Audit(q) => Reply::Audit(client.audit(&q).await),
+        Req::ApiKeys => Reply::ApiKeys(client.api_keys().await),
+        Req::CreateKey(k) => Reply::KeyCreated(client.create_api_key(&k).await),
+        Req::RevokeKey(id) => Reply::KeyRevoked(client.revoke_api_key(id).await),
+        Req::Security => Reply::Security(client.security().await),
+        Req::UpdateSecurity(u) => Reply::SecuritySaved(client.update_security(&u).await),
         Req::Logout => {
             let _ = client.logout().await;
             Reply::LoggedOut

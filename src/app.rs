@@ -42,14 +42,21 @@ pub enum View {
 pub enum SysView {
     License,
     Profile,
+    Colleagues,
+    Audit,
+    ApiKeys,
     Server,
 }
 
 impl SysView {
-    const ALL: [SysView; 3] = [SysView::License, SysView::Profile, SysView::Server];
-    fn index(self) -> usize {
-        SysView::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
+    pub const ALL: [SysView; 6] = [
+        SysView::License,
+        SysView::Profile,
+        SysView::Colleagues,
+        SysView::Audit,
+        SysView::ApiKeys,
+        SysView::Server,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +78,11 @@ pub enum Op {
     ResendFailed(Vec<i64>),
     DeleteFailed(Vec<i64>),
     Logout,
+    ResendInvite(i64),
+    DisableColleague(i64),
+    EnableColleague(i64),
+    RemoveColleague(i64),
+    RevokeKey(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +92,10 @@ pub enum FormKind {
     AddLicense,
     EditProfile,
     ChangePassword,
+    Invite,
+    SetRole(i64),
+    CreateKey,
+    Security,
 }
 
 pub enum Overlay {
@@ -171,6 +187,17 @@ pub struct App {
     pub mfa_token: Option<String>,
     /// A change event asked for a refresh of what is on screen.
     live_due: Option<Instant>,
+    pub colleagues: Option<ColleagueList>,
+    pub colleague_cursor: usize,
+    pub audit: Option<AuditPage>,
+    pub audit_cursor: usize,
+    pub audit_search: String,
+    pub api_keys: Option<ApiKeyList>,
+    pub key_cursor: usize,
+    /// For an admin: may they manage colleagues? (None: not known yet.)
+    pub manage_admins: Option<bool>,
+    /// Backup email and MFA of the signed-in administrator.
+    pub security: Option<Security>,
 }
 
 fn client_error_text(e: &ClientError) -> String {
@@ -235,6 +262,15 @@ impl App {
             remember_password,
             mfa_token: None,
             live_due: None,
+            colleagues: None,
+            colleague_cursor: 0,
+            audit: None,
+            audit_cursor: 0,
+            audit_search: String::new(),
+            api_keys: None,
+            key_cursor: 0,
+            manage_admins: None,
+            security: None,
         };
         app.server_info
             .push((t(lang, "server.http"), server.clone()));
@@ -298,8 +334,75 @@ impl App {
             Tab::System => {
                 self.request(Req::Licenses);
                 self.request(Req::Profile);
+                self.request(Req::Security);
+                self.load_sys();
             }
         }
+    }
+
+    fn role(&self) -> &str {
+        self.profile.as_ref().map(|p| p.role.as_str()).unwrap_or("")
+    }
+
+    /// The System sections the signed-in role may use.
+    pub fn sys_views(&self) -> Vec<SysView> {
+        let role = self.role().to_string();
+        SysView::ALL
+            .iter()
+            .copied()
+            .filter(|v| match v {
+                SysView::Colleagues => {
+                    role == "owner" || (role == "admin" && self.manage_admins == Some(true))
+                }
+                SysView::Audit => role == "owner" || role == "admin",
+                SysView::ApiKeys => role == "owner",
+                _ => true,
+            })
+            .collect()
+    }
+
+    fn audit_query(&self) -> AuditQuery {
+        let s = self.audit_search.trim();
+        AuditQuery {
+            search: (!s.is_empty()).then(|| s.to_string()),
+            page: Some(1),
+            page_size: Some(100),
+        }
+    }
+
+    /// Load the current System section (and find out whether an admin manages colleagues).
+    fn load_sys(&mut self) {
+        if !self.sys_views().contains(&self.sys) {
+            self.sys = SysView::License;
+        }
+        if self.role() == "admin" && self.manage_admins.is_none() {
+            self.request(Req::Colleagues);
+        }
+        match self.sys {
+            SysView::Colleagues => {
+                self.request(Req::Colleagues);
+            }
+            SysView::Audit => {
+                let q = self.audit_query();
+                self.request(Req::Audit(q));
+            }
+            SysView::ApiKeys => {
+                self.request(Req::ApiKeys);
+            }
+            _ => {}
+        }
+    }
+
+    fn current_colleague(&self) -> Option<&Colleague> {
+        self.colleagues
+            .as_ref()
+            .and_then(|l| l.items.get(self.colleague_cursor))
+    }
+
+    fn current_key(&self) -> Option<&ApiKey> {
+        self.api_keys
+            .as_ref()
+            .and_then(|l| l.items.get(self.key_cursor))
     }
 
     fn toast(&mut self, text: impl Into<String>, error: bool) {
@@ -364,9 +467,15 @@ impl App {
         if let Some(due) = self.search_due {
             if Instant::now() >= due {
                 self.search_due = None;
-                self.page_no = 1;
-                self.cursor = 0;
-                self.load_page();
+                if self.tab == Tab::System && self.sys == SysView::Audit {
+                    self.audit_cursor = 0;
+                    let q = self.audit_query();
+                    self.request(Req::Audit(q));
+                } else {
+                    self.page_no = 1;
+                    self.cursor = 0;
+                    self.load_page();
+                }
             }
         }
         let every = self.config.refresh_secs.unwrap_or(30);
@@ -387,8 +496,17 @@ impl App {
         } else if self.screen == Screen::Login {
             self.login.form.paste(s);
         } else if self.searching {
-            self.search.push_str(s.trim());
+            self.search_buf().push_str(s.trim());
             self.search_due = Some(Instant::now() + self.debounce());
+        }
+    }
+
+    /// The search being typed: the audit log's on System → Audit log, else the accounts'.
+    pub fn search_buf(&mut self) -> &mut String {
+        if self.tab == Tab::System && self.sys == SysView::Audit {
+            &mut self.audit_search
+        } else {
+            &mut self.search
         }
     }
 
@@ -413,7 +531,12 @@ impl App {
             Screen::Login => vec![Scope::Login],
             Screen::Main => {
                 let s = match (self.tab, self.view) {
-                    (Tab::System, _) => Scope::System,
+                    (Tab::System, _) => match self.sys {
+                        SysView::Colleagues => Scope::Colleagues,
+                        SysView::Audit => Scope::Audit,
+                        SysView::ApiKeys => Scope::ApiKeys,
+                        _ => Scope::System,
+                    },
                     (Tab::Account, View::Table) => Scope::Accounts,
                     (Tab::Account, View::Details) => Scope::Details,
                     (Tab::Account, View::Failed) => Scope::Failed,
@@ -479,7 +602,7 @@ impl App {
             match k.code {
                 KeyCode::Esc => {
                     self.searching = false;
-                    self.search.clear();
+                    self.search_buf().clear();
                     self.search_due = Some(Instant::now());
                 }
                 KeyCode::Enter | KeyCode::Down | KeyCode::Up => {
@@ -489,11 +612,11 @@ impl App {
                     }
                 }
                 KeyCode::Backspace => {
-                    self.search.pop();
+                    self.search_buf().pop();
                     self.search_due = Some(Instant::now() + self.debounce());
                 }
                 KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
-                    self.search.push(c);
+                    self.search_buf().push(c);
                     self.search_due = Some(Instant::now() + self.debounce());
                 }
                 _ => {}
@@ -542,6 +665,20 @@ impl App {
             "server" => {
                 self.tab = Tab::System;
                 self.sys = SysView::Server;
+            }
+            "colleagues" | "colleague" | "audit" | "apikeys" | "keys" => {
+                let v = match line {
+                    "audit" => SysView::Audit,
+                    "apikeys" | "keys" => SysView::ApiKeys,
+                    _ => SysView::Colleagues,
+                };
+                if self.sys_views().contains(&v) {
+                    self.tab = Tab::System;
+                    self.sys = v;
+                    self.load_view();
+                } else {
+                    self.toast(t(self.lang, "role.not_allowed"), true);
+                }
             }
             "account" | "accounts" => {
                 self.tab = Tab::Account;
@@ -614,11 +751,31 @@ impl App {
     /// (and by the server).
     pub fn hidden_cmds(&self) -> Vec<Cmd> {
         use Cmd::*;
+        let colleagues = [
+            Invite,
+            ResendInvite,
+            SetRole,
+            ToggleDisabled,
+            RemoveColleague,
+        ];
+        let keys = [CreateKey, RevokeKey];
         match self.profile.as_ref().map(|p| p.role.as_str()) {
-            Some("helpdesk") | Some("help-desk") => vec![
-                Add, Edit, Remove, MarkAll, FailedList, Resend, Delete, AddLicense,
-            ],
-            Some("admin") => vec![AddLicense],
+            Some("helpdesk") | Some("help-desk") => {
+                let mut v = vec![
+                    Add, Edit, Remove, MarkAll, FailedList, Resend, Delete, AddLicense,
+                ];
+                v.extend(colleagues);
+                v.extend(keys);
+                v
+            }
+            Some("admin") => {
+                let mut v = vec![AddLicense];
+                if self.manage_admins != Some(true) {
+                    v.extend(colleagues);
+                }
+                v.extend(keys);
+                v
+            }
             _ => vec![],
         }
     }
@@ -656,6 +813,37 @@ impl App {
             Refresh => {
                 self.last_refresh = Instant::now();
                 self.load_view();
+            }
+            Up | Down if self.tab == Tab::System => {
+                let (n, cur) = match self.sys {
+                    SysView::Colleagues => (
+                        self.colleagues.as_ref().map(|l| l.items.len()),
+                        &mut self.colleague_cursor,
+                    ),
+                    SysView::Audit => (
+                        self.audit.as_ref().map(|l| l.items.len()),
+                        &mut self.audit_cursor,
+                    ),
+                    SysView::ApiKeys => (
+                        self.api_keys.as_ref().map(|l| l.items.len()),
+                        &mut self.key_cursor,
+                    ),
+                    _ => (None, &mut self.cursor),
+                };
+                let n = n.unwrap_or(0);
+                if n > 0 {
+                    *cur = if c == Up {
+                        cur.saturating_sub(1)
+                    } else {
+                        (*cur + 1).min(n - 1)
+                    };
+                }
+            }
+            Back if self.tab == Tab::System && self.sys == SysView::Audit => {
+                if !self.audit_search.is_empty() {
+                    self.audit_search.clear();
+                    self.search_due = Some(Instant::now());
+                }
             }
             Up | Down if self.view == View::Failed => {
                 let n = self.failed.as_ref().map(|f| f.items.len()).unwrap_or(0);
@@ -885,13 +1073,93 @@ impl App {
                 }
             }
             Left | Right => {
-                let i = self.sys.index();
-                let n = SysView::ALL.len();
-                self.sys = SysView::ALL[if c == Left {
-                    (i + n - 1) % n
-                } else {
-                    (i + 1) % n
-                }];
+                let views = self.sys_views();
+                let n = views.len().max(1);
+                let i = views.iter().position(|v| *v == self.sys).unwrap_or(0);
+                self.sys = views
+                    .get(if c == Left {
+                        (i + n - 1) % n
+                    } else {
+                        (i + 1) % n
+                    })
+                    .copied()
+                    .unwrap_or(SysView::License);
+                self.load_sys();
+            }
+            Invite => {
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::Invite,
+                    form: Form::new(vec![
+                        Field::new("first_name", "field.first_name", ""),
+                        Field::new("last_name", "field.last_name", ""),
+                        Field::new("email", "field.email", ""),
+                        Field::new("role", "field.role", "helpdesk"),
+                        Field::new("manage_admins", "field.manage_admins", "no"),
+                    ]),
+                });
+            }
+            SetRole => {
+                if let Some(x) = self.current_colleague() {
+                    let (id, role, flag) = (x.id, x.role.clone(), x.manage_admins);
+                    self.overlay = Some(Overlay::Form {
+                        kind: FormKind::SetRole(id),
+                        form: Form::new(vec![
+                            Field::new("role", "field.role", &role),
+                            Field::new(
+                                "manage_admins",
+                                "field.manage_admins",
+                                if flag { "yes" } else { "no" },
+                            ),
+                        ]),
+                    });
+                }
+            }
+            ResendInvite | ToggleDisabled | RemoveColleague => {
+                if let Some(x) = self.current_colleague() {
+                    let who = format!("{} <{}>", x.name, x.email);
+                    let (key, op) = match c {
+                        ResendInvite => ("confirm.resend_invite", Op::ResendInvite(x.id)),
+                        ToggleDisabled if x.status == "disabled" => {
+                            ("confirm.enable_colleague", Op::EnableColleague(x.id))
+                        }
+                        ToggleDisabled => ("confirm.disable_colleague", Op::DisableColleague(x.id)),
+                        _ => ("confirm.remove_colleague", Op::RemoveColleague(x.id)),
+                    };
+                    self.confirm(key, who, op);
+                }
+            }
+            EditSecurity => {
+                let (backup, mfa) = self
+                    .security
+                    .as_ref()
+                    .map(|s| (s.backup_email.clone().unwrap_or_default(), s.mfa_enabled))
+                    .unwrap_or_default();
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::Security,
+                    form: Form::new(vec![
+                        Field::new("current_password", "field.current_password", "").masked(),
+                        Field::new("backup_email", "field.backup_email", &backup),
+                        Field::new("mfa_enabled", "field.mfa", if mfa { "on" } else { "off" }),
+                    ]),
+                });
+            }
+            CreateKey => {
+                self.overlay = Some(Overlay::Form {
+                    kind: FormKind::CreateKey,
+                    form: Form::new(vec![
+                        Field::new("name", "field.key_name", ""),
+                        Field::new("role", "field.role", "helpdesk"),
+                    ]),
+                });
+            }
+            RevokeKey => {
+                if let Some(k) = self.current_key() {
+                    if !k.revoked {
+                        let who = format!("{} ({}…)", k.name, k.prefix);
+                        let id = k.id;
+                        self.confirm("confirm.revoke_key", who, Op::RevokeKey(id));
+                    }
+                }
             }
             AddLicense => {
                 self.overlay = Some(Overlay::Form {
@@ -989,6 +1257,21 @@ impl App {
             Op::Logout => {
                 self.request(Req::Logout);
             }
+            Op::ResendInvite(id) => {
+                self.request(Req::ResendInvite(id));
+            }
+            Op::DisableColleague(id) => {
+                self.request(Req::DisableColleague(id));
+            }
+            Op::EnableColleague(id) => {
+                self.request(Req::EnableColleague(id));
+            }
+            Op::RemoveColleague(id) => {
+                self.request(Req::RemoveColleague(id));
+            }
+            Op::RevokeKey(id) => {
+                self.request(Req::RevokeKey(id));
+            }
         }
     }
 
@@ -1064,6 +1347,81 @@ impl App {
                     old_password: old,
                     new_password: new,
                     confirm_password: confirm,
+                })
+            }
+            FormKind::Invite | FormKind::SetRole(_) => {
+                let role = form.value("role").trim().to_ascii_lowercase();
+                let role = if role == "help-desk" {
+                    "helpdesk".to_string()
+                } else {
+                    role
+                };
+                if role != "admin" && role != "helpdesk" {
+                    form.set_error(Some("role"), t(lang, "err.role"));
+                    return;
+                }
+                let flag = form.value("manage_admins").trim().to_ascii_lowercase();
+                let manage_admins = matches!(flag.as_str(), "y" | "yes" | "1" | "true" | "是");
+                match *kind {
+                    FormKind::SetRole(id) => Req::SetRole(
+                        id,
+                        RoleUpdate {
+                            role,
+                            manage_admins,
+                        },
+                    ),
+                    _ => {
+                        let email = form.value("email").trim().to_string();
+                        if !email.contains('@') {
+                            form.set_error(Some("email"), t(lang, "err.email"));
+                            return;
+                        }
+                        Req::Invite(InviteRequest {
+                            first_name: form.value("first_name").trim().to_string(),
+                            last_name: form.value("last_name").trim().to_string(),
+                            email,
+                            role,
+                            manage_admins,
+                        })
+                    }
+                }
+            }
+            FormKind::Security => {
+                let password = form.value("current_password");
+                if password.is_empty() {
+                    form.set_error(Some("current_password"), t(lang, "err.password_required"));
+                    return;
+                }
+                let backup = form.value("backup_email").trim().to_string();
+                if !backup.is_empty() && !backup.contains('@') {
+                    form.set_error(Some("backup_email"), t(lang, "err.email"));
+                    return;
+                }
+                let mfa = form.value("mfa_enabled").trim().to_ascii_lowercase();
+                let mfa_enabled = match mfa.as_str() {
+                    "on" | "yes" | "y" | "1" | "true" | "开" => true,
+                    "off" | "no" | "n" | "0" | "false" | "关" => false,
+                    _ => {
+                        form.set_error(Some("mfa_enabled"), t(lang, "err.mfa"));
+                        return;
+                    }
+                };
+                Req::UpdateSecurity(SecurityUpdate {
+                    current_password: password,
+                    email: None,
+                    backup_email: Some(backup),
+                    mfa_enabled: Some(mfa_enabled),
+                })
+            }
+            FormKind::CreateKey => {
+                let role = form.value("role").trim().to_ascii_lowercase();
+                if !matches!(role.as_str(), "owner" | "admin" | "helpdesk") {
+                    form.set_error(Some("role"), t(lang, "err.key_role"));
+                    return;
+                }
+                Req::CreateKey(NewApiKey {
+                    name: form.value("name").trim().to_string(),
+                    role,
                 })
             }
         };
@@ -1467,6 +1825,93 @@ impl App {
                 self.overlay = None;
                 self.toast(m.message, false);
             }
+            Reply::Colleagues(Ok(l)) => {
+                if self.role() == "admin" {
+                    self.manage_admins = Some(true);
+                }
+                let n = l.items.len();
+                self.colleagues = Some(l);
+                if self.colleague_cursor >= n {
+                    self.colleague_cursor = n.saturating_sub(1);
+                }
+            }
+            Reply::Colleagues(Err(e)) => {
+                if self.role() == "admin" && e.status() == Some(reqwest::StatusCode::FORBIDDEN) {
+                    self.manage_admins = Some(false);
+                    if self.sys == SysView::Colleagues {
+                        self.sys = SysView::Audit;
+                    }
+                } else {
+                    self.form_error(e);
+                }
+            }
+            Reply::ColleagueDone(res) => match res {
+                Ok(x) => {
+                    self.overlay = None;
+                    let text = match x {
+                        Some(x) => tf(
+                            self.lang,
+                            "colleague.saved",
+                            &[
+                                ("name", &x.name),
+                                ("status", &t(self.lang, &format!("status.{}", x.status))),
+                            ],
+                        ),
+                        None => t(self.lang, "colleague.removed"),
+                    };
+                    self.toast(text, false);
+                    self.request(Req::Colleagues);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Audit(Ok(p)) => {
+                let n = p.items.len();
+                self.audit = Some(p);
+                if self.audit_cursor >= n {
+                    self.audit_cursor = n.saturating_sub(1);
+                }
+            }
+            Reply::ApiKeys(Ok(l)) => {
+                let n = l.items.len();
+                self.api_keys = Some(l);
+                if self.key_cursor >= n {
+                    self.key_cursor = n.saturating_sub(1);
+                }
+            }
+            Reply::Audit(Err(e)) | Reply::ApiKeys(Err(e)) => self.form_error(e),
+            Reply::KeyCreated(res) => match res {
+                Ok(k) => {
+                    self.overlay = Some(Overlay::Secret {
+                        title: t(self.lang, "secret.new_key"),
+                        who: format!("{} · {}", k.name, k.role),
+                        value: k.key,
+                        note: t(self.lang, "secret.key_note"),
+                    });
+                    self.request(Req::ApiKeys);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::KeyRevoked(res) => match res {
+                Ok(m) => {
+                    self.toast(m.message, false);
+                    self.request(Req::ApiKeys);
+                }
+                Err(e) => self.form_error(e),
+            },
+            Reply::Security(Ok(s)) => self.security = Some(s),
+            Reply::Security(Err(e)) => {
+                if !self.common_error(&e) {
+                    tracing::debug!(error = %e, "security settings");
+                }
+            }
+            Reply::SecuritySaved(res) => match res {
+                Ok(s) => {
+                    self.overlay = None;
+                    self.security = Some(s);
+                    self.toast(t(self.lang, "profile.saved"), false);
+                }
+                Err(e) => self.form_error(e),
+            },
             Reply::LoggedOut => {
                 self.client.set_token(None);
                 self.screen = Screen::Login;

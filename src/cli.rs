@@ -62,6 +62,86 @@ pub enum Cmd {
     /// Licenses.
     #[command(subcommand)]
     License(LicenseCmd),
+    /// Colleagues (administrators of the enterprise).
+    #[command(subcommand)]
+    Colleague(ColleagueCmd),
+    /// API keys (owner only).
+    #[command(subcommand)]
+    Apikey(ApiKeyCmd),
+    /// The audit log (owner and administrators).
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ColleagueCmd {
+    /// Every colleague.
+    List,
+    /// Invite a colleague (an invitation email with a link valid 48 hours).
+    Invite {
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: String,
+        /// admin or helpdesk.
+        #[arg(long)]
+        role: String,
+        /// An admin who may manage other administrators.
+        #[arg(long)]
+        manage_admins: bool,
+    },
+    /// Send the invitation again (new link; a colleague already set up gets a new password).
+    Resend { id: i64 },
+    /// Change the role.
+    SetRole {
+        id: i64,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        manage_admins: bool,
+    },
+    /// Disable (their sessions end at once).
+    Disable { id: i64 },
+    /// Enable again.
+    Enable { id: i64 },
+    /// Remove.
+    Remove {
+        id: i64,
+        /// Confirm without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCmd {
+    /// Create a key; it is printed once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// owner, admin or helpdesk.
+        #[arg(long)]
+        role: String,
+    },
+    /// Every key.
+    List,
+    /// Revoke a key.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// One page of the audit log, newest first.
+    List {
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: i64,
+        #[arg(long, default_value_t = 50)]
+        page_size: i64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,14 +287,20 @@ fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() -> String) ->
     Ok(())
 }
 
-fn signed_in(server: Option<&str>) -> R<Client> {
+/// The client of a scripting command: `VCMS_API_KEY` if set, else the signed-in session.
+fn signed_in(explicit: Option<&str>, server: &str) -> R<Client> {
+    if let Ok(key) = std::env::var("VCMS_API_KEY") {
+        if !key.trim().is_empty() {
+            return Ok(Client::new(server).with_token(key.trim().to_string()));
+        }
+    }
     let s = session::load().ok_or_else(|| {
         err(
             "unauthenticated",
             "Not signed in: run `vcms login --email E` first",
         )
     })?;
-    let base = server.unwrap_or(&s.server);
+    let base = explicit.unwrap_or(&s.server);
     Ok(Client::new(base).with_token(s.token))
 }
 
@@ -312,7 +398,7 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
             })
         }
         Cmd::Logout => {
-            if let Ok(c) = signed_in(cli.server.as_deref()) {
+            if let Ok(c) = signed_in(cli.server.as_deref(), server) {
                 let _ = c.logout().await;
             }
             let removed = session::clear();
@@ -325,11 +411,11 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
             })
         }
         Cmd::Account(a) => {
-            let c = signed_in(cli.server.as_deref())?;
+            let c = signed_in(cli.server.as_deref(), server)?;
             account(&c, json, a).await
         }
         Cmd::Email(EmailCmd::Failed(f)) => {
-            let c = signed_in(cli.server.as_deref())?;
+            let c = signed_in(cli.server.as_deref(), server)?;
             match f {
                 FailedCmd::List => {
                     let l = c.failed_emails().await?;
@@ -359,7 +445,7 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
             }
         }
         Cmd::License(l) => {
-            let c = signed_in(cli.server.as_deref())?;
+            let c = signed_in(cli.server.as_deref(), server)?;
             match l {
                 LicenseCmd::List => {
                     let l = c.licenses().await?;
@@ -397,6 +483,29 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
                     print(json, &r, || r.message.clone())
                 }
             }
+        }
+        Cmd::Colleague(a) => {
+            let c = signed_in(cli.server.as_deref(), server)?;
+            colleague(&c, json, a).await
+        }
+        Cmd::Apikey(a) => {
+            let c = signed_in(cli.server.as_deref(), server)?;
+            apikey(&c, json, a).await
+        }
+        Cmd::Audit(AuditCmd::List {
+            search,
+            page,
+            page_size,
+        }) => {
+            let c = signed_in(cli.server.as_deref(), server)?;
+            let p = c
+                .audit(&AuditQuery {
+                    search: search.clone(),
+                    page: Some(*page),
+                    page_size: Some(*page_size),
+                })
+                .await?;
+            print(json, &p, || audit_table(&p))
         }
     }
 }
@@ -534,6 +643,203 @@ async fn account(c: &Client, json: bool, a: &AccountCmd) -> R<()> {
             })
         }
     }
+}
+
+fn role_flags(role: &str, manage_admins: bool) -> String {
+    if role == "admin" && manage_admins {
+        "admin +manage-admins".into()
+    } else {
+        role.to_string()
+    }
+}
+
+fn colleague_table(items: &[Colleague]) -> String {
+    use crate::widgets::text::pad;
+    let mut s = format!(
+        "{} {} {} {} {}\n",
+        pad("ID", 5),
+        pad("NAME", 22),
+        pad("EMAIL", 30),
+        pad("ROLE", 22),
+        "STATUS"
+    );
+    for x in items {
+        s.push_str(&format!(
+            "{} {} {} {} {}{}\n",
+            pad(&x.id.to_string(), 5),
+            pad(&x.name, 22),
+            pad(&x.email, 30),
+            pad(&role_flags(&x.role, x.manage_admins), 22),
+            x.status,
+            if x.mfa_enabled { " (MFA)" } else { "" }
+        ));
+    }
+    s
+}
+
+fn colleague_line(x: &Colleague) -> String {
+    format!(
+        "{} {} <{}>: {}, {}",
+        x.id,
+        x.name,
+        x.email,
+        role_flags(&x.role, x.manage_admins),
+        x.status
+    )
+}
+
+fn check_role(role: &str, allowed: &[&str]) -> R<()> {
+    if allowed.contains(&role) {
+        Ok(())
+    } else {
+        Err(CliError {
+            code: "invalid_input".into(),
+            message: format!("--role must be one of: {}", allowed.join(", ")),
+            field: Some("role".into()),
+        })
+    }
+}
+
+async fn colleague(c: &Client, json: bool, a: &ColleagueCmd) -> R<()> {
+    match a {
+        ColleagueCmd::List => {
+            let l = c.colleagues().await?;
+            print(json, &l, || colleague_table(&l.items))
+        }
+        ColleagueCmd::Invite {
+            first_name,
+            last_name,
+            email,
+            role,
+            manage_admins,
+        } => {
+            check_role(role, &["admin", "helpdesk"])?;
+            let x = c
+                .invite(&InviteRequest {
+                    first_name: first_name.clone(),
+                    last_name: last_name.clone(),
+                    email: email.clone(),
+                    role: role.clone(),
+                    manage_admins: *manage_admins,
+                })
+                .await?;
+            print(json, &x, || format!("Invited {}", colleague_line(&x)))
+        }
+        ColleagueCmd::Resend { id } => {
+            let x = c.resend_invitation(*id).await?;
+            print(json, &x, || {
+                format!("Invitation sent again to {}", colleague_line(&x))
+            })
+        }
+        ColleagueCmd::SetRole {
+            id,
+            role,
+            manage_admins,
+        } => {
+            check_role(role, &["admin", "helpdesk"])?;
+            let x = c
+                .set_colleague_role(
+                    *id,
+                    &RoleUpdate {
+                        role: role.clone(),
+                        manage_admins: *manage_admins,
+                    },
+                )
+                .await?;
+            print(json, &x, || colleague_line(&x))
+        }
+        ColleagueCmd::Disable { id } => {
+            let x = c.disable_colleague(*id).await?;
+            print(json, &x, || colleague_line(&x))
+        }
+        ColleagueCmd::Enable { id } => {
+            let x = c.enable_colleague(*id).await?;
+            print(json, &x, || colleague_line(&x))
+        }
+        ColleagueCmd::Remove { id, yes } => {
+            if !yes {
+                return Err(err("confirm", "Remove this colleague? Add --yes to remove"));
+            }
+            let r = c.remove_colleague(*id).await?;
+            print(json, &r, || r.message.clone())
+        }
+    }
+}
+
+async fn apikey(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
+    use crate::widgets::text::pad;
+    match a {
+        ApiKeyCmd::Create { name, role } => {
+            check_role(role, &["owner", "admin", "helpdesk"])?;
+            let k = c
+                .create_api_key(&NewApiKey {
+                    name: name.clone(),
+                    role: role.clone(),
+                })
+                .await?;
+            print(json, &k, || {
+                format!(
+                    "{}\nAPI key {} \"{}\" ({}) — shown only this once:\n{}",
+                    k.message, k.id, k.name, k.role, k.key
+                )
+            })
+        }
+        ApiKeyCmd::List => {
+            let l = c.api_keys().await?;
+            print(json, &l, || {
+                let mut s = format!(
+                    "{} {} {} {} {} {}\n",
+                    pad("ID", 5),
+                    pad("NAME", 20),
+                    pad("ROLE", 9),
+                    pad("PREFIX", 14),
+                    pad("CREATED", 20),
+                    "LAST USED"
+                );
+                for k in &l.items {
+                    s.push_str(&format!(
+                        "{} {} {} {} {} {}{}\n",
+                        pad(&k.id.to_string(), 5),
+                        pad(&k.name, 20),
+                        pad(&k.role, 9),
+                        pad(&k.prefix, 14),
+                        pad(&k.created_at, 20),
+                        k.last_used_at.as_deref().unwrap_or("-"),
+                        if k.revoked { "  (revoked)" } else { "" }
+                    ));
+                }
+                s
+            })
+        }
+        ApiKeyCmd::Revoke { id } => {
+            let r = c.revoke_api_key(*id).await?;
+            print(json, &r, || r.message.clone())
+        }
+    }
+}
+
+fn audit_table(p: &AuditPage) -> String {
+    use crate::widgets::text::pad;
+    let mut s = format!(
+        "{} {} {} {} {}\n",
+        pad("TIME", 20),
+        pad("WHO", 26),
+        pad("ACTION", 24),
+        pad("TARGET", 20),
+        "FROM"
+    );
+    for e in &p.items {
+        s.push_str(&format!(
+            "{} {} {} {} {}\n",
+            pad(&e.at, 20),
+            pad(&e.who, 26),
+            pad(&e.action, 24),
+            pad(&e.target, 20),
+            e.from
+        ));
+    }
+    s.push_str(&format!("All records: {}  Page {}", p.total, p.page));
+    s
 }
 
 /// Print a scripting error (JSON on stdout with --json, else a line on stderr).

@@ -54,6 +54,14 @@ pub enum Cmd {
     Register,
     Forgot,
     Activate,
+    Invite,
+    ResendInvite,
+    SetRole,
+    ToggleDisabled,
+    RemoveColleague,
+    CreateKey,
+    RevokeKey,
+    EditSecurity,
 }
 
 impl Cmd {
@@ -107,6 +115,14 @@ impl Cmd {
             Register => "register",
             Forgot => "forgot",
             Activate => "activate",
+            Invite => "invite",
+            ResendInvite => "resend_invite",
+            SetRole => "set_role",
+            ToggleDisabled => "toggle_disabled",
+            RemoveColleague => "remove_colleague",
+            CreateKey => "create_key",
+            RevokeKey => "revoke_key",
+            EditSecurity => "edit_security",
         }
     }
 }
@@ -120,18 +136,24 @@ pub enum Scope {
     Details,
     Failed,
     System,
+    Colleagues,
+    Audit,
+    ApiKeys,
     Form,
     Confirm,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 11] = [
         Scope::Global,
         Scope::Login,
         Scope::Accounts,
         Scope::Details,
         Scope::Failed,
         Scope::System,
+        Scope::Colleagues,
+        Scope::Audit,
+        Scope::ApiKeys,
         Scope::Form,
         Scope::Confirm,
     ];
@@ -143,6 +165,9 @@ impl Scope {
             Scope::Details => "details",
             Scope::Failed => "failed",
             Scope::System => "system",
+            Scope::Colleagues => "colleagues",
+            Scope::Audit => "audit",
+            Scope::ApiKeys => "apikeys",
             Scope::Form => "form",
             Scope::Confirm => "confirm",
         }
@@ -331,7 +356,35 @@ fn defaults(scope: Scope) -> Vec<Binding> {
             b(&["n"], AddLicense, "key.add_license", true),
             b(&["e"], EditProfile, "key.edit_profile", true),
             b(&["c"], ChangePassword, "key.change_password", true),
+            b(&["b"], EditSecurity, "key.edit_security", false),
             b(&["o"], Logout, "key.logout", true),
+        ],
+        Scope::Colleagues => vec![
+            b(&["j", "down"], Down, "key.down", false),
+            b(&["k", "up"], Up, "key.up", false),
+            b(&["h", "left"], Left, "key.prev_section", false),
+            b(&["l", "right"], Right, "key.next_section", false),
+            b(&["n"], Invite, "key.invite", true),
+            b(&["s"], ResendInvite, "key.resend_invite", false),
+            b(&["e"], SetRole, "key.set_role", true),
+            b(&["x"], ToggleDisabled, "key.toggle_disabled", true),
+            b(&["d"], RemoveColleague, "key.remove_colleague", true),
+        ],
+        Scope::Audit => vec![
+            b(&["j", "down"], Down, "key.down", false),
+            b(&["k", "up"], Up, "key.up", false),
+            b(&["h", "left"], Left, "key.prev_section", false),
+            b(&["l", "right"], Right, "key.next_section", true),
+            b(&["/"], Search, "key.search", true),
+            b(&["esc"], Back, "key.clear", false),
+        ],
+        Scope::ApiKeys => vec![
+            b(&["j", "down"], Down, "key.down", false),
+            b(&["k", "up"], Up, "key.up", false),
+            b(&["h", "left"], Left, "key.prev_section", false),
+            b(&["l", "right"], Right, "key.next_section", false),
+            b(&["n"], CreateKey, "key.create_key", true),
+            b(&["d"], RevokeKey, "key.revoke_key", true),
         ],
         Scope::Form => vec![
             b(&["enter"], Submit, "key.save", true),

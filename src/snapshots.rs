@@ -394,6 +394,16 @@ fn system_tab() {
         |r| matches!(r, Req::Profile),
         Reply::Profile(Ok(profile())),
     );
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Security),
+        Reply::Security(Ok(Security {
+            email: "owner@demo.vcms".into(),
+            backup_email: Some("backup@demo.vcms".into()),
+            mfa_enabled: false,
+            mfa_required: false,
+        })),
+    );
     shots("system_license", &mut a);
     key(&mut a, KeyCode::Char('n'));
     typed(&mut a, "ABCD-EFGH");
@@ -408,6 +418,29 @@ fn system_tab() {
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('l'));
     shots("system_profile", &mut a);
+    key(&mut a, KeyCode::Char('b'));
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Backspace);
+    }
+    typed(&mut a, "on");
+    key(&mut a, KeyCode::Enter);
+    assert!(
+        a.requests
+            .iter()
+            .all(|(_, r)| !matches!(r, Req::UpdateSecurity(_))),
+        "the current password is asked first"
+    );
+    // The error moved the focus to the password field.
+    typed(&mut a, "OwnerSecret1");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.requests.iter().any(|(_, r)| matches!(
+        r,
+        Req::UpdateSecurity(u) if u.mfa_enabled == Some(true)
+            && u.current_password == "OwnerSecret1"
+            && u.backup_email.as_deref() == Some("backup@demo.vcms")
+    )));
 }
 
 #[test]
@@ -526,4 +559,247 @@ fn helpdesk_sees_no_add_or_remove() {
     key(&mut a, KeyCode::Char('d'));
     assert!(a.overlay.is_none(), "no remove confirm for help-desk");
     shots("helpdesk", &mut a);
+}
+
+fn colleague(id: i64, name: &str, email: &str, role: &str, flag: bool, status: &str) -> Colleague {
+    let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+    Colleague {
+        id,
+        first_name: first.into(),
+        last_name: last.into(),
+        name: name.into(),
+        email: email.into(),
+        role: role.into(),
+        manage_admins: flag,
+        status: status.into(),
+        mfa_enabled: id == 2,
+        created_at: "2026-11-01T08:00:00Z".into(),
+    }
+}
+
+fn audit_entry(at: &str, who: &str, action: &str, target: &str) -> AuditEntry {
+    AuditEntry {
+        at: at.into(),
+        who: who.into(),
+        action: action.into(),
+        target: target.into(),
+        detail: String::new(),
+        from: "10.0.0.7".into(),
+    }
+}
+
+#[test]
+fn colleagues_audit_and_api_keys() {
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Char('l'));
+    key(&mut a, KeyCode::Char('l'));
+    assert_eq!(a.sys, crate::app::SysView::Colleagues);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Colleagues),
+        Reply::Colleagues(Ok(ColleagueList {
+            items: vec![
+                colleague(
+                    1,
+                    "Olivia Owner",
+                    "owner@demo.vcms",
+                    "owner",
+                    false,
+                    "active",
+                ),
+                colleague(2, "Adam Admin", "adam@demo.vcms", "admin", true, "active"),
+                colleague(
+                    3,
+                    "Hana Desk",
+                    "hana@demo.vcms",
+                    "helpdesk",
+                    false,
+                    "invited",
+                ),
+                colleague(
+                    4,
+                    "Dan Gone",
+                    "dan@demo.vcms",
+                    "helpdesk",
+                    false,
+                    "disabled",
+                ),
+            ],
+        })),
+    );
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    shots("colleagues", &mut a);
+    key(&mut a, KeyCode::Char('d'));
+    assert!(matches!(
+        a.overlay,
+        Some(crate::app::Overlay::Confirm {
+            op: crate::app::Op::RemoveColleague(3),
+            ..
+        })
+    ));
+    key(&mut a, KeyCode::Char('n'));
+    key(&mut a, KeyCode::Char('n'));
+    typed(&mut a, "Ivy");
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "New");
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "ivy@demo.vcms");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.requests.iter().any(|(_, r)| matches!(
+        r,
+        Req::Invite(i) if i.email == "ivy@demo.vcms" && i.role == "helpdesk"
+    )));
+
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('2'));
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Char('l'));
+    }
+    assert_eq!(a.sys, crate::app::SysView::Audit);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Audit(_)),
+        Reply::Audit(Ok(AuditPage {
+            items: vec![
+                audit_entry(
+                    "2026-11-22T09:14:03Z",
+                    "owner@demo.vcms",
+                    "signin.ok",
+                    "owner@demo.vcms",
+                ),
+                audit_entry(
+                    "2026-11-22T09:15:40Z",
+                    "owner@demo.vcms",
+                    "colleague.invite",
+                    "hana@demo.vcms",
+                ),
+                audit_entry(
+                    "2026-11-22T09:20:11Z",
+                    "api key ci",
+                    "account.reset_pincode",
+                    "Anna (1001)",
+                ),
+                audit_entry(
+                    "2026-11-22T09:21:55Z",
+                    "hana@demo.vcms",
+                    "signin.failed",
+                    "hana@demo.vcms",
+                ),
+            ],
+            total: 4,
+            page: 1,
+            page_size: 100,
+        })),
+    );
+    key(&mut a, KeyCode::Char('/'));
+    typed(&mut a, "signin");
+    shots("audit_log", &mut a);
+    key(&mut a, KeyCode::Enter);
+    a.update(Action::Tick);
+    assert!(a.requests.iter().any(|(_, r)| matches!(
+        r,
+        Req::Audit(q) if q.search.as_deref() == Some("signin")
+    )));
+    assert_eq!(a.search, "", "the accounts search is untouched");
+
+    let mut a = main_app(Lang::En);
+    key(&mut a, KeyCode::Char('2'));
+    for _ in 0..4 {
+        key(&mut a, KeyCode::Char('l'));
+    }
+    assert_eq!(a.sys, crate::app::SysView::ApiKeys);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::ApiKeys),
+        Reply::ApiKeys(Ok(ApiKeyList {
+            items: vec![
+                ApiKey {
+                    id: 1,
+                    name: "ci".into(),
+                    role: "owner".into(),
+                    prefix: "vcms_3fa9".into(),
+                    created_at: "2026-11-20T10:00:00Z".into(),
+                    last_used_at: Some("2026-11-22T09:20:11Z".into()),
+                    revoked: false,
+                },
+                ApiKey {
+                    id: 2,
+                    name: "old script".into(),
+                    role: "helpdesk".into(),
+                    prefix: "vcms_81c2".into(),
+                    created_at: "2026-10-02T10:00:00Z".into(),
+                    last_used_at: None,
+                    revoked: true,
+                },
+            ],
+        })),
+    );
+    shots("api_keys", &mut a);
+    key(&mut a, KeyCode::Char('d'));
+    assert!(matches!(
+        a.overlay,
+        Some(crate::app::Overlay::Confirm {
+            op: crate::app::Op::RevokeKey(1),
+            ..
+        })
+    ));
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('n'));
+    typed(&mut a, "deploy");
+    key(&mut a, KeyCode::Enter);
+    answer(
+        &mut a,
+        |r| matches!(r, Req::CreateKey(k) if k.name == "deploy" && k.role == "helpdesk"),
+        Reply::KeyCreated(Ok(ApiKeyCreated {
+            id: 3,
+            name: "deploy".into(),
+            role: "helpdesk".into(),
+            key: "vcms_0123456789abcdef0123456789abcdef".into(),
+            message: "API key created".into(),
+        })),
+    );
+    assert!(matches!(
+        &a.overlay,
+        Some(crate::app::Overlay::Secret { value, .. }) if value.starts_with("vcms_0123")
+    ));
+}
+
+#[test]
+fn system_sections_by_role() {
+    use crate::app::SysView::*;
+    let mut a = app(Lang::En);
+    let mut p = profile();
+    p.role = "helpdesk".into();
+    a.signed_in(p);
+    assert_eq!(a.sys_views(), vec![License, Profile, Server]);
+    let mut a = app(Lang::En);
+    let mut p = profile();
+    p.role = "admin".into();
+    a.signed_in(p);
+    key(&mut a, KeyCode::Char('2'));
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Colleagues),
+        Reply::Colleagues(Err(api_error(403, "forbidden", "Not allowed", None))),
+    );
+    assert_eq!(a.sys_views(), vec![License, Profile, Audit, Server]);
+    assert!(a.toast.is_none(), "the probe is silent");
+    a.manage_admins = Some(true);
+    assert_eq!(
+        a.sys_views(),
+        vec![License, Profile, Colleagues, Audit, Server]
+    );
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "apikeys");
+    key(&mut a, KeyCode::Enter);
+    assert_ne!(a.sys, ApiKeys, "an admin has no API keys section");
+    let mut a = main_app(Lang::En);
+    assert_eq!(a.sys_views().len(), 6, "the owner sees every section");
+    key(&mut a, KeyCode::Char(':'));
+    typed(&mut a, "audit");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.sys, Audit);
+    assert!(a.requests.iter().any(|(_, r)| matches!(r, Req::Audit(_))));
 }

@@ -66,11 +66,29 @@ struct Vcms {
 
 impl Vcms {
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_vcms"))
-            .arg("--server")
+        self.run_with(args, None)
+    }
+
+    /// Run with `VCMS_API_KEY` set to `key` (and no session file).
+    fn with_key(&self, key: &str, args: &[&str]) -> Output {
+        self.run_with(args, Some(key))
+    }
+
+    fn run_with(&self, args: &[&str], key: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vcms"));
+        match key {
+            Some(k) => {
+                cmd.env("VCMS_API_KEY", k)
+                    .env("VCMS_SESSION_FILE", self.home.join("no-session.json"));
+            }
+            None => {
+                cmd.env_remove("VCMS_API_KEY")
+                    .env("VCMS_SESSION_FILE", &self.session);
+            }
+        }
+        cmd.arg("--server")
             .arg(&self.url)
             .args(args)
-            .env("VCMS_SESSION_FILE", &self.session)
             .env("VCMS_PASSWORD", PASSWORD)
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join("config"))
@@ -216,6 +234,145 @@ async fn account_commands() {
         assert_eq!(r["removed"], 2);
         let e = v.fails(&["account", "show", "1010"]);
         assert!(e["error"]["code"].is_string());
+    })
+    .await
+    .expect("steps");
+    running.shutdown().await;
+}
+
+fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "not JSON: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colleague_apikey_audit_commands() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = server(dir.path(), true).await;
+    let v = vcms(running.url(), dir.path());
+    tokio::task::spawn_blocking(move || {
+        v.json(&["login", "--email", EMAIL]);
+        let l = v.json(&["colleague", "list"]);
+        let items = l["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0]["role"], "owner");
+        let x = v.json(&[
+            "colleague",
+            "invite",
+            "--first-name",
+            "Hana",
+            "--last-name",
+            "Desk",
+            "--email",
+            "hana@cli.vcms",
+            "--role",
+            "helpdesk",
+        ]);
+        assert_eq!(x["status"], "invited");
+        assert_eq!(x["role"], "helpdesk");
+        let id = x["id"].as_i64().expect("id").to_string();
+        let e = v.fails(&[
+            "colleague",
+            "invite",
+            "--first-name",
+            "X",
+            "--last-name",
+            "Y",
+            "--email",
+            "x@cli.vcms",
+            "--role",
+            "boss",
+        ]);
+        assert_eq!(e["error"]["field"], "role");
+        let x = v.json(&["colleague", "resend", &id]);
+        assert_eq!(x["status"], "invited");
+        let x = v.json(&[
+            "colleague",
+            "set-role",
+            &id,
+            "--role",
+            "admin",
+            "--manage-admins",
+        ]);
+        assert_eq!(x["role"], "admin");
+        assert_eq!(x["manage_admins"], true);
+        let x = v.json(&["colleague", "disable", &id]);
+        assert_eq!(x["status"], "disabled");
+        let x = v.json(&["colleague", "enable", &id]);
+        assert_ne!(x["status"], "disabled");
+        let out = v.run(&["colleague", "list"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("hana@cli.vcms"), "{text}");
+        let out = v.run(&["colleague", "remove", &id]);
+        assert!(!out.status.success(), "remove without --yes must fail");
+        let r = v.json(&["colleague", "remove", &id, "--yes"]);
+        assert!(r["message"].is_string());
+        let l = v.json(&["colleague", "list"]);
+        assert_eq!(l["items"].as_array().map(Vec::len), Some(1));
+
+        // API keys: shown once, listed by prefix, usable instead of a session.
+        let k = v.json(&["apikey", "create", "--name", "ci", "--role", "owner"]);
+        let owner_key = k["key"].as_str().expect("key").to_string();
+        assert!(owner_key.starts_with("vcms_"), "{owner_key}");
+        let out = v.run(&["apikey", "create", "--name", "desk", "--role", "helpdesk"]);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let desk_key = text
+            .split_whitespace()
+            .find(|w| w.starts_with("vcms_"))
+            .expect("key printed")
+            .to_string();
+        let l = v.json(&["apikey", "list"]);
+        let keys = l["items"].as_array().expect("items");
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|k| k.get("key").is_none()));
+
+        // Every command works with only VCMS_API_KEY set.
+        let out = v.with_key(&owner_key, &["--json", "account", "list"]);
+        assert!(out.status.success());
+        assert_eq!(json_of(&out)["total"], 13);
+        let out = v.with_key(&desk_key, &["--json", "account", "show", "1001"]);
+        assert!(out.status.success());
+        assert_eq!(json_of(&out)["name"], "Anna");
+        let out = v.with_key(&desk_key, &["--json", "audit", "list"]);
+        assert!(
+            !out.status.success(),
+            "help desk may not read the audit log"
+        );
+        assert!(json_of(&out)["error"]["code"].is_string());
+
+        // Audit log: the sign-in and the colleague changes are there.
+        let a = v.json(&["audit", "list"]);
+        assert!(a["total"].as_i64().unwrap_or(0) > 0);
+        let first = &a["items"][0];
+        for f in ["at", "who", "action", "target", "from"] {
+            assert!(first[f].is_string(), "{f}: {first}");
+        }
+        let a = v.json(&["audit", "list", "--search", "colleague"]);
+        let items = a["items"].as_array().expect("items");
+        assert!(!items.is_empty());
+        assert!(items
+            .iter()
+            .all(|e| e.to_string().to_lowercase().contains("colleague")));
+        let out = v.run(&["audit", "list"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("All records:"));
+
+        // Revoke: the key stops working.
+        let desk_id = keys
+            .iter()
+            .find(|k| k["name"] == "desk")
+            .and_then(|k| k["id"].as_i64())
+            .expect("desk id")
+            .to_string();
+        v.json(&["apikey", "revoke", &desk_id]);
+        let out = v.with_key(&desk_key, &["--json", "account", "list"]);
+        assert!(!out.status.success(), "revoked key must fail");
+        assert!(json_of(&out)["error"]["code"].is_string());
     })
     .await
     .expect("steps");

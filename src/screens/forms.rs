@@ -29,6 +29,10 @@ pub fn draw(
         FormKind::AddLicense => t(lang, "form.add_license"),
         FormKind::EditProfile => t(lang, "form.edit_profile"),
         FormKind::ChangePassword => t(lang, "form.change_password"),
+        FormKind::Invite => t(lang, "form.invite"),
+        FormKind::SetRole(_) => t(lang, "form.set_role"),
+        FormKind::CreateKey => t(lang, "form.create_key"),
+        FormKind::Security => t(lang, "form.security"),
     };
     let w = 70.min(area.width);
     let h = form.height(w.saturating_sub(2), lang) + 6;

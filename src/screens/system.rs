@@ -14,11 +14,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let th = &app.theme;
     let [tabs, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
     let mut spans = vec![Span::raw(" ")];
-    for (v, key) in [
-        (SysView::License, "system.license"),
-        (SysView::Profile, "system.profile"),
-        (SysView::Server, "system.server"),
-    ] {
+    for v in app.sys_views() {
+        let key = match v {
+            SysView::License => "system.license",
+            SysView::Profile => "system.profile",
+            SysView::Colleagues => "system.colleagues",
+            SysView::Audit => "system.audit",
+            SysView::ApiKeys => "system.api_keys",
+            SysView::Server => "system.server",
+        };
         let active = app.sys == v;
         spans.push(Span::styled(
             format!("{}{} ", if active { "▸" } else { " " }, t(lang, key)),
@@ -147,6 +151,19 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 ("field.email", p.email.clone(), true),
                 ("profile.role", p.role.clone(), true),
             ];
+            let mut items = items.to_vec();
+            if let Some(s) = &app.security {
+                items.push((
+                    "field.backup_email",
+                    s.backup_email.clone().unwrap_or_else(|| "-".into()),
+                    false,
+                ));
+                let mut mfa = t(lang, if s.mfa_enabled { "mfa.on" } else { "mfa.off" });
+                if s.mfa_required {
+                    mfa.push_str(&format!(" ({})", t(lang, "mfa.required")));
+                }
+                items.push(("mfa.label", mfa, false));
+            }
             let lw = items
                 .iter()
                 .map(|(k, _, _)| crate::widgets::text::width(&t(lang, k)))
@@ -175,8 +192,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 format!(" {}", t(lang, "profile.hint")),
                 th.muted,
             ));
+            if app.security.is_some() {
+                lines.push(Line::styled(
+                    format!(" {}", t(lang, "profile.security_hint")),
+                    th.muted,
+                ));
+            }
             f.render_widget(Paragraph::new(lines), body);
         }
+        SysView::Colleagues => colleagues(f, body, app),
+        SysView::Audit => audit(f, body, app),
+        SysView::ApiKeys => api_keys(f, body, app),
         SysView::Server => {
             let lw = app
                 .server_info
@@ -198,4 +224,258 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
             f.render_widget(Paragraph::new(lines), body);
         }
     }
+}
+
+fn loading(f: &mut Frame, area: Rect, app: &App) {
+    f.render_widget(
+        Paragraph::new(Line::styled(
+            format!(" {}", t(app.lang, "loading")),
+            app.theme.muted,
+        )),
+        area,
+    );
+}
+
+fn time(s: &str) -> String {
+    short_time(s)
+}
+
+/// A table with a cursor row, or a "none" line when empty.
+fn cursor_table(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    header: Vec<String>,
+    widths: Vec<Constraint>,
+    rows: Vec<Vec<Cell<'static>>>,
+    cursor: usize,
+) {
+    let th = &app.theme;
+    if rows.is_empty() {
+        f.render_widget(
+            Paragraph::new(vec![
+                Line::styled(
+                    header
+                        .iter()
+                        .map(|h| format!(" {h}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    th.header,
+                ),
+                Line::styled(format!(" {}", t(app.lang, "list.none")), th.muted),
+            ]),
+            area,
+        );
+        return;
+    }
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, cells)| {
+            let r = Row::new(cells);
+            if i == cursor {
+                r.style(th.selected)
+            } else {
+                r
+            }
+        })
+        .collect();
+    let tbl = Table::new(rows, widths).header(Row::new(header).style(th.header));
+    let mut state = ratatui::widgets::TableState::default().with_selected(Some(cursor));
+    f.render_stateful_widget(tbl, area, &mut state);
+}
+
+fn colleagues(f: &mut Frame, area: Rect, app: &App) {
+    let lang = app.lang;
+    let Some(l) = &app.colleagues else {
+        return loading(f, area, app);
+    };
+    let wide = area.width >= 100;
+    let rows: Vec<Vec<Cell>> = l
+        .items
+        .iter()
+        .map(|x| {
+            let mut flags = vec![];
+            if x.manage_admins {
+                flags.push(t(lang, "colleague.flag_manage_admins"));
+            }
+            if x.mfa_enabled {
+                flags.push("MFA".to_string());
+            }
+            let status = Span::styled(
+                t(lang, &format!("status.{}", x.status)),
+                match x.status.as_str() {
+                    "active" => app.theme.ok,
+                    "disabled" => app.theme.error,
+                    _ => app.theme.warn,
+                },
+            );
+            vec![
+                Cell::from(x.name.clone()),
+                Cell::from(x.email.clone()),
+                Cell::from(t(lang, &format!("role.{}", x.role))),
+                Cell::from(flags.join(", ")),
+                Cell::from(status),
+            ]
+        })
+        .collect();
+    let widths = if wide {
+        vec![
+            Constraint::Length(22),
+            Constraint::Length(32),
+            Constraint::Length(12),
+            Constraint::Length(22),
+            Constraint::Min(8),
+        ]
+    } else {
+        vec![
+            Constraint::Length(14),
+            Constraint::Length(22),
+            Constraint::Length(9),
+            Constraint::Length(14),
+            Constraint::Min(8),
+        ]
+    };
+    let header = vec![
+        t(lang, "col.name"),
+        t(lang, "col.email"),
+        t(lang, "col.role"),
+        t(lang, "col.flags"),
+        t(lang, "col.status"),
+    ];
+    cursor_table(f, area, app, header, widths, rows, app.colleague_cursor);
+}
+
+fn audit(f: &mut Frame, area: Rect, app: &App) {
+    let lang = app.lang;
+    let th = &app.theme;
+    let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(area);
+    let mut spans = vec![Span::styled(
+        format!(
+            " {} ",
+            tf(
+                lang,
+                "audit.total",
+                &[("n", &app.audit.as_ref().map(|p| p.total).unwrap_or(0))]
+            )
+        ),
+        th.title,
+    )];
+    spans.push(Span::styled(
+        format!("  {} ", t(lang, "accounts.search")),
+        th.muted,
+    ));
+    if app.searching {
+        spans.push(Span::styled(format!("/{}█", app.audit_search), th.focus));
+    } else if app.audit_search.is_empty() {
+        spans.push(Span::styled("/", th.key));
+    } else {
+        spans.push(Span::styled(format!("/{}", app.audit_search), th.title));
+        spans.push(Span::styled(
+            format!(" ({})", t(lang, "accounts.esc_clears")),
+            th.muted,
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), head);
+    let Some(p) = &app.audit else {
+        return loading(f, body, app);
+    };
+    let wide = area.width >= 100;
+    let rows: Vec<Vec<Cell>> = p
+        .items
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::from(time(&e.at)),
+                Cell::from(e.who.clone()),
+                Cell::from(e.action.clone()),
+                Cell::from(if e.detail.is_empty() || !wide {
+                    e.target.clone()
+                } else {
+                    format!("{} · {}", e.target, e.detail)
+                }),
+                Cell::from(e.from.clone()),
+            ]
+        })
+        .collect();
+    let widths = if wide {
+        vec![
+            Constraint::Length(16),
+            Constraint::Length(26),
+            Constraint::Length(24),
+            Constraint::Min(20),
+            Constraint::Length(16),
+        ]
+    } else {
+        vec![
+            Constraint::Length(16),
+            Constraint::Length(16),
+            Constraint::Length(21),
+            Constraint::Min(10),
+            Constraint::Length(9),
+        ]
+    };
+    let header = vec![
+        t(lang, "col.time"),
+        t(lang, "col.who"),
+        t(lang, "col.action"),
+        t(lang, "col.target"),
+        t(lang, "col.from"),
+    ];
+    cursor_table(f, body, app, header, widths, rows, app.audit_cursor);
+}
+
+fn api_keys(f: &mut Frame, area: Rect, app: &App) {
+    let lang = app.lang;
+    let Some(l) = &app.api_keys else {
+        return loading(f, area, app);
+    };
+    let rows: Vec<Vec<Cell>> = l
+        .items
+        .iter()
+        .map(|k| {
+            let state = if k.revoked {
+                Span::styled(t(lang, "apikey.revoked"), app.theme.error)
+            } else {
+                Span::styled(t(lang, "apikey.active"), app.theme.ok)
+            };
+            vec![
+                Cell::from(k.name.clone()),
+                Cell::from(t(lang, &format!("role.{}", k.role))),
+                Cell::from(format!("{}…", k.prefix)),
+                Cell::from(time(&k.created_at)),
+                Cell::from(k.last_used_at.as_deref().map(time).unwrap_or_default()),
+                Cell::from(state),
+            ]
+        })
+        .collect();
+    let wide = area.width >= 100;
+    let widths = if wide {
+        vec![
+            Constraint::Length(20),
+            Constraint::Length(12),
+            Constraint::Length(16),
+            Constraint::Length(17),
+            Constraint::Length(17),
+            Constraint::Min(8),
+        ]
+    } else {
+        vec![
+            Constraint::Length(12),
+            Constraint::Length(9),
+            Constraint::Length(12),
+            Constraint::Length(16),
+            Constraint::Length(0),
+            Constraint::Min(7),
+        ]
+    };
+    let header = vec![
+        t(lang, "col.name"),
+        t(lang, "col.role"),
+        t(lang, "col.key"),
+        t(lang, "col.created"),
+        t(lang, "col.last_used"),
+        t(lang, "col.status"),
+    ];
+    cursor_table(f, area, app, header, widths, rows, app.key_cursor);
 }
