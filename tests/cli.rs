@@ -1,59 +1,16 @@
 //! The scripting CLI against a real in-process server on port 0.
 
 use std::process::{Command, Output};
-use std::sync::Arc;
-
-use vcms_server::api::{LoginRequest, NewAccount};
-use vcms_server::client::Client;
 
 const EMAIL: &str = "owner@cli.vcms";
 const PASSWORD: &str = "CliSecret2026";
 
+mod support;
+
 async fn server(dir: &std::path::Path, accounts: bool) -> vcms_server::Running {
-    let mut cfg = vcms_server::config::Config {
-        data_dir: dir.join("server"),
-        ..Default::default()
-    };
-    cfg.http.listen = "127.0.0.1:0".into();
-    cfg.security.captcha = false;
-    let clock: vcms_server::clock::SharedClock = Arc::new(vcms_server::clock::SystemClock);
-    let server = vcms_server::Server::build(cfg, clock).await.expect("build");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = server.start(listener, false).expect("start");
-    let app = running.app.clone();
-    let new = vcms_server::service::auth::NewEnterprise::parse(
-        "CLI Owner",
-        "CLI",
-        "China",
-        EMAIL,
-        PASSWORD,
-        Some("en"),
-    )
-    .expect("enterprise");
-    vcms_server::service::auth::create_enterprise(&app, new, true)
-        .await
-        .expect("create");
+    let running = support::server(dir, EMAIL, PASSWORD, |_| {}).await;
     if accounts {
-        let mut c = Client::new(&running.url());
-        c.login(&LoginRequest {
-            email: EMAIL.into(),
-            password: PASSWORD.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("login");
-        for (name, ext, email) in vcms::demo::ACCOUNTS {
-            c.add_account(&NewAccount {
-                name: name.into(),
-                extension: ext.into(),
-                email: email.map(str::to_string),
-                send_email: false,
-            })
-            .await
-            .expect("add");
-        }
+        support::add_demo_accounts(&support::owner(&running, EMAIL, PASSWORD).await).await;
     }
     running
 }

@@ -2,11 +2,9 @@
 //! pseudo-terminal with MFA, reading the code from a real SMTP server's mailbox; resets a
 //! pincode; is not offered removal, and the API refuses it.
 
-use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, CommandBuilder, PtySize};
 use vcms_server::api::*;
 use vcms_server::client::Client;
 
@@ -112,79 +110,8 @@ fn code_in(text: &str) -> String {
         .to_string()
 }
 
-struct Pty {
-    screen: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Pty {
-    fn spawn(url: &str, home: &std::path::Path) -> Pty {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 24,
-                cols: 80,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_vcms"));
-        cmd.args(["--server", url, "--lang", "en"]);
-        for (k, v) in [
-            ("HOME", ""),
-            ("XDG_CONFIG_HOME", "config"),
-            ("XDG_DATA_HOME", "data"),
-            ("XDG_CACHE_HOME", "cache"),
-        ] {
-            cmd.env(k, home.join(v));
-        }
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("NO_COLOR", "1");
-        let child = pty.slave.spawn_command(cmd).expect("spawn vcms");
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().expect("reader");
-        let writer = pty.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
-        let s2 = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                s2.lock().expect("lock").process(&buf[..n]);
-            }
-        });
-        std::mem::forget(pty.master);
-        Pty {
-            screen,
-            writer,
-            child,
-        }
-    }
-    fn contents(&self) -> String {
-        self.screen.lock().expect("lock").screen().contents()
-    }
-    fn wait_for(&self, what: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let c = self.contents();
-            if c.contains(what) {
-                return c;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {what:?}; screen:\n{c}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    fn send(&mut self, s: &str) {
-        self.writer.write_all(s.as_bytes()).expect("write");
-        self.writer.flush().expect("flush");
-        std::thread::sleep(Duration::from_millis(80));
-    }
-}
+mod support;
+use support::Pty;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
@@ -303,27 +230,11 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
         t.wait_for("Reset the pincode?");
         t.send("y");
         let s = t.wait_for("As typed:");
-        let pin: String = s
-            .lines()
-            .find_map(|l| l.split("As typed:").nth(1))
-            .map(|r| {
-                r.trim()
-                    .chars()
-                    .take_while(|c| c.is_ascii_digit())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let pin = Pty::pincode_on_screen(&s);
         t.send("\x1b");
         t.send("\x1b");
         t.send("q");
-        let start = Instant::now();
-        while t.child.try_wait().ok().flatten().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "vcms did not quit"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        t.wait_exit();
         pin
     })
     .await

@@ -1,0 +1,187 @@
+//! Shared by the console's test binaries: an in-process server on port 0 with an activated
+//! enterprise, and the real `vcms` binary in a pseudo-terminal read through vt100.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+use vcms_server::api::{LoginRequest, NewAccount};
+use vcms_server::client::Client;
+use vcms_server::config::Config;
+
+/// A server on 127.0.0.1:0 with a fresh SQLite in `dir`, captcha off, and an activated
+/// enterprise owned by `email` / `password`. `tweak` adjusts the settings first.
+pub async fn server(
+    dir: &std::path::Path,
+    email: &str,
+    password: &str,
+    tweak: impl FnOnce(&mut Config),
+) -> vcms_server::Running {
+    let mut cfg = Config {
+        data_dir: dir.join("server"),
+        ..Default::default()
+    };
+    cfg.http.listen = "127.0.0.1:0".into();
+    cfg.security.captcha = false;
+    tweak(&mut cfg);
+    let clock: vcms_server::clock::SharedClock = Arc::new(vcms_server::clock::SystemClock);
+    let server = vcms_server::Server::build(cfg, clock).await.expect("build");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let running = server.start(listener, false).expect("start");
+    let new = vcms_server::service::auth::NewEnterprise::parse(
+        "Test Owner",
+        "Test Co",
+        "China",
+        email,
+        password,
+        Some("en"),
+    )
+    .expect("enterprise");
+    vcms_server::service::auth::create_enterprise(&running.app, new, true)
+        .await
+        .expect("create");
+    running
+}
+
+/// The owner signed in through the API.
+pub async fn owner(running: &vcms_server::Running, email: &str, password: &str) -> Client {
+    let mut c = Client::new(&running.url());
+    c.login(&LoginRequest {
+        email: email.into(),
+        password: password.into(),
+        ..Default::default()
+    })
+    .await
+    .expect("login");
+    c
+}
+
+/// Add the demo's 13 accounts.
+pub async fn add_demo_accounts(c: &Client) {
+    for (name, ext, email) in vcms::demo::ACCOUNTS {
+        c.add_account(&NewAccount {
+            name: name.into(),
+            extension: ext.into(),
+            email: email.map(str::to_string),
+            send_email: false,
+        })
+        .await
+        .expect("add account");
+    }
+}
+
+/// The real `vcms` binary in an 80×24 pseudo-terminal.
+pub struct Pty {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    pub child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Pty {
+    /// Start `vcms --server url --lang en` with its config, data and cache under `home`.
+    pub fn spawn(url: &str, home: &std::path::Path) -> Pty {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_vcms"));
+        cmd.args(["--server", url, "--lang", "en"]);
+        for (k, v) in [
+            ("HOME", home.to_path_buf()),
+            ("XDG_CONFIG_HOME", home.join("config")),
+            ("XDG_DATA_HOME", home.join("data")),
+            ("XDG_CACHE_HOME", home.join("cache")),
+        ] {
+            cmd.env(k, v);
+        }
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("NO_COLOR", "1");
+        let child = pty.slave.spawn_command(cmd).expect("spawn vcms");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let writer = pty.master.take_writer().expect("writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
+        let s2 = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s2.lock().expect("lock").process(&buf[..n]);
+            }
+        });
+        // Keep the master alive as long as the child runs.
+        std::mem::forget(pty.master);
+        Pty {
+            screen,
+            writer,
+            child,
+        }
+    }
+
+    pub fn contents(&self) -> String {
+        self.screen.lock().expect("lock").screen().contents()
+    }
+
+    /// Wait (up to 20 s) until the screen shows `what`; return the screen.
+    pub fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let c = self.contents();
+            if c.contains(what) {
+                return c;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {what:?}; screen:\n{c}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Type `s`.
+    pub fn send(&mut self, s: &str) {
+        self.writer.write_all(s.as_bytes()).expect("write");
+        self.writer.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(60));
+    }
+
+    /// The 9-digit pincode shown after "As typed:" in the new-secret popup.
+    pub fn pincode_on_screen(screen: &str) -> String {
+        screen
+            .lines()
+            .find_map(|l| l.split("As typed:").nth(1))
+            .map(|r| {
+                r.trim()
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Wait (up to 10 s) for the console to exit successfully.
+    pub fn wait_exit(&mut self) {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "vcms exited with {status:?}");
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = self.child.kill();
+                panic!("vcms did not quit");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
