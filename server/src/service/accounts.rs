@@ -193,22 +193,29 @@ pub async fn list(app: &App, actor: &Actor, q: &api::AccountQuery) -> AppResult<
     })
 }
 
+/// How an account is named in the audit log and the failed email list: "Anna (1001)".
+fn label(a: &AccountRecord) -> String {
+    format!("{} ({})", a.name, a.extension)
+}
+
+/// Details include the password: every reveal is audited.
+async fn reveal(
+    app: &App,
+    c: &mut Conn,
+    actor: &Actor,
+    a: &AccountRecord,
+) -> AppResult<api::AccountDetails> {
+    team::record(app, c, actor, "account.reveal_password", &label(a), "").await?;
+    details(app, c, a).await
+}
+
 pub async fn get(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
     actor.require(Perm::ViewAccounts)?;
     let mut c = app.store.conn().await?;
     let a = st::by_id(&mut c, actor.enterprise_id, id)
         .await?
         .ok_or_else(not_found)?;
-    team::record(
-        app,
-        &mut c,
-        actor,
-        "account.reveal_password",
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
-    details(app, &mut c, &a).await
+    reveal(app, &mut c, actor, &a).await
 }
 
 pub async fn get_by_extension(
@@ -222,16 +229,7 @@ pub async fn get_by_extension(
     let a = st::by_extension(&mut c, actor.enterprise_id, ext.as_str())
         .await?
         .ok_or_else(not_found)?;
-    team::record(
-        app,
-        &mut c,
-        actor,
-        "account.reveal_password",
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
-    details(app, &mut c, &a).await
+    reveal(app, &mut c, actor, &a).await
 }
 
 fn quota_full(q: &api::Quota) -> AppError {
@@ -333,15 +331,7 @@ pub async fn add(
         Some(a.id),
     )
     .await?;
-    team::record(
-        app,
-        &mut tx,
-        actor,
-        "account.add",
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
+    team::record(app, &mut tx, actor, "account.add", &label(&a), "").await?;
     tx.commit().await?;
     app.mailer.wake();
     events::wake(app);
@@ -369,15 +359,7 @@ async fn finish_change(
         Some(id),
     )
     .await?;
-    team::record(
-        app,
-        &mut tx,
-        actor,
-        action,
-        &format!("{} ({})", a.name, a.extension),
-        "",
-    )
-    .await?;
+    team::record(app, &mut tx, actor, action, &label(&a), "").await?;
     tx.commit().await?;
     events::wake(app);
     Ok(d)
@@ -535,10 +517,7 @@ pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::Rem
         )
         .await?;
     }
-    let names: Vec<String> = found
-        .iter()
-        .map(|a| format!("{} ({})", a.name, a.extension))
-        .collect();
+    let names: Vec<String> = found.iter().map(label).collect();
     team::record(
         app,
         &mut tx,
@@ -568,7 +547,7 @@ async fn queue_account_email(
     let password = app.secrets.open(&a.password_enc)?;
     let pincode = app.secrets.open(&a.pincode_enc)?;
     let expiry = clock::human(a.pincode_expires_at);
-    let label = format!("{} ({})", a.name, a.extension);
+    let label = label(a);
     let server = app.base_url().to_string();
     app.mailer
         .enqueue(
