@@ -54,13 +54,17 @@ impl Demo {
             ..Default::default()
         };
         cfg.http.listen = "127.0.0.1:0".into();
+        // SIP on free ports: `vcms-endpoint` learns them at sign-in.
+        cfg.sip.udp = "127.0.0.1:0".into();
+        cfg.sip.tcp = "127.0.0.1:0".into();
+        cfg.sip.tls = "127.0.0.1:0".into();
         cfg.mail.transport = MailTransportKind::Folder;
         cfg.security.captcha = false;
         let outbox = cfg.outbox_dir();
         let clock: vcms_server::clock::SharedClock = Arc::new(vcms_server::clock::SystemClock);
         let server = vcms_server::Server::build(cfg, clock).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let running = server.start(listener, true)?;
+        let running = server.start(listener, true).await?;
         let app = running.app.clone();
         let mut notes = vec![];
         let new = NewEnterprise::parse(

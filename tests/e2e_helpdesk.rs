@@ -122,6 +122,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
         ..Default::default()
     };
     cfg.security.captcha = false;
+    (cfg.sip.udp, cfg.sip.tcp, cfg.sip.tls) = (String::new(), String::new(), String::new());
     cfg.mail.transport = vcms_server::config::MailTransportKind::Smtp;
     cfg.smtp.host = "127.0.0.1".into();
     cfg.smtp.port = smtp_port;
@@ -132,7 +133,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let running = server.start(listener, false).expect("start");
+    let running = server.start(listener, false).await.expect("start");
     let app = running.app.clone();
     let new = vcms_server::service::auth::NewEnterprise::parse(
         "Owner",

@@ -479,6 +479,64 @@ pub struct EndpointLoginResponse {
     pub display_name: String,
     pub extension: String,
     pub enterprise_number: String,
+    /// Bearer token of this endpoint's session: `POST /endpoint/v1/logout` ends it.
+    pub token: String,
+    pub sip: SipSettings,
+}
+
+/// How an endpoint registers over SIP.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SipSettings {
+    /// SIP domain, also the digest realm; the AOR is `sip:<username>@<domain>`.
+    pub domain: String,
+    /// Digest username: the cloud number.
+    pub username: String,
+    /// The account password, the digest secret.
+    pub password: String,
+    /// Digest material for devices that prefer not to keep the password:
+    /// H(username:realm:password) with MD5 and SHA-256.
+    pub ha1_md5: String,
+    pub ha1_sha256: String,
+    /// The instance to put in `+sip.instance="<urn:uuid:…>"`, so that the device keeps one
+    /// binding however its address changes.
+    pub instance: String,
+    /// Registration lifetime to ask for, in seconds.
+    pub expires: u32,
+    /// Where to register, in order of preference (empty when SIP is not served).
+    pub servers: Vec<SipServer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SipServer {
+    /// udp | tcp | tls
+    pub transport: String,
+    pub host: String,
+    pub port: u16,
+}
+
+/// `POST /endpoint/v1/logout`: the session token (or send it as a Bearer token).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct EndpointLogoutRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// A provisioned device (built-in cloud number). The secret is shown once, at provisioning.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ProvisionedDevice {
+    pub serial: String,
+    pub account_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ProvisionDeviceRequest {
+    /// The device's serial number as printed on it (letters, digits, - and _; up to 64).
+    pub serial: String,
 }
 
 // ---------------- events ----------------

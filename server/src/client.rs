@@ -324,6 +324,44 @@ impl Client {
     ) -> ClientResult<EndpointLoginResponse> {
         self.post("/endpoint/v1/login", req).await
     }
+
+    pub async fn endpoint_logout(&self, token: &str) -> ClientResult<Message> {
+        self.post(
+            "/endpoint/v1/logout",
+            &EndpointLogoutRequest {
+                token: Some(token.to_string()),
+            },
+        )
+        .await
+    }
+
+    pub async fn provision_device(
+        &self,
+        account_id: i64,
+        serial: &str,
+    ) -> ClientResult<ProvisionedDevice> {
+        self.post(
+            &format!("/api/v1/accounts/{account_id}/devices"),
+            &ProvisionDeviceRequest {
+                serial: serial.to_string(),
+            },
+        )
+        .await
+    }
+
+    pub async fn devices(&self, account_id: i64) -> ClientResult<Vec<ProvisionedDevice>> {
+        self.get(&format!("/api/v1/accounts/{account_id}/devices"))
+            .await
+    }
+
+    pub async fn remove_device(&self, account_id: i64, serial: &str) -> ClientResult<Message> {
+        self.send::<(), Message>(
+            Method::DELETE,
+            &format!("/api/v1/accounts/{account_id}/devices/{serial}"),
+            None,
+        )
+        .await
+    }
 }
 
 /// A live stream of [`ChangeEvent`]s (server-sent events).

@@ -14,6 +14,8 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub security: SecurityConfig,
     pub jobs: JobsConfig,
+    pub sip: SipConfig,
+    pub endpoint: EndpointConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +117,78 @@ pub struct JobsConfig {
     pub interval_secs: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SipConfig {
+    /// host:port of the UDP listener; empty turns it off; port 0 picks a free port.
+    pub udp: String,
+    /// host:port of the TCP listener; empty turns it off.
+    pub tcp: String,
+    /// host:port of the TLS listener; empty turns it off.
+    pub tls: String,
+    /// SIP domain (and digest realm) of the service; default "vcms.local".
+    pub domain: String,
+    /// Host that endpoints are told to reach SIP on; default: the listener's host.
+    pub public_host: Option<String>,
+    /// PEM certificate and key for TLS; empty: one is generated on first start in data_dir.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Expires a registration may ask for: below min is answered 423; above max is cut.
+    pub min_expires: u32,
+    pub max_expires: u32,
+    /// Expires when the request names none.
+    pub default_expires: u32,
+    /// Endpoints one account may have registered at once.
+    pub max_bindings: usize,
+    /// How long a digest nonce is good for before `stale=true`.
+    pub nonce_secs: u64,
+    /// Failed digest answers for one account from one address before 403.
+    pub max_auth_failures: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Failed endpoint sign-ins (pincode, password or device secret) allowed per source
+    /// address per `address_window_secs`.
+    pub address_failures: i64,
+    pub address_window_secs: i64,
+    /// Failed endpoint sign-ins allowed across the whole service per `service_window_secs`.
+    pub service_failures: i64,
+    pub service_window_secs: i64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            udp: "127.0.0.1:5060".into(),
+            tcp: "127.0.0.1:5060".into(),
+            tls: "127.0.0.1:5061".into(),
+            domain: "vcms.local".into(),
+            public_host: None,
+            tls_cert: None,
+            tls_key: None,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_bindings: 5,
+            nonce_secs: 300,
+            max_auth_failures: 5,
+        }
+    }
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            address_failures: 20,
+            address_window_secs: 600,
+            service_failures: 600,
+            service_window_secs: 60,
+        }
+    }
+}
+
 pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "vcms")
         .map(|d| d.data_dir().join("server"))
@@ -131,6 +205,8 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             security: SecurityConfig::default(),
             jobs: JobsConfig::default(),
+            sip: SipConfig::default(),
+            endpoint: EndpointConfig::default(),
         }
     }
 }
@@ -264,6 +340,21 @@ impl Config {
         if let Some(v) = get("VCMS_SECRET_KEY") {
             self.security.secret_key = Some(v);
         }
+        if let Some(v) = get("VCMS_SIP_UDP") {
+            self.sip.udp = v;
+        }
+        if let Some(v) = get("VCMS_SIP_TCP") {
+            self.sip.tcp = v;
+        }
+        if let Some(v) = get("VCMS_SIP_TLS") {
+            self.sip.tls = v;
+        }
+        if let Some(v) = get("VCMS_SIP_DOMAIN") {
+            self.sip.domain = v;
+        }
+        if let Some(v) = get("VCMS_SIP_PUBLIC_HOST") {
+            self.sip.public_host = Some(v);
+        }
         if let Some(v) = get("VCMS_CAPTCHA") {
             self.security.captcha =
                 !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
@@ -285,6 +376,33 @@ impl Config {
         }
         if let Some(u) = &self.http.public_url {
             url::Url::parse(u).map_err(|e| anyhow::anyhow!("http.public_url {u:?}: {e}"))?;
+        }
+        for (name, v) in [
+            ("sip.udp", &self.sip.udp),
+            ("sip.tcp", &self.sip.tcp),
+            ("sip.tls", &self.sip.tls),
+        ] {
+            let v = v.trim();
+            if !v.is_empty() && !matches!(v, "off" | "none") {
+                v.to_socket_addrs().map_err(|e| {
+                    anyhow::anyhow!("{name} {v:?} is not host:port (or empty to turn it off): {e}")
+                })?;
+            }
+        }
+        if self.sip.min_expires == 0 || self.sip.min_expires > self.sip.max_expires {
+            anyhow::bail!("sip.min_expires must be at least 1 and at most sip.max_expires");
+        }
+        if self.sip.max_bindings == 0 {
+            anyhow::bail!("sip.max_bindings must be at least 1");
+        }
+        if self.sip.tls_cert.is_some() != self.sip.tls_key.is_some() {
+            anyhow::bail!("sip.tls_cert and sip.tls_key go together: give both or neither");
+        }
+        if self.endpoint.address_failures < 1 || self.endpoint.service_failures < 1 {
+            anyhow::bail!("endpoint.address_failures and endpoint.service_failures must be at least 1");
+        }
+        if self.endpoint.address_window_secs < 1 || self.endpoint.service_window_secs < 1 {
+            anyhow::bail!("endpoint.*_window_secs must be at least 1");
         }
         if self.mail.max_attempts < 1 {
             anyhow::bail!("mail.max_attempts must be at least 1");

@@ -157,6 +157,17 @@ impl SecretBox {
         String::from_utf8(plain).map_err(AppError::internal)
     }
 
+    /// A 32-byte key for one purpose, derived from the secret key (so that every instance
+    /// sharing the secret derives the same one).
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(self.lookup_key)
+            .chain_update(b"derive:")
+            .chain_update(purpose.as_bytes())
+            .finalize()
+            .into()
+    }
+
     /// Deterministic keyed digest for finding a secret by value without storing it in clear.
     pub fn lookup(&self, value: &str) -> String {
         hex::encode(

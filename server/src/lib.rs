@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod license_number;
 pub mod mail;
 pub mod service;
+pub mod sip;
 pub mod store;
 pub mod validate;
 
@@ -34,6 +35,8 @@ pub struct Server {
 /// A server serving HTTP; stop it with [`Running::shutdown`].
 pub struct Running {
     pub addr: SocketAddr,
+    /// The SIP listeners (addresses and registrar).
+    pub sip: Option<sip::SipServer>,
     pub app: AppState,
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
@@ -76,17 +79,27 @@ impl Server {
             captcha: config.security.captcha,
             dummy_hash,
             changed: tokio::sync::Notify::new(),
+            limits: config.endpoint.clone(),
+            sip_domain: config.sip.domain.clone(),
+            sip_expires: config.sip.default_expires,
+            sip: std::sync::OnceLock::new(),
         });
         Ok(Self { app, config })
     }
 
-    /// Serve on `listener`; runs the outbox worker and, when `run_jobs`, the periodic jobs.
-    pub fn start(
+    /// Serve HTTP on `listener` and SIP on the configured listeners; runs the outbox
+    /// worker and, when `run_jobs`, the periodic jobs.
+    pub async fn start(
         self,
         listener: tokio::net::TcpListener,
         run_jobs: bool,
     ) -> anyhow::Result<Running> {
         let addr = listener.local_addr()?;
+        let sip = sip::SipServer::start(self.app.clone(), &self.config).await?;
+        let _ = self.app.sip.set(service::SipHandle {
+            servers: sip.settings(&self.config),
+            registrar: sip.registrar.clone(),
+        });
         let _ = self.app.public_url.set(format!("http://{addr}"));
         let (stop, stop_rx) = watch::channel(false);
         let router = http::router(self.app.clone());
@@ -109,6 +122,7 @@ impl Server {
         });
         Ok(Running {
             addr,
+            sip: Some(sip),
             app: self.app,
             stop,
             http,
@@ -127,6 +141,9 @@ impl Running {
     /// is sending, then close the database.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        if let Some(s) = self.sip {
+            s.shutdown().await;
+        }
         let _ = self.http.await;
         let _ = self.worker.await;
         if let Some(j) = self.jobs {

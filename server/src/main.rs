@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = store::redact_url(&cfg.database_url());
             let mail = describe_mail(&cfg);
             let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let running = server.start(listener, true)?;
+            let running = server.start(listener, true).await?;
             println!(
                 "vcms-server {} listening on http://{addr}",
                 env!("CARGO_PKG_VERSION")
@@ -151,6 +151,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("  data:         {}", data.display());
             println!("  database:     {db}");
             println!("  outbox:       {mail}");
+            if let Some(sip) = &running.sip {
+                for (t, a) in [("udp", sip.udp), ("tcp", sip.tcp), ("tls", sip.tls)] {
+                    if let Some(a) = a {
+                        println!("  sip {t}:      {a}");
+                    }
+                }
+            }
             wait_for_stop().await;
             println!("stopping: finishing requests and the email being sent");
             running.shutdown().await;

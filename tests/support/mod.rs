@@ -25,6 +25,9 @@ pub async fn server(
         ..Default::default()
     };
     cfg.http.listen = "127.0.0.1:0".into();
+    cfg.sip.udp = "127.0.0.1:0".into();
+    cfg.sip.tcp = "127.0.0.1:0".into();
+    cfg.sip.tls = String::new();
     cfg.security.captcha = false;
     tweak(&mut cfg);
     let clock: vcms_server::clock::SharedClock = Arc::new(vcms_server::clock::SystemClock);
@@ -32,7 +35,7 @@ pub async fn server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
-    let running = server.start(listener, false).expect("start");
+    let running = server.start(listener, false).await.expect("start");
     let new = vcms_server::service::auth::NewEnterprise::parse(
         "Test Owner",
         "Test Co",

@@ -25,6 +25,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(resend_failed))
         .routes(routes!(delete_failed))
         .routes(routes!(endpoint_login))
+        .routes(routes!(endpoint_logout))
+        .routes(routes!(list_devices, provision_device))
+        .routes(routes!(remove_device))
 }
 
 /// Query extractor whose rejections are our JSON errors.
@@ -210,8 +213,11 @@ async fn delete_failed(
     Ok(Json(accounts::delete_failed(&app, &actor, &req.ids).await?))
 }
 
-/// Endpoint sign-in by pincode (once, within 7 days) or cloud number + password. Failed
-/// tries are throttled per source address and across the service (429).
+/// Endpoint sign-in by pincode (once, within 7 days), cloud number + password, or a
+/// provisioned device's serial + secret. The answer carries the SIP settings (domain,
+/// username, password and digest material, servers) and a session token for sign-out.
+/// Failed tries are throttled per source address and across the service (429); the limits
+/// are `[endpoint]` settings.
 #[utoipa::path(post, path = "/endpoint/v1/login", tag = "endpoint", request_body = EndpointLoginRequest,
     responses((status = 200, body = EndpointLoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn endpoint_login(
@@ -220,4 +226,78 @@ async fn endpoint_login(
     ApiJson(req): ApiJson<EndpointLoginRequest>,
 ) -> Result<Json<EndpointLoginResponse>, AppError> {
     Ok(Json(endpoint::login(&app, &req, ip.as_deref()).await?))
+}
+
+/// Endpoint sign-out: the session ends and the device's registration is removed. The token
+/// of the sign-in goes in the body or as `Authorization: Bearer`.
+#[utoipa::path(post, path = "/endpoint/v1/logout", tag = "endpoint", request_body = EndpointLogoutRequest,
+    responses((status = 200, body = Message), (status = 401, body = ErrorBody)))]
+async fn endpoint_logout(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Message>, AppError> {
+    let body: Option<EndpointLogoutRequest> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|e| {
+            AppError::bad_request("bad_request", format!("The body must be {{\"token\": \"…\"}}: {e}"))
+        })?)
+    };
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::to_string);
+    let token = body
+        .and_then(|b| b.token)
+        .or(bearer)
+        .ok_or_else(|| {
+            AppError::unauthorized("endpoint_session", "Send the token of the sign-in")
+                .with_field("token")
+        })?;
+    endpoint::logout(&app, &token).await?;
+    Ok(Json(Message {
+        message: "Signed out".into(),
+    }))
+}
+
+/// Devices provisioned against an account (built-in cloud numbers).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/devices", tag = "accounts", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Vec<ProvisionedDevice>), (status = 404, body = ErrorBody)))]
+async fn list_devices(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<ProvisionedDevice>>, AppError> {
+    Ok(Json(endpoint::devices(&app, &actor, id).await?))
+}
+
+/// Provision a device serial against an account; the answer shows the device secret once.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/devices", tag = "accounts", params(("id" = i64, Path)), request_body = ProvisionDeviceRequest, security(("session" = [])),
+    responses((status = 201, body = ProvisionedDevice), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn provision_device(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(req): ApiJson<ProvisionDeviceRequest>,
+) -> Result<(StatusCode, Json<ProvisionedDevice>), AppError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(endpoint::provision(&app, &actor, id, &req.serial).await?),
+    ))
+}
+
+/// Remove a provisioned device: it can no longer sign in with its secret.
+#[utoipa::path(delete, path = "/api/v1/accounts/{id}/devices/{serial}", tag = "accounts", params(("id" = i64, Path), ("serial" = String, Path)), security(("session" = [])),
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+async fn remove_device(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath((id, serial)): ApiPath<(i64, String)>,
+) -> Result<Json<Message>, AppError> {
+    endpoint::unprovision(&app, &actor, id, &serial).await?;
+    Ok(Json(Message {
+        message: "Device removed".into(),
+    }))
 }

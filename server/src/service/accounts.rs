@@ -194,7 +194,7 @@ pub async fn list(app: &App, actor: &Actor, q: &api::AccountQuery) -> AppResult<
 }
 
 /// How an account is named in the audit log and the failed email list: "Anna (1001)".
-fn label(a: &AccountRecord) -> String {
+pub fn label(a: &AccountRecord) -> String {
     format!("{} ({})", a.name, a.extension)
 }
 

@@ -3,18 +3,12 @@
 //! so the 9-digit space of live pincodes cannot be searched.
 
 use crate::api;
-use crate::clock::{Millis, MINUTE};
+use crate::clock::{self, Millis};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
-use crate::service::{license, App};
-use crate::store::{accounts as st, admin};
-
-/// Failed sign-ins allowed per source address per window.
-pub const PER_ADDRESS_FAILURES: i64 = 20;
-pub const PER_ADDRESS_WINDOW: Millis = 10 * MINUTE;
-/// Failed sign-ins allowed across the whole service per window.
-pub const SERVICE_FAILURES: i64 = 600;
-pub const SERVICE_WINDOW: Millis = MINUTE;
+use crate::service::{accounts, events, license, team, Actor, App, Perm};
+use crate::sip::digest::{ha1, Algorithm};
+use crate::store::{accounts as st, admin, sip as sst};
 
 fn throttled(window: Millis, now: Millis) -> AppError {
     let left = window - now.rem_euclid(window);
@@ -45,24 +39,62 @@ pub async fn login(
     ip: Option<&str>,
 ) -> AppResult<api::EndpointLoginResponse> {
     let now = app.now();
+    let l = &app.limits;
+    let (addr_window, all_window) = (l.address_window_secs * 1000, l.service_window_secs * 1000);
     let ip_key = format!("ep-ip:{}", ip.unwrap_or("unknown"));
     let mut c = app.store.conn().await?;
-    if st::hits(&mut c, &ip_key, PER_ADDRESS_WINDOW, now).await? >= PER_ADDRESS_FAILURES {
-        return Err(throttled(PER_ADDRESS_WINDOW, now));
+    if st::hits(&mut c, &ip_key, addr_window, now).await? >= l.address_failures {
+        return Err(throttled(addr_window, now));
     }
-    if st::hits(&mut c, "ep-all", SERVICE_WINDOW, now).await? >= SERVICE_FAILURES {
-        return Err(throttled(SERVICE_WINDOW, now));
+    if st::hits(&mut c, "ep-all", all_window, now).await? >= l.service_failures {
+        return Err(throttled(all_window, now));
     }
     drop(c);
     let outcome = attempt(app, req, now).await;
     if let Err(e) = &outcome {
         if e.status == axum::http::StatusCode::UNAUTHORIZED {
             let mut c = app.store.conn().await?;
-            st::hit(&mut c, &ip_key, PER_ADDRESS_WINDOW, now).await?;
-            st::hit(&mut c, "ep-all", SERVICE_WINDOW, now).await?;
+            st::hit(&mut c, &ip_key, addr_window, now).await?;
+            st::hit(&mut c, "ep-all", all_window, now).await?;
         }
     }
     outcome
+}
+
+fn instance_of(d: &api::Device) -> AppResult<String> {
+    let i = d.instance.trim();
+    let i = i.strip_prefix("urn:uuid:").unwrap_or(i);
+    if i.is_empty() {
+        let hex = crypto::random_from(b"0123456789abcdef", 32);
+        return Ok(format!(
+            "{}-{}-4{}-a{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[13..16],
+            &hex[17..20],
+            &hex[20..32]
+        ));
+    }
+    if i.len() > 64 || !i.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(AppError::bad_request(
+            "device.instance",
+            "device.instance must be a UUID (letters, digits and -, up to 64)",
+        )
+        .with_field("device.instance"));
+    }
+    Ok(i.to_ascii_lowercase())
+}
+
+fn clean(s: &str, field: &str) -> AppResult<String> {
+    let s = s.trim();
+    if s.chars().count() > 64 || s.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            field,
+            format!("{field} must be at most 64 characters, without control characters"),
+        )
+        .with_field(field));
+    }
+    Ok(s.to_string())
 }
 
 async fn attempt(
@@ -98,12 +130,25 @@ async fn attempt(
                 _ => return Err(invalid_password()),
             }
         }
-        (None, None, Some(_)) => {
-            return Err(AppError::unauthorized(
-                "builtin_unknown",
-                "This device is not provisioned for one-key sign-in",
-            )
-            .with_field("builtin"))
+        (None, None, Some(b)) => {
+            let unknown = || {
+                AppError::unauthorized(
+                    "builtin_unknown",
+                    "This device is not provisioned for one-key sign-in, or its secret is wrong",
+                )
+                .with_field("builtin")
+            };
+            let d = sst::device_by_serial(&mut tx, b.serial.trim())
+                .await?
+                .ok_or_else(unknown)?;
+            if !crypto::ct_eq(&app.secrets.open(&d.secret_enc)?, b.secret.trim()) {
+                return Err(unknown());
+            }
+            sst::device_logged_in(&mut tx, d.id, now).await?;
+            let a = st::by_id(&mut tx, d.enterprise_id, d.account_id)
+                .await?
+                .ok_or_else(unknown)?;
+            (a, None)
         }
         _ => {
             return Err(AppError::bad_request(
@@ -127,11 +172,178 @@ async fn attempt(
     let e = admin::enterprise_by_id(&mut tx, account.enterprise_id)
         .await?
         .ok_or_else(|| AppError::internal("account without enterprise"))?;
+    let instance = instance_of(&req.device)?;
+    let model = clean(&req.device.model, "device.model")?;
+    let version = clean(&req.device.version, "device.version")?;
+    let token = crypto::new_token();
+    sst::insert_session(
+        &mut tx,
+        account.id,
+        &crypto::token_hash(&token),
+        &instance,
+        &model,
+        &version,
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    let password = app.secrets.open(&account.password_enc)?;
+    let realm = &app.sip_domain;
+    let servers = app
+        .sip
+        .get()
+        .map(|s| s.servers.clone())
+        .unwrap_or_default();
     Ok(api::EndpointLoginResponse {
+        sip: api::SipSettings {
+            domain: realm.clone(),
+            username: account.cloud_number.clone(),
+            ha1_md5: ha1(Algorithm::Md5, &account.cloud_number, realm, &password),
+            ha1_sha256: ha1(Algorithm::Sha256, &account.cloud_number, realm, &password),
+            password,
+            instance,
+            expires: app.sip_expires,
+            servers,
+        },
         cloud_number: account.cloud_number,
         display_name: account.name,
         extension: account.extension,
         enterprise_number: e.number,
+        token,
     })
+}
+
+/// Sign an endpoint out: its session ends and its registration is removed.
+pub async fn logout(app: &App, token: &str) -> AppResult<()> {
+    let mut tx = app.store.begin().await?;
+    let s = sst::session_by_token(&mut tx, &crypto::token_hash(token.trim()))
+        .await?
+        .ok_or_else(|| {
+            AppError::unauthorized("endpoint_session", "This endpoint is not signed in")
+        })?;
+    sst::delete_session(&mut tx, s.id).await?;
+    let eid: Option<i64> =
+        sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
+            .bind(s.account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    let Some(eid) = eid else { return Ok(()) };
+    match app.sip.get() {
+        Some(sip) => sip.registrar.unbind(s.account_id, eid, &s.instance).await,
+        None => {
+            let mut tx = app.store.begin().await?;
+            sst::delete_binding(&mut tx, s.account_id, &s.instance).await?;
+            events::publish(app, &mut tx, eid, "binding_changed", Some(s.account_id)).await?;
+            tx.commit().await?;
+            events::wake(app);
+        }
+    }
+    Ok(())
+}
+
+// ---- built-in cloud numbers: provisioned devices ----
+
+fn device_api(d: &sst::DeviceRow, secret: Option<String>) -> api::ProvisionedDevice {
+    api::ProvisionedDevice {
+        serial: d.serial.clone(),
+        account_id: d.account_id,
+        secret,
+        created_at: clock::rfc3339(d.created_at),
+        last_login_at: d.last_login_at.map(clock::rfc3339),
+    }
+}
+
+/// Provision a device serial against an account; the answer carries the device secret,
+/// shown this once.
+pub async fn provision(
+    app: &App,
+    actor: &Actor,
+    account_id: i64,
+    serial: &str,
+) -> AppResult<api::ProvisionedDevice> {
+    actor.require(Perm::ManageAccounts)?;
+    let serial = serial.trim();
+    if serial.is_empty()
+        || serial.len() > 64
+        || !serial
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AppError::bad_request(
+            "serial",
+            "serial must be 1 to 64 letters, digits, - or _",
+        )
+        .with_field("serial"));
+    }
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, account_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such account"))?;
+    if sst::device_by_serial(&mut tx, serial).await?.is_some() {
+        return Err(AppError::conflict(
+            "serial",
+            format!("Device {serial} is already provisioned"),
+        ));
+    }
+    let secret = crypto::random_from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789", 24);
+    let id = sst::insert_device(
+        &mut tx,
+        actor.enterprise_id,
+        a.id,
+        serial,
+        &app.secrets.seal(&secret),
+        now,
+    )
+    .await?;
+    team::record(app, &mut tx, actor, "device.provision", &accounts::label(&a), serial).await?;
+    tx.commit().await?;
+    Ok(device_api(
+        &sst::DeviceRow {
+            id,
+            enterprise_id: actor.enterprise_id,
+            account_id: a.id,
+            serial: serial.to_string(),
+            secret_enc: vec![],
+            created_at: now,
+            last_login_at: None,
+        },
+        Some(secret),
+    ))
+}
+
+pub async fn devices(
+    app: &App,
+    actor: &Actor,
+    account_id: i64,
+) -> AppResult<Vec<api::ProvisionedDevice>> {
+    actor.require(Perm::ViewAccounts)?;
+    let mut c = app.store.conn().await?;
+    st::by_id(&mut c, actor.enterprise_id, account_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such account"))?;
+    Ok(sst::devices_of(&mut c, actor.enterprise_id, account_id)
+        .await?
+        .iter()
+        .map(|d| device_api(d, None))
+        .collect())
+}
+
+pub async fn unprovision(app: &App, actor: &Actor, account_id: i64, serial: &str) -> AppResult<()> {
+    actor.require(Perm::ManageAccounts)?;
+    let mut tx = app.store.begin().await?;
+    let a = st::by_id(&mut tx, actor.enterprise_id, account_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such account"))?;
+    let found = sst::devices_of(&mut tx, actor.enterprise_id, account_id)
+        .await?
+        .into_iter()
+        .any(|d| d.serial == serial);
+    if !found || sst::delete_device(&mut tx, actor.enterprise_id, serial).await? == 0 {
+        return Err(AppError::not_found("No such device on this account"));
+    }
+    team::record(app, &mut tx, actor, "device.remove", &accounts::label(&a), serial).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -31,6 +31,19 @@ pub struct App {
     pub dummy_hash: String,
     /// Woken after a change is committed, so this instance's event streams look at once.
     pub changed: tokio::sync::Notify,
+    /// Endpoint sign-in throttles.
+    pub limits: crate::config::EndpointConfig,
+    /// SIP domain (digest realm) and the registration lifetime devices are told to use.
+    pub sip_domain: String,
+    pub sip_expires: u32,
+    /// The SIP service, once it listens.
+    pub sip: std::sync::OnceLock<SipHandle>,
+}
+
+/// What the HTTP side needs of the SIP service.
+pub struct SipHandle {
+    pub servers: Vec<crate::api::SipServer>,
+    pub registrar: Arc<crate::sip::Registrar>,
 }
 
 pub type AppState = Arc<App>;

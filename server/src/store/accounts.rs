@@ -480,8 +480,17 @@ pub async fn live_bindings(
     .await
 }
 
-/// Sign out every endpoint of an account.
+/// Sign out every endpoint of an account: its bindings and endpoint sessions go, and its
+/// SIP epoch moves on so that a registrar holding the old bindings in memory drops them.
 pub async fn drop_bindings(c: &mut Conn, account_id: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query("UPDATE accounts SET sip_epoch = sip_epoch + 1 WHERE id = $1")
+        .bind(account_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("DELETE FROM endpoint_sessions WHERE account_id = $1")
+        .bind(account_id)
+        .execute(&mut *c)
+        .await?;
     let r = sqlx::query("DELETE FROM bindings WHERE account_id = $1")
         .bind(account_id)
         .execute(c)

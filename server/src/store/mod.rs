@@ -9,6 +9,7 @@ pub mod admin;
 pub mod events;
 pub mod license;
 pub mod outbox;
+pub mod sip;
 pub mod team;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -259,6 +259,9 @@ pub fn test_config(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Confi
         ..Default::default()
     };
     cfg.http.listen = "127.0.0.1:0".into();
+    cfg.sip.udp = "127.0.0.1:0".into();
+    cfg.sip.tcp = "127.0.0.1:0".into();
+    cfg.sip.tls = "127.0.0.1:0".into();
     cfg.database.url = Some(db_url.to_string());
     cfg.mail.transport = MailTransportKind::Smtp;
     cfg.smtp.host = "127.0.0.1".into();
@@ -283,7 +286,7 @@ impl TestServer {
             .await
             .expect("build server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server.start(listener, false).expect("start server");
+        let running = server.start(listener, false).await.expect("start server");
         let url = running.url();
         Self {
             running,

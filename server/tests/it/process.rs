@@ -10,6 +10,10 @@ fn bin() -> Command {
             c.env_remove(k);
         }
     }
+    // Free ports, so that parallel tests do not fight over 5060.
+    c.env("VCMS_SIP_UDP", "127.0.0.1:0")
+        .env("VCMS_SIP_TCP", "127.0.0.1:0")
+        .env("VCMS_SIP_TLS", "127.0.0.1:0");
     c
 }
 

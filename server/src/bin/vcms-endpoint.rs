@@ -1,0 +1,223 @@
+//! vcms-endpoint: an endpoint emulator. Signs in to the endpoint API, registers over SIP,
+//! keeps the registration refreshed, and unregisters and signs out on exit or Ctrl-C.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use vcms_server::api::{BuiltinCredentials, Device, EndpointLoginRequest};
+use vcms_server::client::Client;
+use vcms_server::sip::client::{Options, Transport, Ua};
+use vcms_server::sip::digest::Algorithm;
+
+#[derive(Parser)]
+#[command(name = "vcms-endpoint", version, about = "Emulate a vcms endpoint: sign in, register over SIP, stay online")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Sign in (pincode, cloud number + password, or a provisioned serial + secret), then
+    /// register and stay registered.
+    Login {
+        /// The server's URL, e.g. http://127.0.0.1:8080
+        #[arg(long, env = "VCMS_SERVER")]
+        server: String,
+        #[arg(long, conflicts_with_all = ["cloud_number", "serial"])]
+        pincode: Option<String>,
+        #[arg(long, requires = "password", conflicts_with = "serial")]
+        cloud_number: Option<String>,
+        #[arg(long, env = "VCMS_ENDPOINT_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// Serial of a provisioned device (built-in cloud number), with --secret.
+        #[arg(long, requires = "secret")]
+        serial: Option<String>,
+        #[arg(long, env = "VCMS_DEVICE_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        #[arg(long, default_value = "udp")]
+        transport: String,
+        #[arg(long, default_value = "VC Desktop")]
+        model: String,
+        #[arg(long = "version", default_value = "1.0.50.16")]
+        device_version: String,
+        /// Stable id of this device (UUID); default: a new one.
+        #[arg(long)]
+        instance: Option<String>,
+        /// Stay registered this many seconds, then unregister and exit (default: until Ctrl-C).
+        #[arg(long)]
+        hold: Option<u64>,
+        /// Registration lifetime to ask for (default: what the server says).
+        #[arg(long)]
+        expires: Option<u32>,
+        /// Digest algorithm: md5 or sha-256.
+        #[arg(long, default_value = "md5")]
+        algorithm: String,
+        /// PEM certificate to trust for TLS (default: accept the server's, self-signed or not).
+        #[arg(long)]
+        tls_ca: Option<std::path::PathBuf>,
+    },
+}
+
+fn say(s: impl AsRef<str>) {
+    println!("{}", s.as_ref());
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cmd::Login {
+        server,
+        pincode,
+        cloud_number,
+        password,
+        serial,
+        secret,
+        transport,
+        model,
+        device_version,
+        instance,
+        hold,
+        expires,
+        algorithm,
+        tls_ca,
+    } = cli.cmd;
+    let transport = Transport::parse(&transport)
+        .ok_or_else(|| anyhow::anyhow!("--transport must be udp, tcp or tls"))?;
+    let algorithm = Algorithm::parse(&algorithm)
+        .ok_or_else(|| anyhow::anyhow!("--algorithm must be md5 or sha-256"))?;
+    if pincode.is_none() && cloud_number.is_none() && serial.is_none() {
+        anyhow::bail!("sign in with --pincode, --cloud-number and --password, or --serial and --secret");
+    }
+    let api = Client::new(&server);
+    let req = EndpointLoginRequest {
+        pincode,
+        cloud_number,
+        password,
+        builtin: serial.map(|serial| BuiltinCredentials {
+            serial,
+            secret: secret.unwrap_or_default(),
+        }),
+        device: Device {
+            model: model.clone(),
+            version: device_version.clone(),
+            instance: instance.unwrap_or_default(),
+        },
+    };
+    let login = api
+        .endpoint_login(&req)
+        .await
+        .map_err(|e| anyhow::anyhow!("sign-in refused: {e}"))?;
+    say(format!(
+        "signed in as {} (cloud number {}, extension {}, enterprise {})",
+        login.display_name, login.cloud_number, login.extension, login.enterprise_number
+    ));
+    let sip = &login.sip;
+    let target = sip
+        .servers
+        .iter()
+        .find(|s| s.transport.eq_ignore_ascii_case(transport.name()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the server offers no SIP over {} (it offers: {})",
+                transport.name(),
+                sip.servers
+                    .iter()
+                    .map(|s| s.transport.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let addr: SocketAddr = (target.host.as_str(), target.port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("cannot resolve {}", target.host))?;
+    let mut ua = Ua::connect(Options {
+        server: addr,
+        transport,
+        domain: sip.domain.clone(),
+        user: sip.username.clone(),
+        password: sip.password.clone(),
+        instance: Some(sip.instance.clone()),
+        user_agent: format!("{model} {device_version}"),
+        tls_ca,
+        algorithm,
+        contact_addr: None,
+    })
+    .await?;
+    let want = expires.unwrap_or(sip.expires);
+    let r = ua.register(Some(want)).await?;
+    if r.code != 200 {
+        let _ = api.endpoint_logout(&login.token).await;
+        anyhow::bail!("registration refused: {} {}", r.code, r.reason);
+    }
+    let granted = granted_expires(&r, &ua).unwrap_or(want);
+    say(format!(
+        "registered over {} to {addr} for {granted} s ({} endpoint(s) on this account)",
+        transport.name(),
+        r.headers("Contact").len()
+    ));
+    let deadline = hold.map(|h| tokio::time::Instant::now() + Duration::from_secs(h));
+    let mut refresh_in = Duration::from_secs(u64::from(granted.max(2) / 2));
+    loop {
+        let sleep = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                left.min(refresh_in)
+            }
+            None => refresh_in,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = tokio::signal::ctrl_c() => { say("interrupted"); break; }
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            break;
+        }
+        let r = ua.register(Some(want)).await?;
+        if r.code != 200 {
+            say(format!("refresh refused: {} {}", r.code, r.reason));
+            let _ = api.endpoint_logout(&login.token).await;
+            anyhow::bail!("registration lost");
+        }
+        let g = granted_expires(&r, &ua).unwrap_or(want);
+        say(format!("refreshed for {g} s"));
+        refresh_in = Duration::from_secs(u64::from(g.max(2) / 2));
+    }
+    match ua.register(Some(0)).await {
+        Ok(r) if r.code == 200 => say("unregistered"),
+        Ok(r) => say(format!("unregister answered {} {}", r.code, r.reason)),
+        Err(e) => say(format!("unregister failed: {e}")),
+    }
+    match api.endpoint_logout(&login.token).await {
+        Ok(_) => say("signed out"),
+        Err(e) => say(format!("sign-out failed: {e}")),
+    }
+    Ok(())
+}
+
+/// The expires the server granted to our contact.
+fn granted_expires(r: &vcms_server::sip::client::Response, ua: &Ua) -> Option<u32> {
+    let me = format!("@{}", ua.contact_addr());
+    r.headers("Contact")
+        .iter()
+        .filter(|c| c.contains(&me))
+        .filter_map(|c| {
+            c.split(";expires=")
+                .nth(1)
+                .and_then(|e| e.split(';').next())
+                .and_then(|e| e.trim().parse().ok())
+        })
+        .max()
+}

@@ -1,0 +1,777 @@
+//! The registrar (RFC 3261 §10.3) for cloud accounts: the AOR's user is the cloud number,
+//! digest authentication with the account password, at most `max_bindings` endpoints per
+//! account, NAT detection (RFC 3581), and durable bindings without a database write per
+//! REGISTER: the bindings live in memory and a committer writes each batch of changes in
+//! one transaction before the 200s of that batch are sent (group commit).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsipstack::sip::prelude::*;
+use rsipstack::sip::{self as rsip, Header, Param, StatusCode};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transport::SipConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::{Millis, MINUTE};
+use crate::config::SipConfig;
+use crate::service::{events, App, AppState};
+use crate::sip::digest::{self, Algorithm, NonceState, Nonces};
+use crate::store::sip::{self as st, BindingRecord, SipAccount};
+
+/// One registered endpoint of an account.
+#[derive(Clone)]
+pub struct Binding {
+    /// What identifies the device: its `+sip.instance`, else its Contact URI.
+    pub key: String,
+    pub contact: String,
+    pub call_id: String,
+    pub cseq: u32,
+    pub registered_at: Millis,
+    pub expires_at: Millis,
+    pub transport: String,
+    pub source: String,
+    pub nat: bool,
+    pub device_model: String,
+    pub device_version: String,
+    /// The connection it registered on (TCP/TLS), for requests towards it.
+    pub connection: Option<SipConnection>,
+}
+
+impl Binding {
+    fn record(&self, account_id: i64) -> BindingRecord {
+        BindingRecord {
+            account_id,
+            instance: self.key.clone(),
+            device_model: self.device_model.clone(),
+            device_version: self.device_version.clone(),
+            transport: self.transport.clone(),
+            nat: i64::from(self.nat),
+            address: self.source.clone(),
+            contact: self.contact.clone(),
+            call_id: self.call_id.clone(),
+            registered_at: self.registered_at,
+            expires_at: self.expires_at,
+            sip_epoch: 0,
+            enterprise_id: 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct AccountState {
+    /// The account's `sip_epoch` these bindings belong to; None: not loaded yet.
+    epoch: Option<i64>,
+    enterprise_id: i64,
+    bindings: Vec<Binding>,
+}
+
+enum Op {
+    Upsert(BindingRecord),
+    Delete(i64, String),
+    Event(i64, i64),
+}
+
+struct Commit {
+    ops: Vec<Op>,
+    done: Option<oneshot::Sender<bool>>,
+}
+
+pub struct Registrar {
+    app: AppState,
+    cfg: SipConfig,
+    pub realm: String,
+    nonces: Nonces,
+    accounts: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<AccountState>>>>,
+    failures: Mutex<HashMap<(String, IpAddr), (u32, Millis)>>,
+    commits: mpsc::UnboundedSender<Commit>,
+}
+
+/// What to answer.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: Vec<Header>,
+}
+
+impl Reply {
+    fn new(code: u16) -> Self {
+        Self {
+            status: StatusCode::from(code),
+            headers: vec![],
+        }
+    }
+    /// A reply with our own reason phrase, so that a device shows why.
+    fn because(code: u16, reason: &str) -> Self {
+        Self {
+            status: StatusCode::Other(code, reason.to_string()),
+            headers: vec![Header::Warning(rsip::Warning::new(format!(
+                "399 vcms \"{}\"",
+                reason.replace('"', "'")
+            )))],
+        }
+    }
+    fn with(mut self, h: Header) -> Self {
+        self.headers.push(h);
+        self
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Where a request came from and over what.
+pub struct Source {
+    pub transport: String,
+    pub addr: Option<SocketAddr>,
+    pub connection: Option<SipConnection>,
+}
+
+pub fn source_of(req: &rsip::Request, conn: Option<&SipConnection>) -> Source {
+    let transport = conn
+        .map(|c| c.transport().to_string().to_ascii_lowercase())
+        .unwrap_or_else(|| "udp".into());
+    let mut addr = conn
+        .and_then(|c| c.get_remote_addr())
+        .and_then(|a| SocketAddr::try_from(a.addr.clone()).ok());
+    if addr.is_none() {
+        // UDP: the transport wrote the source into the top Via (received / rport).
+        if let Ok(via) = req.top_via_header().and_then(|v| v.typed()) {
+            let mut host = via.uri.host_with_port.host.to_string();
+            let mut port = via.uri.host_with_port.port.map(u16::from).unwrap_or(5060);
+            for p in &via.params {
+                match p {
+                    Param::Received(r) => host = r.to_string(),
+                    Param::Rport(Some(p)) => port = *p,
+                    _ => {}
+                }
+            }
+            addr = host
+                .trim_matches(['[', ']'])
+                .parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, port));
+        }
+    }
+    let connection = conn.filter(|c| c.is_reliable()).cloned();
+    Source {
+        transport,
+        addr,
+        connection,
+    }
+}
+
+/// `Yealink VCDesktop 1.0.50.16` → ("Yealink VCDesktop", "1.0.50.16").
+pub fn model_and_version(user_agent: &str) -> (String, String) {
+    let ua: String = user_agent.chars().filter(|c| !c.is_control()).take(128).collect();
+    let ua = ua.trim();
+    match ua.rsplit_once(' ') {
+        Some((m, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => {
+            (m.trim().to_string(), v.to_string())
+        }
+        _ => match ua.split_once('/') {
+            Some((m, v)) => (m.trim().to_string(), v.trim().to_string()),
+            None => (ua.to_string(), String::new()),
+        },
+    }
+}
+
+/// The key that identifies a device's binding: `+sip.instance` (its UUID for a urn:uuid),
+/// else the Contact URI without parameters.
+fn binding_key(c: &rsip::typed::Contact) -> String {
+    for p in &c.params {
+        if let Param::Other(name, Some(v)) = p {
+            if name.to_string().eq_ignore_ascii_case("+sip.instance") {
+                let v = v.to_string();
+                let v = v.trim_matches('"').trim_matches(['<', '>']);
+                let v = v.strip_prefix("urn:uuid:").unwrap_or(v);
+                return v.to_ascii_lowercase();
+            }
+        }
+    }
+    let u = &c.uri;
+    format!(
+        "uri:{}:{}@{}",
+        u.scheme.as_ref().map(|s| s.to_string()).unwrap_or_default(),
+        u.user().unwrap_or(""),
+        u.host_with_port
+    )
+}
+
+impl Registrar {
+    pub fn new(app: AppState, cfg: SipConfig, nonce_key: [u8; 32]) -> Arc<Self> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let realm = cfg.domain.clone();
+        let r = Arc::new(Self {
+            nonces: Nonces::new(nonce_key, cfg.nonce_secs as i64 * 1000),
+            app: app.clone(),
+            cfg,
+            realm,
+            accounts: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            commits: tx,
+        });
+        tokio::spawn(committer(app, rx));
+        r
+    }
+
+    /// Load the live bindings of the database (they survived a restart).
+    pub async fn load(&self) -> anyhow::Result<usize> {
+        let now = self.app.now();
+        let mut c = self.app.store.conn().await?;
+        st::delete_expired(&mut c, now).await?;
+        let rows = st::live_bindings(&mut c, now).await?;
+        let n = rows.len();
+        let mut by_account: HashMap<i64, AccountState> = HashMap::new();
+        for r in rows {
+            let s = by_account.entry(r.account_id).or_default();
+            s.epoch = Some(r.sip_epoch);
+            s.enterprise_id = r.enterprise_id;
+            s.bindings.push(Binding {
+                key: r.instance,
+                contact: r.contact,
+                call_id: r.call_id,
+                cseq: 0,
+                registered_at: r.registered_at,
+                expires_at: r.expires_at,
+                transport: r.transport,
+                source: r.address,
+                nat: r.nat != 0,
+                device_model: r.device_model,
+                device_version: r.device_version,
+                connection: None,
+            });
+        }
+        let mut accounts = lock(&self.accounts);
+        for (id, s) in by_account {
+            accounts.insert(id, Arc::new(tokio::sync::Mutex::new(s)));
+        }
+        Ok(n)
+    }
+
+    fn state(&self, account_id: i64) -> Arc<tokio::sync::Mutex<AccountState>> {
+        lock(&self.accounts)
+            .entry(account_id)
+            .or_default()
+            .clone()
+    }
+
+    fn challenge(&self, stale: bool) -> Reply {
+        let now = self.app.now();
+        let mut r = Reply::new(401);
+        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+            let nonce = self.nonces.mint(now);
+            let stale = if stale { ", stale=true" } else { "" };
+            r = r.with(Header::WwwAuthenticate(rsip::WwwAuthenticate::new(format!(
+                "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+                self.realm,
+                alg.name()
+            ))));
+        }
+        r
+    }
+
+    /// Count a failed answer; true when this user from this address is now shut out.
+    fn fail(&self, user: &str, ip: Option<IpAddr>, now: Millis) -> bool {
+        let Some(ip) = ip else { return false };
+        let mut f = lock(&self.failures);
+        if f.len() > 100_000 {
+            f.retain(|_, (_, t)| now - *t < 10 * MINUTE);
+        }
+        let e = f.entry((user.to_string(), ip)).or_insert((0, now));
+        if now - e.1 >= 10 * MINUTE {
+            *e = (0, now);
+        }
+        e.0 += 1;
+        e.1 = now;
+        e.0 > self.cfg.max_auth_failures
+    }
+
+    fn shut_out(&self, user: &str, ip: Option<IpAddr>, now: Millis) -> bool {
+        let Some(ip) = ip else { return false };
+        lock(&self.failures)
+            .get(&(user.to_string(), ip))
+            .is_some_and(|(n, t)| *n >= self.cfg.max_auth_failures && now - *t < 10 * MINUTE)
+    }
+
+    fn succeeded(&self, user: &str, ip: Option<IpAddr>) {
+        if let Some(ip) = ip {
+            let mut f = lock(&self.failures);
+            if !f.is_empty() {
+                f.remove(&(user.to_string(), ip));
+            }
+        }
+    }
+
+    /// Authenticate a request from `user` (the AOR's cloud number): the account, or the
+    /// reply to send instead.
+    pub async fn authenticate(
+        &self,
+        req: &rsip::Request,
+        user: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<SipAccount, Reply> {
+        let now = self.app.now();
+        if self.shut_out(user, ip, now) {
+            return Err(Reply::because(
+                403,
+                "Forbidden: too many failed sign-ins, try again in 10 minutes",
+            ));
+        }
+        let Some(h) = req.authorization_header() else {
+            return Err(self.challenge(false));
+        };
+        let cred = digest::parse_authorization(h.value())
+            .map_err(|e| Reply::because(400, &format!("Bad Authorization header: {e}")))?;
+        if cred.realm != self.realm {
+            return Err(self.challenge(false));
+        }
+        let alg = match cred.algorithm.as_deref() {
+            None => Algorithm::Md5,
+            Some(a) => match Algorithm::parse(a) {
+                Some(a) => a,
+                None => {
+                    return Err(Reply::because(
+                        400,
+                        "Bad Authorization header: algorithm must be MD5 or SHA-256",
+                    ))
+                }
+            },
+        };
+        if cred.username != user {
+            return Err(Reply::because(
+                403,
+                "Forbidden: the digest username must be the cloud number of the To header",
+            ));
+        }
+        let nonce_state = self.nonces.check(&cred.nonce, now);
+        if nonce_state == NonceState::Invalid {
+            return Err(self.challenge(false));
+        }
+        let account = match self.app.store.conn().await {
+            Ok(mut c) => st::account_by_number(&mut c, user, now).await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| {
+            tracing::error!(error = %e, "sip: account lookup");
+            Reply::new(500)
+        })?;
+        let ok = match &account {
+            Some(a) => {
+                let password = self
+                    .app
+                    .secrets
+                    .open(&a.password_enc)
+                    .map_err(|_| Reply::new(500))?;
+                let ha1 = digest::ha1(alg, user, &self.realm, &password);
+                let expected = digest::expected_response(alg, &ha1, &req.method().to_string(), &cred);
+                digest::digest_eq(&expected, &cred.response)
+            }
+            None => false,
+        };
+        let account = match (ok, account) {
+            (true, Some(a)) => a,
+            _ => {
+                if self.fail(user, ip, now) {
+                    return Err(Reply::because(
+                        403,
+                        "Forbidden: too many failed sign-ins, try again in 10 minutes",
+                    ));
+                }
+                return Err(self.challenge(false));
+            }
+        };
+        if nonce_state == NonceState::Stale {
+            return Err(self.challenge(true));
+        }
+        if !self
+            .nonces
+            .accept_count(&cred.nonce, cred.nc.as_deref(), now)
+        {
+            // A replayed nonce-count: make the client start again with a fresh nonce.
+            return Err(self.challenge(true));
+        }
+        self.succeeded(user, ip);
+        Ok(account)
+    }
+
+    /// Handle a REGISTER transaction to the end.
+    pub async fn handle(&self, tx: &mut Transaction) {
+        let src = source_of(&tx.original, tx.connection.as_ref());
+        let reply = match self.register(&tx.original, &src).await {
+            Ok(r) | Err(r) => r,
+        };
+        if let Err(e) = tx.reply_with(reply.status, reply.headers, None).await {
+            tracing::debug!(error = %e, "sip: reply not sent");
+        }
+    }
+
+    async fn register(&self, req: &rsip::Request, src: &Source) -> Result<Reply, Reply> {
+        let to = req
+            .to_header()
+            .and_then(|t| t.typed())
+            .map_err(|_| Reply::because(400, "Bad Request: the To header is missing or malformed"))?;
+        let user = to
+            .uri
+            .user()
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| {
+                Reply::because(404, "Not Found: the To header must name a cloud number")
+            })?
+            .to_string();
+        if user.len() != 9 || !user.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Reply::because(
+                404,
+                "Not Found: the To header must name a 9-digit cloud number",
+            ));
+        }
+        // Parse everything before authenticating, so that a bad request costs nothing.
+        let call_id = req
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .map_err(|_| Reply::because(400, "Bad Request: Call-ID is missing"))?;
+        let cseq = req
+            .cseq_header()
+            .and_then(|c| c.seq())
+            .map_err(|_| Reply::because(400, "Bad Request: CSeq is missing or malformed"))?;
+        let expires_header = match req.expires_header() {
+            Some(e) => Some(e.value().trim().parse::<u32>().map_err(|_| {
+                Reply::because(400, "Bad Request: Expires must be a number of seconds")
+            })?),
+            None => None,
+        };
+        let mut contacts = Vec::new();
+        let mut star = false;
+        for h in req.headers.iter() {
+            if let Header::Contact(c) = h {
+                if c.value().trim() == "*" {
+                    star = true;
+                    continue;
+                }
+                let list = rsip::typed::Contact::parse_header_list(c.value())
+                    .map_err(|_| Reply::because(400, "Bad Request: a Contact header is malformed"))?;
+                contacts.extend(list);
+            }
+        }
+        if contacts.len() > 16 {
+            return Err(Reply::because(400, "Bad Request: too many contacts in one REGISTER"));
+        }
+        if star && (!contacts.is_empty() || expires_header != Some(0)) {
+            return Err(Reply::because(
+                400,
+                "Bad Request: Contact * needs Expires: 0 and no other contact",
+            ));
+        }
+        let ua = req
+            .user_agent_header()
+            .map(|u| u.value().to_string())
+            .unwrap_or_default();
+
+        let account = self
+            .authenticate(req, &user, src.addr.map(|a| a.ip()))
+            .await?;
+        if account.in_force == 0 {
+            return Err(Reply::because(403, "Unavailable terminals for invalid license"));
+        }
+
+        let now = self.app.now();
+        let state = self.state(account.id);
+        let mut s = state.lock().await;
+        if s.epoch != Some(account.sip_epoch) {
+            // First touch, or the account's endpoints were signed out since: reload.
+            let rows = match self.app.store.conn().await {
+                Ok(mut c) => st::bindings_of(&mut c, account.id).await,
+                Err(e) => Err(e),
+            }
+            .map_err(|_| Reply::new(500))?;
+            s.bindings = rows
+                .into_iter()
+                .filter(|r| r.expires_at > now)
+                .map(|r| Binding {
+                    key: r.instance,
+                    contact: r.contact,
+                    call_id: r.call_id,
+                    cseq: 0,
+                    registered_at: r.registered_at,
+                    expires_at: r.expires_at,
+                    transport: r.transport,
+                    source: r.address,
+                    nat: r.nat != 0,
+                    device_model: r.device_model,
+                    device_version: r.device_version,
+                    connection: None,
+                })
+                .collect();
+            s.epoch = Some(account.sip_epoch);
+        }
+        s.enterprise_id = account.enterprise_id;
+        s.bindings.retain(|b| b.expires_at > now);
+
+        let mut ops = Vec::new();
+        let before: Vec<String> = s.bindings.iter().map(|b| b.key.clone()).collect();
+        if star {
+            for b in s.bindings.drain(..) {
+                ops.push(Op::Delete(account.id, b.key));
+            }
+        }
+        let mut next = s.bindings.clone();
+        for c in &contacts {
+            let key = binding_key(c);
+            let secs = c.expires().or(expires_header).unwrap_or(self.cfg.default_expires);
+            if secs != 0 && secs < self.cfg.min_expires {
+                return Err(Reply::new(423).with(Header::MinExpires(
+                    rsip::MinExpires::new(self.cfg.min_expires.to_string()),
+                )));
+            }
+            let secs = secs.min(self.cfg.max_expires);
+            let existing = next.iter().position(|b| b.key == key);
+            if let Some(i) = existing {
+                if next[i].call_id == call_id && next[i].cseq != 0 && cseq <= next[i].cseq {
+                    return Err(Reply::because(500, "Server Internal Error: request out of order"));
+                }
+            }
+            if secs == 0 {
+                if let Some(i) = existing {
+                    next.remove(i);
+                    ops.push(Op::Delete(account.id, key));
+                }
+                continue;
+            }
+            let contact_uri = c.uri.to_string();
+            let nat = match (src.addr, SocketAddr::try_from(c.uri.host_with_port.clone())) {
+                (Some(a), Ok(ca)) => a != ca,
+                (Some(_), Err(_)) => {
+                    // A host name or no port: compare what we can.
+                    let host = c.uri.host_with_port.host.to_string();
+                    src.addr.is_some_and(|a| a.ip().to_string() != host)
+                }
+                _ => false,
+            };
+            let (model, version) = match existing {
+                Some(i) => (next[i].device_model.clone(), next[i].device_version.clone()),
+                None => {
+                    let from_session = match self.app.store.conn().await {
+                        Ok(mut conn) => st::session_device(&mut conn, account.id, &key)
+                            .await
+                            .ok()
+                            .flatten(),
+                        Err(_) => None,
+                    };
+                    match from_session {
+                        Some(d) => (d.device_model, d.device_version),
+                        None => model_and_version(&ua),
+                    }
+                }
+            };
+            let b = Binding {
+                key: key.clone(),
+                contact: contact_uri,
+                call_id: call_id.clone(),
+                cseq,
+                registered_at: existing.map(|i| next[i].registered_at).unwrap_or(now),
+                expires_at: now + i64::from(secs) * 1000,
+                transport: src.transport.clone(),
+                source: src.addr.map(|a| a.to_string()).unwrap_or_default(),
+                nat,
+                device_model: model,
+                device_version: version,
+                connection: src.connection.clone(),
+            };
+            ops.push(Op::Upsert(b.record(account.id)));
+            match existing {
+                Some(i) => next[i] = b,
+                None => next.push(b),
+            }
+        }
+        if next.len() > self.cfg.max_bindings && next.len() > s.bindings.len() {
+            return Err(Reply::because(
+                403,
+                &format!(
+                    "Forbidden: this account already has {} endpoints registered (at most {})",
+                    s.bindings.len(),
+                    self.cfg.max_bindings
+                ),
+            ));
+        }
+        let after: Vec<&String> = next.iter().map(|b| &b.key).collect();
+        let changed = before.len() != after.len() || before.iter().any(|k| !after.contains(&k));
+        if changed {
+            ops.push(Op::Event(account.enterprise_id, account.id));
+        }
+        if !ops.is_empty() {
+            let (done, wait) = oneshot::channel();
+            let sent = self.commits.send(Commit {
+                ops,
+                done: Some(done),
+            });
+            let ok = sent.is_ok() && wait.await.unwrap_or(false);
+            if !ok {
+                s.epoch = None;
+                return Err(Reply::because(500, "Server Internal Error: bindings not saved"));
+            }
+        }
+        s.bindings = next;
+        let mut reply = Reply::new(200);
+        for b in &s.bindings {
+            let left = ((b.expires_at - now) / 1000).max(0);
+            reply = reply.with(Header::Contact(rsip::Contact::new(format!(
+                "<{}>;expires={left}",
+                b.contact
+            ))));
+        }
+        reply = reply.with(Header::Date(rsip::Date::new(http_date(now))));
+        Ok(reply)
+    }
+
+    /// Drop expired bindings from memory and the database, publishing the change.
+    pub async fn expire(&self) {
+        let now = self.app.now();
+        self.nonces.sweep(now);
+        let states: Vec<(i64, Arc<tokio::sync::Mutex<AccountState>>)> = lock(&self.accounts)
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        let mut ops = Vec::new();
+        for (id, st) in states {
+            let Ok(mut s) = st.try_lock() else { continue };
+            let n = s.bindings.len();
+            let mut gone = Vec::new();
+            s.bindings.retain(|b| {
+                let live = b.expires_at > now;
+                if !live {
+                    gone.push(b.key.clone());
+                }
+                live
+            });
+            if s.bindings.len() != n {
+                for k in gone {
+                    ops.push(Op::Delete(id, k));
+                }
+                ops.push(Op::Event(s.enterprise_id, id));
+            }
+            if s.bindings.is_empty() {
+                drop(s);
+                let mut all = lock(&self.accounts);
+                let idle = all.get(&id).is_some_and(|a| {
+                    Arc::strong_count(a) <= 2 && a.try_lock().is_ok_and(|s| s.bindings.is_empty())
+                });
+                if idle {
+                    all.remove(&id);
+                }
+            }
+        }
+        if !ops.is_empty() {
+            let _ = self.commits.send(Commit { ops, done: None });
+        }
+    }
+
+    /// Live bindings of an account as this registrar holds them.
+    pub async fn bindings(&self, account_id: i64) -> Vec<Binding> {
+        let st = lock(&self.accounts).get(&account_id).cloned();
+        let now = self.app.now();
+        match st {
+            Some(st) => st
+                .lock()
+                .await
+                .bindings
+                .iter()
+                .filter(|b| b.expires_at > now)
+                .cloned()
+                .collect(),
+            None => vec![],
+        }
+    }
+
+    /// Remove one device's binding (endpoint sign-out).
+    pub async fn unbind(&self, account_id: i64, enterprise_id: i64, key: &str) {
+        let st = self.state(account_id);
+        let mut s = st.lock().await;
+        let n = s.bindings.len();
+        s.bindings.retain(|b| b.key != key);
+        let mut ops = vec![Op::Delete(account_id, key.to_string())];
+        if s.bindings.len() != n {
+            ops.push(Op::Event(enterprise_id, account_id));
+        }
+        let (done, wait) = oneshot::channel();
+        if self.commits.send(Commit { ops, done: Some(done) }).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+fn http_date(ms: Millis) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.format(&f).unwrap_or_default()
+}
+
+/// Writes batches of binding changes, one transaction per batch, and answers each waiter
+/// after the commit.
+async fn committer(app: AppState, mut rx: mpsc::UnboundedReceiver<Commit>) {
+    let mut batch: Vec<Commit> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        let had_event = batch
+            .iter()
+            .any(|c| c.ops.iter().any(|o| matches!(o, Op::Event(..))));
+        if write_batch(&app, &batch).await.is_ok() {
+            for c in batch.drain(..) {
+                if let Some(d) = c.done {
+                    let _ = d.send(true);
+                }
+            }
+        } else {
+            // One bad change (say, an account removed meanwhile) must not fail the others:
+            // write them one by one.
+            for c in batch.drain(..) {
+                let one = std::slice::from_ref(&c);
+                let ok = write_batch(&app, one).await;
+                if let Err(e) = &ok {
+                    tracing::warn!(error = %e, "sip: saving bindings failed");
+                }
+                if let Some(d) = c.done {
+                    let _ = d.send(ok.is_ok());
+                }
+            }
+        }
+        if had_event {
+            events::wake(&app);
+        }
+    }
+}
+
+async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
+    let mut tx = app.store.begin().await?;
+    let now = app.now();
+    for c in batch {
+        for op in &c.ops {
+            match op {
+                Op::Upsert(b) => st::upsert_binding(&mut tx, b).await?,
+                Op::Delete(a, k) => st::delete_binding(&mut tx, *a, k).await?,
+                Op::Event(e, a) => {
+                    crate::store::events::insert(&mut tx, *e, "binding_changed", Some(*a), now)
+                        .await?
+                }
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How often the expiry timer runs.
+pub const EXPIRY_TICK: Duration = Duration::from_millis(500);

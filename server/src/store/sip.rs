@@ -1,0 +1,267 @@
+//! What the SIP registrar and the endpoint sign-in keep: credentials looked up by cloud
+//! number, bindings written in batches, provisioned devices and endpoint sessions.
+
+use super::Conn;
+use crate::clock::Millis;
+
+/// An account as the registrar sees it: who, the sealed password, the epoch, and whether
+/// its enterprise may use endpoints now (a license in force, or the trial).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SipAccount {
+    pub id: i64,
+    pub enterprise_id: i64,
+    pub cloud_number: String,
+    pub extension: String,
+    pub name: String,
+    pub password_enc: Vec<u8>,
+    pub sip_epoch: i64,
+    pub in_force: i64,
+}
+
+/// One query on the hot path: the account, and whether its enterprise is in force.
+pub async fn account_by_number(
+    c: &mut Conn,
+    cloud_number: &str,
+    now: Millis,
+) -> Result<Option<SipAccount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.id, a.enterprise_id, a.cloud_number, a.extension, a.name, a.password_enc, a.sip_epoch, \
+           CAST(CASE WHEN (e.status = 'active' AND e.trial_ends_at IS NOT NULL AND e.trial_ends_at > $2) \
+             OR EXISTS (SELECT 1 FROM licenses l WHERE l.enterprise_id = a.enterprise_id \
+                        AND l.status = 'activated' AND l.activated_at <= $2 AND l.expires_at > $2) \
+           THEN 1 ELSE 0 END AS BIGINT) AS in_force \
+         FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id WHERE a.cloud_number = $1",
+    )
+    .bind(cloud_number)
+    .bind(now)
+    .fetch_optional(c)
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BindingRecord {
+    pub account_id: i64,
+    pub instance: String,
+    pub device_model: String,
+    pub device_version: String,
+    pub transport: String,
+    pub nat: i64,
+    pub address: String,
+    pub contact: String,
+    pub call_id: String,
+    pub registered_at: i64,
+    pub expires_at: i64,
+    /// The account's epoch and enterprise (read at start only).
+    #[sqlx(default)]
+    pub sip_epoch: i64,
+    #[sqlx(default)]
+    pub enterprise_id: i64,
+}
+
+const BCOLS: &str = "b.account_id, b.instance, b.device_model, b.device_version, b.transport, b.nat, b.address, b.contact, b.call_id, b.registered_at, b.expires_at";
+
+pub async fn bindings_of(c: &mut Conn, account_id: i64) -> Result<Vec<BindingRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {BCOLS} FROM bindings b WHERE b.account_id = $1 ORDER BY b.registered_at"
+    ))
+    .bind(account_id)
+    .fetch_all(c)
+    .await
+}
+
+/// Every live binding (a registrar loads them at start).
+pub async fn live_bindings(c: &mut Conn, now: Millis) -> Result<Vec<BindingRecord>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {BCOLS}, a.sip_epoch, a.enterprise_id FROM bindings b JOIN accounts a ON a.id = b.account_id \
+         WHERE b.expires_at > $1 ORDER BY b.account_id, b.registered_at"
+    ))
+    .bind(now)
+    .fetch_all(c)
+    .await
+}
+
+pub async fn upsert_binding(c: &mut Conn, b: &BindingRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO bindings (account_id, instance, device_model, device_version, transport, nat, address, contact, call_id, registered_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (account_id, instance) DO UPDATE SET device_model = $3, device_version = $4, \
+           transport = $5, nat = $6, address = $7, contact = $8, call_id = $9, registered_at = $10, expires_at = $11",
+    )
+    .bind(b.account_id)
+    .bind(&b.instance)
+    .bind(&b.device_model)
+    .bind(&b.device_version)
+    .bind(&b.transport)
+    .bind(b.nat)
+    .bind(&b.address)
+    .bind(&b.contact)
+    .bind(&b.call_id)
+    .bind(b.registered_at)
+    .bind(b.expires_at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_binding(c: &mut Conn, account_id: i64, instance: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM bindings WHERE account_id = $1 AND instance = $2")
+        .bind(account_id)
+        .bind(instance)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Forget bindings that expired (the registrar's timer does it in memory; this catches the
+/// ones of a server that was down when they expired).
+pub async fn delete_expired(c: &mut Conn, now: Millis) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM bindings WHERE expires_at <= $1")
+        .bind(now)
+        .execute(c)
+        .await?
+        .rows_affected())
+}
+
+// ---- provisioned devices (built-in cloud numbers) ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: i64,
+    pub enterprise_id: i64,
+    pub account_id: i64,
+    pub serial: String,
+    pub secret_enc: Vec<u8>,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+}
+
+const DCOLS: &str = "id, enterprise_id, account_id, serial, secret_enc, created_at, last_login_at";
+
+pub async fn insert_device(
+    c: &mut Conn,
+    enterprise_id: i64,
+    account_id: i64,
+    serial: &str,
+    secret_enc: &[u8],
+    now: Millis,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO devices (enterprise_id, account_id, serial, secret_enc, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(enterprise_id)
+    .bind(account_id)
+    .bind(serial)
+    .bind(secret_enc)
+    .bind(now)
+    .fetch_one(c)
+    .await
+}
+
+pub async fn device_by_serial(c: &mut Conn, serial: &str) -> Result<Option<DeviceRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {DCOLS} FROM devices WHERE serial = $1"))
+        .bind(serial)
+        .fetch_optional(c)
+        .await
+}
+
+pub async fn devices_of(c: &mut Conn, enterprise_id: i64, account_id: i64) -> Result<Vec<DeviceRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {DCOLS} FROM devices WHERE enterprise_id = $1 AND account_id = $2 ORDER BY serial"
+    ))
+    .bind(enterprise_id)
+    .bind(account_id)
+    .fetch_all(c)
+    .await
+}
+
+pub async fn delete_device(c: &mut Conn, enterprise_id: i64, serial: &str) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM devices WHERE enterprise_id = $1 AND serial = $2")
+        .bind(enterprise_id)
+        .bind(serial)
+        .execute(c)
+        .await?
+        .rows_affected())
+}
+
+pub async fn device_logged_in(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE devices SET last_login_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+// ---- endpoint sessions ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EndpointSession {
+    pub id: i64,
+    pub account_id: i64,
+    pub instance: String,
+    pub device_model: String,
+    pub device_version: String,
+}
+
+pub async fn insert_session(
+    c: &mut Conn,
+    account_id: i64,
+    token_hash: &str,
+    instance: &str,
+    model: &str,
+    version: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    // One session per device: signing in again replaces it.
+    sqlx::query("DELETE FROM endpoint_sessions WHERE account_id = $1 AND instance = $2")
+        .bind(account_id)
+        .bind(instance)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "INSERT INTO endpoint_sessions (account_id, token_hash, instance, device_model, device_version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(account_id)
+    .bind(token_hash)
+    .bind(instance)
+    .bind(model)
+    .bind(version)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn session_by_token(c: &mut Conn, token_hash: &str) -> Result<Option<EndpointSession>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, account_id, instance, device_model, device_version FROM endpoint_sessions WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn session_device(
+    c: &mut Conn,
+    account_id: i64,
+    instance: &str,
+) -> Result<Option<EndpointSession>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, account_id, instance, device_model, device_version FROM endpoint_sessions \
+         WHERE account_id = $1 AND instance = $2",
+    )
+    .bind(account_id)
+    .bind(instance)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn delete_session(c: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM endpoint_sessions WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
