@@ -399,7 +399,9 @@ impl Config {
             anyhow::bail!("sip.tls_cert and sip.tls_key go together: give both or neither");
         }
         if self.endpoint.address_failures < 1 || self.endpoint.service_failures < 1 {
-            anyhow::bail!("endpoint.address_failures and endpoint.service_failures must be at least 1");
+            anyhow::bail!(
+                "endpoint.address_failures and endpoint.service_failures must be at least 1"
+            );
         }
         if self.endpoint.address_window_secs < 1 || self.endpoint.service_window_secs < 1 {
             anyhow::bail!("endpoint.*_window_secs must be at least 1");

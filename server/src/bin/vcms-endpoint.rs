@@ -11,7 +11,11 @@ use vcms_server::sip::client::{Options, Transport, Ua};
 use vcms_server::sip::digest::Algorithm;
 
 #[derive(Parser)]
-#[command(name = "vcms-endpoint", version, about = "Emulate a vcms endpoint: sign in, register over SIP, stay online")]
+#[command(
+    name = "vcms-endpoint",
+    version,
+    about = "Emulate a vcms endpoint: sign in, register over SIP, stay online"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -95,7 +99,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let algorithm = Algorithm::parse(&algorithm)
         .ok_or_else(|| anyhow::anyhow!("--algorithm must be md5 or sha-256"))?;
     if pincode.is_none() && cloud_number.is_none() && serial.is_none() {
-        anyhow::bail!("sign in with --pincode, --cloud-number and --password, or --serial and --secret");
+        anyhow::bail!(
+            "sign in with --pincode, --cloud-number and --password, or --serial and --secret"
+        );
     }
     let api = Client::new(&server);
     let req = EndpointLoginRequest {

@@ -241,21 +241,24 @@ async fn endpoint_logout(
         None
     } else {
         Some(serde_json::from_slice(&body).map_err(|e| {
-            AppError::bad_request("bad_request", format!("The body must be {{\"token\": \"…\"}}: {e}"))
+            AppError::bad_request(
+                "bad_request",
+                format!("The body must be {{\"token\": \"…\"}}: {e}"),
+            )
         })?)
     };
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::to_string);
-    let token = body
-        .and_then(|b| b.token)
-        .or(bearer)
-        .ok_or_else(|| {
-            AppError::unauthorized("endpoint_session", "Send the token of the sign-in")
-                .with_field("token")
-        })?;
+    let token = body.and_then(|b| b.token).or(bearer).ok_or_else(|| {
+        AppError::unauthorized("endpoint_session", "Send the token of the sign-in")
+            .with_field("token")
+    })?;
     endpoint::logout(&app, &token).await?;
     Ok(Json(Message {
         message: "Signed out".into(),

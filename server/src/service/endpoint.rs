@@ -189,11 +189,7 @@ async fn attempt(
     tx.commit().await?;
     let password = app.secrets.open(&account.password_enc)?;
     let realm = &app.sip_domain;
-    let servers = app
-        .sip
-        .get()
-        .map(|s| s.servers.clone())
-        .unwrap_or_default();
+    let servers = app.sip.get().map(|s| s.servers.clone()).unwrap_or_default();
     Ok(api::EndpointLoginResponse {
         sip: api::SipSettings {
             domain: realm.clone(),
@@ -222,11 +218,10 @@ pub async fn logout(app: &App, token: &str) -> AppResult<()> {
             AppError::unauthorized("endpoint_session", "This endpoint is not signed in")
         })?;
     sst::delete_session(&mut tx, s.id).await?;
-    let eid: Option<i64> =
-        sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
-            .bind(s.account_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let eid: Option<i64> = sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
+        .bind(s.account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
     tx.commit().await?;
     let Some(eid) = eid else { return Ok(()) };
     match app.sip.get() {
@@ -287,7 +282,10 @@ pub async fn provision(
             format!("Device {serial} is already provisioned"),
         ));
     }
-    let secret = crypto::random_from(b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789", 24);
+    let secret = crypto::random_from(
+        b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789",
+        24,
+    );
     let id = sst::insert_device(
         &mut tx,
         actor.enterprise_id,
@@ -297,7 +295,15 @@ pub async fn provision(
         now,
     )
     .await?;
-    team::record(app, &mut tx, actor, "device.provision", &accounts::label(&a), serial).await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "device.provision",
+        &accounts::label(&a),
+        serial,
+    )
+    .await?;
     tx.commit().await?;
     Ok(device_api(
         &sst::DeviceRow {
@@ -343,7 +349,15 @@ pub async fn unprovision(app: &App, actor: &Actor, account_id: i64, serial: &str
     if !found || sst::delete_device(&mut tx, actor.enterprise_id, serial).await? == 0 {
         return Err(AppError::not_found("No such device on this account"));
     }
-    team::record(app, &mut tx, actor, "device.remove", &accounts::label(&a), serial).await?;
+    team::record(
+        app,
+        &mut tx,
+        actor,
+        "device.remove",
+        &accounts::label(&a),
+        serial,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -83,6 +83,13 @@ pub struct Options {
     pub contact_addr: Option<SocketAddr>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Mine,
+    Star,
+    Query,
+}
+
 pub struct Ua {
     pub opts: Options,
     conn: Conn,
@@ -148,7 +155,7 @@ async fn tls_connect(
     addr: SocketAddr,
     host: &str,
     ca: Option<&std::path::Path>,
-) -> anyhow::Result<Box<dyn Stream>> {
+) -> anyhow::Result<(Box<dyn Stream>, SocketAddr)> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cfg = match ca {
         Some(path) => {
@@ -167,12 +174,13 @@ async fn tls_connect(
             .with_no_client_auth(),
     };
     let tcp = TcpStream::connect(addr).await?;
+    let local = tcp.local_addr()?;
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .unwrap_or_else(|_| rustls::pki_types::ServerName::IpAddress(addr.ip().into()));
     let s = tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(name, tcp)
         .await?;
-    Ok(Box::new(s))
+    Ok((Box::new(s), local))
 }
 
 use rustls::pki_types::pem::PemObject;
@@ -202,10 +210,8 @@ impl Ua {
                 } else {
                     opts.domain.clone()
                 };
-                let s = tls_connect(opts.server, &host, opts.tls_ca.as_deref()).await?;
-                // The local address of a TLS stream is not exposed through the trait
-                // object; the Via needs only a plausible one.
-                (Conn::Stream(s, Vec::new()), "127.0.0.1:0".parse()?)
+                let (s, local) = tls_connect(opts.server, &host, opts.tls_ca.as_deref()).await?;
+                (Conn::Stream(s, Vec::new()), local)
             }
         };
         Ok(Self {
@@ -224,12 +230,14 @@ impl Ua {
         self.opts.contact_addr.unwrap_or(self.local)
     }
 
-    fn register_text(&mut self, expires: Option<u32>, star: bool, auth: Option<String>) -> String {
+    fn register_text(&mut self, expires: Option<u32>, mode: Mode, auth: Option<String>) -> String {
         self.cseq += 1;
         let o = &self.opts;
         let t = o.transport.name();
-        let contact = if star {
-            "*".to_string()
+        let contact = if mode == Mode::Star {
+            "Contact: *\r\n".to_string()
+        } else if mode == Mode::Query {
+            String::new()
         } else {
             let inst = o
                 .instance
@@ -237,7 +245,7 @@ impl Ua {
                 .map(|i| format!(";+sip.instance=\"<urn:uuid:{i}>\""))
                 .unwrap_or_default();
             format!(
-                "<sip:{}@{};transport={}>{inst}",
+                "Contact: <sip:{}@{};transport={}>{inst}\r\n",
                 o.user,
                 self.contact_addr(),
                 t.to_ascii_lowercase()
@@ -251,7 +259,7 @@ impl Ua {
              To: <sip:{user}@{domain}>\r\n\
              Call-ID: {cid}\r\n\
              CSeq: {cseq} REGISTER\r\n\
-             Contact: {contact}\r\n\
+             {contact}\
              User-Agent: {ua}\r\n",
             domain = o.domain,
             local = self.contact_addr(),
@@ -324,23 +332,28 @@ impl Ua {
 
     /// REGISTER (with `expires`, or none to let the server choose), answering one challenge.
     pub async fn register(&mut self, expires: Option<u32>) -> anyhow::Result<Response> {
-        self.register_as(expires, false).await
+        self.register_as(expires, Mode::Mine).await
     }
 
     /// `Contact: *` with `Expires: 0`: remove every binding of the account.
     pub async fn unregister_all(&mut self) -> anyhow::Result<Response> {
-        self.register_as(Some(0), true).await
+        self.register_as(Some(0), Mode::Star).await
     }
 
-    async fn register_as(&mut self, expires: Option<u32>, star: bool) -> anyhow::Result<Response> {
-        let first = self.register_text(expires, star, None);
+    /// A REGISTER without Contact: the answer lists the account's bindings.
+    pub async fn query(&mut self) -> anyhow::Result<Response> {
+        self.register_as(None, Mode::Query).await
+    }
+
+    async fn register_as(&mut self, expires: Option<u32>, mode: Mode) -> anyhow::Result<Response> {
+        let first = self.register_text(expires, mode, None);
         let r = self.transact(&first).await?;
         if r.code != 401 {
             return Ok(r);
         }
         let uri = format!("sip:{}", self.opts.domain);
         let auth = self.answer(&r, "REGISTER", &uri)?;
-        let second = self.register_text(expires, star, Some(auth));
+        let second = self.register_text(expires, mode, Some(auth));
         self.transact(&second).await
     }
 
@@ -459,4 +472,3 @@ impl std::fmt::Debug for Ua {
             .finish()
     }
 }
-

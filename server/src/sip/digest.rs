@@ -65,7 +65,9 @@ pub fn parse_authorization(value: &str) -> Result<Credentials, String> {
         .split_once(|c: char| c.is_ascii_whitespace())
         .unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("digest") {
-        return Err(format!("unsupported authorization scheme {scheme:?}: use Digest"));
+        return Err(format!(
+            "unsupported authorization scheme {scheme:?}: use Digest"
+        ));
     }
     let params = parse_params(rest)?;
     let get = |k: &str| params.get(k).cloned();
@@ -86,7 +88,9 @@ pub fn parse_authorization(value: &str) -> Result<Credentials, String> {
         if !q.eq_ignore_ascii_case("auth") {
             return Err(format!("digest qop {q:?} is not supported: use auth"));
         }
-        let nc = c.nc.as_deref().ok_or("digest field nc is missing (qop=auth needs it)")?;
+        let nc =
+            c.nc.as_deref()
+                .ok_or("digest field nc is missing (qop=auth needs it)")?;
         if nc.len() != 8 || u32::from_str_radix(nc, 16).is_err() {
             return Err("digest field nc must be 8 hexadecimal digits".into());
         }
@@ -143,7 +147,9 @@ fn parse_params(s: &str) -> Result<HashMap<String, String>, String> {
             i += 1;
             loop {
                 match b.get(i) {
-                    None => return Err(format!("digest field {key:?}: unterminated quoted string")),
+                    None => {
+                        return Err(format!("digest field {key:?}: unterminated quoted string"))
+                    }
                     Some(b'"') => {
                         i += 1;
                         break;
@@ -324,7 +330,12 @@ mod tests {
             r#"Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
         )
         .unwrap();
-        let h = ha1(Algorithm::Md5, "Mufasa", "testrealm@host.com", "Circle Of Life");
+        let h = ha1(
+            Algorithm::Md5,
+            "Mufasa",
+            "testrealm@host.com",
+            "Circle Of Life",
+        );
         let r = expected_response(Algorithm::Md5, &h, "GET", &c);
         assert!(digest_eq(&r, &c.response));
     }
@@ -336,14 +347,21 @@ mod tests {
             r#"Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#,
         )
         .unwrap();
-        let h = ha1(Algorithm::Sha256, "Mufasa", "http-auth@example.org", "Circle of Life");
+        let h = ha1(
+            Algorithm::Sha256,
+            "Mufasa",
+            "http-auth@example.org",
+            "Circle of Life",
+        );
         let r = expected_response(Algorithm::Sha256, &h, "GET", &c);
         assert_eq!(r, c.response);
     }
 
     #[test]
     fn bad_headers_name_the_problem() {
-        assert!(parse_authorization("Basic abc").unwrap_err().contains("Digest"));
+        assert!(parse_authorization("Basic abc")
+            .unwrap_err()
+            .contains("Digest"));
         assert!(parse_authorization(r#"Digest username="a""#)
             .unwrap_err()
             .contains("realm"));
@@ -363,7 +381,10 @@ mod tests {
         assert_eq!(n.check(&nonce, 1_300_001), NonceState::Stale);
         let forged = format!("{}0", &nonce[..nonce.len() - 1]);
         assert_eq!(n.check(&forged, 1_000_000), NonceState::Invalid);
-        assert_eq!(Nonces::new([8; 32], 300_000).check(&nonce, 1_000_000), NonceState::Invalid);
+        assert_eq!(
+            Nonces::new([8; 32], 300_000).check(&nonce, 1_000_000),
+            NonceState::Invalid
+        );
         assert!(n.accept_count(&nonce, Some("00000001"), 1_000_000));
         assert!(!n.accept_count(&nonce, Some("00000001"), 1_000_000));
         assert!(n.accept_count(&nonce, Some("00000002"), 1_000_000));

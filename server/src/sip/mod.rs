@@ -61,8 +61,8 @@ fn concrete_tcp(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
 /// first start in the data directory (kept, so that devices can pin it).
 fn tls_material(config: &Config) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     if let (Some(c), Some(k)) = (&config.sip.tls_cert, &config.sip.tls_key) {
-        let cert = std::fs::read(c)
-            .map_err(|e| anyhow::anyhow!("sip.tls_cert {}: {e}", c.display()))?;
+        let cert =
+            std::fs::read(c).map_err(|e| anyhow::anyhow!("sip.tls_cert {}: {e}", c.display()))?;
         let key =
             std::fs::read(k).map_err(|e| anyhow::anyhow!("sip.tls_key {}: {e}", k.display()))?;
         return Ok((cert, key));

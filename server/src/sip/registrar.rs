@@ -168,7 +168,11 @@ pub fn source_of(req: &rsip::Request, conn: Option<&SipConnection>) -> Source {
 
 /// `Yealink VCDesktop 1.0.50.16` → ("Yealink VCDesktop", "1.0.50.16").
 pub fn model_and_version(user_agent: &str) -> (String, String) {
-    let ua: String = user_agent.chars().filter(|c| !c.is_control()).take(128).collect();
+    let ua: String = user_agent
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(128)
+        .collect();
     let ua = ua.trim();
     match ua.rsplit_once(' ') {
         Some((m, v)) if v.starts_with(|c: char| c.is_ascii_digit()) => {
@@ -255,10 +259,7 @@ impl Registrar {
     }
 
     fn state(&self, account_id: i64) -> Arc<tokio::sync::Mutex<AccountState>> {
-        lock(&self.accounts)
-            .entry(account_id)
-            .or_default()
-            .clone()
+        lock(&self.accounts).entry(account_id).or_default().clone()
     }
 
     fn challenge(&self, stale: bool) -> Reply {
@@ -267,11 +268,13 @@ impl Registrar {
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
             let nonce = self.nonces.mint(now);
             let stale = if stale { ", stale=true" } else { "" };
-            r = r.with(Header::WwwAuthenticate(rsip::WwwAuthenticate::new(format!(
-                "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
-                self.realm,
-                alg.name()
-            ))));
+            r = r.with(Header::WwwAuthenticate(rsip::WwwAuthenticate::new(
+                format!(
+                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+                    self.realm,
+                    alg.name()
+                ),
+            )));
         }
         r
     }
@@ -369,7 +372,8 @@ impl Registrar {
                     .open(&a.password_enc)
                     .map_err(|_| Reply::new(500))?;
                 let ha1 = digest::ha1(alg, user, &self.realm, &password);
-                let expected = digest::expected_response(alg, &ha1, &req.method().to_string(), &cred);
+                let expected =
+                    digest::expected_response(alg, &ha1, &req.method().to_string(), &cred);
                 digest::digest_eq(&expected, &cred.response)
             }
             None => false,
@@ -412,10 +416,9 @@ impl Registrar {
     }
 
     async fn register(&self, req: &rsip::Request, src: &Source) -> Result<Reply, Reply> {
-        let to = req
-            .to_header()
-            .and_then(|t| t.typed())
-            .map_err(|_| Reply::because(400, "Bad Request: the To header is missing or malformed"))?;
+        let to = req.to_header().and_then(|t| t.typed()).map_err(|_| {
+            Reply::because(400, "Bad Request: the To header is missing or malformed")
+        })?;
         let user = to
             .uri
             .user()
@@ -453,13 +456,17 @@ impl Registrar {
                     star = true;
                     continue;
                 }
-                let list = rsip::typed::Contact::parse_header_list(c.value())
-                    .map_err(|_| Reply::because(400, "Bad Request: a Contact header is malformed"))?;
+                let list = rsip::typed::Contact::parse_header_list(c.value()).map_err(|_| {
+                    Reply::because(400, "Bad Request: a Contact header is malformed")
+                })?;
                 contacts.extend(list);
             }
         }
         if contacts.len() > 16 {
-            return Err(Reply::because(400, "Bad Request: too many contacts in one REGISTER"));
+            return Err(Reply::because(
+                400,
+                "Bad Request: too many contacts in one REGISTER",
+            ));
         }
         if star && (!contacts.is_empty() || expires_header != Some(0)) {
             return Err(Reply::because(
@@ -476,7 +483,10 @@ impl Registrar {
             .authenticate(req, &user, src.addr.map(|a| a.ip()))
             .await?;
         if account.in_force == 0 {
-            return Err(Reply::because(403, "Unavailable terminals for invalid license"));
+            return Err(Reply::because(
+                403,
+                "Unavailable terminals for invalid license",
+            ));
         }
 
         let now = self.app.now();
@@ -522,17 +532,25 @@ impl Registrar {
         let mut next = s.bindings.clone();
         for c in &contacts {
             let key = binding_key(c);
-            let secs = c.expires().or(expires_header).unwrap_or(self.cfg.default_expires);
+            let secs = c
+                .expires()
+                .or(expires_header)
+                .unwrap_or(self.cfg.default_expires);
             if secs != 0 && secs < self.cfg.min_expires {
-                return Err(Reply::new(423).with(Header::MinExpires(
-                    rsip::MinExpires::new(self.cfg.min_expires.to_string()),
-                )));
+                return Err(
+                    Reply::new(423).with(Header::MinExpires(rsip::MinExpires::new(
+                        self.cfg.min_expires.to_string(),
+                    ))),
+                );
             }
             let secs = secs.min(self.cfg.max_expires);
             let existing = next.iter().position(|b| b.key == key);
             if let Some(i) = existing {
                 if next[i].call_id == call_id && next[i].cseq != 0 && cseq <= next[i].cseq {
-                    return Err(Reply::because(500, "Server Internal Error: request out of order"));
+                    return Err(Reply::because(
+                        500,
+                        "Server Internal Error: request out of order",
+                    ));
                 }
             }
             if secs == 0 {
@@ -612,7 +630,10 @@ impl Registrar {
             let ok = sent.is_ok() && wait.await.unwrap_or(false);
             if !ok {
                 s.epoch = None;
-                return Err(Reply::because(500, "Server Internal Error: bindings not saved"));
+                return Err(Reply::because(
+                    500,
+                    "Server Internal Error: bindings not saved",
+                ));
             }
         }
         s.bindings = next;
@@ -698,7 +719,14 @@ impl Registrar {
             ops.push(Op::Event(enterprise_id, account_id));
         }
         let (done, wait) = oneshot::channel();
-        if self.commits.send(Commit { ops, done: Some(done) }).is_ok() {
+        if self
+            .commits
+            .send(Commit {
+                ops,
+                done: Some(done),
+            })
+            .is_ok()
+        {
             let _ = wait.await;
         }
     }

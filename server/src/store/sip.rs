@@ -103,7 +103,11 @@ pub async fn upsert_binding(c: &mut Conn, b: &BindingRecord) -> Result<(), sqlx:
     Ok(())
 }
 
-pub async fn delete_binding(c: &mut Conn, account_id: i64, instance: &str) -> Result<(), sqlx::Error> {
+pub async fn delete_binding(
+    c: &mut Conn,
+    account_id: i64,
+    instance: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM bindings WHERE account_id = $1 AND instance = $2")
         .bind(account_id)
         .bind(instance)
@@ -158,14 +162,21 @@ pub async fn insert_device(
     .await
 }
 
-pub async fn device_by_serial(c: &mut Conn, serial: &str) -> Result<Option<DeviceRow>, sqlx::Error> {
+pub async fn device_by_serial(
+    c: &mut Conn,
+    serial: &str,
+) -> Result<Option<DeviceRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {DCOLS} FROM devices WHERE serial = $1"))
         .bind(serial)
         .fetch_optional(c)
         .await
 }
 
-pub async fn devices_of(c: &mut Conn, enterprise_id: i64, account_id: i64) -> Result<Vec<DeviceRow>, sqlx::Error> {
+pub async fn devices_of(
+    c: &mut Conn,
+    enterprise_id: i64,
+    account_id: i64,
+) -> Result<Vec<DeviceRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {DCOLS} FROM devices WHERE enterprise_id = $1 AND account_id = $2 ORDER BY serial"
     ))
@@ -175,13 +186,19 @@ pub async fn devices_of(c: &mut Conn, enterprise_id: i64, account_id: i64) -> Re
     .await
 }
 
-pub async fn delete_device(c: &mut Conn, enterprise_id: i64, serial: &str) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM devices WHERE enterprise_id = $1 AND serial = $2")
-        .bind(enterprise_id)
-        .bind(serial)
-        .execute(c)
-        .await?
-        .rows_affected())
+pub async fn delete_device(
+    c: &mut Conn,
+    enterprise_id: i64,
+    serial: &str,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM devices WHERE enterprise_id = $1 AND serial = $2")
+            .bind(enterprise_id)
+            .bind(serial)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
 }
 
 pub async fn device_logged_in(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
@@ -234,7 +251,10 @@ pub async fn insert_session(
     Ok(())
 }
 
-pub async fn session_by_token(c: &mut Conn, token_hash: &str) -> Result<Option<EndpointSession>, sqlx::Error> {
+pub async fn session_by_token(
+    c: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<EndpointSession>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, account_id, instance, device_model, device_version FROM endpoint_sessions WHERE token_hash = $1",
     )

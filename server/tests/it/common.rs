@@ -302,6 +302,34 @@ impl TestServer {
         Client::new(&self.url)
     }
 
+    /// Stop the server and start a new one on the same data and database (same clock).
+    pub async fn restart(self) -> Self {
+        let Self {
+            running,
+            clock,
+            smtp,
+            dir,
+            db_url,
+            ..
+        } = self;
+        running.shutdown().await;
+        let cfg = test_config(dir.path(), &db_url, smtp.port);
+        let server = Server::build(cfg, Arc::new(clock.clone()))
+            .await
+            .expect("build server");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = server.start(listener, false).await.expect("start server");
+        let url = running.url();
+        Self {
+            running,
+            clock,
+            smtp,
+            url,
+            dir,
+            db_url,
+        }
+    }
+
     pub fn now(&self) -> i64 {
         self.clock.now()
     }

@@ -11,4 +11,5 @@ mod input;
 mod licenses;
 mod outbox;
 mod process;
+mod sip;
 mod team;

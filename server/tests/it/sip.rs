@@ -1,0 +1,520 @@
+//! Endpoint sign-in and SIP registration over real sockets: UDP, TCP and TLS, digest
+//! authentication, the five-endpoint limit, expiry, unregister, license and removal, NAT,
+//! restarts, provisioned devices, live status, and hostile input.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::both;
+use crate::common::*;
+use vcms_server::api::*;
+use vcms_server::client::{Client, StreamItem};
+use vcms_server::clock::{DAY, MINUTE, SECOND};
+use vcms_server::sip::client::{Options, Transport, Ua};
+use vcms_server::sip::digest::Algorithm;
+
+fn new(name: &str, ext: &str) -> NewAccount {
+    NewAccount {
+        name: name.into(),
+        extension: ext.into(),
+        email: None,
+        send_email: false,
+    }
+}
+
+fn device(instance: &str) -> Device {
+    Device {
+        model: "VC Desktop".into(),
+        version: "1.0.50.16".into(),
+        instance: instance.into(),
+    }
+}
+
+fn sip_addr(s: &TestServer, t: Transport) -> SocketAddr {
+    let sip = s.running.sip.as_ref().unwrap();
+    match t {
+        Transport::Udp => sip.udp,
+        Transport::Tcp => sip.tcp,
+        Transport::Tls => sip.tls,
+    }
+    .unwrap()
+}
+
+async fn ua(
+    s: &TestServer,
+    t: Transport,
+    user: &str,
+    password: &str,
+    instance: Option<&str>,
+) -> Ua {
+    Ua::connect(Options {
+        server: sip_addr(s, t),
+        transport: t,
+        domain: "vcms.local".into(),
+        user: user.into(),
+        password: password.into(),
+        instance: instance.map(Into::into),
+        user_agent: "Yealink VCDesktop 1.0.50.16".into(),
+        tls_ca: None,
+        algorithm: Algorithm::Md5,
+        contact_addr: None,
+    })
+    .await
+    .unwrap()
+}
+
+/// Wait (up to 3 s) until the account's details satisfy `f`.
+async fn wait_details(c: &Client, id: i64, f: impl Fn(&AccountDetails) -> bool) -> AccountDetails {
+    for _ in 0..60 {
+        let d = c.account(id).await.unwrap();
+        if f(&d) {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let d = c.account(id).await.unwrap();
+    panic!("details never matched: {d:?}");
+}
+
+async fn pincode_then_register_on_every_transport(db: Db) {
+    let s = TestServer::start(db).await;
+    let (number, c) = s.owner("sip@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let login = s
+        .client()
+        .endpoint_login(&EndpointLoginRequest {
+            pincode: a.pincode.clone(),
+            device: device("6f1e3c52-7c3e-4a55-9d0b-2d7f4a0e9a11"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(login.cloud_number, a.cloud_number);
+    assert_eq!(login.enterprise_number, number);
+    let sip = &login.sip;
+    assert_eq!(
+        (sip.domain.as_str(), sip.username.as_str()),
+        ("vcms.local", a.cloud_number.as_str())
+    );
+    assert_eq!(sip.password, a.password);
+    assert_eq!(sip.instance, "6f1e3c52-7c3e-4a55-9d0b-2d7f4a0e9a11");
+    let transports: Vec<&str> = sip.servers.iter().map(|s| s.transport.as_str()).collect();
+    assert_eq!(transports, ["udp", "tcp", "tls"]);
+    // The pincode works once.
+    let e = err(s
+        .client()
+        .endpoint_login(&EndpointLoginRequest {
+            pincode: a.pincode.clone(),
+            ..Default::default()
+        })
+        .await);
+    assert_eq!(e.code(), "pincode_invalid");
+
+    // The signed-in device registers with what it was given; the model comes from the
+    // sign-in, not the User-Agent.
+    let mut u = ua(
+        &s,
+        Transport::Udp,
+        &sip.username,
+        &sip.password,
+        Some(&sip.instance),
+    )
+    .await;
+    let r = u.register(Some(3600)).await.unwrap();
+    assert_eq!(r.code, 200, "{}", r.reason);
+    assert_eq!(r.headers("Contact").len(), 1);
+    assert!(r.header("Contact").unwrap().contains("expires=3600"));
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
+    assert_eq!(d.status_text, "Registered successfully");
+    assert_eq!(d.bindings[0].state, "Registered(UDP)");
+    assert_eq!(d.bindings[0].device_model, "VC Desktop");
+
+    // TCP and TLS, SHA-256 on one of them; the model from the User-Agent this time.
+    let mut t = ua(
+        &s,
+        Transport::Tcp,
+        &a.cloud_number,
+        &a.password,
+        Some("11111111-2222-3333-4444-555555555555"),
+    )
+    .await;
+    t.opts.algorithm = Algorithm::Sha256;
+    assert_eq!(t.register(Some(600)).await.unwrap().code, 200);
+    let mut l = ua(
+        &s,
+        Transport::Tls,
+        &a.cloud_number,
+        &a.password,
+        Some("21111111-2222-3333-4444-555555555555"),
+    )
+    .await;
+    let r = l.register(None).await.unwrap();
+    assert_eq!(r.code, 200, "{}", r.reason);
+    assert_eq!(r.headers("Contact").len(), 3);
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 3).await;
+    let mut states: Vec<&str> = d.bindings.iter().map(|b| b.state.as_str()).collect();
+    states.sort();
+    assert_eq!(
+        states,
+        ["Registered(TCP)", "Registered(TLS)", "Registered(UDP)"]
+    );
+    assert!(d
+        .bindings
+        .iter()
+        .any(|b| b.device_model == "Yealink VCDesktop" && b.device_version == "1.0.50.16"));
+
+    // A device behind NAT: its Contact is not where its packets come from.
+    let mut n = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    n.opts.contact_addr = Some("10.1.2.3:5060".parse().unwrap());
+    assert_eq!(n.register(Some(600)).await.unwrap().code, 200);
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 4).await;
+    assert!(d
+        .bindings
+        .iter()
+        .any(|b| b.state == "Registered(UDP-NAT)" && b.nat));
+
+    // A query lists them all; Contact * removes them all.
+    let r = u.query().await.unwrap();
+    assert_eq!((r.code, r.headers("Contact").len()), (200, 4));
+    let r = u.unregister_all().await.unwrap();
+    assert_eq!((r.code, r.headers("Contact").len()), (200, 0));
+    let d = wait_details(&c, a.id, |d| d.bindings.is_empty()).await;
+    assert_eq!(d.status_text, "Unregistered");
+}
+both!(pincode_then_register_on_every_transport);
+
+async fn wrong_password_is_challenged_then_forbidden(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("wrong@example.com").await;
+    let a = c.add_account(&new("Bonnie", "1002")).await.unwrap();
+    let mut bad = ua(
+        &s,
+        Transport::Udp,
+        &a.cloud_number,
+        "not-the-password",
+        None,
+    )
+    .await;
+    let mut codes = vec![];
+    for _ in 0..7 {
+        codes.push(bad.register(Some(600)).await.unwrap().code);
+    }
+    assert_eq!(codes, [401, 401, 401, 401, 401, 403, 403]);
+    let r = bad.register(Some(600)).await.unwrap();
+    assert!(r.reason.contains("too many failed"), "{}", r.reason);
+    // Shut out from this address for a while, even with the right password...
+    let mut good = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    assert_eq!(good.register(Some(600)).await.unwrap().code, 403);
+    // ...then let in again.
+    s.advance(10 * MINUTE + SECOND);
+    assert_eq!(good.register(Some(600)).await.unwrap().code, 200);
+    // An unknown cloud number looks exactly like a wrong password.
+    let mut ghost = ua(&s, Transport::Tcp, "999999999", "whatever", None).await;
+    assert_eq!(ghost.register(Some(600)).await.unwrap().code, 401);
+}
+both!(wrong_password_is_challenged_then_forbidden);
+
+async fn five_endpoints_at_most_and_the_same_device_replaces_its_own(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("five@example.com").await;
+    let a = c.add_account(&new("Clare", "1003")).await.unwrap();
+    let inst = |i: usize| format!("00000000-0000-4000-8000-00000000000{i}");
+    for i in 1..=5 {
+        let mut u = ua(
+            &s,
+            Transport::Udp,
+            &a.cloud_number,
+            &a.password,
+            Some(&inst(i)),
+        )
+        .await;
+        assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
+    }
+    let mut sixth = ua(
+        &s,
+        Transport::Tcp,
+        &a.cloud_number,
+        &a.password,
+        Some(&inst(6)),
+    )
+    .await;
+    let r = sixth.register(Some(600)).await.unwrap();
+    assert_eq!(r.code, 403);
+    assert!(r.reason.contains("at most 5"), "{}", r.reason);
+    // Device 3 restarts (new socket, new Call-ID, same instance): it takes its own slot.
+    let mut again = ua(
+        &s,
+        Transport::Tcp,
+        &a.cloud_number,
+        &a.password,
+        Some(&inst(3)),
+    )
+    .await;
+    let r = again.register(Some(600)).await.unwrap();
+    assert_eq!((r.code, r.headers("Contact").len()), (200, 5));
+    let d = wait_details(&c, a.id, |d| {
+        d.bindings.iter().any(|b| b.transport == "tcp")
+    })
+    .await;
+    assert_eq!(d.bindings.len(), 5);
+    // A device without an instance refreshing from the same contact keeps one binding.
+    let mut plain = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    assert_eq!(plain.register(Some(600)).await.unwrap().code, 403);
+    let mut one = ua(
+        &s,
+        Transport::Udp,
+        &a.cloud_number,
+        &a.password,
+        Some(&inst(1)),
+    )
+    .await;
+    assert_eq!(one.register(Some(0)).await.unwrap().code, 200);
+    assert_eq!(plain.register(Some(600)).await.unwrap().code, 200);
+    let r = plain.register(Some(600)).await.unwrap();
+    assert_eq!((r.code, r.headers("Contact").len()), (200, 5));
+}
+both!(five_endpoints_at_most_and_the_same_device_replaces_its_own);
+
+async fn expiry_and_min_expires(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("expiry@example.com").await;
+    let a = c.add_account(&new("Jane", "3578")).await.unwrap();
+    let mut u = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    let r = u.register(Some(30)).await.unwrap();
+    assert_eq!(r.code, 423);
+    assert_eq!(r.header("Min-Expires").as_deref(), Some("60"));
+    // Too long is cut to the maximum.
+    let r = u.register(Some(999_999)).await.unwrap();
+    assert_eq!(r.code, 200);
+    assert!(r.header("Contact").unwrap().ends_with("expires=3600"));
+    let r = u.register(Some(60)).await.unwrap();
+    assert_eq!(r.code, 200);
+    wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
+    let mut events = c.events(None).await.unwrap();
+    s.advance(61 * SECOND);
+    // The timer drops it and says so on the event stream.
+    let ev = tokio::time::timeout(Duration::from_secs(3), events.next())
+        .await
+        .expect("a change within 3 s")
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(ev, StreamItem::Change(ref e) if e.kind == "binding_changed" && e.account_id == Some(a.id)),
+        "{ev:?}"
+    );
+    let d = c.account(a.id).await.unwrap();
+    assert_eq!(
+        (d.bindings.len(), d.status_text.as_str()),
+        (0, "Unregistered")
+    );
+    let mut conn = s.running.app.store.conn().await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bindings")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+}
+both!(expiry_and_min_expires);
+
+async fn license_removal_and_password_reset_end_registrations(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("lic@example.com").await;
+    let a = c.add_account(&new("Mark", "8908")).await.unwrap();
+    let b = c.add_account(&new("Mars", "3567")).await.unwrap();
+    let mut ua_a = ua(&s, Transport::Tcp, &a.cloud_number, &a.password, None).await;
+    assert_eq!(ua_a.register(Some(600)).await.unwrap().code, 200);
+    let mut ua_b = ua(&s, Transport::Udp, &b.cloud_number, &b.password, None).await;
+    assert_eq!(ua_b.register(Some(600)).await.unwrap().code, 200);
+
+    // Password reset: signed out at once; the old password no longer registers.
+    let reset = c.reset_account_password(a.id).await.unwrap();
+    assert!(reset.bindings.is_empty());
+    assert_ne!(ua_a.register(Some(600)).await.unwrap().code, 200);
+    let mut fresh = ua(&s, Transport::Tcp, &a.cloud_number, &reset.password, None).await;
+    let r = fresh.register(Some(600)).await.unwrap();
+    assert_eq!((r.code, r.headers("Contact").len()), (200, 1));
+
+    // Removed while registered: gone, and cannot come back.
+    c.remove_accounts(&[b.id]).await.unwrap();
+    let mut conn = s.running.app.store.conn().await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bindings WHERE account_id = $1")
+        .bind(b.id)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    drop(conn);
+    assert_eq!(ua_b.register(Some(600)).await.unwrap().code, 401);
+
+    // Trial over, no license: refused with the reason.
+    s.advance(31 * DAY);
+    let r = fresh.register(Some(600)).await.unwrap();
+    assert_eq!(r.code, 403);
+    assert_eq!(r.reason, "Unavailable terminals for invalid license");
+}
+both!(license_removal_and_password_reset_end_registrations);
+
+async fn bindings_survive_a_restart(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("restart@example.com").await;
+    let a = c.add_account(&new("Maggie", "1005")).await.unwrap();
+    for i in 0..5 {
+        let mut u = ua(
+            &s,
+            Transport::Udp,
+            &a.cloud_number,
+            &a.password,
+            Some(&format!("10000000-0000-4000-8000-00000000000{i}")),
+        )
+        .await;
+        assert_eq!(u.register(Some(3600)).await.unwrap().code, 200);
+    }
+    let s = s.restart().await;
+    let c = s.login("restart@example.com", "secret123").await.unwrap();
+    let d = c.account(a.id).await.unwrap();
+    assert_eq!(d.bindings.len(), 5);
+    assert_eq!(d.status_text, "Registered successfully");
+    // The new process knows them: a sixth device is still refused.
+    let mut sixth = ua(
+        &s,
+        Transport::Udp,
+        &a.cloud_number,
+        &a.password,
+        Some("20000000-0000-4000-8000-000000000000"),
+    )
+    .await;
+    assert_eq!(sixth.register(Some(600)).await.unwrap().code, 403);
+}
+both!(bindings_survive_a_restart);
+
+async fn provisioned_device_signs_in_and_logout_unregisters(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("builtin@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let dev = c.provision_device(a.id, "YEA-VC800-0001").await.unwrap();
+    let secret = dev.secret.clone().unwrap();
+    assert_eq!(secret.len(), 24);
+    // Listed without the secret; a second provisioning of the serial is refused.
+    let list = c.devices(a.id).await.unwrap();
+    assert_eq!((list.len(), list[0].secret.is_none()), (1, true));
+    let e = err(c.provision_device(a.id, "YEA-VC800-0001").await);
+    assert_eq!(e.body().and_then(|b| b.field.as_deref()), Some("serial"));
+    let builtin = |secret: &str| EndpointLoginRequest {
+        builtin: Some(BuiltinCredentials {
+            serial: "YEA-VC800-0001".into(),
+            secret: secret.into(),
+        }),
+        device: device("30000000-0000-4000-8000-000000000000"),
+        ..Default::default()
+    };
+    assert_eq!(
+        err(s.client().endpoint_login(&builtin("wrong")).await).code(),
+        "builtin_unknown"
+    );
+    let login = s.client().endpoint_login(&builtin(&secret)).await.unwrap();
+    assert_eq!(login.cloud_number, a.cloud_number);
+    let mut u = ua(
+        &s,
+        Transport::Tls,
+        &login.sip.username,
+        &login.sip.password,
+        Some(&login.sip.instance),
+    )
+    .await;
+    assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
+    wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
+    s.client().endpoint_logout(&login.token).await.unwrap();
+    let d = c.account(a.id).await.unwrap();
+    assert!(d.bindings.is_empty(), "{d:?}");
+    assert_eq!(
+        err(s.client().endpoint_logout(&login.token).await).code(),
+        "endpoint_session"
+    );
+    // Removed device: no more sign-in. Another enterprise cannot see or remove it.
+    let (_, other) = s.owner("other@example.com").await;
+    assert_eq!(
+        err(other.devices(a.id).await).status().map(|s| s.as_u16()),
+        Some(404)
+    );
+    c.remove_device(a.id, "YEA-VC800-0001").await.unwrap();
+    assert_eq!(
+        err(s.client().endpoint_login(&builtin(&secret)).await).code(),
+        "builtin_unknown"
+    );
+}
+both!(provisioned_device_signs_in_and_logout_unregisters);
+
+async fn hostile_sip_never_takes_the_server_down(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("hostile@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let udp = sip_addr(&s, Transport::Udp);
+    let tcp = sip_addr(&s, Transport::Tcp);
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let huge = format!(
+        "REGISTER sip:vcms.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bKx\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(60_000)
+    );
+    let base = "REGISTER sip:vcms.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK1\r\nFrom: <sip:{n}@vcms.local>;tag=1\r\nTo: <sip:{n}@vcms.local>\r\nCall-ID: c1\r\nCSeq: 1 REGISTER\r\nContact: <sip:{n}@127.0.0.1:9>\r\n";
+    let bad_auths = [
+        "Digest",
+        "Digest username=",
+        "Digest username=\"{n}\", realm=\"vcms.local\", nonce=\"x\", uri=\"sip:vcms.local\", response=\"zz\"",
+        "Digest username=\"{n}\", realm=\"vcms.local\", nonce=\"1.2.3\", uri=\"sip:vcms.local\", response=\"00\", qop=auth, nc=zz, cnonce=\"a\"",
+        "Digest username=\"{n}\", realm=\"vcms.local\", nonce=\"\\\"unterminated",
+        "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+    ];
+    let mut messages: Vec<Vec<u8>> = vec![
+        b"\x00\x01\x02garbage\xff\xfe".to_vec(),
+        b"REGISTER".to_vec(),
+        b"REGISTER sip:vcms.local SIP/2.0\r\nVia: SIP/2.0/UDP".to_vec(),
+        huge.into_bytes(),
+        b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+        b"INVITE sip:x SIP/2.0\r\nContent-Length: 99999999\r\n\r\n".to_vec(),
+    ];
+    for h in bad_auths {
+        let m = format!("{}Authorization: {}\r\nContent-Length: 0\r\n\r\n", base, h)
+            .replace("{n}", &a.cloud_number);
+        messages.push(m.into_bytes());
+    }
+    messages.push(
+        format!("{}Expires: soon\r\nContent-Length: 0\r\n\r\n", base)
+            .replace("{n}", &a.cloud_number)
+            .into_bytes(),
+    );
+    messages.push(
+        format!("{}Contact: <sip:x@[::1\r\nContent-Length: 0\r\n\r\n", base)
+            .replace("{n}", &a.cloud_number)
+            .into_bytes(),
+    );
+    for m in &messages {
+        let _ = sock.send_to(m, udp).await;
+        if let Ok(mut t) = tokio::net::TcpStream::connect(tcp).await {
+            use tokio::io::AsyncWriteExt;
+            let _ = t.write_all(m).await;
+            let _ = t.shutdown().await;
+        }
+    }
+    for _ in 0..200 {
+        let junk: Vec<u8> = (0..rand_len()).map(|_| rand::random::<u8>()).collect();
+        let _ = sock.send_to(&junk, udp).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Still serving, on both transports.
+    let mut u = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
+    let mut t = ua(
+        &s,
+        Transport::Tcp,
+        &a.cloud_number,
+        &a.password,
+        Some("40000000-0000-4000-8000-000000000000"),
+    )
+    .await;
+    assert_eq!(t.register(Some(600)).await.unwrap().code, 200);
+}
+both!(hostile_sip_never_takes_the_server_down);
+
+fn rand_len() -> usize {
+    1 + (rand::random::<u16>() as usize % 1400)
+}
