@@ -71,6 +71,20 @@ pub enum Cmd {
     /// The audit log (owner and administrators).
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Devices provisioned with a built-in cloud number (one-key sign-in).
+    #[command(subcommand)]
+    Device(DeviceCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeviceCmd {
+    /// Provision a device serial against the account with extension EXT; prints the
+    /// device secret (shown this once).
+    Add { ext: String, serial: String },
+    /// The devices provisioned against an account.
+    List { ext: String },
+    /// Remove a provisioned device: it can no longer sign in.
+    Remove { ext: String, serial: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -492,6 +506,10 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
             let c = signed_in(cli.server.as_deref(), server)?;
             apikey(&c, json, a).await
         }
+        Cmd::Device(d) => {
+            let c = signed_in(cli.server.as_deref(), server)?;
+            device(&c, json, d).await
+        }
         Cmd::Audit(AuditCmd::List {
             search,
             page,
@@ -762,6 +780,49 @@ async fn colleague(c: &Client, json: bool, a: &ColleagueCmd) -> R<()> {
             }
             let r = c.remove_colleague(*id).await?;
             print(json, &r, || r.message.clone())
+        }
+    }
+}
+
+async fn device(c: &Client, json: bool, d: &DeviceCmd) -> R<()> {
+    match d {
+        DeviceCmd::Add { ext, serial } => {
+            let a = by_ext(c, ext).await?;
+            let dev = c.provision_device(a.id, serial).await?;
+            print(json, &dev, || {
+                format!(
+                    "Device {} provisioned for {} ({}). Its secret, shown this once: {}",
+                    dev.serial,
+                    a.name,
+                    a.cloud_number,
+                    dev.secret.as_deref().unwrap_or("-")
+                )
+            })
+        }
+        DeviceCmd::List { ext } => {
+            let a = by_ext(c, ext).await?;
+            let list = c.devices(a.id).await?;
+            print(json, &list, || {
+                if list.is_empty() {
+                    return format!("No device is provisioned for {}", a.name);
+                }
+                list.iter()
+                    .map(|d| {
+                        format!(
+                            "{}  provisioned {}  last sign-in {}",
+                            d.serial,
+                            d.created_at,
+                            d.last_login_at.as_deref().unwrap_or("never")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        DeviceCmd::Remove { ext, serial } => {
+            let a = by_ext(c, ext).await?;
+            let m = c.remove_device(a.id, serial).await?;
+            print(json, &m, || format!("{}: {serial}", m.message))
         }
     }
 }

@@ -63,7 +63,12 @@ impl Demo {
         let outbox = cfg.outbox_dir();
         let clock: vcms_server::clock::SharedClock = Arc::new(vcms_server::clock::SystemClock);
         let server = vcms_server::Server::build(cfg, clock).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        // Port 8080 when it is free, so that the README's `vcms-endpoint --server` line works
+        // as written; any free port otherwise (System → Server shows it).
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:8080").await {
+            Ok(l) => l,
+            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+        };
         let running = server.start(listener, true).await?;
         let app = running.app.clone();
         let mut notes = vec![];

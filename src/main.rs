@@ -121,8 +121,19 @@ async fn demo(
     let demo = vcms::demo::Demo::start(data).await?;
     let mut app = App::new(cfg, demo.client.clone(), lang, theme)?;
     app.login.form.set_value("email", vcms::demo::OWNER);
-    app.server_info
-        .push((t(lang, "server.sip"), "— (not served by this build)".into()));
+    let sip = demo
+        .running
+        .sip
+        .as_ref()
+        .map(|s| {
+            [("udp", s.udp), ("tcp", s.tcp), ("tls", s.tls)]
+                .into_iter()
+                .filter_map(|(t, a)| a.map(|a| format!("{t} {a}")))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        })
+        .unwrap_or_default();
+    app.server_info.push((t(lang, "server.sip"), sip));
     app.server_info
         .push((t(lang, "server.data"), demo.data_dir.display().to_string()));
     app.server_info

@@ -335,3 +335,51 @@ async fn colleague_apikey_audit_commands() {
     .expect("steps");
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_commands() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = server(dir.path(), true).await;
+    let v = vcms(running.url(), dir.path());
+    let url = running.url();
+    let secret = tokio::task::spawn_blocking(move || {
+        v.json(&["login", "--email", EMAIL]);
+        let d = v.json(&["device", "add", "1001", "VC800-SN-42"]);
+        assert_eq!(d["serial"], "VC800-SN-42");
+        let secret = d["secret"].as_str().expect("secret shown once").to_string();
+        let l = v.json(&["device", "list", "1001"]);
+        assert_eq!(l[0]["serial"], "VC800-SN-42");
+        assert!(l[0].get("secret").is_none(), "{l}");
+        let e = v.fails(&["device", "add", "1002", "VC800-SN-42"]);
+        assert_eq!(e["error"]["field"], "serial");
+        let e = v.fails(&["device", "add", "1002", "bad serial!"]);
+        assert_eq!(e["error"]["field"], "serial");
+        (v, secret)
+    })
+    .await
+    .expect("steps");
+    let (v, secret) = secret;
+    let login = |secret: String| vcms_server::api::EndpointLoginRequest {
+        builtin: Some(vcms_server::api::BuiltinCredentials {
+            serial: "VC800-SN-42".into(),
+            secret,
+        }),
+        ..Default::default()
+    };
+    let client = vcms_server::client::Client::new(&url);
+    let ok = client
+        .endpoint_login(&login(secret.clone()))
+        .await
+        .expect("builtin sign-in");
+    assert!(ok.cloud_number.ends_with("1001"));
+    tokio::task::spawn_blocking(move || {
+        let r = v.json(&["device", "remove", "1001", "VC800-SN-42"]);
+        assert_eq!(r["message"], "Device removed");
+        let out = v.run(&["device", "list", "1001"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("No device"));
+    })
+    .await
+    .expect("steps");
+    assert!(client.endpoint_login(&login(secret)).await.is_err());
+    running.shutdown().await;
+}

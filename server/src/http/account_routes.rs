@@ -278,16 +278,15 @@ async fn list_devices(
 
 /// Provision a device serial against an account; the answer shows the device secret once.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/devices", tag = "accounts", params(("id" = i64, Path)), request_body = ProvisionDeviceRequest, security(("session" = [])),
-    responses((status = 201, body = ProvisionedDevice), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ProvisionedDevice), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn provision_device(
     State(app): State<AppState>,
     Auth(actor): Auth,
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<ProvisionDeviceRequest>,
-) -> Result<(StatusCode, Json<ProvisionedDevice>), AppError> {
-    Ok((
-        StatusCode::CREATED,
-        Json(endpoint::provision(&app, &actor, id, &req.serial).await?),
+) -> Result<Json<ProvisionedDevice>, AppError> {
+    Ok(Json(
+        endpoint::provision(&app, &actor, id, &req.serial).await?,
     ))
 }
 

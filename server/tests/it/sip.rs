@@ -518,3 +518,79 @@ both!(hostile_sip_never_takes_the_server_down);
 fn rand_len() -> usize {
     1 + (rand::random::<u16>() as usize % 1400)
 }
+
+/// The emulator as a user runs it: signs in with a pincode, registers over TCP, shows up in
+/// the details while it holds, then unregisters and signs out.
+async fn endpoint_emulator_comes_online_and_leaves(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("emu@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vcms-endpoint"))
+        .args([
+            "login",
+            "--server",
+            &s.url,
+            "--pincode",
+            a.pincode.as_deref().unwrap(),
+            "--transport",
+            "tcp",
+            "--model",
+            "VC Desktop",
+            "--version",
+            "1.0.50.16",
+            "--hold",
+            "3",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
+    assert_eq!(d.bindings[0].state, "Registered(TCP)");
+    assert_eq!(
+        (
+            d.bindings[0].device_model.as_str(),
+            d.bindings[0].device_version.as_str()
+        ),
+        ("VC Desktop", "1.0.50.16")
+    );
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the emulator exits after --hold")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "signed in as Anna (cloud number {}",
+            a.cloud_number
+        )),
+        "{text}"
+    );
+    assert!(text.contains("registered over TCP"), "{text}");
+    assert!(
+        text.contains("unregistered") && text.contains("signed out"),
+        "{text}"
+    );
+    let d = c.account(a.id).await.unwrap();
+    assert_eq!(d.status_text, "Unregistered");
+    // A used pincode: the emulator says why and fails.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vcms-endpoint"))
+        .args([
+            "login",
+            "--server",
+            &s.url,
+            "--pincode",
+            a.pincode.as_deref().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pincode is not valid"));
+}
+both!(endpoint_emulator_comes_online_and_leaves);

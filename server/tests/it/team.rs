@@ -353,6 +353,27 @@ async fn role_matrix(db: Db) {
                 Some(format!("/api/v1/colleagues/{}/remove", foreign_col.id)),
             ),
             (
+                Method::GET,
+                format!("/api/v1/accounts/{a}/devices"),
+                None,
+                ALL,
+                Some(format!("/api/v1/accounts/{}/devices", foreign.id)),
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/accounts/{a}/devices"),
+                Some(json!({"serial": format!("{ext}77")})),
+                ADMINS,
+                Some(format!("/api/v1/accounts/{}/devices", foreign.id)),
+            ),
+            (
+                Method::DELETE,
+                format!("/api/v1/accounts/{a}/devices/{ext}77"),
+                None,
+                ADMINS,
+                Some(format!("/api/v1/accounts/{}/devices/{ext}77", foreign.id)),
+            ),
+            (
                 Method::POST,
                 "/api/v1/accounts/remove".into(),
                 Some(json!({"ids": [a]})),
