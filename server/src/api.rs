@@ -514,6 +514,39 @@ pub struct SipServer {
     pub port: u16,
 }
 
+/// One person of the enterprise directory that endpoints see.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    pub account_id: i64,
+    pub name: String,
+    pub extension: String,
+    pub cloud_number: String,
+    /// At least one endpoint of the account is registered.
+    pub registered: bool,
+}
+
+/// `GET /endpoint/v1/directory`: the whole directory; `version` is also the ETag.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Directory {
+    pub version: String,
+    pub entries: Vec<DirectoryEntry>,
+}
+
+/// A change of the directory (`event: change` on `GET /endpoint/v1/directory/events`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DirectoryChange {
+    /// The event id (also the SSE id, for resuming with Last-Event-ID).
+    pub id: i64,
+    /// added | changed | removed | registration | reload (many changed: fetch the directory)
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<i64>,
+    /// The entry as it is now (absent for removed and reload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<DirectoryEntry>,
+    pub version: String,
+}
+
 /// `POST /endpoint/v1/logout`: the session token (or send it as a Bearer token).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct EndpointLogoutRequest {

@@ -379,8 +379,8 @@ pub enum StreamItem {
 }
 
 impl EventStream {
-    /// The next item; `None` when the server closed the stream.
-    pub async fn next(&mut self) -> Option<ClientResult<StreamItem>> {
+    /// The next (event name, data) block; `None` when the server closed the stream.
+    async fn next_block(&mut self) -> Option<ClientResult<(String, String)>> {
         loop {
             if let Some(pos) = self.buf.windows(2).position(|w| w == b"\n\n") {
                 let block: Vec<u8> = self.buf.drain(..pos + 2).collect();
@@ -397,17 +397,10 @@ impl EventStream {
                         data.push_str(v.strip_prefix(' ').unwrap_or(v));
                     }
                 }
-                match event.as_str() {
-                    "change" => {
-                        return Some(
-                            serde_json::from_str(&data)
-                                .map(StreamItem::Change)
-                                .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
-                        )
-                    }
-                    "session_ended" => return Some(Ok(StreamItem::SessionEnded(data))),
-                    _ => continue,
+                if data.is_empty() && event == "message" {
+                    continue;
                 }
+                return Some(Ok((event, data)));
             }
             match self.resp.chunk().await {
                 Ok(Some(chunk)) => self.buf.extend_from_slice(&chunk),
@@ -416,14 +409,71 @@ impl EventStream {
             }
         }
     }
+
+    /// The next item; `None` when the server closed the stream.
+    pub async fn next(&mut self) -> Option<ClientResult<StreamItem>> {
+        loop {
+            let (event, data) = match self.next_block().await? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            match event.as_str() {
+                "change" => {
+                    return Some(
+                        serde_json::from_str(&data)
+                            .map(StreamItem::Change)
+                            .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
+                    )
+                }
+                "session_ended" => return Some(Ok(StreamItem::SessionEnded(data))),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next directory change (endpoint directory stream); `Ok(None)` when the session
+    /// ended, `None` when the stream closed.
+    pub async fn next_directory_change(&mut self) -> Option<ClientResult<Option<DirectoryChange>>> {
+        loop {
+            let (event, data) = match self.next_block().await? {
+                Ok(b) => b,
+                Err(e) => return Some(Err(e)),
+            };
+            match event.as_str() {
+                "change" => {
+                    return Some(
+                        serde_json::from_str(&data)
+                            .map(Some)
+                            .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
+                    )
+                }
+                "session_ended" => return Some(Ok(None)),
+                _ => continue,
+            }
+        }
+    }
 }
 
 impl Client {
     /// Subscribe to the enterprise's live changes (after event `after`, or from now).
     pub async fn events(&self, after: Option<i64>) -> ClientResult<EventStream> {
+        self.sse("/api/v1/events", after).await
+    }
+
+    /// The endpoint directory's live changes (with the endpoint sign-in token).
+    pub async fn directory_events(&self, after: Option<i64>) -> ClientResult<EventStream> {
+        self.sse("/endpoint/v1/directory/events", after).await
+    }
+
+    /// The enterprise directory (with the endpoint sign-in token).
+    pub async fn directory(&self) -> ClientResult<Directory> {
+        self.get("/endpoint/v1/directory").await
+    }
+
+    async fn sse(&self, path: &str, after: Option<i64>) -> ClientResult<EventStream> {
         let url = match after {
-            Some(a) => format!("{}/api/v1/events?after={a}", self.base),
-            None => format!("{}/api/v1/events", self.base),
+            Some(a) => format!("{}{path}?after={a}", self.base),
+            None => format!("{}{path}", self.base),
         };
         // No overall timeout: the stream lives as long as the session.
         let http = reqwest::Client::new();

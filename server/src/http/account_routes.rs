@@ -26,6 +26,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_failed))
         .routes(routes!(endpoint_login))
         .routes(routes!(endpoint_logout))
+        .routes(routes!(endpoint_directory))
+        .routes(routes!(endpoint_directory_events))
         .routes(routes!(list_devices, provision_device))
         .routes(routes!(remove_device))
 }
@@ -302,4 +304,99 @@ async fn remove_device(
     Ok(Json(Message {
         message: "Device removed".into(),
     }))
+}
+
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn endpoint_token(headers: &axum::http::HeaderMap) -> Result<String, AppError> {
+    bearer(headers).ok_or_else(|| {
+        AppError::unauthorized(
+            "endpoint_session",
+            "Send the token of the endpoint sign-in: Authorization: Bearer <token>",
+        )
+    })
+}
+
+/// The enterprise directory for an endpoint (its sign-in token as a Bearer token): every
+/// account's name, extension, cloud number and whether it is registered. The `ETag` is the
+/// directory's version; `If-None-Match` with it answers 304 when nothing changed.
+#[utoipa::path(get, path = "/endpoint/v1/directory", tag = "endpoint",
+    responses((status = 200, body = Directory), (status = 304, description = "Not modified"), (status = 401, body = ErrorBody)))]
+async fn endpoint_directory(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let token = endpoint_token(&headers)?;
+    let d = crate::service::directory::get(&app, &token).await?;
+    let etag = format!("\"{}\"", d.version);
+    let unchanged = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        });
+    let tag = [(axum::http::header::ETAG, etag.clone())];
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, tag).into_response());
+    }
+    Ok((tag, Json(d)).into_response())
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct DirectoryEventsQuery {
+    /// Resume after this event id (also read from the Last-Event-ID header).
+    after: Option<i64>,
+}
+
+/// Live directory changes as server-sent events: `event: change` with a `DirectoryChange`
+/// (added, changed, removed, registration, reload) within a second of the change, from
+/// any server instance; `event: session_ended` when the endpoint signs out.
+#[utoipa::path(get, path = "/endpoint/v1/directory/events", tag = "endpoint", params(DirectoryEventsQuery),
+    responses((status = 200, content_type = "text/event-stream", body = DirectoryChange), (status = 401, body = ErrorBody)))]
+async fn endpoint_directory_events(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    ApiQuery(q): ApiQuery<DirectoryEventsQuery>,
+) -> Result<
+    axum::response::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    AppError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures_util::StreamExt;
+    let token = endpoint_token(&headers)?;
+    let resume = q.after.or_else(|| {
+        headers
+            .get("last-event-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+    });
+    let s = crate::service::directory::stream(app, token, resume)
+        .await?
+        .map(|item| {
+            Ok(match item {
+                crate::service::directory::DirItem::Change(c) => Event::default()
+                    .event("change")
+                    .id(c.id.to_string())
+                    .json_data(&c)
+                    .unwrap_or_else(|_| Event::default().comment("unencodable event")),
+                crate::service::directory::DirItem::Ended(why) => {
+                    Event::default().event("session_ended").data(why)
+                }
+            })
+        });
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
 }

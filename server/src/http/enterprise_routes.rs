@@ -52,7 +52,14 @@ async fn event_stream(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
     });
-    let s = crate::service::events::stream(app, actor.enterprise_id, token, resume).map(|item| {
+    let s = crate::service::events::stream(
+        app,
+        actor.enterprise_id,
+        token,
+        resume,
+        crate::service::events::Holder::Admin,
+    )
+    .map(|item| {
         Ok(match item {
             crate::service::events::Item::Change(ev) => Event::default()
                 .event("change")

@@ -32,12 +32,29 @@ pub enum Item {
     Ended(String),
 }
 
+/// Whose session a stream lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    Admin,
+    Endpoint,
+}
+
+async fn still_signed_in(app: &App, holder: Holder, token: &str) -> AppResult<()> {
+    match holder {
+        Holder::Admin => auth::check_session(app, token).await.map(|_| ()),
+        Holder::Endpoint => crate::service::directory::session(app, token)
+            .await
+            .map(|_| ()),
+    }
+}
+
 /// The events of an enterprise after `after` (or from now), as long as the session lives.
 pub fn stream(
     app: AppState,
     enterprise_id: i64,
     token: String,
     after: Option<i64>,
+    holder: Holder,
 ) -> impl futures_util::Stream<Item = Item> {
     struct St {
         app: AppState,
@@ -47,8 +64,10 @@ pub fn stream(
         queue: std::collections::VecDeque<Item>,
         checked: std::time::Instant,
         done: bool,
+        holder: Holder,
     }
     let st = St {
+        holder,
         app,
         eid: enterprise_id,
         token,
@@ -67,7 +86,7 @@ pub fn stream(
             }
             if st.checked.elapsed() > Duration::from_secs(10) {
                 st.checked = std::time::Instant::now();
-                if let Err(e) = auth::check_session(&st.app, &st.token).await {
+                if let Err(e) = still_signed_in(&st.app, st.holder, &st.token).await {
                     st.done = true;
                     st.queue.push_back(Item::Ended(e.body.message));
                     continue;

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod captcha;
+pub mod directory;
 pub mod endpoint;
 pub mod enterprise;
 pub mod events;

@@ -285,3 +285,53 @@ pub async fn delete_session(c: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
         .await?;
     Ok(())
 }
+
+// ---- the enterprise directory for endpoints ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DirectoryRow {
+    pub id: i64,
+    pub name: String,
+    pub extension: String,
+    pub cloud_number: String,
+    pub registered: i64,
+}
+
+/// Every account of an enterprise with whether it has a live binding, by extension; or one
+/// account when `account_id` is given.
+pub async fn directory(
+    c: &mut Conn,
+    enterprise_id: i64,
+    account_id: Option<i64>,
+    now: Millis,
+) -> Result<Vec<DirectoryRow>, sqlx::Error> {
+    let one = if account_id.is_some() {
+        " AND a.id = $3"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT a.id, a.name, a.extension, a.cloud_number, \
+           CAST(CASE WHEN EXISTS (SELECT 1 FROM bindings b WHERE b.account_id = a.id AND b.expires_at > $2) THEN 1 ELSE 0 END AS BIGINT) AS registered \
+         FROM accounts a WHERE a.enterprise_id = $1{one} ORDER BY a.extension"
+    );
+    let mut q = sqlx::query_as(&sql).bind(enterprise_id).bind(now);
+    if let Some(id) = account_id {
+        q = q.bind(id);
+    }
+    q.fetch_all(c).await
+}
+
+/// The account and enterprise of a live endpoint session.
+pub async fn session_owner(
+    c: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT s.account_id, a.enterprise_id FROM endpoint_sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(c)
+    .await
+}

@@ -594,3 +594,105 @@ async fn endpoint_emulator_comes_online_and_leaves(db: Db) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("pincode is not valid"));
 }
 both!(endpoint_emulator_comes_online_and_leaves);
+
+/// The directory an endpoint sees: its own enterprise only, with an ETag, and a change
+/// stream that delivers an edit, an add, a removal and a registration within a second.
+async fn endpoint_directory_and_its_live_changes(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("dir@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let b = c.add_account(&new("陈媛媛", "2002")).await.unwrap();
+    let (_, other) = s.owner("elsewhere@example.com").await;
+    other.add_account(&new("Outsider", "1001")).await.unwrap();
+    let login = s
+        .client()
+        .endpoint_login(&EndpointLoginRequest {
+            cloud_number: Some(a.cloud_number.clone()),
+            password: Some(a.password.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ep = s.client().with_token(login.token.clone());
+    let d = ep.directory().await.unwrap();
+    let names: Vec<&str> = d.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["Anna", "陈媛媛"]);
+    assert!(d.entries.iter().all(|e| !e.registered));
+    // Not signed in: refused.
+    assert_eq!(err(s.client().directory().await).code(), "endpoint_session");
+    // The ETag: 304 while nothing changes.
+    let http = reqwest::Client::new();
+    let url = format!("{}/endpoint/v1/directory", s.url);
+    let r = http
+        .get(&url)
+        .bearer_auth(&login.token)
+        .send()
+        .await
+        .unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(etag, format!("\"{}\"", d.version));
+    let r = http
+        .get(&url)
+        .bearer_auth(&login.token)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 304);
+
+    let mut events = ep.directory_events(None).await.unwrap();
+    async fn next(events: &mut vcms_server::client::EventStream) -> DirectoryChange {
+        tokio::time::timeout(Duration::from_secs(1), events.next_directory_change())
+            .await
+            .expect("a change within a second")
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+    c.update_account(
+        b.id,
+        &AccountUpdate {
+            name: Some("Chen Yuanyuan".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ch = next(&mut events).await;
+    assert_eq!(
+        (ch.kind.as_str(), ch.entry.as_ref().map(|e| e.name.as_str())),
+        ("changed", Some("Chen Yuanyuan"))
+    );
+    let m = c.add_account(&new("Mark", "8908")).await.unwrap();
+    let ch = next(&mut events).await;
+    assert_eq!(
+        (
+            ch.kind.as_str(),
+            ch.entry.as_ref().map(|e| e.extension.as_str())
+        ),
+        ("added", Some("8908"))
+    );
+    let mut u = ua(&s, Transport::Udp, &m.cloud_number, &m.password, None).await;
+    assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
+    let ch = next(&mut events).await;
+    assert_eq!(
+        (ch.kind.as_str(), ch.entry.as_ref().map(|e| e.registered)),
+        ("registration", Some(true))
+    );
+    c.remove_accounts(&[m.id]).await.unwrap();
+    let ch = next(&mut events).await;
+    assert_eq!((ch.kind.as_str(), ch.account_id), ("removed", Some(m.id)));
+    // The version moved on: the old ETag no longer matches.
+    let r = http
+        .get(&url)
+        .bearer_auth(&login.token)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Signing out ends the stream.
+    s.client().endpoint_logout(&login.token).await.unwrap();
+    assert_eq!(err(ep.directory().await).code(), "endpoint_session");
+}
+both!(endpoint_directory_and_its_live_changes);
