@@ -410,8 +410,12 @@ impl EventStream {
         }
     }
 
-    /// The next item; `None` when the server closed the stream.
-    pub async fn next(&mut self) -> Option<ClientResult<StreamItem>> {
+    /// The next `change` (decoded with `change`) or `session_ended` (`ended`) event.
+    async fn next_item<T: DeserializeOwned, U>(
+        &mut self,
+        change: impl Fn(T) -> U,
+        ended: impl Fn(String) -> U,
+    ) -> Option<ClientResult<U>> {
         loop {
             let (event, data) = match self.next_block().await? {
                 Ok(b) => b,
@@ -421,36 +425,26 @@ impl EventStream {
                 "change" => {
                     return Some(
                         serde_json::from_str(&data)
-                            .map(StreamItem::Change)
+                            .map(&change)
                             .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
                     )
                 }
-                "session_ended" => return Some(Ok(StreamItem::SessionEnded(data))),
+                "session_ended" => return Some(Ok(ended(data))),
                 _ => continue,
             }
         }
     }
 
+    /// The next item; `None` when the server closed the stream.
+    pub async fn next(&mut self) -> Option<ClientResult<StreamItem>> {
+        self.next_item(StreamItem::Change, StreamItem::SessionEnded)
+            .await
+    }
+
     /// The next directory change (endpoint directory stream); `Ok(None)` when the session
     /// ended, `None` when the stream closed.
     pub async fn next_directory_change(&mut self) -> Option<ClientResult<Option<DirectoryChange>>> {
-        loop {
-            let (event, data) = match self.next_block().await? {
-                Ok(b) => b,
-                Err(e) => return Some(Err(e)),
-            };
-            match event.as_str() {
-                "change" => {
-                    return Some(
-                        serde_json::from_str(&data)
-                            .map(Some)
-                            .map_err(|e| ClientError::Transport(format!("bad event: {e}"))),
-                    )
-                }
-                "session_ended" => return Some(Ok(None)),
-                _ => continue,
-            }
-        }
+        self.next_item(Some, |_| None).await
     }
 }
 

@@ -41,6 +41,23 @@ pub struct Binding {
 }
 
 impl Binding {
+    fn from_record(r: BindingRecord) -> Self {
+        Binding {
+            key: r.instance,
+            contact: r.contact,
+            call_id: r.call_id,
+            cseq: 0,
+            registered_at: r.registered_at,
+            expires_at: r.expires_at,
+            transport: r.transport,
+            source: r.address,
+            nat: r.nat != 0,
+            device_model: r.device_model,
+            device_version: r.device_version,
+            connection: None,
+        }
+    }
+
     fn record(&self, account_id: i64) -> BindingRecord {
         BindingRecord {
             account_id,
@@ -236,20 +253,7 @@ impl Registrar {
             let s = by_account.entry(r.account_id).or_default();
             s.epoch = Some(r.sip_epoch);
             s.enterprise_id = r.enterprise_id;
-            s.bindings.push(Binding {
-                key: r.instance,
-                contact: r.contact,
-                call_id: r.call_id,
-                cseq: 0,
-                registered_at: r.registered_at,
-                expires_at: r.expires_at,
-                transport: r.transport,
-                source: r.address,
-                nat: r.nat != 0,
-                device_model: r.device_model,
-                device_version: r.device_version,
-                connection: None,
-            });
+            s.bindings.push(Binding::from_record(r));
         }
         let mut accounts = lock(&self.accounts);
         for (id, s) in by_account {
@@ -502,20 +506,7 @@ impl Registrar {
             s.bindings = rows
                 .into_iter()
                 .filter(|r| r.expires_at > now)
-                .map(|r| Binding {
-                    key: r.instance,
-                    contact: r.contact,
-                    call_id: r.call_id,
-                    cseq: 0,
-                    registered_at: r.registered_at,
-                    expires_at: r.expires_at,
-                    transport: r.transport,
-                    source: r.address,
-                    nat: r.nat != 0,
-                    device_model: r.device_model,
-                    device_version: r.device_version,
-                    connection: None,
-                })
+                .map(Binding::from_record)
                 .collect();
             s.epoch = Some(account.sip_epoch);
         }

@@ -281,7 +281,16 @@ impl TestServer {
         let db_url = db.fresh_url(dir.path()).await;
         let mut cfg = test_config(dir.path(), &db_url, smtp.port);
         tweak(&mut cfg);
-        let clock = ManualClock::default();
+        Self::boot(cfg, ManualClock::default(), smtp, dir, db_url).await
+    }
+
+    async fn boot(
+        cfg: Config,
+        clock: ManualClock,
+        smtp: Smtp,
+        dir: tempfile::TempDir,
+        db_url: String,
+    ) -> Self {
         let server = Server::build(cfg, Arc::new(clock.clone()))
             .await
             .expect("build server");
@@ -314,20 +323,7 @@ impl TestServer {
         } = self;
         running.shutdown().await;
         let cfg = test_config(dir.path(), &db_url, smtp.port);
-        let server = Server::build(cfg, Arc::new(clock.clone()))
-            .await
-            .expect("build server");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server.start(listener, false).await.expect("start server");
-        let url = running.url();
-        Self {
-            running,
-            clock,
-            smtp,
-            url,
-            dir,
-            db_url,
-        }
+        Self::boot(cfg, clock, smtp, dir, db_url).await
     }
 
     pub fn now(&self) -> i64 {

@@ -63,6 +63,11 @@ async fn ua(
     .unwrap()
 }
 
+/// A UA with the account's own credentials.
+async fn ua_of(s: &TestServer, t: Transport, a: &AccountDetails, instance: Option<&str>) -> Ua {
+    ua(s, t, &a.cloud_number, &a.password, instance).await
+}
+
 /// Wait (up to 3 s) until the account's details satisfy `f`.
 async fn wait_details(c: &Client, id: i64, f: impl Fn(&AccountDetails) -> bool) -> AccountDetails {
     for _ in 0..60 {
@@ -130,21 +135,19 @@ async fn pincode_then_register_on_every_transport(db: Db) {
     assert_eq!(d.bindings[0].device_model, "VC Desktop");
 
     // TCP and TLS, SHA-256 on one of them; the model from the User-Agent this time.
-    let mut t = ua(
+    let mut t = ua_of(
         &s,
         Transport::Tcp,
-        &a.cloud_number,
-        &a.password,
+        &a,
         Some("11111111-2222-3333-4444-555555555555"),
     )
     .await;
     t.opts.algorithm = Algorithm::Sha256;
     assert_eq!(t.register(Some(600)).await.unwrap().code, 200);
-    let mut l = ua(
+    let mut l = ua_of(
         &s,
         Transport::Tls,
-        &a.cloud_number,
-        &a.password,
+        &a,
         Some("21111111-2222-3333-4444-555555555555"),
     )
     .await;
@@ -164,7 +167,7 @@ async fn pincode_then_register_on_every_transport(db: Db) {
         .any(|b| b.device_model == "Yealink VCDesktop" && b.device_version == "1.0.50.16"));
 
     // A device behind NAT: its Contact is not where its packets come from.
-    let mut n = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    let mut n = ua_of(&s, Transport::Udp, &a, None).await;
     n.opts.contact_addr = Some("10.1.2.3:5060".parse().unwrap());
     assert_eq!(n.register(Some(600)).await.unwrap().code, 200);
     let d = wait_details(&c, a.id, |d| d.bindings.len() == 4).await;
@@ -203,7 +206,7 @@ async fn wrong_password_is_challenged_then_forbidden(db: Db) {
     let r = bad.register(Some(600)).await.unwrap();
     assert!(r.reason.contains("too many failed"), "{}", r.reason);
     // Shut out from this address for a while, even with the right password...
-    let mut good = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    let mut good = ua_of(&s, Transport::Udp, &a, None).await;
     assert_eq!(good.register(Some(600)).await.unwrap().code, 403);
     // ...then let in again.
     s.advance(10 * MINUTE + SECOND);
@@ -220,36 +223,15 @@ async fn five_endpoints_at_most_and_the_same_device_replaces_its_own(db: Db) {
     let a = c.add_account(&new("Clare", "1003")).await.unwrap();
     let inst = |i: usize| format!("00000000-0000-4000-8000-00000000000{i}");
     for i in 1..=5 {
-        let mut u = ua(
-            &s,
-            Transport::Udp,
-            &a.cloud_number,
-            &a.password,
-            Some(&inst(i)),
-        )
-        .await;
+        let mut u = ua_of(&s, Transport::Udp, &a, Some(&inst(i))).await;
         assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
     }
-    let mut sixth = ua(
-        &s,
-        Transport::Tcp,
-        &a.cloud_number,
-        &a.password,
-        Some(&inst(6)),
-    )
-    .await;
+    let mut sixth = ua_of(&s, Transport::Tcp, &a, Some(&inst(6))).await;
     let r = sixth.register(Some(600)).await.unwrap();
     assert_eq!(r.code, 403);
     assert!(r.reason.contains("at most 5"), "{}", r.reason);
     // Device 3 restarts (new socket, new Call-ID, same instance): it takes its own slot.
-    let mut again = ua(
-        &s,
-        Transport::Tcp,
-        &a.cloud_number,
-        &a.password,
-        Some(&inst(3)),
-    )
-    .await;
+    let mut again = ua_of(&s, Transport::Tcp, &a, Some(&inst(3))).await;
     let r = again.register(Some(600)).await.unwrap();
     assert_eq!((r.code, r.headers("Contact").len()), (200, 5));
     let d = wait_details(&c, a.id, |d| {
@@ -258,16 +240,9 @@ async fn five_endpoints_at_most_and_the_same_device_replaces_its_own(db: Db) {
     .await;
     assert_eq!(d.bindings.len(), 5);
     // A device without an instance refreshing from the same contact keeps one binding.
-    let mut plain = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    let mut plain = ua_of(&s, Transport::Udp, &a, None).await;
     assert_eq!(plain.register(Some(600)).await.unwrap().code, 403);
-    let mut one = ua(
-        &s,
-        Transport::Udp,
-        &a.cloud_number,
-        &a.password,
-        Some(&inst(1)),
-    )
-    .await;
+    let mut one = ua_of(&s, Transport::Udp, &a, Some(&inst(1))).await;
     assert_eq!(one.register(Some(0)).await.unwrap().code, 200);
     assert_eq!(plain.register(Some(600)).await.unwrap().code, 200);
     let r = plain.register(Some(600)).await.unwrap();
@@ -279,7 +254,7 @@ async fn expiry_and_min_expires(db: Db) {
     let s = TestServer::start(db).await;
     let (_, c) = s.owner("expiry@example.com").await;
     let a = c.add_account(&new("Jane", "3578")).await.unwrap();
-    let mut u = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    let mut u = ua_of(&s, Transport::Udp, &a, None).await;
     let r = u.register(Some(30)).await.unwrap();
     assert_eq!(r.code, 423);
     assert_eq!(r.header("Min-Expires").as_deref(), Some("60"));
@@ -321,9 +296,9 @@ async fn license_removal_and_password_reset_end_registrations(db: Db) {
     let (_, c) = s.owner("lic@example.com").await;
     let a = c.add_account(&new("Mark", "8908")).await.unwrap();
     let b = c.add_account(&new("Mars", "3567")).await.unwrap();
-    let mut ua_a = ua(&s, Transport::Tcp, &a.cloud_number, &a.password, None).await;
+    let mut ua_a = ua_of(&s, Transport::Tcp, &a, None).await;
     assert_eq!(ua_a.register(Some(600)).await.unwrap().code, 200);
-    let mut ua_b = ua(&s, Transport::Udp, &b.cloud_number, &b.password, None).await;
+    let mut ua_b = ua_of(&s, Transport::Udp, &b, None).await;
     assert_eq!(ua_b.register(Some(600)).await.unwrap().code, 200);
 
     // Password reset: signed out at once; the old password no longer registers.
@@ -359,11 +334,10 @@ async fn bindings_survive_a_restart(db: Db) {
     let (_, c) = s.owner("restart@example.com").await;
     let a = c.add_account(&new("Maggie", "1005")).await.unwrap();
     for i in 0..5 {
-        let mut u = ua(
+        let mut u = ua_of(
             &s,
             Transport::Udp,
-            &a.cloud_number,
-            &a.password,
+            &a,
             Some(&format!("10000000-0000-4000-8000-00000000000{i}")),
         )
         .await;
@@ -375,11 +349,10 @@ async fn bindings_survive_a_restart(db: Db) {
     assert_eq!(d.bindings.len(), 5);
     assert_eq!(d.status_text, "Registered successfully");
     // The new process knows them: a sixth device is still refused.
-    let mut sixth = ua(
+    let mut sixth = ua_of(
         &s,
         Transport::Udp,
-        &a.cloud_number,
-        &a.password,
+        &a,
         Some("20000000-0000-4000-8000-000000000000"),
     )
     .await;
@@ -501,13 +474,12 @@ async fn hostile_sip_never_takes_the_server_down(db: Db) {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Still serving, on both transports.
-    let mut u = ua(&s, Transport::Udp, &a.cloud_number, &a.password, None).await;
+    let mut u = ua_of(&s, Transport::Udp, &a, None).await;
     assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
-    let mut t = ua(
+    let mut t = ua_of(
         &s,
         Transport::Tcp,
-        &a.cloud_number,
-        &a.password,
+        &a,
         Some("40000000-0000-4000-8000-000000000000"),
     )
     .await;
@@ -672,7 +644,7 @@ async fn endpoint_directory_and_its_live_changes(db: Db) {
         ),
         ("added", Some("8908"))
     );
-    let mut u = ua(&s, Transport::Udp, &m.cloud_number, &m.password, None).await;
+    let mut u = ua_of(&s, Transport::Udp, &m, None).await;
     assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
     let ch = next(&mut events).await;
     assert_eq!(
