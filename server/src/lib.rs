@@ -83,6 +83,7 @@ impl Server {
             sip_domain: config.sip.domain.clone(),
             sip_expires: config.sip.default_expires,
             sip: std::sync::OnceLock::new(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         });
         Ok(Self { app, config })
     }

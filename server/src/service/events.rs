@@ -23,6 +23,8 @@ pub async fn publish(
 
 /// Tell this instance's streams to look now (call after commit).
 pub fn wake(app: &App) {
+    app.generation
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     app.changed.notify_waiters();
 }
 

@@ -150,6 +150,7 @@ pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicen
     )
     .await?;
     tx.commit().await?;
+    super::events::wake(app);
     Ok(api::AddLicenseResponse {
         message: "License binding successfully".into(),
         license: to_api(&bound, now),

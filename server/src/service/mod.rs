@@ -39,6 +39,9 @@ pub struct App {
     pub sip_expires: u32,
     /// The SIP service, once it listens.
     pub sip: std::sync::OnceLock<SipHandle>,
+    /// Moves on after every committed change of accounts or licenses: the registrar's
+    /// credential cache drops what it read before.
+    pub generation: std::sync::atomic::AtomicU64,
 }
 
 /// What the HTTP side needs of the SIP service.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Millis, MINUTE};
 use crate::config::SipConfig;
-use crate::service::{events, App, AppState};
+use crate::service::{App, AppState};
 use crate::sip::digest::{self, Algorithm, NonceState, Nonces};
 use crate::store::sip::{self as st, BindingRecord, SipAccount};
 
@@ -102,6 +102,8 @@ pub struct Registrar {
     pub realm: String,
     nonces: Nonces,
     accounts: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<AccountState>>>>,
+    /// Accounts read recently, by cloud number: (account, read at, generation then).
+    creds: Mutex<HashMap<String, (SipAccount, Millis, u64)>>,
     failures: Mutex<HashMap<(String, IpAddr), (u32, Millis)>>,
     commits: mpsc::UnboundedSender<Commit>,
 }
@@ -234,6 +236,7 @@ impl Registrar {
             cfg,
             realm,
             accounts: Mutex::new(HashMap::new()),
+            creds: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             commits: tx,
         });
@@ -269,8 +272,9 @@ impl Registrar {
     fn challenge(&self, stale: bool) -> Reply {
         let now = self.app.now();
         let mut r = Reply::new(401);
+        // One nonce serves both algorithms (it binds no algorithm).
+        let nonce = self.nonces.mint(now);
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
-            let nonce = self.nonces.mint(now);
             let stale = if stale { ", stale=true" } else { "" };
             r = r.with(Header::WwwAuthenticate(rsip::WwwAuthenticate::new(
                 format!(
@@ -313,6 +317,34 @@ impl Registrar {
                 f.remove(&(user.to_string(), ip));
             }
         }
+    }
+
+    /// The account of a cloud number: from the cache while no account or license changed on
+    /// this instance since it was read and it is younger than `CREDENTIAL_TTL` (changes made
+    /// through another instance are seen within that time), else from the database.
+    async fn account(&self, user: &str, now: Millis) -> Result<Option<SipAccount>, sqlx::Error> {
+        use std::sync::atomic::Ordering;
+        let generation = self.app.generation.load(Ordering::SeqCst);
+        if let Some((a, at, g)) = lock(&self.creds).get(user) {
+            if *g == generation && now - *at < CREDENTIAL_TTL && now >= *at {
+                return Ok(Some(a.clone()));
+            }
+        }
+        let mut c = self.app.store.conn().await?;
+        let a = st::account_by_number(&mut c, user, now).await?;
+        let mut creds = lock(&self.creds);
+        if creds.len() > 200_000 {
+            creds.clear();
+        }
+        match &a {
+            Some(a) => {
+                creds.insert(user.to_string(), (a.clone(), now, generation));
+            }
+            None => {
+                creds.remove(user);
+            }
+        }
+        Ok(a)
     }
 
     /// Authenticate a request from `user` (the AOR's cloud number): the account, or the
@@ -360,11 +392,7 @@ impl Registrar {
         if nonce_state == NonceState::Invalid {
             return Err(self.challenge(false));
         }
-        let account = match self.app.store.conn().await {
-            Ok(mut c) => st::account_by_number(&mut c, user, now).await,
-            Err(e) => Err(e),
-        }
-        .map_err(|e| {
+        let account = self.account(user, now).await.map_err(|e| {
             tracing::error!(error = %e, "sip: account lookup");
             Reply::new(500)
         })?;
@@ -768,7 +796,8 @@ async fn committer(app: AppState, mut rx: mpsc::UnboundedReceiver<Commit>) {
             }
         }
         if had_event {
-            events::wake(&app);
+            // Streams look now; registrations do not invalidate credentials.
+            app.changed.notify_waiters();
         }
     }
 }
@@ -791,6 +820,9 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// How long a credential read stays good when nothing changed on this instance.
+pub const CREDENTIAL_TTL: Millis = 2_000;
 
 /// How often the expiry timer runs.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(500);
