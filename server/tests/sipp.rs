@@ -51,7 +51,7 @@ async fn run_sipp(dir: &Path, users: &Path, addr: SocketAddr, transport: &str, c
         .args(["-t", transport])
         .args(["-i", "127.0.0.1"])
         .args(["-m", &calls.to_string(), "-r", "10", "-l", "5"])
-        .args(["-timeout", "60s", "-timeout_error", "-nostdin"])
+        .args(["-timeout", "60s", "-timeout_error", "-nostdin", "-max_socket", "100"])
         .args(["-trace_stat", "-stf", file("stat.csv").to_str().unwrap()])
         .args(["-trace_err", "-error_file", file("err.log").to_str().unwrap()])
         .args(["-trace_msg", "-message_file", file("msg.log").to_str().unwrap()])
@@ -130,7 +130,7 @@ async fn sipp_registers_over_udp_and_tcp() {
     let raw = license::issue(&app, 10, 1).await.unwrap();
     license::add(&app, &owner, &raw).await.unwrap();
     let mut users = vec![];
-    for i in 0..3 {
+    for i in 0..20 {
         let a = accounts::add(
             &app,
             &owner,
@@ -148,7 +148,10 @@ async fn sipp_registers_over_udp_and_tcp() {
     let csv = dir.path().join("users.csv");
     let mut text = String::from("SEQUENTIAL\n");
     for a in &users {
-        text.push_str(&format!("{};{}\n", a.cloud_number, a.password));
+        let (n, p) = (&a.cloud_number, &a.password);
+        text.push_str(&format!(
+            "{n};{p};[authentication username={n} password={p}]\n"
+        ));
     }
     std::fs::write(&csv, text).unwrap();
 
@@ -156,6 +159,8 @@ async fn sipp_registers_over_udp_and_tcp() {
         let sip = running.sip.as_ref().expect("sip is on");
         (sip.udp.unwrap(), sip.tcp.unwrap())
     };
+    // One call per user: with `-t un` every call has its own socket, so a user calling
+    // more than 5 times would be refused its 6th endpoint, as it should.
     run_sipp(dir.path(), &csv, udp, "un", 20).await;
     run_sipp(dir.path(), &csv, tcp, "t1", 20).await;
 

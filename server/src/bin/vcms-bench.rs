@@ -34,7 +34,7 @@ struct Args {
     big: usize,
     #[arg(long, default_value_t = 1000)]
     small: usize,
-    /// Also write a SIPp injection file (`SEQUENTIAL`, then `cloud_number;password` rows)
+    /// Also write a SIPp injection file (`SEQUENTIAL`, then `cloud_number;password;auth` rows)
     /// of the first `--sip-users` accounts, for `scripts/bench-sip.sh`.
     #[arg(long)]
     sip_csv: Option<std::path::PathBuf>,
@@ -155,7 +155,10 @@ async fn main() -> anyhow::Result<()> {
         let mut out = String::from("SEQUENTIAL\n");
         for (number, sealed) in &rows {
             let password = app.secrets.open(sealed).map_err(err)?;
-            out.push_str(&format!("{number};{password}\n"));
+            // field2: SIPp's authentication keyword (it does not expand [fieldN] inside it).
+            out.push_str(&format!(
+                "{number};{password};[authentication username={number} password={password}]\n"
+            ));
         }
         std::fs::write(path, out)?;
         eprintln!("{} SIP users written to {}", rows.len(), path.display());
