@@ -50,7 +50,7 @@ cargo build --release -q -p vcms-server --bins
 out=$(mktemp -d /tmp/vcms-bench-sip.XXXX)
 echo "raw results: $out" >&2
 cp tests/sipp/register_auth.xml "$out/"
-ulimit -n 65536 || true
+ulimit -n 65536 2>/dev/null || true
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -90,22 +90,21 @@ run_sipp() {
         -trace_err -error_file err.log >sipp.out 2>&1 || true; } 2>time.txt
   )
   local stat="$dir/stat.csv"
-  local col_ok col_fail col_el
+  local col_ok col_fail
   col_ok=$(head -1 "$stat" | tr ';' '\n' | grep -nx 'SuccessfulCall(C)' | cut -d: -f1)
   col_fail=$(head -1 "$stat" | tr ';' '\n' | grep -nx 'FailedCall(C)' | cut -d: -f1)
-  col_el=$(head -1 "$stat" | tr ';' '\n' | grep -nx 'ElapsedTime(C)' | cut -d: -f1)
-  local last ok fail el secs
+  local last ok fail secs
   last=$(tail -1 "$stat")
   ok=$(echo "$last" | cut -d';' -f"$col_ok")
   fail=$(echo "$last" | cut -d';' -f"$col_fail")
-  el=$(echo "$last" | cut -d';' -f"$col_el")
-  secs=$(echo "$el" | awk -F'[:]' '{print $1*3600+$2*60+$3}')
+  # StartTime and CurrentTime end in epoch seconds with microseconds.
+  secs=$(echo "$last" | awk -F';' '{n=split($1,a,"\t"); m=split($3,b,"\t"); printf "%.2f", b[m]-a[n]}')
   local rtt
   rtt=$(ls "$dir"/*_rtt.csv 2>/dev/null | head -1)
   local p50=- p99=-
   if [ -n "$rtt" ]; then
     read -r p50 p99 < <(awk -F';' 'NR>1 && $3==1 {print $2}' "$rtt" | sort -n |
-      awk '{v[NR]=$1} END {if (NR) printf "%.2f %.2f\n", v[int(NR*0.5)>0?int(NR*0.5):1], v[int(NR*0.99)>0?int(NR*0.99):1]; else print "- -"}')
+      awk '{v[NR]=$1} END {if (NR == 0) {print "- -"; exit} i=int(NR*0.5); if (i < 1) i=1; j=int(NR*0.99); if (j < 1) j=1; print v[i], v[j]}')
   fi
   local sc
   sc=$(awk '{printf "%.1f", $1+$2}' "$dir/time.txt")
@@ -138,7 +137,7 @@ measure() {
     rps=$(awk -v n="$ok" -v s="$secs" 'BEGIN{printf "%.0f", (s>0)?n/s:0}')
     cpu_pct=$(awk -v c="$cpu_s" -v s="$secs" 'BEGIN{printf "%.0f", (s>0)?100*c/s:0}')
     us_per=$(awk -v c="$cpu_s" -v n="$ok" 'BEGIN{printf "%.0f", (n>0)?1e6*c/n:0}')
-    echo "| $label | $tname | $run ($rate/s offered, ≤$limit in flight) | $ok/$((ok+fail)) | ${secs}s | **$rps** | $p50 | $p99 | $cpu_pct% ($us_per µs/reg) | $sc s | $per100k MiB |"
+    echo "| $label | $tname | $run ($rate/s offered, ≤$limit in flight) | $ok/$((ok+fail)) | ${secs} s | **$rps** | $p50 | $p99 | $cpu_pct% ($us_per µs/reg) | $sc s | $per100k MiB |"
   done
   echo "# $label peak RSS (VmHWM, main process): $(( $(hwm_kib "$pid") / 1024 )) MiB" >&2
 }
@@ -182,6 +181,9 @@ start_kamailio() { # port -> sets pid
     tail -n +2 "$out/users.csv" | awk -F';' '{printf "INSERT INTO subscriber(username,domain,password) VALUES (%c%s%c,%cvcms.local%c,%c%s%c);\n", 39,$1,39,39,39,39,$2,39}'
     echo "COMMIT;"
   } | sqlite3 "$kdir/kamailio.db"
+  # WAL (kept in the file): without it the usrloc flush locks the database and auth_db's
+  # queries fail with "database is locked" under load.
+  sqlite3 "$kdir/kamailio.db" "PRAGMA journal_mode=WAL;" >/dev/null
   kamailio -f "$root/scripts/kamailio/kamailio.cfg" -A "DBURL=\"sqlite://$kdir/kamailio.db\"" \
     -A "LISTEN_UDP=udp:127.0.0.1:$port" -A "LISTEN_TCP=tcp:127.0.0.1:$port" \
     -m 512 -M 32 -P "$kdir/kamailio.pid" >"$kdir/kamailio.log" 2>&1
