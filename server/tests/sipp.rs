@@ -51,10 +51,25 @@ async fn run_sipp(dir: &Path, users: &Path, addr: SocketAddr, transport: &str, c
         .args(["-t", transport])
         .args(["-i", "127.0.0.1"])
         .args(["-m", &calls.to_string(), "-r", "10", "-l", "5"])
-        .args(["-timeout", "60s", "-timeout_error", "-nostdin", "-max_socket", "100"])
+        .args([
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-nostdin",
+            "-max_socket",
+            "100",
+        ])
         .args(["-trace_stat", "-stf", file("stat.csv").to_str().unwrap()])
-        .args(["-trace_err", "-error_file", file("err.log").to_str().unwrap()])
-        .args(["-trace_msg", "-message_file", file("msg.log").to_str().unwrap()])
+        .args([
+            "-trace_err",
+            "-error_file",
+            file("err.log").to_str().unwrap(),
+        ])
+        .args([
+            "-trace_msg",
+            "-message_file",
+            file("msg.log").to_str().unwrap(),
+        ])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -127,7 +142,7 @@ async fn sipp_registers_over_udp_and_tcp() {
     .unwrap();
     let (eid, _) = auth::create_enterprise(&app, new, true).await.unwrap();
     let owner = Actor::operator(eid);
-    let raw = license::issue(&app, 10, 1).await.unwrap();
+    let raw = license::issue(&app, 50, 1).await.unwrap();
     license::add(&app, &owner, &raw).await.unwrap();
     let mut users = vec![];
     for i in 0..20 {
