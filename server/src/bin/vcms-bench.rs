@@ -1,5 +1,6 @@
 //! Benchmark set-up for `scripts/bench-accounts.sh`: fills a running vcms-server with
-//! enterprises and accounts and reports the batch path's time and the server's peak memory.
+//! enterprises and accounts and reports the batch path's time and the server's peak memory;
+//! with `--sip-csv` it also writes the SIP credentials for `scripts/bench-sip.sh`.
 //!
 //! Big enterprises get 10,000 accounts each (every 4-digit extension: the most one
 //! enterprise can hold) through the server's HTTP batch path, as an admin would; small
@@ -33,6 +34,12 @@ struct Args {
     big: usize,
     #[arg(long, default_value_t = 1000)]
     small: usize,
+    /// Also write a SIPp injection file (`SEQUENTIAL`, then `cloud_number;password;auth` rows)
+    /// of the first `--sip-users` accounts, for `scripts/bench-sip.sh`.
+    #[arg(long)]
+    sip_csv: Option<std::path::PathBuf>,
+    #[arg(long, default_value_t = 10_000)]
+    sip_users: i64,
 }
 
 fn peak_kib(pid: u32) -> Option<u64> {
@@ -142,6 +149,20 @@ async fn main() -> anyhow::Result<()> {
         a.small,
         t.elapsed().as_secs_f64()
     );
+    if let Some(path) = &a.sip_csv {
+        let mut c = app.store.conn().await?;
+        let rows = vcms_server::store::sip::credentials(&mut c, a.sip_users).await?;
+        let mut out = String::from("SEQUENTIAL\n");
+        for (number, sealed) in &rows {
+            let password = app.secrets.open(sealed).map_err(err)?;
+            // field2: SIPp's authentication keyword (it does not expand [fieldN] inside it).
+            out.push_str(&format!(
+                "{number};{password};[authentication username={number} password={password}]\n"
+            ));
+        }
+        std::fs::write(path, out)?;
+        eprintln!("{} SIP users written to {}", rows.len(), path.display());
+    }
     let total: f64 = batch_ms.iter().sum();
     println!("TOKEN={token}");
     println!("BATCH_TOTAL_ACCOUNTS={}", a.big * 10_000);

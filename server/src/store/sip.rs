@@ -335,3 +335,12 @@ pub async fn session_owner(
     .fetch_optional(c)
     .await
 }
+
+/// The first `limit` accounts' cloud numbers and sealed passwords, oldest first (benchmark
+/// set-up: SIP clients need the credentials).
+pub async fn credentials(c: &mut Conn, limit: i64) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
+    sqlx::query_as("SELECT cloud_number, password_enc FROM accounts ORDER BY id LIMIT $1")
+        .bind(limit)
+        .fetch_all(c)
+        .await
+}

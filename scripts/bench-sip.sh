@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# SIP registration speed (issue 5): REGISTER -> 401 -> REGISTER with digest -> 200, driven by
+# SIPp over UDP and TCP on loopback with 10,000 accounts, against vcms-server (release build;
+# SQLite, and PostgreSQL with `postgres`) and against Kamailio (auth_db + usrloc write-back
+# db_mode=2 + registrar, SQLite; scripts/kamailio/kamailio.cfg).
+#
+# Usage: scripts/bench-sip.sh [vcms-sqlite] [vcms-postgres] [kamailio]   (default: all three)
+# Settings (environment): CALLS (per measured run, default 100000), RATE (offered calls/s
+# for the capacity run, default 40000), LIMIT (calls in flight, default 1000), LAT_RATE (the
+# fixed rate of the latency run, default 5000), LAT_CALLS (default 50000), TRANSPORTS
+# (default "u1 t1": SIPp's single-socket UDP and TCP). Results: one table row per target,
+# transport and run on stdout; the raw SIPp files stay in the printed directory.
+#
+# Method, per target and transport: a fresh server; a first pass registers the 10,000 users
+# once (10,000 bindings), the server's memory (PSS, summed over Kamailio's processes) is
+# read before and after and scaled to 100,000 bindings; then the capacity run offers RATE
+# calls/s with at most LIMIT in flight, so the server runs flat out, and the latency run
+# offers LAT_RATE calls/s. Each registration is a whole call (REGISTER, 401, REGISTER,
+# 200); reg/s = successful calls / elapsed; p50/p99 = SIPp's response time 1 (first
+# REGISTER sent to 200 received, -trace_rtt); CPU = the server's utime+stime over the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+need() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "$@" >/dev/null
+}
+missing=()
+need sipp || missing+=(sip-tester)
+need kamailio || missing+=(kamailio)
+[ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/db_sqlite.so ] || missing+=(kamailio-sqlite-modules)
+need sqlite3 || missing+=(sqlite3)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(vcms-sqlite vcms-postgres kamailio)
+CALLS="${CALLS:-100000}"
+RATE="${RATE:-40000}"
+LIMIT="${LIMIT:-1000}"
+LAT_RATE="${LAT_RATE:-5000}"
+LAT_CALLS="${LAT_CALLS:-50000}"
+TRANSPORTS="${TRANSPORTS:-u1 t1}"
+USERS=10000
+HZ=$(getconf CLK_TCK)
+
+cargo build --release -q -p vcms-server --bins
+out=$(mktemp -d /tmp/vcms-bench-sip.XXXX)
+echo "raw results: $out" >&2
+cp tests/sipp/register_auth.xml "$out/"
+ulimit -n 65536 2>/dev/null || true
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The server's processes: the main PID and, for Kamailio, its children.
+pids_of() { echo "$1"; pgrep -P "$1" || true; }
+cpu_ticks() { # utime+stime of every process of the server
+  local t=0 p
+  for p in $(pids_of "$1"); do
+    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+pss_kib() { # proportional set size, summed (Kamailio's shared memory counted once)
+  local t=0 p
+  for p in $(pids_of "$1"); do
+    [ -r "/proc/$p/smaps_rollup" ] && t=$((t + $(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup")))
+  done
+  echo "$t"
+}
+hwm_kib() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
+
+# run_sipp NAME PORT TRANSPORT CALLS RATE LIMIT: runs SIPp in $out, prints
+# "ok elapsed_s p50_ms p99_ms sipp_cpu_s failed"
+run_sipp() {
+  local name=$1 port=$2 t=$3 calls=$4 rate=$5 limit=$6
+  local dir="$out/$name"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    cp "$out/register_auth.xml" .
+    TIMEFORMAT='%U %S'
+    { time sipp "127.0.0.1:$port" -sf register_auth.xml -inf "$out/users.csv" -key domain vcms.local \
+        -t "$t" -i 127.0.0.1 -m "$calls" -r "$rate" -l "$limit" -nostdin -max_socket 1000 \
+        -timeout 300s -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1000 \
+        -trace_err -error_file err.log >sipp.out 2>&1 || true; } 2>time.txt
+  )
+  local stat="$dir/stat.csv"
+  local col_ok col_fail
+  col_ok=$(head -1 "$stat" | tr ';' '\n' | grep -nx 'SuccessfulCall(C)' | cut -d: -f1)
+  col_fail=$(head -1 "$stat" | tr ';' '\n' | grep -nx 'FailedCall(C)' | cut -d: -f1)
+  local last ok fail secs
+  last=$(tail -1 "$stat")
+  ok=$(echo "$last" | cut -d';' -f"$col_ok")
+  fail=$(echo "$last" | cut -d';' -f"$col_fail")
+  # StartTime and CurrentTime end in epoch seconds with microseconds.
+  secs=$(echo "$last" | awk -F';' '{n=split($1,a,"\t"); m=split($3,b,"\t"); printf "%.2f", b[m]-a[n]}')
+  local rtt
+  rtt=$(ls "$dir"/*_rtt.csv 2>/dev/null | head -1)
+  local p50=- p99=-
+  if [ -n "$rtt" ]; then
+    read -r p50 p99 < <(awk -F';' 'NR>1 && $3==1 {print $2}' "$rtt" | sort -n |
+      awk '{v[NR]=$1} END {if (NR == 0) {print "- -"; exit} i=int(NR*0.5); if (i < 1) i=1; j=int(NR*0.99); if (j < 1) j=1; print v[i], v[j]}')
+  fi
+  local sc
+  sc=$(awk '{printf "%.1f", $1+$2}' "$dir/time.txt")
+  echo "$ok $secs $p50 $p99 $sc $fail"
+}
+
+# measure LABEL PID PORT TRANSPORT: warm-up (memory), capacity run, latency run.
+measure() {
+  local label=$1 pid=$2 port=$3 t=$4
+  local tname=UDP
+  [ "$t" = t1 ] && tname=TCP
+  local m0 m1 c0 c1 r
+  sleep 1
+  m0=$(pss_kib "$pid")
+  r=$(run_sipp "$label-$t-warm" "$port" "$t" "$USERS" 5000 "$LIMIT")
+  read -r ok _ _ _ _ fail <<<"$r"
+  sleep 1
+  m1=$(pss_kib "$pid")
+  local per100k=$(( (m1 - m0) * 10 / 1024 ))
+  echo "# $label $tname: first pass $ok registered, $fail failed; PSS $((m0/1024)) -> $((m1/1024)) MiB" >&2
+  for run in capacity latency; do
+    local calls=$CALLS rate=$RATE limit=$LIMIT
+    if [ $run = latency ]; then calls=$LAT_CALLS; rate=$LAT_RATE; fi
+    c0=$(cpu_ticks "$pid")
+    r=$(run_sipp "$label-$t-$run" "$port" "$t" "$calls" "$rate" "$limit")
+    c1=$(cpu_ticks "$pid")
+    read -r ok secs p50 p99 sc fail <<<"$r"
+    local cpu_s rps cpu_pct us_per
+    cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN{printf "%.1f", (b-a)/hz}')
+    rps=$(awk -v n="$ok" -v s="$secs" 'BEGIN{printf "%.0f", (s>0)?n/s:0}')
+    cpu_pct=$(awk -v c="$cpu_s" -v s="$secs" 'BEGIN{printf "%.0f", (s>0)?100*c/s:0}')
+    us_per=$(awk -v c="$cpu_s" -v n="$ok" 'BEGIN{printf "%.0f", (n>0)?1e6*c/n:0}')
+    echo "| $label | $tname | $run ($rate/s offered, ≤$limit in flight) | $ok/$((ok+fail)) | ${secs} s | **$rps** | $p50 | $p99 | $cpu_pct% ($us_per µs/reg) | $sc s | $per100k MiB |"
+  done
+  echo "# $label peak RSS (VmHWM, main process): $(( $(hwm_kib "$pid") / 1024 )) MiB" >&2
+}
+
+start_vcms() { # backend port -> sets pid, dir
+  local backend=$1 port=$2
+  dir=$(mktemp -d "$out/vcms-$backend.XXXX")
+  if [ "$backend" = postgres ]; then
+    db="vcms_sipbench_$(date +%s)"
+    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db" postgres
+    url="postgres://postgres@127.0.0.1:5432/$db"
+  else
+    url="sqlite://$dir/vcms.db?mode=rwc"
+  fi
+  local http
+  http=$(free_port)
+  VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
+    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS= \
+    target/release/vcms-server serve >"$dir/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
+  target/release/vcms-bench --server "http://127.0.0.1:$http" --database-url "$url" --data-dir "$dir" \
+    --big 1 --small 0 --sip-csv "$out/users.csv" --sip-users "$USERS" >/dev/null
+  # Restart, so that memory is measured without the fill's leftovers.
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
+    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS= \
+    target/release/vcms-server serve >"$dir/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
+}
+
+start_kamailio() { # port -> sets pid
+  local port=$1
+  local kdir="$out/kamailio.$port"
+  mkdir -p "$kdir"
+  {
+    echo "CREATE TABLE version (table_name VARCHAR(32) NOT NULL, table_version INTEGER DEFAULT 0 NOT NULL, CONSTRAINT version_table_name_idx UNIQUE (table_name));"
+    cat /usr/share/kamailio/db_sqlite/auth_db-create.sql /usr/share/kamailio/db_sqlite/usrloc-create.sql
+    echo "BEGIN;"
+    tail -n +2 "$out/users.csv" | awk -F';' '{printf "INSERT INTO subscriber(username,domain,password) VALUES (%c%s%c,%cvcms.local%c,%c%s%c);\n", 39,$1,39,39,39,39,$2,39}'
+    echo "COMMIT;"
+  } | sqlite3 "$kdir/kamailio.db"
+  # WAL (kept in the file): without it the usrloc flush locks the database and auth_db's
+  # queries fail with "database is locked" under load.
+  sqlite3 "$kdir/kamailio.db" "PRAGMA journal_mode=WAL;" >/dev/null
+  kamailio -f "$root/scripts/kamailio/kamailio.cfg" -A "DBURL=\"sqlite://$kdir/kamailio.db\"" \
+    -A "LISTEN_UDP=udp:127.0.0.1:$port" -A "LISTEN_TCP=tcp:127.0.0.1:$port" \
+    -m 512 -M 32 -P "$kdir/kamailio.pid" >"$kdir/kamailio.log" 2>&1
+  for _ in $(seq 50); do [ -s "$kdir/kamailio.pid" ] && break; sleep 0.1; done
+  pid=$(cat "$kdir/kamailio.pid")
+  sleep 1
+}
+
+echo "| target | transport | run | ok/calls | elapsed | reg/s | p50 ms | p99 ms | server CPU | SIPp CPU | PSS per 100k bindings |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+have_users=0
+for target in "${targets[@]}"; do
+  for t in $TRANSPORTS; do
+    port=$(free_port)
+    case $target in
+      vcms-sqlite) start_vcms sqlite "$port"; have_users=1 ;;
+      vcms-postgres) start_vcms postgres "$port"; have_users=1 ;;
+      kamailio)
+        if [ $have_users = 0 ]; then
+          # The users come from a vcms fill (same numbers and passwords for both).
+          start_vcms sqlite "$port"; kill "$pid"; wait "$pid" 2>/dev/null || true; have_users=1
+        fi
+        start_kamailio "$port" ;;
+    esac
+    measure "$target" "$pid" "$port" "$t"
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+done

@@ -1,0 +1,205 @@
+//! A SIP client nobody here wrote registers with the registrar: SIPp runs the scenario
+//! `tests/sipp/register_auth.xml` (REGISTER → 401 → REGISTER with digest → 200) over UDP
+//! and TCP against a real server, with the users injected from a CSV file.
+//!
+//! Without `sipp` on the PATH the test is skipped with a note, unless VCMS_REQUIRE_SIPP=1
+//! (CI sets it), when it fails.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use vcms_server::api::{AccountDetails, NewAccount};
+use vcms_server::clock::SystemClock;
+use vcms_server::config::Config;
+use vcms_server::service::{accounts, auth, license, Actor, AppState};
+use vcms_server::Server;
+
+fn sipp_available() -> bool {
+    let found = std::process::Command::new("sipp")
+        .arg("-v")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        if std::env::var("VCMS_REQUIRE_SIPP").is_ok_and(|v| v == "1") {
+            panic!("sipp is not installed and VCMS_REQUIRE_SIPP=1 (apt-get install sip-tester)");
+        }
+        eprintln!("skipped: sipp is not installed (apt-get install sip-tester)");
+    }
+    found
+}
+
+fn scenario() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sipp/register_auth.xml")
+}
+
+/// Run SIPp's REGISTER scenario against `addr`; panics with SIPp's own logs unless it
+/// exits 0 (every call succeeded).
+async fn run_sipp(dir: &Path, users: &Path, addr: SocketAddr, transport: &str, calls: u32) {
+    let name = format!("sipp-{transport}");
+    let file = |ext: &str| dir.join(format!("{name}.{ext}"));
+    let out = tokio::process::Command::new("sipp")
+        .arg(addr.to_string())
+        .args(["-sf", scenario().to_str().unwrap()])
+        .args(["-inf", users.to_str().unwrap()])
+        .args(["-key", "domain", "vcms.local"])
+        .args(["-t", transport])
+        .args(["-i", "127.0.0.1"])
+        .args(["-m", &calls.to_string(), "-r", "10", "-l", "5"])
+        .args([
+            "-timeout",
+            "60s",
+            "-timeout_error",
+            "-nostdin",
+            "-max_socket",
+            "100",
+        ])
+        .args(["-trace_stat", "-stf", file("stat.csv").to_str().unwrap()])
+        .args([
+            "-trace_err",
+            "-error_file",
+            file("err.log").to_str().unwrap(),
+        ])
+        .args([
+            "-trace_msg",
+            "-message_file",
+            file("msg.log").to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run sipp");
+    if out.status.code() != Some(0) {
+        let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        let msgs = read(file("msg.log"));
+        let tail: String = msgs
+            .chars()
+            .skip(msgs.chars().count().saturating_sub(6000))
+            .collect();
+        panic!(
+            "sipp -t {transport} exited with {:?}\n--- stdout\n{}\n--- stderr\n{}\n--- errors\n{}\n--- last messages\n{tail}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            read(file("err.log")),
+        );
+    }
+    let stat = std::fs::read_to_string(file("stat.csv")).unwrap_or_default();
+    // The statistics' last line: SuccessfulCall(C) is the count of calls that ended well.
+    let header: Vec<&str> = stat.lines().next().unwrap_or("").split(';').collect();
+    let last: Vec<&str> = stat.lines().last().unwrap_or("").split(';').collect();
+    let ok = header
+        .iter()
+        .position(|h| *h == "SuccessfulCall(C)")
+        .and_then(|i| last.get(i))
+        .and_then(|v| v.trim().parse::<u32>().ok());
+    assert_eq!(ok, Some(calls), "sipp statistics:\n{stat}");
+}
+
+async fn details(app: &AppState, enterprise_id: i64, id: i64) -> AccountDetails {
+    accounts::get(app, &Actor::operator(enterprise_id), id)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_registers_over_udp_and_tcp() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    cfg.http.listen = "127.0.0.1:0".into();
+    cfg.sip.udp = "127.0.0.1:0".into();
+    cfg.sip.tcp = "127.0.0.1:0".into();
+    cfg.sip.tls = String::new();
+    cfg.database.url = Some(format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("vcms.db").display()
+    ));
+    let server = Server::build(cfg, Arc::new(SystemClock)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let running = server.start(listener, false).await.unwrap();
+    let app = running.app.clone();
+
+    let new = auth::NewEnterprise::parse(
+        "Sipp Owner",
+        "Sipp Ltd",
+        "NL",
+        "sipp@example.com",
+        "secret12345",
+        None,
+    )
+    .unwrap();
+    let (eid, _) = auth::create_enterprise(&app, new, true).await.unwrap();
+    let owner = Actor::operator(eid);
+    let raw = license::issue(&app, 50, 1).await.unwrap();
+    license::add(&app, &owner, &raw).await.unwrap();
+    let mut users = vec![];
+    for i in 0..20 {
+        let a = accounts::add(
+            &app,
+            &owner,
+            &NewAccount {
+                name: format!("Sipp {i}"),
+                extension: format!("{}", 1001 + i),
+                email: None,
+                send_email: false,
+            },
+        )
+        .await
+        .unwrap();
+        users.push(a);
+    }
+    let csv = dir.path().join("users.csv");
+    let mut text = String::from("SEQUENTIAL\n");
+    for a in &users {
+        let (n, p) = (&a.cloud_number, &a.password);
+        text.push_str(&format!(
+            "{n};{p};[authentication username={n} password={p}]\n"
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+
+    let (udp, tcp) = {
+        let sip = running.sip.as_ref().expect("sip is on");
+        (sip.udp.unwrap(), sip.tcp.unwrap())
+    };
+    // One call per user: with `-t un` every call has its own socket, so a user calling
+    // more than 5 times would be refused its 6th endpoint, as it should.
+    run_sipp(dir.path(), &csv, udp, "un", 20).await;
+    run_sipp(dir.path(), &csv, tcp, "t1", 20).await;
+
+    // Every user is registered from SIPp over both transports, with its User-Agent.
+    for a in &users {
+        let mut d = details(&app, eid, a.id).await;
+        for _ in 0..50 {
+            if d.bindings.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            d = details(&app, eid, a.id).await;
+        }
+        let mut transports: Vec<&str> = d.bindings.iter().map(|b| b.transport.as_str()).collect();
+        transports.sort_unstable();
+        assert_eq!(transports, ["tcp", "udp"], "{d:?}");
+        for b in &d.bindings {
+            assert_eq!(
+                (b.device_model.as_str(), b.device_version.as_str()),
+                ("SIPp", "3.6")
+            );
+            assert!(b.address.starts_with("127.0.0.1:"), "{b:?}");
+        }
+        assert_eq!(d.status_text, "Registered successfully");
+    }
+    running.shutdown().await;
+}
