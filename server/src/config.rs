@@ -292,6 +292,16 @@ impl Config {
 
     /// Overlay `VCMS_*` variables (the names are part of the interface; see README).
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        // SIP listeners: set but empty turns one off.
+        for (k, slot) in [
+            ("VCMS_SIP_UDP", &mut self.sip.udp),
+            ("VCMS_SIP_TCP", &mut self.sip.tcp),
+            ("VCMS_SIP_TLS", &mut self.sip.tls),
+        ] {
+            if let Some(v) = get(k) {
+                *slot = v.trim().to_string();
+            }
+        }
         let get = |k: &str| get(k).filter(|v| !v.is_empty());
         if let Some(v) = get("VCMS_DATA_DIR") {
             self.data_dir = v.into();
@@ -339,15 +349,6 @@ impl Config {
         }
         if let Some(v) = get("VCMS_SECRET_KEY") {
             self.security.secret_key = Some(v);
-        }
-        if let Some(v) = get("VCMS_SIP_UDP") {
-            self.sip.udp = v;
-        }
-        if let Some(v) = get("VCMS_SIP_TCP") {
-            self.sip.tcp = v;
-        }
-        if let Some(v) = get("VCMS_SIP_TLS") {
-            self.sip.tls = v;
         }
         if let Some(v) = get("VCMS_SIP_DOMAIN") {
             self.sip.domain = v;
@@ -458,6 +459,9 @@ mod tests {
         };
         cfg.apply_env(env).unwrap();
         assert_eq!(cfg.http.listen, "127.0.0.1:0");
+        assert_eq!(cfg.sip.tls, "127.0.0.1:5061");
+        cfg.apply_env(|k| (k == "VCMS_SIP_TLS").then(String::new)).unwrap();
+        assert_eq!((cfg.sip.tls.as_str(), cfg.sip.udp.as_str()), ("", "127.0.0.1:5060"));
         assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(cfg.mail.transport, MailTransportKind::Smtp);
         assert_eq!(
