@@ -460,8 +460,12 @@ mod tests {
         cfg.apply_env(env).unwrap();
         assert_eq!(cfg.http.listen, "127.0.0.1:0");
         assert_eq!(cfg.sip.tls, "127.0.0.1:5061");
-        cfg.apply_env(|k| (k == "VCMS_SIP_TLS").then(String::new)).unwrap();
-        assert_eq!((cfg.sip.tls.as_str(), cfg.sip.udp.as_str()), ("", "127.0.0.1:5060"));
+        cfg.apply_env(|k| (k == "VCMS_SIP_TLS").then(String::new))
+            .unwrap();
+        assert_eq!(
+            (cfg.sip.tls.as_str(), cfg.sip.udp.as_str()),
+            ("", "127.0.0.1:5060")
+        );
         assert_eq!(cfg.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(cfg.mail.transport, MailTransportKind::Smtp);
         assert_eq!(

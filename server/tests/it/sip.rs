@@ -668,3 +668,33 @@ async fn endpoint_directory_and_its_live_changes(db: Db) {
     assert_eq!(err(ep.directory().await).code(), "endpoint_session");
 }
 both!(endpoint_directory_and_its_live_changes);
+
+/// TLS with the certificate verified: the one generated on first start, trusted as a CA
+/// file, works for the SIP domain; a certificate of someone else is refused.
+async fn tls_certificate_can_be_verified(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("tlsv@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let cert = s.dir.path().join("sip-tls.crt");
+    assert!(cert.exists());
+    let mut o = Options {
+        server: sip_addr(&s, Transport::Tls),
+        transport: Transport::Tls,
+        domain: "vcms.local".into(),
+        user: a.cloud_number.clone(),
+        password: a.password.clone(),
+        instance: None,
+        user_agent: "t".into(),
+        tls_ca: Some(cert),
+        algorithm: Algorithm::Md5,
+        contact_addr: None,
+    };
+    let mut u = Ua::connect(o.clone()).await.unwrap();
+    assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
+    let other = rcgen::generate_simple_self_signed(vec!["vcms.local".to_string()]).unwrap();
+    let path = s.dir.path().join("other.crt");
+    std::fs::write(&path, other.cert.pem()).unwrap();
+    o.tls_ca = Some(path);
+    assert!(Ua::connect(o).await.is_err());
+}
+both!(tls_certificate_can_be_verified);
