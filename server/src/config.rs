@@ -14,6 +14,7 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub security: SecurityConfig,
     pub jobs: JobsConfig,
+    pub import: ImportConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -115,6 +116,25 @@ pub struct JobsConfig {
     pub interval_secs: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Most rows in one POST /api/v1/accounts/batch.
+    pub max_rows: usize,
+    /// Largest request body the server reads (any route), in bytes; a larger one is refused
+    /// with 413 and a message saying so.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            max_rows: 100_000,
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
 pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "vcms")
         .map(|d| d.data_dir().join("server"))
@@ -131,6 +151,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             security: SecurityConfig::default(),
             jobs: JobsConfig::default(),
+            import: ImportConfig::default(),
         }
     }
 }
@@ -264,6 +285,16 @@ impl Config {
         if let Some(v) = get("VCMS_SECRET_KEY") {
             self.security.secret_key = Some(v);
         }
+        if let Some(v) = get("VCMS_IMPORT_MAX_ROWS") {
+            self.import.max_rows = v.parse().map_err(|_| {
+                anyhow::anyhow!("VCMS_IMPORT_MAX_ROWS must be a number (got {v:?})")
+            })?;
+        }
+        if let Some(v) = get("VCMS_MAX_BODY_BYTES") {
+            self.import.max_body_bytes = v.parse().map_err(|_| {
+                anyhow::anyhow!("VCMS_MAX_BODY_BYTES must be a number of bytes (got {v:?})")
+            })?;
+        }
         if let Some(v) = get("VCMS_CAPTCHA") {
             self.security.captcha =
                 !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
@@ -285,6 +316,11 @@ impl Config {
         }
         if let Some(u) = &self.http.public_url {
             url::Url::parse(u).map_err(|e| anyhow::anyhow!("http.public_url {u:?}: {e}"))?;
+        }
+        if self.import.max_rows < 1 || self.import.max_body_bytes < 64 * 1024 {
+            anyhow::bail!(
+                "import.max_rows must be at least 1 and import.max_body_bytes at least 65536"
+            );
         }
         if self.mail.max_attempts < 1 {
             anyhow::bail!("mail.max_attempts must be at least 1");

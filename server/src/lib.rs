@@ -76,6 +76,7 @@ impl Server {
             captcha: config.security.captcha,
             dummy_hash,
             changed: tokio::sync::Notify::new(),
+            import: config.import.clone(),
         });
         Ok(Self { app, config })
     }

@@ -31,6 +31,8 @@ pub struct App {
     pub dummy_hash: String,
     /// Woken after a change is committed, so this instance's event streams look at once.
     pub changed: tokio::sync::Notify,
+    /// Limits of the batch path.
+    pub import: crate::config::ImportConfig,
 }
 
 pub type AppState = Arc<App>;
