@@ -10,6 +10,51 @@ use vcms_sheet::{Limits, ReadError, Sheet};
 
 use crate::config::Config;
 
+/// The name of the console's reader thread (see `term::install_panic_hook`).
+pub const READER_THREAD: &str = "sheet-reader";
+
+/// [`read_file`] on the reader thread, for the console: the event loop goes on meanwhile.
+pub async fn read_file_in_background(
+    path: std::path::PathBuf,
+    limits: Limits,
+    progress: std::sync::Arc<ImportProgress>,
+) -> Result<Sheet, ReadError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(READER_THREAD.into())
+        .spawn(move || {
+            let r = read_file(&path, &limits, &mut |d, t| progress.set(d, t));
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        return Err(ReadError::Corrupt(format!("cannot start the reader: {e}")));
+    }
+    rx.await
+        .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader stopped".into())))
+}
+
+/// Progress of a console import, written by the background tasks, read by drawing.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    pub done: std::sync::atomic::AtomicU64,
+    pub total: std::sync::atomic::AtomicU64,
+}
+
+impl ImportProgress {
+    pub fn set(&self, done: u64, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.done.store(done, Relaxed);
+        self.total.store(total, Relaxed);
+    }
+
+    /// 0 to 100.
+    pub fn percent(&self) -> u16 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (d, t) = (self.done.load(Relaxed), self.total.load(Relaxed));
+        (d * 100).checked_div(t).unwrap_or(0).min(100) as u16
+    }
+}
+
 /// The reader's limits from the console config (`[import]`).
 pub fn limits(cfg: &Config) -> Limits {
     Limits {
@@ -153,7 +198,7 @@ fn plan_line(p: &RowPlan, by_row: &std::collections::HashMap<i64, &BatchRow>) ->
 pub async fn export_rows(
     client: &Client,
     search: Option<String>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> ClientResult<Vec<Vec<String>>> {
     let mut out = vec![];
     let mut page = 1;

@@ -163,6 +163,24 @@ pub fn read(
         });
     }
     let format = sniff(bytes, named, limits)?;
+    // calamine 0.38 panics on some damaged files (found by fuzzing: an .xls whose sector
+    // chain points past the end); such a file is reported as damaged, not a crash.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parse(bytes, format, limits, progress)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ReadError::Corrupt(
+            "its internal structure is inconsistent".into(),
+        ))
+    })
+}
+
+fn parse(
+    bytes: &[u8],
+    format: Format,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Sheet, ReadError> {
     let mut b = Builder::new(format, limits);
     match format {
         Format::Csv => read_csv(bytes, &mut b, progress)?,
@@ -887,6 +905,17 @@ mod tests {
         let bytes = wb.save_to_buffer().unwrap();
         let e = read(&bytes, "a.xlsx", &Limits::default(), &mut |_, _| {}).unwrap_err();
         assert_eq!(e, ReadError::TooManyRows { max: 100_000 });
+    }
+
+    #[test]
+    fn fuzz_findings_are_errors_not_crashes() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/regressions");
+        for f in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            for name in ["f.xlsx", "f.xls", "f.ods", "f.csv"] {
+                let _ = read(&bytes, name, &Limits::default(), &mut |_, _| {});
+            }
+        }
     }
 
     #[test]
