@@ -1,6 +1,7 @@
 //! Write the blank template or a sheet of generated rows (fixtures and benchmarks):
 //! `cargo run -p vcms-sheet --release --example sheet -- template FILE`
 //! `cargo run -p vcms-sheet --release --example sheet -- rows N FILE [START]`
+//! `cargo run -p vcms-sheet --release --example sheet -- read FILE` (prints rows and time)
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +30,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 vcms_sheet::write(file, &vcms_sheet::TEMPLATE_HEADERS, &rows)?,
             )?;
         }
-        _ => return Err("usage: sheet template FILE | sheet rows N FILE [START]".into()),
+        ["read", file] => {
+            let t = std::time::Instant::now();
+            let bytes = std::fs::read(file)?;
+            let limits = vcms_sheet::Limits {
+                max_file_bytes: u64::MAX,
+                max_rows: 1_000_000,
+                ..Default::default()
+            };
+            let s = vcms_sheet::read(&bytes, file, &limits, &mut |_, _| {})?;
+            println!(
+                "{file}: {} bytes, {} rows read in {:.0} ms",
+                bytes.len(),
+                s.rows.len(),
+                t.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        _ => return Err("usage: sheet template FILE | rows N FILE [START] | read FILE".into()),
     }
     Ok(())
 }

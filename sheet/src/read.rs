@@ -185,36 +185,12 @@ fn parse(
     match format {
         Format::Csv => read_csv(bytes, &mut b, progress)?,
         Format::Xlsx => read_xlsx(bytes, &mut b, progress)?,
-        Format::Xls => {
-            let mut wb = Xls::new(Cursor::new(bytes)).map_err(|e| match e {
-                calamine::XlsError::Password => ReadError::Encrypted,
-                e => ReadError::Corrupt(e.to_string()),
-            })?;
-            b.sheet_name = wb.sheet_names().first().cloned().unwrap_or_default();
-            match wb.worksheet_range_at(0) {
-                None => return Err(ReadError::Empty),
-                Some(r) => read_range(
-                    &r.map_err(|e| ReadError::Corrupt(e.to_string()))?,
-                    &mut b,
-                    progress,
-                )?,
-            }
-        }
-        Format::Ods => {
-            let mut wb = Ods::new(Cursor::new(bytes)).map_err(|e| match e {
-                calamine::OdsError::Password => ReadError::Encrypted,
-                e => ReadError::Corrupt(e.to_string()),
-            })?;
-            b.sheet_name = wb.sheet_names().first().cloned().unwrap_or_default();
-            match wb.worksheet_range_at(0) {
-                None => return Err(ReadError::Empty),
-                Some(r) => read_range(
-                    &r.map_err(|e| ReadError::Corrupt(e.to_string()))?,
-                    &mut b,
-                    progress,
-                )?,
-            }
-        }
+        Format::Xls => read_grid::<Xls<_>>(bytes, &mut b, progress, |e| {
+            matches!(e, calamine::XlsError::Password)
+        })?,
+        Format::Ods => read_grid::<Ods<_>>(bytes, &mut b, progress, |e| {
+            matches!(e, calamine::OdsError::Password)
+        })?,
     }
     b.finish()
 }
@@ -618,7 +594,7 @@ fn read_xlsx(
             if let Some(prev) = cur {
                 b.push(prev + 1, &row)?;
                 n += 1;
-                if n % 1000 == 0 {
+                if n.is_multiple_of(1000) {
                     progress(n, height);
                 }
             }
@@ -640,7 +616,33 @@ fn read_xlsx(
     Ok(())
 }
 
-/// .xls / .ods: calamine builds the first sheet's grid; walk it row by row.
+/// .xls / .ods: open the workbook and read its first sheet's grid.
+fn read_grid<'a, R>(
+    bytes: &'a [u8],
+    b: &mut Builder<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+    is_password: fn(&R::Error) -> bool,
+) -> Result<(), ReadError>
+where
+    R: Reader<Cursor<&'a [u8]>>,
+    R::Error: std::fmt::Display,
+{
+    let err = |e: R::Error| {
+        if is_password(&e) {
+            ReadError::Encrypted
+        } else {
+            ReadError::Corrupt(e.to_string())
+        }
+    };
+    let mut wb = R::new(Cursor::new(bytes)).map_err(err)?;
+    b.sheet_name = wb.sheet_names().first().cloned().unwrap_or_default();
+    match wb.worksheet_range_at(0) {
+        None => Err(ReadError::Empty),
+        Some(r) => read_range(&r.map_err(err)?, b, progress),
+    }
+}
+
+/// Walk a calamine grid row by row.
 fn read_range(
     range: &calamine::Range<Data>,
     b: &mut Builder<'_>,
@@ -734,7 +736,7 @@ fn read_csv(
         );
         b.push(u32::try_from(line).unwrap_or(u32::MAX), &vals)?;
         n += 1;
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             progress(n, lines);
         }
     }
@@ -743,7 +745,7 @@ fn read_csv(
 }
 
 fn utf16(bytes: &[u8], f: fn([u8; 2]) -> u16) -> Result<String, ReadError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(ReadError::NotUtf8);
     }
     let units: Vec<u16> = bytes.chunks_exact(2).map(|c| f([c[0], c[1]])).collect();
