@@ -66,6 +66,25 @@ pub enum Req {
     RevokeKey(i64),
     Security,
     UpdateSecurity(SecurityUpdate),
+    /// Read a spreadsheet and ask the server for the preview (dry run).
+    ImportFile {
+        path: std::path::PathBuf,
+        limits: vcms_sheet::Limits,
+        send_email: bool,
+        progress: std::sync::Arc<crate::import::ImportProgress>,
+    },
+    /// Apply the previewed rows (with an idempotency key).
+    ApplyImport {
+        rows: Vec<BatchRow>,
+        send_email: bool,
+        key: String,
+    },
+    Export {
+        path: std::path::PathBuf,
+        search: Option<String>,
+        progress: std::sync::Arc<crate::import::ImportProgress>,
+    },
+    Template(std::path::PathBuf),
 }
 
 impl Req {
@@ -101,6 +120,8 @@ impl Req {
             Req::CreateKey(_) | Req::RevokeKey(_) => "apikey_op",
             Req::Security => "security",
             Req::UpdateSecurity(_) => "security_op",
+            Req::ImportFile { .. } | Req::ApplyImport { .. } => "import",
+            Req::Export { .. } | Req::Template(_) => "file",
         }
     }
 }
@@ -140,4 +161,9 @@ pub enum Reply {
     KeyRevoked(ClientResult<Message>),
     Security(ClientResult<Security>),
     SecuritySaved(ClientResult<Security>),
+    /// The rows read (with the sheet's header row) and the server's preview, or why not.
+    ImportPreview(Result<(Vec<BatchRow>, u32, BatchResult), String>),
+    Imported(ClientResult<BatchResult>),
+    /// A file written (what to tell the user), or why not.
+    FileWritten(Result<String, String>),
 }

@@ -85,6 +85,55 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
         Req::RevokeKey(id) => Reply::KeyRevoked(client.revoke_api_key(id).await),
         Req::Security => Reply::Security(client.security().await),
         Req::UpdateSecurity(u) => Reply::SecuritySaved(client.update_security(&u).await),
+        Req::ImportFile {
+            path,
+            limits,
+            send_email,
+            progress,
+        } => {
+            let sheet =
+                crate::import::read_file_in_background(path.clone(), limits, progress).await;
+            let sheet = match sheet {
+                Ok(s) => s,
+                Err(e) => return Reply::ImportPreview(Err(format!("{}: {e}", path.display()))),
+            };
+            let rows = crate::import::batch_rows(&sheet);
+            let r = client
+                .batch_accounts(&vcms_server::api::BatchRequest {
+                    rows: rows.clone(),
+                    dry_run: true,
+                    send_email,
+                })
+                .await;
+            Reply::ImportPreview(
+                r.map(|r| (rows, sheet.header_row, r))
+                    .map_err(|e| e.to_string()),
+            )
+        }
+        Req::ApplyImport {
+            rows,
+            send_email,
+            key,
+        } => Reply::Imported(crate::import::apply(&client, rows, send_email, &key).await),
+        Req::Export {
+            path,
+            search,
+            progress,
+        } => {
+            let rows =
+                crate::import::export_rows(&client, search, &mut |d, t| progress.set(d, t)).await;
+            Reply::FileWritten(match rows {
+                Err(e) => Err(e.to_string()),
+                Ok(rows) => crate::import::write_export(&path, &rows)
+                    .map(|_| format!("Exported {} account(s) to {}", rows.len(), path.display()))
+                    .map_err(|e| e.to_string()),
+            })
+        }
+        Req::Template(path) => Reply::FileWritten(
+            crate::import::write_template(&path)
+                .map(|_| format!("Wrote the blank template to {}", path.display()))
+                .map_err(|e| e.to_string()),
+        ),
         Req::Logout => {
             let _ = client.logout().await;
             Reply::LoggedOut

@@ -83,10 +83,17 @@ pub enum Op {
     EnableColleague(i64),
     RemoveColleague(i64),
     RevokeKey(i64),
+    ApplyImport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormKind {
+    /// Bulk Add: the spreadsheet's path.
+    Import,
+    /// Export: the file to write (.xlsx or .csv).
+    Export,
+    /// Download Template: the file to write.
+    Template,
     AddAccount,
     EditAccount(i64),
     AddLicense,
@@ -115,6 +122,47 @@ pub enum Overlay {
         kind: FormKind,
         form: Form,
     },
+    /// Bulk Add: progress, then the scrollable preview (state in `App::import`).
+    Import,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStage {
+    /// Reading the file, then the server's check (dry run).
+    Reading,
+    /// The preview is on screen.
+    Ready,
+    /// The apply is on its way.
+    Sending,
+    /// The file could not be read or checked (`error`).
+    Failed,
+}
+
+/// A Bulk Add in progress.
+pub struct ImportState {
+    pub file: String,
+    pub send_email: bool,
+    pub stage: ImportStage,
+    pub progress: std::sync::Arc<crate::import::ImportProgress>,
+    pub rows: Vec<BatchRow>,
+    pub header_row: u32,
+    pub result: Option<BatchResult>,
+    pub lines: Vec<String>,
+    pub scroll: usize,
+    /// One key per file read, so a retried apply is imported once.
+    pub key: String,
+    pub error: Option<String>,
+}
+
+impl ImportState {
+    /// Can the previewed rows be applied?
+    pub fn can_apply(&self) -> bool {
+        self.stage == ImportStage::Ready
+            && self
+                .result
+                .as_ref()
+                .is_some_and(|r| r.errors.is_empty() && r.created + r.updated > 0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +246,10 @@ pub struct App {
     pub manage_admins: Option<bool>,
     /// Backup email and MFA of the signed-in administrator.
     pub security: Option<Security>,
+    /// A Bulk Add being read, previewed or applied.
+    pub import: Option<ImportState>,
+    /// Progress of an export.
+    pub export_progress: std::sync::Arc<crate::import::ImportProgress>,
 }
 
 fn client_error_text(e: &ClientError) -> String {
@@ -271,6 +323,8 @@ impl App {
             key_cursor: 0,
             manage_admins: None,
             security: None,
+            import: None,
+            export_progress: Default::default(),
         };
         app.server_info
             .push((t(lang, "server.http"), server.clone()));
@@ -582,6 +636,10 @@ impl App {
                 }
                 return;
             }
+            Some(Overlay::Import) => {
+                self.import_key(k);
+                return;
+            }
             None => {}
         }
         if let Some(cmdline) = &mut self.command {
@@ -638,6 +696,49 @@ impl App {
             self.toast = None;
             self.cmd(c);
         }
+    }
+
+    /// Keys of the Bulk Add preview: scroll, apply (after a confirm), cancel.
+    fn import_key(&mut self, k: KeyEvent) {
+        let Some(st) = &mut self.import else {
+            self.overlay = None;
+            return;
+        };
+        let last = st.lines.len().saturating_sub(1);
+        match k.code {
+            KeyCode::Esc | KeyCode::Char('q') if st.stage != ImportStage::Sending => {
+                self.import = None;
+                self.overlay = None;
+            }
+            KeyCode::Down | KeyCode::Char('j') => st.scroll = (st.scroll + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => st.scroll = st.scroll.saturating_sub(1),
+            KeyCode::PageDown => st.scroll = (st.scroll + 10).min(last),
+            KeyCode::PageUp => st.scroll = st.scroll.saturating_sub(10),
+            KeyCode::Home | KeyCode::Char('g') => st.scroll = 0,
+            KeyCode::End | KeyCode::Char('G') => st.scroll = last,
+            KeyCode::Enter | KeyCode::Char('y') if st.can_apply() => {
+                let Some(r) = &st.result else { return };
+                let detail = tf(
+                    self.lang,
+                    "import.confirm_detail",
+                    &[("created", &r.created), ("updated", &r.updated)],
+                );
+                let n = r.created + r.updated;
+                self.overlay = Some(Overlay::Confirm {
+                    text: tf(self.lang, "import.confirm", &[("n", &n)]),
+                    detail,
+                    op: Op::ApplyImport,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Open the form that asks for a file: Bulk Add, Export or Template.
+    fn file_form(&mut self, kind: FormKind, default: &str) {
+        let mut form = Form::new(vec![Field::new("file", "field.file", default)]);
+        form.focus = 0;
+        self.overlay = Some(Overlay::Form { kind, form });
     }
 
     fn run_command(&mut self, line: &str) {
@@ -762,7 +863,7 @@ impl App {
         match self.profile.as_ref().map(|p| p.role.as_str()) {
             Some("helpdesk") | Some("help-desk") => {
                 let mut v = vec![
-                    Add, Edit, Remove, MarkAll, FailedList, Resend, Delete, AddLicense,
+                    Add, Edit, Remove, MarkAll, FailedList, Resend, Delete, AddLicense, BulkAdd,
                 ];
                 v.extend(colleagues);
                 v.extend(keys);
@@ -1224,7 +1325,19 @@ impl App {
                     self.run_op(op);
                 }
             }
-            No => self.overlay = None,
+            No => {
+                let back_to_preview = matches!(
+                    &self.overlay,
+                    Some(Overlay::Confirm {
+                        op: Op::ApplyImport,
+                        ..
+                    })
+                );
+                self.overlay = back_to_preview.then_some(Overlay::Import);
+            }
+            BulkAdd => self.file_form(FormKind::Import, ""),
+            Export => self.file_form(FormKind::Export, "accounts.xlsx"),
+            Template => self.file_form(FormKind::Template, "template.xlsx"),
             Register => self.set_login_mode(LoginMode::Register),
             Forgot => self.set_login_mode(LoginMode::Forgot),
             Activate => self.set_login_mode(LoginMode::Activate),
@@ -1272,6 +1385,59 @@ impl App {
             Op::RevokeKey(id) => {
                 self.request(Req::RevokeKey(id));
             }
+            Op::ApplyImport => {
+                let Some(st) = &mut self.import else { return };
+                st.stage = ImportStage::Sending;
+                let req = Req::ApplyImport {
+                    rows: st.rows.clone(),
+                    send_email: st.send_email,
+                    key: st.key.clone(),
+                };
+                self.overlay = Some(Overlay::Import);
+                self.request(req);
+            }
+        }
+    }
+
+    /// Bulk Add, Export, Template: the form gave a file name.
+    fn submit_file_form(&mut self, kind: FormKind, file: String, alt: bool) {
+        let path = expand_home(&file);
+        match kind {
+            FormKind::Import => {
+                let progress = std::sync::Arc::new(crate::import::ImportProgress::default());
+                self.import = Some(ImportState {
+                    file: file.clone(),
+                    send_email: alt,
+                    stage: ImportStage::Reading,
+                    progress: progress.clone(),
+                    rows: vec![],
+                    header_row: 0,
+                    result: None,
+                    lines: vec![],
+                    scroll: 0,
+                    key: crate::import::idempotency_key(),
+                    error: None,
+                });
+                self.overlay = Some(Overlay::Import);
+                self.request(Req::ImportFile {
+                    path,
+                    limits: crate::import::limits(&self.config),
+                    send_email: alt,
+                    progress,
+                });
+            }
+            FormKind::Export => {
+                self.export_progress.set(0, 0);
+                let search = self.query().search;
+                self.request(Req::Export {
+                    path,
+                    search,
+                    progress: self.export_progress.clone(),
+                });
+            }
+            _ => {
+                self.request(Req::Template(path));
+            }
         }
     }
 
@@ -1281,6 +1447,19 @@ impl App {
         };
         form.clear_errors();
         let lang = self.lang;
+        if matches!(
+            *kind,
+            FormKind::Import | FormKind::Export | FormKind::Template
+        ) {
+            let file = form.value("file").trim().to_string();
+            if file.is_empty() {
+                form.set_error(Some("file"), t(lang, "err.file"));
+                return;
+            }
+            let kind = *kind;
+            self.submit_file_form(kind, file, alt);
+            return;
+        }
         let req = match *kind {
             FormKind::AddAccount | FormKind::EditAccount(_) => {
                 let name = form.value("name").trim().to_string();
@@ -1413,6 +1592,7 @@ impl App {
                     mfa_enabled: Some(mfa_enabled),
                 })
             }
+            FormKind::Import | FormKind::Export | FormKind::Template => return,
             FormKind::CreateKey => {
                 let role = form.value("role").trim().to_ascii_lowercase();
                 if !matches!(role.as_str(), "owner" | "admin" | "helpdesk") {
@@ -1912,6 +2092,65 @@ impl App {
                 }
                 Err(e) => self.form_error(e),
             },
+            Reply::ImportPreview(res) => {
+                let Some(st) = &mut self.import else { return };
+                match res {
+                    Ok((rows, header_row, r)) => {
+                        st.lines = crate::import::preview_lines(&r, &rows);
+                        st.rows = rows;
+                        st.header_row = header_row;
+                        st.result = Some(r);
+                        st.stage = ImportStage::Ready;
+                    }
+                    Err(e) => {
+                        st.stage = ImportStage::Failed;
+                        st.error = Some(e);
+                    }
+                }
+            }
+            Reply::Imported(res) => {
+                let Some(st) = &mut self.import else { return };
+                match res {
+                    Ok(r) if r.applied => {
+                        let mut msg = r.message.clone();
+                        if r.emails_queued > 0 {
+                            msg.push_str(&tf(
+                                self.lang,
+                                "import.emails",
+                                &[("n", &r.emails_queued)],
+                            ));
+                        }
+                        self.import = None;
+                        self.overlay = None;
+                        self.toast(msg, false);
+                        self.load_page();
+                    }
+                    Ok(r) => {
+                        // Something changed since the preview (e.g. the quota): show why.
+                        st.lines = crate::import::preview_lines(&r, &st.rows);
+                        st.result = Some(r);
+                        st.stage = ImportStage::Ready;
+                        st.scroll = 0;
+                    }
+                    Err(e) => {
+                        // Back to the preview: applying again sends the same key, so a
+                        // request that did arrive is not imported twice.
+                        st.stage = ImportStage::Ready;
+                        st.error = Some(client_error_text(&e));
+                        self.common_error(&e);
+                    }
+                }
+            }
+            Reply::FileWritten(res) => match res {
+                Ok(msg) => {
+                    self.overlay = None;
+                    self.toast(msg, false);
+                }
+                Err(e) => match &mut self.overlay {
+                    Some(Overlay::Form { form, .. }) => form.set_error(Some("file"), e),
+                    _ => self.toast(e, true),
+                },
+            },
             Reply::LoggedOut => {
                 self.client.set_token(None);
                 self.screen = Screen::Login;
@@ -2033,6 +2272,14 @@ impl App {
 }
 
 /// `2026-11-29T18:22:15Z` → `2026-11-29 18:22`.
+/// `~/x.xlsx` → the home directory's x.xlsx.
+fn expand_home(file: &str) -> std::path::PathBuf {
+    match (file.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(file),
+    }
+}
+
 pub fn short_time(s: &str) -> String {
     let s = s.replace('T', " ");
     s.chars().take(16).collect()

@@ -8,6 +8,7 @@ use serde::Serialize;
 use vcms_server::api::*;
 use vcms_server::client::{Client, ClientError};
 
+use crate::config::Config;
 use crate::session::{self, Session};
 
 #[derive(Parser, Debug)]
@@ -205,6 +206,29 @@ pub enum AccountCmd {
     ResetPassword { ext: String },
     /// Generate a new login pincode.
     ResetPincode { ext: String },
+    /// Bulk add / batch edit from a spreadsheet (.xlsx, .xls, .ods, .csv): shows what each
+    /// row does, then applies all rows in one go (nothing if any row is in error).
+    Import {
+        file: PathBuf,
+        /// Only show the preview.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Send the account-information email to the new accounts that have an email.
+        #[arg(long)]
+        send_email: bool,
+    },
+    /// Every account (matching --search) to FILE, .xlsx or .csv: the template's columns plus
+    /// cloud number and status (edit it and import it again to edit in batch).
+    Export {
+        file: PathBuf,
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Write the blank template (*Name, *Extension, Email) to FILE (.xlsx, .xls or .csv).
+    Template { file: PathBuf },
     /// Queue the account-information email.
     SendEmail {
         exts: Vec<String>,
@@ -253,6 +277,8 @@ pub struct CliError {
     pub code: String,
     pub message: String,
     pub field: Option<String>,
+    /// More for scripts (`--json`), e.g. the per-row report of an import.
+    pub details: Option<serde_json::Value>,
 }
 
 impl std::fmt::Display for CliError {
@@ -267,6 +293,7 @@ impl From<ClientError> for CliError {
             code: e.code().to_string(),
             message: e.to_string(),
             field: e.field().map(str::to_string),
+            details: None,
         }
     }
 }
@@ -277,6 +304,7 @@ impl From<anyhow::Error> for CliError {
             code: "error".into(),
             message: e.to_string(),
             field: None,
+            details: None,
         }
     }
 }
@@ -286,6 +314,7 @@ fn err(code: &str, message: impl Into<String>) -> CliError {
         code: code.into(),
         message: message.into(),
         field: None,
+        details: None,
     }
 }
 
@@ -372,7 +401,7 @@ fn table(rows: &[AccountRow]) -> String {
 }
 
 /// Run a scripting command.
-pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
+pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<()> {
     let json = cli.json;
     match cmd {
         Cmd::Demo { .. } => Err(err("error", "not a scripting command")),
@@ -424,9 +453,43 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
                 }
             })
         }
+        Cmd::Account(AccountCmd::Template { file }) => {
+            crate::import::write_template(file)?;
+            print(json, &serde_json::json!({"file": file}), || {
+                format!("Wrote the blank template to {}", file.display())
+            })
+        }
         Cmd::Account(a) => {
             let c = signed_in(cli.server.as_deref(), server)?;
-            account(&c, json, a).await
+            match a {
+                AccountCmd::Import {
+                    file,
+                    dry_run,
+                    yes,
+                    send_email,
+                } => {
+                    let opts = ImportOpts {
+                        dry_run: *dry_run,
+                        yes: *yes,
+                        send_email: *send_email,
+                    };
+                    import(&c, cfg, json, file, opts).await
+                }
+                AccountCmd::Export { file, search } => {
+                    let mut bar = Progress::new("Exporting");
+                    let rows =
+                        crate::import::export_rows(&c, search.clone(), &mut |d, t| bar.show(d, t))
+                            .await?;
+                    bar.done();
+                    crate::import::write_export(file, &rows)?;
+                    print(
+                        json,
+                        &serde_json::json!({"file": file, "accounts": rows.len()}),
+                        || format!("Exported {} account(s) to {}", rows.len(), file.display()),
+                    )
+                }
+                _ => account(&c, json, a).await,
+            }
         }
         Cmd::Email(EmailCmd::Failed(f)) => {
             let c = signed_in(cli.server.as_deref(), server)?;
@@ -492,6 +555,7 @@ pub async fn run_script(cli: &Cli, server: &str, cmd: &Cmd) -> R<()> {
                             code: "invalid_input".into(),
                             message: m,
                             field: Some("license_number".into()),
+                            details: None,
                         })?;
                     let r = c.add_license(&n).await?;
                     print(json, &r, || r.message.clone())
@@ -632,6 +696,9 @@ async fn account(c: &Client, json: bool, a: &AccountCmd) -> R<()> {
                 )
             })
         }
+        AccountCmd::Import { .. } | AccountCmd::Export { .. } | AccountCmd::Template { .. } => {
+            Err(err("error", "handled by run_script"))
+        }
         AccountCmd::SendEmail { exts, all, search } => {
             if exts.is_empty() && !all {
                 return Err(err("invalid_input", "Name the extensions, or use --all"));
@@ -661,6 +728,168 @@ async fn account(c: &Client, json: bool, a: &AccountCmd) -> R<()> {
             })
         }
     }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    label: &'static str,
+    tty: bool,
+    last: u64,
+}
+
+impl Progress {
+    fn new(label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            label,
+            tty: std::io::stderr().is_terminal(),
+            last: u64::MAX,
+        }
+    }
+
+    fn show(&mut self, done: u64, total: u64) {
+        if !self.tty {
+            return;
+        }
+        let pct = (done * 100).checked_div(total).unwrap_or(0).min(100);
+        if pct == self.last {
+            return;
+        }
+        self.last = pct;
+        let fill = (pct / 5) as usize;
+        eprint!(
+            "\r{:<10} [{}{}] {pct:>3}%",
+            self.label,
+            "#".repeat(fill),
+            " ".repeat(20 - fill)
+        );
+    }
+
+    /// A stage without steps (one request): its label alone.
+    fn stage(label: &'static str, what: &str) {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            eprint!("\r{label:<10} {what}\x1b[K");
+        }
+    }
+
+    fn done(&mut self) {
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ImportOpts {
+    dry_run: bool,
+    yes: bool,
+    send_email: bool,
+}
+
+/// `vcms account import FILE`: read, preview (the server's dry run), confirm, apply.
+async fn import(
+    c: &Client,
+    cfg: &Config,
+    json: bool,
+    file: &std::path::Path,
+    o: ImportOpts,
+) -> R<()> {
+    let limits = crate::import::limits(cfg);
+    let mut bar = Progress::new("Reading");
+    let sheet =
+        crate::import::read_file(file, &limits, &mut |d, t| bar.show(d, t)).map_err(|e| {
+            bar.done();
+            CliError {
+                code: e.code().into(),
+                message: format!("{}: {e}", file.display()),
+                field: Some("file".into()),
+                details: None,
+            }
+        })?;
+    bar.done();
+    let rows = crate::import::batch_rows(&sheet);
+    Progress::stage("Checking", &format!("{} row(s)…", rows.len()));
+    let preview = c
+        .batch_accounts(&BatchRequest {
+            rows: rows.clone(),
+            dry_run: true,
+            send_email: o.send_email,
+        })
+        .await;
+    Progress::new("").done();
+    let preview = preview?;
+    let lines = crate::import::preview_lines(&preview, &rows);
+    let summary = format!(
+        "{}: {} row(s) from row {} on: {}",
+        file.display(),
+        rows.len(),
+        sheet.header_row + 1,
+        crate::import::counts(&preview)
+    );
+    if !json {
+        println!("{summary}");
+        for l in &lines {
+            println!("  {l}");
+        }
+    }
+    if !preview.errors.is_empty() {
+        return Err(CliError {
+            code: "import_errors".into(),
+            message: preview.message.clone(),
+            field: None,
+            details: serde_json::to_value(&preview).ok(),
+        });
+    }
+    if o.dry_run {
+        if json {
+            print(true, &preview, String::new)?;
+        } else {
+            println!("{} (dry run: nothing was changed)", preview.message);
+        }
+        return Ok(());
+    }
+    if preview.created + preview.updated == 0 {
+        return print(json, &preview, || "Nothing to change".into());
+    }
+    if !o.yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if json || !std::io::stdin().is_terminal() {
+            return Err(err("confirm", "Apply the import? Add --yes to apply"));
+        }
+        print!(
+            "Import {} account(s) ({} to create, {} to update)? [y/N] ",
+            preview.created + preview.updated,
+            preview.created,
+            preview.updated
+        );
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(err("cancelled", "Nothing was imported"));
+        }
+    }
+    Progress::stage("Sending", &format!("{} row(s)…", rows.len()));
+    let key = crate::import::idempotency_key();
+    let r = crate::import::apply(c, rows, o.send_email, &key).await;
+    Progress::new("").done();
+    let r = r?;
+    if !r.errors.is_empty() {
+        return Err(CliError {
+            code: "import_errors".into(),
+            message: r.message.clone(),
+            field: None,
+            details: serde_json::to_value(&r).ok(),
+        });
+    }
+    print(json, &r, || {
+        let mut s = r.message.clone();
+        if r.emails_queued > 0 {
+            s.push_str(&format!("; {} email(s) queued", r.emails_queued));
+        }
+        s
+    })
 }
 
 fn role_flags(role: &str, manage_admins: bool) -> String {
@@ -714,6 +943,7 @@ fn check_role(role: &str, allowed: &[&str]) -> R<()> {
             code: "invalid_input".into(),
             message: format!("--role must be one of: {}", allowed.join(", ")),
             field: Some("role".into()),
+            details: None,
         })
     }
 }
@@ -906,8 +1136,11 @@ fn audit_table(p: &AuditPage) -> String {
 /// Print a scripting error (JSON on stdout with --json, else a line on stderr).
 pub fn report_error(json: bool, e: &CliError) {
     if json {
-        let v =
+        let mut v =
             serde_json::json!({"error": {"code": e.code, "message": e.message, "field": e.field}});
+        if let Some(d) = &e.details {
+            v["error"]["details"] = d.clone();
+        }
         println!("{v}");
     } else {
         eprintln!("error: {}", e.message);

@@ -31,6 +31,25 @@ pub struct Config {
     pub log_file: Option<PathBuf>,
     /// Key overrides: `[keys.<screen>] <command> = "<key>[, <key>]"`.
     pub keys: HashMap<String, HashMap<String, String>>,
+    /// Bulk add limits.
+    pub import: ImportSettings,
+}
+
+/// `[import]`: the largest spreadsheet the console reads, and the most rows.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportSettings {
+    pub max_file_mb: u64,
+    pub max_rows: usize,
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        Self {
+            max_file_mb: 10,
+            max_rows: 100_000,
+        }
+    }
 }
 
 pub fn dirs() -> Option<directories::ProjectDirs> {
@@ -90,6 +109,9 @@ impl Config {
             if !matches!(t.as_str(), "color" | "mono" | "monochrome") {
                 anyhow::bail!("theme must be color or mono (got {t:?})");
             }
+        }
+        if self.import.max_file_mb == 0 || self.import.max_rows == 0 {
+            anyhow::bail!("import.max_file_mb and import.max_rows must be at least 1");
         }
         crate::keymap::Keymap::new(&self.keys).map_err(|e| anyhow::anyhow!(e))?;
         Ok(())

@@ -62,6 +62,9 @@ pub enum Cmd {
     CreateKey,
     RevokeKey,
     EditSecurity,
+    BulkAdd,
+    Export,
+    Template,
 }
 
 impl Cmd {
@@ -123,6 +126,9 @@ impl Cmd {
             CreateKey => "create_key",
             RevokeKey => "revoke_key",
             EditSecurity => "edit_security",
+            BulkAdd => "bulk_add",
+            Export => "export",
+            Template => "template",
         }
     }
 }
@@ -331,6 +337,9 @@ fn defaults(scope: Scope) -> Vec<Binding> {
             b(&["m"], SendEmail, "key.send_email", true),
             b(&["f"], FailedList, "key.failed_list", true),
             b(&["s"], PageSize, "key.page_size", false),
+            b(&["i"], BulkAdd, "key.bulk_add", false),
+            b(&["x"], Export, "key.export", false),
+            b(&["t"], Template, "key.template", false),
             b(&["esc"], Back, "key.clear", false),
         ],
         Scope::Details => vec![

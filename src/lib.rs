@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod i18n;
+pub mod import;
 pub mod keymap;
 pub mod screens;
 pub mod secrets;

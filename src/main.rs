@@ -68,7 +68,7 @@ async fn main() -> std::process::ExitCode {
             let log = init_logs(&cfg);
             finish(demo(cfg, data.clone(), lang, theme, log).await)
         }
-        Some(cmd) => match vcms::cli::run_script(&cli, &server, cmd).await {
+        Some(cmd) => match vcms::cli::run_script(&cli, &cfg, &server, cmd).await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 vcms::cli::report_error(cli.json, &e);

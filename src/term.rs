@@ -35,6 +35,12 @@ pub fn restore() {
 pub fn install_panic_hook() {
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // The spreadsheet reader's thread catches its panics (a damaged file) and carries
+        // on: leave the terminal as it is and only log.
+        if std::thread::current().name() == Some(crate::import::READER_THREAD) {
+            tracing::warn!("spreadsheet reader: {info}");
+            return;
+        }
         restore();
         prev(info);
     }));

@@ -114,6 +114,7 @@ fn draw_overlay(f: &mut Frame, area: Rect, app: &mut App) {
         theme,
         keymap,
         quota,
+        import,
         ..
     } = app;
     match overlay {
@@ -139,6 +140,11 @@ fn draw_overlay(f: &mut Frame, area: Rect, app: &mut App) {
                 keymap,
                 app_can_add(quota),
             );
+        }
+        Some(Overlay::Import) => {
+            if let Some(st) = import {
+                crate::screens::import::draw(f, area, st, theme, lang);
+            }
         }
     }
 }

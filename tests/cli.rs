@@ -381,5 +381,208 @@ async fn device_commands() {
     .await
     .expect("steps");
     assert!(client.endpoint_login(&login(secret)).await.is_err());
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_preview_apply_export_and_template() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = server(dir.path(), true).await;
+    let number = vcms_server::service::license::issue(&running.app, 200, 1)
+        .await
+        .expect("issue");
+    let v = vcms(running.url(), dir.path());
+    let d = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        v.json(&["login", "--email", EMAIL]);
+        v.json(&["license", "add", &number]);
+        let total = |v: &Vcms| v.json(&["account", "list"])["total"].clone();
+
+        // The blank template, in each format, imports nothing and says why.
+        for t in ["t.xlsx", "t.xls", "t.csv"] {
+            let path = d.join(t);
+            let p = path.to_str().expect("path");
+            v.json(&["account", "template", p]);
+            let e = v.fails(&["account", "import", p]);
+            assert_eq!(e["error"]["code"], "no_rows", "{t}: {e}");
+            assert!(e["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("no accounts")));
+        }
+
+        // Preview of a LibreOffice .xlsx: numeric extensions, CJK names, old → new.
+        let out = v.run(&["account", "import", &fixture("guide.xlsx"), "--dry-run"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            text.contains("0 to create, 1 to update, 4 unchanged, 0 in error"),
+            "{text}"
+        );
+        assert!(
+            text.contains("email: Chenny@163.com → Chenyy@163.com"),
+            "{text}"
+        );
+        assert!(text.contains("dry run: nothing was changed"), "{text}");
+
+        // Chinese headers (.ods): apply needs --yes when nobody can be asked.
+        let ods = fixture("chinese_headers.ods");
+        let e = v.fails(&["account", "import", &ods]);
+        assert_eq!(e["error"]["code"], "confirm");
+        assert_eq!(total(&v), 13);
+        let r = v.json(&["account", "import", &ods, "--yes"]);
+        assert_eq!(
+            r["message"],
+            "Import 2 account(s) successfully (1 created, 1 updated)"
+        );
+        assert_eq!(v.json(&["account", "show", "2005"])["name"], "王小明");
+        assert_eq!(
+            v.json(&["account", "show", "2002"])["email"],
+            "Chenyy@163.com"
+        );
+
+        // A file with bad rows imports nothing and names every row, column and reason.
+        let e = v.fails(&["account", "import", &fixture("bad_rows.xls"), "--yes"]);
+        assert_eq!(e["error"]["code"], "import_errors");
+        let errs: Vec<(i64, String)> = e["error"]["details"]["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|x| {
+                (
+                    x["row"].as_i64().unwrap_or(-1),
+                    x["column"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            errs,
+            vec![
+                (3, "Name".to_string()),
+                (4, "Extension".to_string()),
+                (5, "Email".to_string()),
+                (6, "Extension".to_string()),
+                (7, "Name".to_string())
+            ]
+        );
+        assert_eq!(total(&v), 14);
+        let out = v.run(&["account", "import", &fixture("bad_rows.xlsx")]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("row 4, column Extension: extension must be exactly 4 digits"),
+            "{text}"
+        );
+
+        // Batch edit: export → change an email and a name in the file → import.
+        v.json(&["account", "add", "--name", "=1+2", "--extension", "1099"]);
+        let csv = d.join("all.csv");
+        let r = v.json(&["account", "export", csv.to_str().expect("path")]);
+        assert_eq!(r["accounts"], 15);
+        let text = std::fs::read_to_string(&csv).expect("csv");
+        assert!(text.starts_with("\u{feff}*Name,*Extension,Email,Cloud Number,Status"));
+        assert!(text.contains("'=1+2,1099"), "formula guarded: {text}");
+        let edited = text
+            .replace("Anna@hotmail.com", "anna@163.com")
+            .replace("Bonnie,", "Bonnie Lee,");
+        std::fs::write(&csv, edited).expect("write");
+        let r = v.json(&["account", "import", csv.to_str().expect("path"), "--yes"]);
+        assert_eq!(
+            r["message"],
+            "Import 2 account(s) successfully (0 created, 2 updated)"
+        );
+        assert_eq!(
+            v.json(&["account", "show", "1001"])["email"],
+            "anna@163.com"
+        );
+        assert_eq!(v.json(&["account", "show", "1002"])["name"], "Bonnie Lee");
+        assert_eq!(v.json(&["account", "show", "1099"])["name"], "=1+2");
+
+        // .xlsx export: CJK names and the guarded name round-trip unchanged.
+        let xlsx = d.join("all.xlsx");
+        v.json(&["account", "export", xlsx.to_str().expect("path")]);
+        let bytes = std::fs::read(&xlsx).expect("xlsx");
+        let s = vcms_sheet::read(
+            &bytes,
+            "all.xlsx",
+            &vcms_sheet::Limits::default(),
+            &mut |_, _| {},
+        )
+        .expect("read export");
+        assert!(s
+            .rows
+            .iter()
+            .any(|r| r.name == "陈媛媛" && r.extension == "2002"));
+        assert_eq!(s.ignored_columns, vec!["Cloud Number", "Status"]);
+        let out = v.run(&[
+            "account",
+            "import",
+            xlsx.to_str().expect("path"),
+            "--dry-run",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("0 to create, 0 to update, 15 unchanged"),
+            "{text}"
+        );
+    })
+    .await
+    .expect("steps");
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_file_errors_are_named() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = server(dir.path(), false).await;
+    let v = vcms(running.url(), dir.path());
+    let d = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        v.json(&["login", "--email", EMAIL]);
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("empty.csv", b"".to_vec(), "empty_sheet"),
+            (
+                "cols.csv",
+                b"Name,Email\nAnna,a@b.c\n".to_vec(),
+                "missing_column",
+            ),
+            (
+                "text.xlsx",
+                b"*Name,*Extension\nAnna,1001\n".to_vec(),
+                "wrong_format",
+            ),
+            ("zip.xlsx", b"PK\x03\x04broken".to_vec(), "corrupt_file"),
+            ("x.pdf", b"%PDF".to_vec(), "unknown_file_type"),
+            ("big.csv", vec![b'a'; 2 * 1024 * 1024], "file_too_large"),
+        ];
+        let mut locked = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+        locked.extend("EncryptedPackage".encode_utf16().flat_map(u16::to_le_bytes));
+        let cfg = d.join("small.toml");
+        std::fs::write(&cfg, "[import]\nmax_file_mb = 1\n").expect("config");
+        for (name, bytes, code) in
+            cases
+                .into_iter()
+                .chain([("locked.xlsx", locked, "password_protected")])
+        {
+            let path = d.join(name);
+            std::fs::write(&path, bytes).expect("write");
+            let e = v.fails(&[
+                "--config",
+                cfg.to_str().expect("cfg"),
+                "account",
+                "import",
+                path.to_str().expect("path"),
+            ]);
+            assert_eq!(e["error"]["code"], code, "{name}: {e}");
+            assert_eq!(e["error"]["field"], "file", "{name}");
+        }
+        let out = v.run(&[
+            "account",
+            "import",
+            d.join("locked.xlsx").to_str().expect("p"),
+        ]);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("password-protected"));
+    })
+    .await
+    .expect("steps");
     running.shutdown().await;
 }

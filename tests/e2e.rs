@@ -113,3 +113,81 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
         .expect("added account");
     running.shutdown().await;
 }
+
+/// Bulk Add from a LibreOffice .xlsx with Chinese headers: progress, the preview with its
+/// counts and old → new, the confirm, the result; a bad file; export and the template.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_add_preview_confirm_export_template() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = support::server(dir.path(), EMAIL, PASSWORD, |_| {}).await;
+    let client = support::owner(&running, EMAIL, PASSWORD).await;
+    let number = vcms_server::service::license::issue(&running.app, 100, 2)
+        .await
+        .expect("issue");
+    client.add_license(&number).await.expect("license");
+    support::add_demo_accounts(&client).await;
+    let url = running.url();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let fixtures = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let steps = tokio::task::spawn_blocking(move || {
+        let mut t = Pty::spawn(&url, &home);
+        t.wait_for("Sign in");
+        t.send(EMAIL);
+        t.send("\t");
+        t.send(PASSWORD);
+        t.send("\r");
+        t.wait_for("All records: 13");
+        t.send("i");
+        t.wait_for("Bulk Add");
+        t.send(&format!("{fixtures}/chinese_headers.xlsx"));
+        t.send("\r");
+        let s = t.wait_for("1 to create, 1 to update, 1 unchanged, 0 in error");
+        assert!(s.contains("email: Chenny@163.com → Chenyy@163.com"), "{s}");
+        assert!(s.contains("王小明"), "{s}");
+        t.send("\r");
+        t.wait_for("Import 2 account(s)?");
+        t.send("y");
+        t.wait_for("Import 2 account(s) successfully");
+        t.wait_for("All records: 14");
+        // A file with bad rows: listed, nothing to apply.
+        t.send("i");
+        t.wait_for("Bulk Add");
+        t.send(&format!("{fixtures}/bad_rows.xlsx"));
+        t.send("\r");
+        let s = t.wait_for("5 in error");
+        assert!(s.contains("Nothing was imported"), "{s}");
+        assert!(s.contains("row 4, column Extension"), "{s}");
+        assert!(!s.contains("[Enter] Import"), "{s}");
+        t.send("\x1b");
+        // A text file named .xlsx.
+        std::fs::write(home.join("x.xlsx"), "hello").expect("write");
+        t.send("i");
+        t.wait_for("Bulk Add");
+        t.send(&home.join("x.xlsx").display().to_string());
+        t.send("\r");
+        t.wait_for("plain text");
+        t.send("\x1b");
+        // Export and the template.
+        t.send("x");
+        t.wait_for("Export accounts");
+        t.send(&"\x7f".repeat(13));
+        t.send(&home.join("out.csv").display().to_string());
+        t.send("\r");
+        t.wait_for("Exported 14 account(s)");
+        let csv = std::fs::read_to_string(home.join("out.csv")).expect("export");
+        assert!(csv.contains("王小明,2005"), "{csv}");
+        t.send("t");
+        t.wait_for("Download Template");
+        t.send(&"\x7f".repeat(13));
+        t.send(&home.join("t.xls").display().to_string());
+        t.send("\r");
+        t.wait_for("Wrote the blank template");
+        assert!(home.join("t.xls").exists());
+        t.send("q");
+        t.wait_exit();
+    })
+    .await;
+    running.shutdown().await;
+    steps.expect("steps");
+}

@@ -368,6 +368,10 @@ pub struct BatchRow {
     pub extension: String,
     #[serde(default)]
     pub email: Option<String>,
+    /// The row's number in the client's spreadsheet, used in the answer (default: its
+    /// 1-based position in `rows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -383,8 +387,10 @@ pub struct BatchRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct RowError {
-    /// 1-based position in `rows` (the console adds the sheet's header offset).
+    /// The row's `row` (its spreadsheet row number), else its 1-based position in `rows`;
+    /// 0 for a problem of the whole file (quota, license).
     pub row: i64,
+    /// The template's column: Name, Extension or Email (Rows for the whole file).
     pub column: String,
     pub reason: String,
 }
@@ -394,9 +400,23 @@ pub struct RowError {
 pub struct RowPlan {
     pub row: i64,
     pub action: String,
+    /// The row's extension as sent.
+    #[serde(default)]
+    pub extension: String,
     /// For updates: the fields that change, e.g. ["email"].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<String>,
+    /// For updates: each change, old → new.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<FieldChange>,
+}
+
+/// One field of an update: its value now and after the import (None: empty).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -411,6 +431,10 @@ pub struct BatchResult {
     pub message: String,
     pub quota: Quota,
     pub emails_queued: i64,
+    /// True when this is the stored answer of an earlier request with the same
+    /// Idempotency-Key: nothing was applied again.
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 /// A failed email (Account → Failed Email List).

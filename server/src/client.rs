@@ -95,7 +95,21 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> ClientResult<T> {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// Any request with extra headers.
+    pub async fn send_with<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &[(&str, &str)],
+    ) -> ClientResult<T> {
         let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }
@@ -296,6 +310,21 @@ impl Client {
     }
     pub async fn batch_accounts(&self, req: &BatchRequest) -> ClientResult<BatchResult> {
         self.post("/api/v1/accounts/batch", req).await
+    }
+    /// The batch with an `Idempotency-Key`: a retry with the same key and rows returns the
+    /// first answer instead of importing twice.
+    pub async fn batch_accounts_once(
+        &self,
+        req: &BatchRequest,
+        idempotency_key: &str,
+    ) -> ClientResult<BatchResult> {
+        self.send_with(
+            Method::POST,
+            "/api/v1/accounts/batch",
+            Some(req),
+            &[("Idempotency-Key", idempotency_key)],
+        )
+        .await
     }
     pub async fn failed_emails(&self) -> ClientResult<FailedEmailList> {
         self.get("/api/v1/emails/failed").await

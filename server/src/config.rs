@@ -16,6 +16,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub sip: SipConfig,
     pub endpoint: EndpointConfig,
+    pub import: ImportConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -189,6 +190,25 @@ impl Default for EndpointConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Most rows in one POST /api/v1/accounts/batch.
+    pub max_rows: usize,
+    /// Largest request body the server reads (any route), in bytes; a larger one is refused
+    /// with 413 and a message saying so.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        Self {
+            max_rows: 100_000,
+            max_body_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
 pub fn default_data_dir() -> PathBuf {
     directories::ProjectDirs::from("", "", "vcms")
         .map(|d| d.data_dir().join("server"))
@@ -207,6 +227,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             sip: SipConfig::default(),
             endpoint: EndpointConfig::default(),
+            import: ImportConfig::default(),
         }
     }
 }
@@ -356,6 +377,16 @@ impl Config {
         if let Some(v) = get("VCMS_SIP_PUBLIC_HOST") {
             self.sip.public_host = Some(v);
         }
+        if let Some(v) = get("VCMS_IMPORT_MAX_ROWS") {
+            self.import.max_rows = v.parse().map_err(|_| {
+                anyhow::anyhow!("VCMS_IMPORT_MAX_ROWS must be a number (got {v:?})")
+            })?;
+        }
+        if let Some(v) = get("VCMS_MAX_BODY_BYTES") {
+            self.import.max_body_bytes = v.parse().map_err(|_| {
+                anyhow::anyhow!("VCMS_MAX_BODY_BYTES must be a number of bytes (got {v:?})")
+            })?;
+        }
         if let Some(v) = get("VCMS_CAPTCHA") {
             self.security.captcha =
                 !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
@@ -406,6 +437,11 @@ impl Config {
         }
         if self.endpoint.address_window_secs < 1 || self.endpoint.service_window_secs < 1 {
             anyhow::bail!("endpoint.*_window_secs must be at least 1");
+        }
+        if self.import.max_rows < 1 || self.import.max_body_bytes < 64 * 1024 {
+            anyhow::bail!(
+                "import.max_rows must be at least 1 and import.max_body_bytes at least 65536"
+            );
         }
         if self.mail.max_attempts < 1 {
             anyhow::bail!("mail.max_attempts must be at least 1");

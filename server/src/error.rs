@@ -102,6 +102,14 @@ impl From<sqlx::Error> for AppError {
 
 impl From<axum::extract::rejection::JsonRejection> for AppError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::new(
+                e.status(),
+                "too_large",
+                "The request is larger than this server accepts (import.max_body_bytes): \
+                 send fewer rows at a time",
+            );
+        }
         AppError::new(
             e.status(),
             "bad_request",

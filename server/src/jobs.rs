@@ -125,6 +125,7 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
     admin::delete_stale_pending(&mut c, now - 30 * DAY).await?;
     outbox::purge_sent(&mut c, now - 30 * DAY).await?;
     crate::store::events::purge(&mut c, now - DAY).await?;
+    crate::store::accounts::purge_batch_requests(&mut c, now - DAY).await?;
     drop(c);
     app.mailer.wake();
     Ok(report)

@@ -84,6 +84,7 @@ impl Server {
             sip_expires: config.sip.default_expires,
             sip: std::sync::OnceLock::new(),
             generation: std::sync::atomic::AtomicU64::new(0),
+            import: config.import.clone(),
         });
         Ok(Self { app, config })
     }

@@ -33,12 +33,27 @@ pub fn draw(
         FormKind::SetRole(_) => t(lang, "form.set_role"),
         FormKind::CreateKey => t(lang, "form.create_key"),
         FormKind::Security => t(lang, "form.security"),
+        FormKind::Import => t(lang, "form.import"),
+        FormKind::Export => t(lang, "form.export"),
+        FormKind::Template => t(lang, "form.template"),
     };
     let w = 70.min(area.width);
     let h = form.height(w.saturating_sub(2), lang) + 6;
     let r = popup::centered(area, w, h);
     let inner = popup::frame_box(f, r, &title, theme);
     let mut y = inner.y;
+    let note = match kind {
+        FormKind::Import => Some(t(lang, "import.formats")),
+        FormKind::Export => Some(t(lang, "export.formats")),
+        FormKind::Template => Some(t(lang, "template.formats")),
+        _ => None,
+    };
+    if let Some(note) = note {
+        f.render_widget(
+            Paragraph::new(Line::styled(format!(" {note}"), theme.muted)),
+            Rect::new(inner.x, y, inner.width, 1),
+        );
+    }
     if let (FormKind::AddAccount, Some(n)) = (kind, can_add) {
         f.render_widget(
             Paragraph::new(Line::styled(
@@ -53,16 +68,22 @@ pub fn draw(
     form.render(f, Rect::new(inner.x, y, inner.width, fh), theme, lang);
     y += fh + 1;
     let key = |c| keymap.key_of(Scope::Form, c);
+    let (submit, alt) = match kind {
+        FormKind::AddAccount => ("key.save", Some("key.save_send")),
+        FormKind::Import => ("key.preview", Some("key.preview_send")),
+        FormKind::Export | FormKind::Template => ("key.write", None),
+        _ => ("key.save", None),
+    };
     let mut buttons = vec![
         Span::styled(format!(" [{}] ", key(Cmd::Submit)), theme.key),
-        Span::raw(t(lang, "key.save")),
+        Span::raw(t(lang, submit)),
     ];
-    if kind == FormKind::AddAccount {
+    if let Some(alt) = alt {
         buttons.push(Span::styled(
             format!("   [{}] ", key(Cmd::SubmitAlt)),
             theme.key,
         ));
-        buttons.push(Span::raw(t(lang, "key.save_send")));
+        buttons.push(Span::raw(t(lang, alt)));
     }
     buttons.push(Span::styled(
         format!("   [{}] ", key(Cmd::Cancel)),

@@ -4,5 +4,6 @@ pub mod account_details;
 pub mod accounts;
 pub mod failed_emails;
 pub mod forms;
+pub mod import;
 pub mod login;
 pub mod system;

@@ -59,6 +59,7 @@ fn rows(n: usize, tag: &str) -> Vec<BatchRow> {
             extension: format!("{i:04}"),
             // "@d42." matches 1% of the accounts.
             email: Some(format!("u{i}@d{}.example.com", i % 100)),
+            row: None,
         })
         .collect()
 }
@@ -142,7 +143,9 @@ async fn main() -> anyhow::Result<()> {
             dry_run: false,
             send_email: false,
         };
-        accounts::batch(&app, &actor, &req).await.map_err(err)?;
+        accounts::batch(&app, &actor, &req, None)
+            .await
+            .map_err(err)?;
     }
     eprintln!(
         "{} small enterprises of 20 accounts in {:.1} s",

@@ -172,15 +172,28 @@ async fn send_emails(
 }
 
 /// Bulk add and batch edit: every row checked; an existing extension updates its name and
-/// email; applied in one transaction only when no row is in error.
+/// email; applied in one transaction only when no row is in error. `dry_run` is the
+/// preview. An `Idempotency-Key` header makes a retried apply return the first answer
+/// (`replayed: true`) instead of importing twice; the same key with other rows gets 409.
 #[utoipa::path(post, path = "/api/v1/accounts/batch", tag = "accounts", request_body = BatchRequest, security(("session" = [])),
-    responses((status = 200, body = BatchResult), (status = 422, body = ErrorBody)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters; kept 24 hours")),
+    responses((status = 200, body = BatchResult), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn batch(
     State(app): State<AppState>,
     Auth(actor): Auth,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchResult>, AppError> {
-    Ok(Json(accounts::batch(&app, &actor, &req).await?))
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            AppError::invalid(
+                "Idempotency-Key",
+                "Idempotency-Key must be 1 to 200 visible ASCII characters",
+            )
+        })?),
+    };
+    Ok(Json(accounts::batch(&app, &actor, &req, key).await?))
 }
 
 /// The failed email list: recipient, account, reason, time, attempts.

@@ -112,8 +112,8 @@ pub fn router(app: AppState) -> Router {
             }),
         )
         .fallback(|| async { AppError::not_found("No such route: see GET /api/openapi.json") })
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            16 * 1024 * 1024,
+        .layer(axum::extract::DefaultBodyLimit::max(
+            app.import.max_body_bytes,
         ))
         .with_state(app)
 }

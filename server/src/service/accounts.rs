@@ -762,21 +762,47 @@ pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
 
 // ---- batch (bulk add / batch edit) ----
 
-pub const MAX_BATCH_ROWS: usize = 20_000;
+/// The request's fingerprint for the idempotency check: rows and options, not dry_run.
+fn batch_hash(req: &api::BatchRequest) -> String {
+    use sha2::Digest;
+    let body = serde_json::to_vec(&(&req.rows, req.send_email)).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(body))
+}
+
+/// An Idempotency-Key: 1 to 200 visible ASCII characters.
+fn check_idempotency_key(key: &str) -> AppResult<()> {
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::invalid(
+            "Idempotency-Key",
+            "Idempotency-Key must be 1 to 200 visible ASCII characters",
+        ));
+    }
+    Ok(())
+}
 
 /// Check every row, plan creates and updates, and apply them in one transaction when no
-/// row is in error (all or nothing).
+/// row is in error (all or nothing). With an `idempotency_key`, an applied batch's answer is
+/// kept for 24 hours: the same key with the same rows returns it again (`replayed`) without
+/// applying anything; the same key with other rows is refused (409).
 pub async fn batch(
     app: &App,
     actor: &Actor,
     req: &api::BatchRequest,
+    idempotency_key: Option<&str>,
 ) -> AppResult<api::BatchResult> {
     actor.require(Perm::ManageAccounts)?;
-    if req.rows.len() > MAX_BATCH_ROWS {
+    let max = app.import.max_rows;
+    if req.rows.len() > max {
         return Err(AppError::invalid(
             "rows",
-            format!("rows must be at most {MAX_BATCH_ROWS} per request"),
+            format!(
+                "{} rows sent; at most {max} rows can be imported at once",
+                req.rows.len()
+            ),
         ));
+    }
+    if let Some(k) = idempotency_key {
+        check_idempotency_key(k)?;
     }
     let now = app.now();
     let mut errors = vec![];
@@ -789,7 +815,7 @@ pub async fn batch(
     }
     let mut valid = Vec::with_capacity(req.rows.len());
     for (i, r) in req.rows.iter().enumerate() {
-        let row = i as i64 + 1;
+        let row = r.row.unwrap_or(i as i64 + 1);
         let mut ok = true;
         let mut err = |column: &str, e: AppError| {
             errors.push(api::RowError {
@@ -799,19 +825,19 @@ pub async fn batch(
             });
         };
         let name = validate::name("name", &r.name)
-            .map_err(|e| err("name", e))
+            .map_err(|e| err("Name", e))
             .ok();
         let ext = Extension::parse("extension", &r.extension)
-            .map_err(|e| err("extension", e))
+            .map_err(|e| err("Extension", e))
             .ok();
         let email = optional_email("email", r.email.as_deref())
-            .map_err(|e| err("email", e))
+            .map_err(|e| err("Email", e))
             .ok();
         if let Some(x) = &ext {
             if let Some(first) = seen.get(x.as_str()) {
                 errors.push(api::RowError {
                     row,
-                    column: "extension".into(),
+                    column: "Extension".into(),
                     reason: format!(
                         "extension {} appears again (first in row {first})",
                         x.as_str()
@@ -834,8 +860,25 @@ pub async fn batch(
     }
 
     let mut tx = app.store.begin().await?;
+    let hash = batch_hash(req);
     if !req.dry_run {
         st::lock_enterprise(&mut tx, actor.enterprise_id).await?;
+        if let Some(key) = idempotency_key {
+            if let Some((h, stored)) = st::batch_request(&mut tx, actor.enterprise_id, key).await? {
+                tx.rollback().await?;
+                if h != hash {
+                    return Err(AppError::conflict(
+                        "Idempotency-Key",
+                        "This Idempotency-Key was already used for a different import: \
+                         use a new key for new rows",
+                    ));
+                }
+                let mut r: api::BatchResult =
+                    serde_json::from_str(&stored).map_err(AppError::internal)?;
+                r.replayed = true;
+                return Ok(r);
+            }
+        }
     }
     let existing: HashMap<String, st::ListRow> = st::all_of(&mut tx, actor.enterprise_id)
         .await?
@@ -852,42 +895,57 @@ pub async fn batch(
                 plan.push(api::RowPlan {
                     row: v.row,
                     action: "create".into(),
+                    extension: v.ext.clone(),
                     changes: vec![],
+                    diff: vec![],
                 });
                 creates.push(v);
             }
             Some(old) => {
-                let mut changes = vec![];
+                let mut diff = vec![];
                 if old.name != v.name {
-                    changes.push("name".to_string());
+                    diff.push(api::FieldChange {
+                        field: "name".into(),
+                        old: Some(old.name.clone()),
+                        new: Some(v.name.clone()),
+                    });
                 }
                 if old.email != v.email {
-                    changes.push("email".to_string());
+                    diff.push(api::FieldChange {
+                        field: "email".into(),
+                        old: old.email.clone(),
+                        new: v.email.clone(),
+                    });
                 }
-                if changes.is_empty() {
+                let action = if diff.is_empty() {
                     unchanged += 1;
-                    plan.push(api::RowPlan {
-                        row: v.row,
-                        action: "unchanged".into(),
-                        changes,
-                    });
+                    "unchanged"
                 } else {
-                    plan.push(api::RowPlan {
-                        row: v.row,
-                        action: "update".into(),
-                        changes,
-                    });
                     updates.push((v, old.id));
-                }
+                    "update"
+                };
+                plan.push(api::RowPlan {
+                    row: v.row,
+                    action: action.into(),
+                    extension: v.ext.clone(),
+                    changes: diff.iter().map(|d| d.field.clone()).collect(),
+                    diff,
+                });
             }
         }
     }
-    for e in &errors {
-        if !plan.iter().any(|p| p.row == e.row) {
+    let in_plan: HashSet<i64> = plan.iter().map(|p| p.row).collect();
+    let bad: HashSet<i64> = errors.iter().map(|e| e.row).collect();
+    let mut listed: HashSet<i64> = HashSet::new();
+    for (i, r) in req.rows.iter().enumerate() {
+        let row = r.row.unwrap_or(i as i64 + 1);
+        if !in_plan.contains(&row) && bad.contains(&row) && listed.insert(row) {
             plan.push(api::RowPlan {
-                row: e.row,
+                row,
                 action: "error".into(),
+                extension: r.extension.trim().to_string(),
                 changes: vec![],
+                diff: vec![],
             });
         }
     }
@@ -897,7 +955,7 @@ pub async fn batch(
         if !q.in_force {
             errors.push(api::RowError {
                 row: 0,
-                column: "rows".into(),
+                column: "Rows".into(),
                 reason: license::require_in_force(&q)
                     .err()
                     .map(|e| e.body.message)
@@ -906,7 +964,7 @@ pub async fn batch(
         } else if creates.len() as i64 > q.can_add {
             errors.push(api::RowError {
                 row: 0,
-                column: "rows".into(),
+                column: "Rows".into(),
                 reason: format!(
                     "{} new account(s) but only {} can be added ({}/{} used)",
                     creates.len(),
@@ -931,6 +989,7 @@ pub async fn batch(
         message,
         quota,
         emails_queued: emails,
+        replayed: false,
     };
     if !errors.is_empty() {
         let n = errors.len();
@@ -1030,6 +1089,17 @@ pub async fn batch(
         }
     }
     let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
+    let n = creates.len() + updates.len();
+    let msg = format!(
+        "Import {n} account(s) successfully ({} created, {} updated)",
+        creates.len(),
+        updates.len()
+    );
+    let done = result(true, msg, q, emails, vec![]);
+    if let Some(key) = idempotency_key {
+        let stored = serde_json::to_string(&done).map_err(AppError::internal)?;
+        st::save_batch_request(&mut tx, actor.enterprise_id, key, &hash, &stored, now).await?;
+    }
     events::publish(app, &mut tx, actor.enterprise_id, "accounts_imported", None).await?;
     team::record(
         app,
@@ -1045,11 +1115,5 @@ pub async fn batch(
     if emails > 0 {
         app.mailer.wake();
     }
-    let n = creates.len() + updates.len();
-    let msg = format!(
-        "Import {n} account(s) successfully ({} created, {} updated)",
-        creates.len(),
-        updates.len()
-    );
-    Ok(result(true, msg, q, emails, vec![]))
+    Ok(done)
 }

@@ -42,6 +42,8 @@ pub struct App {
     /// Moves on after every committed change of accounts or licenses: the registrar's
     /// credential cache drops what it read before.
     pub generation: std::sync::atomic::AtomicU64,
+    /// Limits of the batch path.
+    pub import: crate::config::ImportConfig,
 }
 
 /// What the HTTP side needs of the SIP service.

@@ -543,3 +543,54 @@ pub async fn hits(
             .await?;
     Ok(n.unwrap_or(0))
 }
+
+// ---- idempotent batch requests ----
+
+/// The stored (request hash, answer) of a batch applied with this key, if any.
+pub async fn batch_request(
+    c: &mut Conn,
+    enterprise_id: i64,
+    key: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT request_hash, response FROM batch_requests \
+         WHERE enterprise_id = $1 AND idem_key = $2",
+    )
+    .bind(enterprise_id)
+    .bind(key)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn save_batch_request(
+    c: &mut Conn,
+    enterprise_id: i64,
+    key: &str,
+    hash: &str,
+    response: &str,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO batch_requests (enterprise_id, idem_key, request_hash, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(enterprise_id)
+    .bind(key)
+    .bind(hash)
+    .bind(response)
+    .bind(now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Forget the answers of batches applied before `before`.
+pub async fn purge_batch_requests(c: &mut Conn, before: Millis) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM batch_requests WHERE created_at < $1")
+            .bind(before)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -7,6 +7,7 @@ mod common;
 
 mod accounts;
 mod auth;
+mod import;
 mod input;
 mod licenses;
 mod outbox;

@@ -1,0 +1,23 @@
+//! Spreadsheets of cloud accounts, in and out — the one place the console, the scripting CLI
+//! and the fuzz target read and write them.
+//!
+//! - [`read`]: bytes + file name → the rows of the first sheet with their spreadsheet row
+//!   numbers, or a [`ReadError`] naming the problem. Formats: .xlsx, .xls, .ods (calamine)
+//!   and .csv. Guards run before any parsing: file size, zip entry count / unpacked size /
+//!   compression ratio (zip bombs), sheet dimension and row count.
+//! - [`write`]: .xlsx (every cell a string cell, so nothing runs as a formula) or .csv
+//!   (cells starting with `= + - @` get a leading `'`), chosen by the file name.
+//!
+//! Nothing here checks the domain rules (4-digit extension, email, name length): the server
+//! does, once, for every client.
+
+mod read;
+mod write;
+
+pub use read::{read, Format, Limits, ReadError, Row, Sheet};
+pub use write::{template, write, WriteError, EXPORT_HEADERS, TEMPLATE_HEADERS};
+
+/// A cell that a spreadsheet program could run as a formula starts with one of these.
+pub(crate) fn formula_like(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r'])
+}

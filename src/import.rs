@@ -1,0 +1,248 @@
+//! Bulk add, batch edit and export, shared by the console and the scripting CLI: a
+//! spreadsheet file → JSON rows for the server's batch endpoint (whose dry run is the
+//! preview), the preview as lines of text, and all accounts → an export file.
+
+use std::path::Path;
+
+use vcms_server::api::{AccountQuery, BatchResult, BatchRow, RowPlan};
+use vcms_server::client::{Client, ClientError, ClientResult};
+use vcms_sheet::{Limits, ReadError, Sheet};
+
+use crate::config::Config;
+
+/// The name of the console's reader thread (see `term::install_panic_hook`).
+pub const READER_THREAD: &str = "sheet-reader";
+
+/// [`read_file`] on the reader thread, for the console: the event loop goes on meanwhile.
+pub async fn read_file_in_background(
+    path: std::path::PathBuf,
+    limits: Limits,
+    progress: std::sync::Arc<ImportProgress>,
+) -> Result<Sheet, ReadError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(READER_THREAD.into())
+        .spawn(move || {
+            let r = read_file(&path, &limits, &mut |d, t| progress.set(d, t));
+            let _ = tx.send(r);
+        });
+    if let Err(e) = spawned {
+        return Err(ReadError::Corrupt(format!("cannot start the reader: {e}")));
+    }
+    rx.await
+        .unwrap_or_else(|_| Err(ReadError::Corrupt("the reader stopped".into())))
+}
+
+/// Progress of a console import, written by the background tasks, read by drawing.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    pub done: std::sync::atomic::AtomicU64,
+    pub total: std::sync::atomic::AtomicU64,
+}
+
+impl ImportProgress {
+    pub fn set(&self, done: u64, total: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.done.store(done, Relaxed);
+        self.total.store(total, Relaxed);
+    }
+
+    /// 0 to 100.
+    pub fn percent(&self) -> u16 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (d, t) = (self.done.load(Relaxed), self.total.load(Relaxed));
+        (d * 100).checked_div(t).unwrap_or(0).min(100) as u16
+    }
+}
+
+/// The reader's limits from the console config (`[import]`).
+pub fn limits(cfg: &Config) -> Limits {
+    Limits {
+        max_file_bytes: cfg.import.max_file_mb * 1024 * 1024,
+        max_rows: cfg.import.max_rows,
+        ..Limits::default()
+    }
+}
+
+/// Read `path` (its size is checked before it is read into memory).
+pub fn read_file(
+    path: &Path,
+    limits: &Limits,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Sheet, ReadError> {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    let name = name.unwrap_or_default();
+    vcms_sheet::Format::from_name(&name).ok_or_else(|| {
+        ReadError::UnknownType(
+            path.extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or(name.clone()),
+        )
+    })?;
+    let size = std::fs::metadata(path)
+        .map_err(|e| ReadError::Corrupt(format!("cannot open {}: {e}", path.display())))?
+        .len();
+    if size > limits.max_file_bytes {
+        return Err(ReadError::TooLarge {
+            size,
+            max: limits.max_file_bytes,
+        });
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| ReadError::Corrupt(format!("cannot read {}: {e}", path.display())))?;
+    vcms_sheet::read(&bytes, &name, limits, progress)
+}
+
+/// The sheet's rows as the batch endpoint's rows, with their spreadsheet row numbers.
+pub fn batch_rows(sheet: &Sheet) -> Vec<BatchRow> {
+    sheet
+        .rows
+        .iter()
+        .map(|r| BatchRow {
+            name: r.name.clone(),
+            extension: r.extension.clone(),
+            email: r.email.clone(),
+            row: Some(i64::from(r.row)),
+        })
+        .collect()
+}
+
+/// A key for one apply: a retry of the same apply sends the same key, so the server
+/// imports it once.
+pub fn idempotency_key() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("vcms-{}-{nanos:x}", std::process::id())
+}
+
+/// Apply with `key`, retrying (with the same key) when the answer was lost on the way.
+pub async fn apply(
+    client: &Client,
+    rows: Vec<BatchRow>,
+    send_email: bool,
+    key: &str,
+) -> ClientResult<BatchResult> {
+    let req = vcms_server::api::BatchRequest {
+        rows,
+        dry_run: false,
+        send_email,
+    };
+    let mut tries = 0;
+    loop {
+        match client.batch_accounts_once(&req, key).await {
+            Err(ClientError::Transport(_)) if tries < 2 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            r => return r,
+        }
+    }
+}
+
+/// "3 to create, 1 to update, 5 unchanged, 2 in error".
+pub fn counts(r: &BatchResult) -> String {
+    let bad = r.plan.iter().filter(|p| p.action == "error").count();
+    format!(
+        "{} to create, {} to update, {} unchanged, {bad} in error",
+        r.created, r.updated, r.unchanged
+    )
+}
+
+fn or_dash(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+/// One line per row of the preview, in row order: what it does, and for an update what
+/// changes (old → new); then one line per problem ("row 7, column Extension: …").
+pub fn preview_lines(r: &BatchResult, rows: &[BatchRow]) -> Vec<String> {
+    let by_row: std::collections::HashMap<i64, &BatchRow> =
+        rows.iter().filter_map(|b| b.row.map(|n| (n, b))).collect();
+    let mut out: Vec<String> = r.plan.iter().map(|p| plan_line(p, &by_row)).collect();
+    out.extend(r.errors.iter().map(|e| {
+        if e.row == 0 {
+            format!("file: {}", e.reason)
+        } else {
+            format!("row {}, column {}: {}", e.row, e.column, e.reason)
+        }
+    }));
+    out
+}
+
+fn plan_line(p: &RowPlan, by_row: &std::collections::HashMap<i64, &BatchRow>) -> String {
+    let name = by_row.get(&p.row).map(|b| b.name.as_str()).unwrap_or("");
+    let what = match p.action.as_str() {
+        "update" => p
+            .diff
+            .iter()
+            .map(|d| format!("{}: {} → {}", d.field, or_dash(&d.old), or_dash(&d.new)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => name.to_string(),
+    };
+    format!(
+        "row {:<6} {:<9} {:<5} {what}",
+        p.row,
+        p.action,
+        if p.extension.is_empty() {
+            "-"
+        } else {
+            &p.extension
+        }
+    )
+}
+
+/// Every account (matching `search`) as export rows: the template's columns plus the cloud
+/// number and status.
+pub async fn export_rows(
+    client: &Client,
+    search: Option<String>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> ClientResult<Vec<Vec<String>>> {
+    let mut out = vec![];
+    let mut page = 1;
+    loop {
+        let p = client
+            .accounts(&AccountQuery {
+                page: Some(page),
+                page_size: Some(100),
+                search: search.clone(),
+                sort: Some(vcms_server::api::AccountSort::Extension),
+                ..Default::default()
+            })
+            .await?;
+        out.extend(p.items.iter().map(|a| {
+            vec![
+                a.name.clone(),
+                a.extension.clone(),
+                a.email.clone().unwrap_or_default(),
+                a.cloud_number.clone(),
+                if a.status == "registered" {
+                    "Registered".into()
+                } else {
+                    "Unregistered".into()
+                },
+            ]
+        }));
+        progress(out.len() as u64, p.total.max(0) as u64);
+        if page >= p.pages || p.items.is_empty() {
+            return Ok(out);
+        }
+        page += 1;
+    }
+}
+
+/// Write `rows` to `path` as .xlsx or .csv (by its extension).
+pub fn write_export(path: &Path, rows: &[Vec<String>]) -> anyhow::Result<()> {
+    let name = path.to_string_lossy();
+    let bytes = vcms_sheet::write(&name, &vcms_sheet::EXPORT_HEADERS, rows)?;
+    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("cannot write {name}: {e}"))
+}
+
+/// Write the blank template to `path` (.xlsx, .xls or .csv).
+pub fn write_template(path: &Path) -> anyhow::Result<()> {
+    let name = path.to_string_lossy();
+    let bytes = vcms_sheet::template(&name)?;
+    std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("cannot write {name}: {e}"))
+}
