@@ -140,6 +140,9 @@ measure() {
     echo "| $label | $tname | $run ($rate/s offered, ≤$limit in flight) | $ok/$((ok+fail)) | ${secs} s | **$rps** | $p50 | $p99 | $cpu_pct% ($us_per µs/reg) | $sc s | $per100k MiB |"
   done
   echo "# $label peak RSS (VmHWM, main process): $(( $(hwm_kib "$pid") / 1024 )) MiB" >&2
+  # Transactions linger for their timers (UDP: 32 s), so memory is read again after them.
+  sleep "${SETTLE:-35}"
+  echo "# $label $tname: PSS $(( $(pss_kib "$pid") / 1024 )) MiB ${SETTLE:-35} s after the last run" >&2
 }
 
 start_vcms() { # backend port -> sets pid, dir
@@ -155,7 +158,7 @@ start_vcms() { # backend port -> sets pid, dir
   local http
   http=$(free_port)
   VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
-    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS= \
+    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS=off \
     target/release/vcms-server serve >"$dir/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
@@ -164,7 +167,7 @@ start_vcms() { # backend port -> sets pid, dir
   # Restart, so that memory is measured without the fill's leftovers.
   kill "$pid"; wait "$pid" 2>/dev/null || true
   VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
-    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS= \
+    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS=off \
     target/release/vcms-server serve >"$dir/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
@@ -212,5 +215,8 @@ for target in "${targets[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if [ "$target" = vcms-postgres ]; then
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" postgres || true
+    fi
   done
 done

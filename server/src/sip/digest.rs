@@ -409,4 +409,20 @@ mod tests {
         assert!(n.accept_count(&other, None, 1_000_000));
         assert!(!n.accept_count(&other, None, 1_000_000));
     }
+
+    #[test]
+    fn many_live_nonces_keep_their_counts() {
+        // Past the sweep threshold every nonce is still live: none is forgotten (a replay
+        // is still refused), and the map is not rescanned on every request.
+        let n = Nonces::new([7; 32], 300_000);
+        let total = SWEEP_AT_LEAST + 50_000;
+        for i in 0..total {
+            assert!(n.accept_count(&format!("n{i}"), Some("00000001"), 1_000));
+        }
+        assert!(!n.accept_count("n0", Some("00000001"), 1_000));
+        assert!(n.accept_count("n0", Some("00000002"), 1_000));
+        let seen = n.seen.lock().unwrap();
+        assert_eq!(seen.counts.len(), total);
+        assert!(seen.sweep_at >= total);
+    }
 }
