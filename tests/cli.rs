@@ -381,6 +381,9 @@ async fn device_commands() {
     .await
     .expect("steps");
     assert!(client.endpoint_login(&login(secret)).await.is_err());
+    running.shutdown().await;
+}
+
 fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
 }

@@ -1,5 +1,10 @@
 //! `vcms-server`: run the service, and the operator's commands.
 
+/// mimalloc: under SIP load glibc's allocator kept hundreds of MiB it no longer used and
+/// spent a fifth of the CPU (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -105,6 +105,7 @@ pub struct Registrar {
     /// Accounts read recently, by cloud number: (account, read at, generation then).
     creds: Mutex<HashMap<String, (SipAccount, Millis, u64)>>,
     failures: Mutex<HashMap<(String, IpAddr), (u32, Millis)>>,
+    fail_sweep_at: std::sync::atomic::AtomicUsize,
     commits: mpsc::UnboundedSender<Commit>,
 }
 
@@ -238,6 +239,7 @@ impl Registrar {
             accounts: Mutex::new(HashMap::new()),
             creds: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            fail_sweep_at: std::sync::atomic::AtomicUsize::new(100_000),
             commits: tx,
         });
         tokio::spawn(committer(app, rx));
@@ -291,8 +293,17 @@ impl Registrar {
     fn fail(&self, user: &str, ip: Option<IpAddr>, now: Millis) -> bool {
         let Some(ip) = ip else { return false };
         let mut f = lock(&self.failures);
-        if f.len() > 100_000 {
+        // Sweep old entries only when the map has doubled since the last sweep, so that a
+        // flood of failures costs amortised O(1) per request.
+        let sweep_at = self
+            .fail_sweep_at
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if f.len() > sweep_at {
             f.retain(|_, (_, t)| now - *t < 10 * MINUTE);
+            self.fail_sweep_at.store(
+                (f.len() * 2).max(100_000),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         let e = f.entry((user.to_string(), ip)).or_insert((0, now));
         if now - e.1 >= 10 * MINUTE {
