@@ -191,3 +191,78 @@ async fn bulk_add_preview_confirm_export_template() {
     running.shutdown().await;
     steps.expect("steps");
 }
+
+/// A device registers while the console shows the table: Anna's row turns "Registered" and
+/// her details show the binding, without a key press; unregistering turns it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_shows_live_in_the_console() {
+    use vcms_server::sip::client::{Options, Transport, Ua};
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = support::server(dir.path(), EMAIL, PASSWORD, |_| {}).await;
+    let client = support::owner(&running, EMAIL, PASSWORD).await;
+    support::add_demo_accounts(&client).await;
+    let anna = client.account_by_extension("1001").await.expect("anna");
+    let udp = running.sip.as_ref().and_then(|s| s.udp).expect("sip udp");
+    let url = running.url();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let (shown_tx, shown_rx) = std::sync::mpsc::channel::<&'static str>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let steps = tokio::task::spawn_blocking(move || {
+        let mut t = Pty::spawn(&url, &home);
+        t.wait_for("Sign in");
+        t.send(EMAIL);
+        t.send("\t");
+        t.send(PASSWORD);
+        t.send("\r");
+        let s = t.wait_for("All records: 13");
+        assert!(!s.contains("● Registered"), "{s}");
+        shown_tx.send("table").expect("signal");
+        let s = t.wait_for("● Registered");
+        assert!(s.contains("Anna"), "{s}");
+        // Anna is the first row: her details show the binding.
+        t.send("\r");
+        let s = t.wait_for("Registered(UDP)");
+        assert!(s.contains("Yealink VCDesktop"), "{s}");
+        shown_tx.send("details").expect("signal");
+        go_rx.recv().expect("unregistered");
+        t.wait_for("No endpoint");
+        t.send("\x1b");
+        t.wait_for("All records: 13");
+        t.send("q");
+        t.wait_exit();
+    });
+    let wait = |rx: &std::sync::mpsc::Receiver<&'static str>| {
+        rx.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("console step")
+    };
+    // Blocking receives off the runtime's threads.
+    let rx = std::sync::Arc::new(std::sync::Mutex::new(shown_rx));
+    let r = rx.clone();
+    tokio::task::spawn_blocking(move || wait(&r.lock().expect("rx")))
+        .await
+        .expect("wait");
+    let mut ua = Ua::connect(Options {
+        server: udp,
+        transport: Transport::Udp,
+        domain: "vcms.local".into(),
+        user: anna.cloud_number.clone(),
+        password: anna.password.clone(),
+        instance: None,
+        user_agent: "Yealink VCDesktop 1.0.50.16".into(),
+        tls_ca: None,
+        algorithm: vcms_server::sip::digest::Algorithm::Md5,
+        contact_addr: None,
+    })
+    .await
+    .expect("ua");
+    assert_eq!(ua.register(Some(600)).await.expect("register").code, 200);
+    let r = rx.clone();
+    tokio::task::spawn_blocking(move || wait(&r.lock().expect("rx")))
+        .await
+        .expect("wait");
+    assert_eq!(ua.register(Some(0)).await.expect("unregister").code, 200);
+    go_tx.send(()).expect("go");
+    steps.await.expect("console steps");
+    running.shutdown().await;
+}
