@@ -1,13 +1,18 @@
 //! Runs a [`Req`] with the shared typed client and wraps the answer in a [`Reply`].
 
-use vcms_server::api::AccountQuery;
+use vcms_server::api::{AccountQuery, AccountRow};
 use vcms_server::client::{Client, ClientResult};
 
 use crate::action::{Reply, Req};
 
-/// All ids of the accounts matching `search`, page by page.
-pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Vec<i64>> {
-    let mut ids = vec![];
+/// Every account matching `search`, by extension, page by page; `progress(done, total)`
+/// after each page.
+pub async fn all_accounts(
+    client: &Client,
+    search: Option<String>,
+    progress: &mut (dyn FnMut(u64, u64) + Send),
+) -> ClientResult<Vec<AccountRow>> {
+    let mut out = vec![];
     let mut page = 1;
     loop {
         let p = client
@@ -15,15 +20,24 @@ pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Ve
                 page: Some(page),
                 page_size: Some(100),
                 search: search.clone(),
+                sort: Some(vcms_server::api::AccountSort::Extension),
                 ..Default::default()
             })
             .await?;
-        ids.extend(p.items.iter().map(|r| r.id));
-        if page >= p.pages || p.items.is_empty() {
-            return Ok(ids);
+        let last = page >= p.pages || p.items.is_empty();
+        out.extend(p.items);
+        progress(out.len() as u64, p.total.max(0) as u64);
+        if last {
+            return Ok(out);
         }
         page += 1;
     }
+}
+
+/// All ids of the accounts matching `search`.
+pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Vec<i64>> {
+    let rows = all_accounts(client, search, &mut |_, _| {}).await?;
+    Ok(rows.iter().map(|r| r.id).collect())
 }
 
 pub async fn exec(mut client: Client, req: Req) -> Reply {

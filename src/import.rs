@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use vcms_server::api::{AccountQuery, BatchResult, BatchRow, RowPlan};
+use vcms_server::api::{BatchResult, BatchRow, RowPlan};
 use vcms_server::client::{Client, ClientError, ClientResult};
 use vcms_sheet::{Limits, ReadError, Sheet};
 
@@ -200,19 +200,10 @@ pub async fn export_rows(
     search: Option<String>,
     progress: &mut (dyn FnMut(u64, u64) + Send),
 ) -> ClientResult<Vec<Vec<String>>> {
-    let mut out = vec![];
-    let mut page = 1;
-    loop {
-        let p = client
-            .accounts(&AccountQuery {
-                page: Some(page),
-                page_size: Some(100),
-                search: search.clone(),
-                sort: Some(vcms_server::api::AccountSort::Extension),
-                ..Default::default()
-            })
-            .await?;
-        out.extend(p.items.iter().map(|a| {
+    let rows = crate::api::all_accounts(client, search, progress).await?;
+    Ok(rows
+        .iter()
+        .map(|a| {
             vec![
                 a.name.clone(),
                 a.extension.clone(),
@@ -224,13 +215,8 @@ pub async fn export_rows(
                     "Unregistered".into()
                 },
             ]
-        }));
-        progress(out.len() as u64, p.total.max(0) as u64);
-        if page >= p.pages || p.items.is_empty() {
-            return Ok(out);
-        }
-        page += 1;
-    }
+        })
+        .collect())
 }
 
 /// Write `rows` to `path` as .xlsx or .csv (by its extension).

@@ -9,10 +9,16 @@ const PASSWORD: &str = "E2eSecret2026";
 mod support;
 use support::Pty;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_page_search_reset_pincode_remove_two() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let running = support::server(dir.path(), EMAIL, PASSWORD, |_| {}).await;
+/// A server with the owner, a license and the demo accounts; the console's URL and home.
+async fn seeded(
+    dir: &std::path::Path,
+) -> (
+    vcms_server::Running,
+    vcms_server::client::Client,
+    String,
+    std::path::PathBuf,
+) {
+    let running = support::server(dir, EMAIL, PASSWORD, |_| {}).await;
     let client = support::owner(&running, EMAIL, PASSWORD).await;
     let number = vcms_server::service::license::issue(&running.app, 100, 2)
         .await
@@ -20,8 +26,15 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
     client.add_license(&number).await.expect("license");
     support::add_demo_accounts(&client).await;
     let url = running.url();
-    let home = dir.path().join("home");
+    let home = dir.join("home");
     std::fs::create_dir_all(&home).expect("home");
+    (running, client, url, home)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_page_search_reset_pincode_remove_two() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (running, client, url, home) = seeded(dir.path()).await;
     let steps = tokio::task::spawn_blocking(move || {
         let mut t = Pty::spawn(&url, &home);
         t.wait_for("Sign in");
@@ -119,16 +132,7 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_add_preview_confirm_export_template() {
     let dir = tempfile::tempdir().expect("tmp");
-    let running = support::server(dir.path(), EMAIL, PASSWORD, |_| {}).await;
-    let client = support::owner(&running, EMAIL, PASSWORD).await;
-    let number = vcms_server::service::license::issue(&running.app, 100, 2)
-        .await
-        .expect("issue");
-    client.add_license(&number).await.expect("license");
-    support::add_demo_accounts(&client).await;
-    let url = running.url();
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("home");
+    let (running, _client, url, home) = seeded(dir.path()).await;
     let fixtures = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
     let steps = tokio::task::spawn_blocking(move || {
         let mut t = Pty::spawn(&url, &home);
@@ -198,14 +202,9 @@ async fn bulk_add_preview_confirm_export_template() {
 async fn registration_shows_live_in_the_console() {
     use vcms_server::sip::client::{Options, Transport, Ua};
     let dir = tempfile::tempdir().expect("tmp");
-    let running = support::server(dir.path(), EMAIL, PASSWORD, |_| {}).await;
-    let client = support::owner(&running, EMAIL, PASSWORD).await;
-    support::add_demo_accounts(&client).await;
+    let (running, client, url, home) = seeded(dir.path()).await;
     let anna = client.account_by_extension("1001").await.expect("anna");
     let udp = running.sip.as_ref().and_then(|s| s.udp).expect("sip udp");
-    let url = running.url();
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("home");
     let (shown_tx, shown_rx) = std::sync::mpsc::channel::<&'static str>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
     let steps = tokio::task::spawn_blocking(move || {
