@@ -145,6 +145,8 @@ pub struct SipConfig {
     pub nonce_secs: u64,
     /// Failed digest answers for one account from one address before 403.
     pub max_auth_failures: u32,
+    /// How long a call rings before the caller is told 480 (no answer), in seconds.
+    pub ring_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -175,6 +177,7 @@ impl Default for SipConfig {
             max_bindings: 5,
             nonce_secs: 300,
             max_auth_failures: 5,
+            ring_secs: 120,
         }
     }
 }

@@ -1,15 +1,17 @@
 //! SIP: the UDP, TCP and TLS listeners (rsipstack's transport and transaction layers) and
-//! what we answer on them: REGISTER (the registrar), OPTIONS (keep-alive pings).
+//! what we answer on them: REGISTER (the registrar), calls (the proxy), OPTIONS (keep-alive
+//! pings).
 
 pub mod client;
 pub mod digest;
+pub mod proxy;
 pub mod registrar;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use rsipstack::sip::{self as rsip, Header, Method, StatusCode};
+use rsipstack::sip::Method;
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::tls::{TlsConfig, TlsListenerConnection};
 use rsipstack::transport::udp::UdpConnection;
@@ -22,11 +24,13 @@ use crate::api;
 use crate::config::Config;
 use crate::service::AppState;
 
+pub use proxy::Proxy;
 pub use registrar::Registrar;
 
 /// The SIP service of a running server.
 pub struct SipServer {
     pub registrar: Arc<Registrar>,
+    pub proxy: Arc<Proxy>,
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
@@ -94,6 +98,44 @@ fn write_file(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The host devices reach a listener on: the configured public host, else its address
+/// (127.0.0.1 for a wildcard one).
+fn advertised_host(config: &Config, a: SocketAddr) -> String {
+    config.sip.public_host.clone().unwrap_or_else(|| {
+        if a.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            a.ip().to_string()
+        }
+    })
+}
+
+/// Our addresses for Via and Record-Route, and every host:port that names us in a Route.
+fn local_names(
+    config: &Config,
+    udp: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+    tls: Option<SocketAddr>,
+) -> proxy::Local {
+    let mut l = proxy::Local::default();
+    for (a, slot) in [(udp, &mut l.udp), (tcp, &mut l.tcp), (tls, &mut l.tls)] {
+        if let Some(a) = a {
+            *slot = Some((advertised_host(config, a), a.port()));
+        }
+    }
+    for a in [udp, tcp, tls].into_iter().flatten() {
+        let p = a.port();
+        for h in [
+            advertised_host(config, a),
+            a.ip().to_string(),
+            config.sip.domain.clone(),
+        ] {
+            l.names.insert(format!("{}:{p}", h.to_ascii_lowercase()));
+        }
+    }
+    l
+}
+
 impl SipServer {
     /// Bind the configured listeners, load the bindings that survived a restart, and serve.
     pub async fn start(app: AppState, config: &Config) -> anyhow::Result<Self> {
@@ -140,13 +182,28 @@ impl SipServer {
             .with_cancel_token(cancel.clone())
             .with_transport_layer(layer)
             .with_user_agent(concat!("vcms/", env!("CARGO_PKG_VERSION")))
-            .with_allows(vec![Method::Register, Method::Options])
+            .with_allows(vec![
+                Method::Register,
+                Method::Invite,
+                Method::Ack,
+                Method::Cancel,
+                Method::Bye,
+                Method::Options,
+                Method::Update,
+                Method::Info,
+            ])
             .build();
         let mut incoming = endpoint
             .incoming_transactions()
             .map_err(|e| anyhow::anyhow!("sip: {e}"))?;
         let nonce_key = app.secrets.derive_key("sip-digest-nonce");
         let registrar = Registrar::new(app.clone(), config.sip.clone(), nonce_key);
+        let proxy = Proxy::new(
+            registrar.clone(),
+            endpoint.inner.clone(),
+            local_names(config, udp, tcp, tls),
+            std::time::Duration::from_secs(config.sip.ring_secs.max(1)),
+        );
         let loaded = registrar.load().await?;
         if loaded > 0 {
             tracing::info!(bindings = loaded, "sip: bindings restored");
@@ -161,6 +218,7 @@ impl SipServer {
             endpoint.shutdown();
         }));
         let r = registrar.clone();
+        let p = proxy.clone();
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move {
             loop {
@@ -170,38 +228,30 @@ impl SipServer {
                 };
                 let Some(mut tx) = tx else { break };
                 let r = r.clone();
+                let p = p.clone();
                 tokio::spawn(async move {
                     match tx.original.method {
                         Method::Register => r.handle(&mut tx).await,
-                        Method::Options => {
-                            let _ = tx
-                                .reply_with(
-                                    StatusCode::OK,
-                                    vec![Header::Allow(rsip::Allow::new("REGISTER, OPTIONS"))],
-                                    None,
-                                )
-                                .await;
-                        }
-                        _ => {
-                            let _ = tx
-                                .reply_with(
-                                    StatusCode::MethodNotAllowed,
-                                    vec![Header::Allow(rsip::Allow::new("REGISTER, OPTIONS"))],
-                                    None,
-                                )
-                                .await;
-                        }
+                        _ => p.handle(tx).await,
                     }
                 });
             }
         }));
         let r = registrar.clone();
+        let p = proxy.clone();
         let c = cancel.clone();
         tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(registrar::EXPIRY_TICK);
+            let mut n = 0u32;
             loop {
                 tokio::select! {
-                    _ = tick.tick() => r.expire().await,
+                    _ = tick.tick() => {
+                        r.expire().await;
+                        n = n.wrapping_add(1);
+                        if n % 120 == 0 {
+                            p.sweep();
+                        }
+                    }
                     _ = c.cancelled() => break,
                 }
             }
@@ -213,6 +263,7 @@ impl SipServer {
         }
         Ok(Self {
             registrar,
+            proxy,
             udp,
             tcp,
             tls,
@@ -223,21 +274,12 @@ impl SipServer {
 
     /// What a device is told: the domain and where to register.
     pub fn settings(&self, config: &Config) -> Vec<api::SipServer> {
-        let host = |a: SocketAddr| {
-            config.sip.public_host.clone().unwrap_or_else(|| {
-                if a.ip().is_unspecified() {
-                    "127.0.0.1".to_string()
-                } else {
-                    a.ip().to_string()
-                }
-            })
-        };
         [("udp", self.udp), ("tcp", self.tcp), ("tls", self.tls)]
             .into_iter()
             .filter_map(|(t, a)| {
                 a.map(|a| api::SipServer {
                     transport: t.into(),
-                    host: host(a),
+                    host: advertised_host(config, a),
                     port: a.port(),
                 })
             })

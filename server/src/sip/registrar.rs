@@ -89,6 +89,10 @@ enum Op {
     Upsert(BindingRecord),
     Delete(i64, String),
     Event(i64, i64),
+    /// A call of this account (Call-ID, account) was answered at that time.
+    CallUp(String, i64, Millis),
+    /// The call with this Call-ID ended.
+    CallDown(String),
 }
 
 struct Commit {
@@ -109,6 +113,14 @@ pub struct Registrar {
     commits: mpsc::UnboundedSender<Commit>,
 }
 
+/// Which challenge: a registrar's (401, WWW-Authenticate / Authorization) or a proxy's
+/// (407, Proxy-Authenticate / Proxy-Authorization).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Www,
+    Proxy,
+}
+
 /// What to answer.
 pub struct Reply {
     pub status: StatusCode,
@@ -116,14 +128,14 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn new(code: u16) -> Self {
+    pub(crate) fn new(code: u16) -> Self {
         Self {
             status: StatusCode::from(code),
             headers: vec![],
         }
     }
     /// A reply with our own reason phrase, so that a device shows why.
-    fn because(code: u16, reason: &str) -> Self {
+    pub(crate) fn because(code: u16, reason: &str) -> Self {
         Self {
             status: StatusCode::Other(code, reason.to_string()),
             headers: vec![Header::Warning(rsip::Warning::new(format!(
@@ -132,7 +144,7 @@ impl Reply {
             )))],
         }
     }
-    fn with(mut self, h: Header) -> Self {
+    pub(crate) fn with(mut self, h: Header) -> Self {
         self.headers.push(h);
         self
     }
@@ -246,11 +258,16 @@ impl Registrar {
         r
     }
 
+    pub(crate) fn now(&self) -> Millis {
+        self.app.now()
+    }
+
     /// Load the live bindings of the database (they survived a restart).
     pub async fn load(&self) -> anyhow::Result<usize> {
         let now = self.app.now();
         let mut c = self.app.store.conn().await?;
         st::delete_expired(&mut c, now).await?;
+        st::drop_calls_before(&mut c, now - 12 * crate::clock::HOUR).await?;
         let rows = st::live_bindings(&mut c, now).await?;
         let n = rows.len();
         let mut by_account: HashMap<i64, AccountState> = HashMap::new();
@@ -271,20 +288,25 @@ impl Registrar {
         lock(&self.accounts).entry(account_id).or_default().clone()
     }
 
-    fn challenge(&self, stale: bool) -> Reply {
+    fn challenge_as(&self, stale: bool, kind: Auth) -> Reply {
         let now = self.app.now();
-        let mut r = Reply::new(401);
+        let mut r = Reply::new(match kind {
+            Auth::Www => 401,
+            Auth::Proxy => 407,
+        });
         // One nonce serves both algorithms (it binds no algorithm).
         let nonce = self.nonces.mint(now);
         for alg in [Algorithm::Md5, Algorithm::Sha256] {
             let stale = if stale { ", stale=true" } else { "" };
-            r = r.with(Header::WwwAuthenticate(rsip::WwwAuthenticate::new(
-                format!(
-                    "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
-                    self.realm,
-                    alg.name()
-                ),
-            )));
+            let v = format!(
+                "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
+                self.realm,
+                alg.name()
+            );
+            r = r.with(match kind {
+                Auth::Www => Header::WwwAuthenticate(rsip::WwwAuthenticate::new(v)),
+                Auth::Proxy => Header::ProxyAuthenticate(rsip::ProxyAuthenticate::new(v)),
+            });
         }
         r
     }
@@ -333,26 +355,54 @@ impl Registrar {
     /// The account of a cloud number: from the cache while no account or license changed on
     /// this instance since it was read and it is younger than `CREDENTIAL_TTL` (changes made
     /// through another instance are seen within that time), else from the database.
-    async fn account(&self, user: &str, now: Millis) -> Result<Option<SipAccount>, sqlx::Error> {
+    pub(crate) async fn account(
+        &self,
+        user: &str,
+        now: Millis,
+    ) -> Result<Option<SipAccount>, sqlx::Error> {
+        self.cached(user, now, None).await
+    }
+
+    /// The account with `extension` in an enterprise, cached like [`Self::account`].
+    pub(crate) async fn account_by_extension(
+        &self,
+        enterprise_id: i64,
+        extension: &str,
+        now: Millis,
+    ) -> Result<Option<SipAccount>, sqlx::Error> {
+        let key = format!("x{enterprise_id}:{extension}");
+        self.cached(&key, now, Some((enterprise_id, extension)))
+            .await
+    }
+
+    async fn cached(
+        &self,
+        key: &str,
+        now: Millis,
+        extension: Option<(i64, &str)>,
+    ) -> Result<Option<SipAccount>, sqlx::Error> {
         use std::sync::atomic::Ordering;
         let generation = self.app.generation.load(Ordering::SeqCst);
-        if let Some((a, at, g)) = lock(&self.creds).get(user) {
+        if let Some((a, at, g)) = lock(&self.creds).get(key) {
             if *g == generation && now - *at < CREDENTIAL_TTL && now >= *at {
                 return Ok(Some(a.clone()));
             }
         }
         let mut c = self.app.store.conn().await?;
-        let a = st::account_by_number(&mut c, user, now).await?;
+        let a = match extension {
+            None => st::account_by_number(&mut c, key, now).await?,
+            Some((e, x)) => st::account_by_extension(&mut c, e, x, now).await?,
+        };
         let mut creds = lock(&self.creds);
         if creds.len() > 200_000 {
             creds.clear();
         }
         match &a {
             Some(a) => {
-                creds.insert(user.to_string(), (a.clone(), now, generation));
+                creds.insert(key.to_string(), (a.clone(), now, generation));
             }
             None => {
-                creds.remove(user);
+                creds.remove(key);
             }
         }
         Ok(a)
@@ -365,6 +415,7 @@ impl Registrar {
         req: &rsip::Request,
         user: &str,
         ip: Option<IpAddr>,
+        kind: Auth,
     ) -> Result<SipAccount, Reply> {
         let now = self.app.now();
         if self.shut_out(user, ip, now) {
@@ -373,13 +424,20 @@ impl Registrar {
                 "Forbidden: too many failed sign-ins, try again in 10 minutes",
             ));
         }
-        let Some(h) = req.authorization_header() else {
-            return Err(self.challenge(false));
+        let header = match kind {
+            Auth::Www => req.authorization_header().map(|h| h.value().to_string()),
+            Auth::Proxy => req.headers.iter().find_map(|h| match h {
+                Header::ProxyAuthorization(p) => Some(p.value().to_string()),
+                _ => None,
+            }),
         };
-        let cred = digest::parse_authorization(h.value())
+        let Some(h) = header else {
+            return Err(self.challenge_as(false, kind));
+        };
+        let cred = digest::parse_authorization(&h)
             .map_err(|e| Reply::because(400, &format!("Bad Authorization header: {e}")))?;
         if cred.realm != self.realm {
-            return Err(self.challenge(false));
+            return Err(self.challenge_as(false, kind));
         }
         let alg = match cred.algorithm.as_deref() {
             None => Algorithm::Md5,
@@ -396,12 +454,19 @@ impl Registrar {
         if cred.username != user {
             return Err(Reply::because(
                 403,
-                "Forbidden: the digest username must be the cloud number of the To header",
+                match kind {
+                    Auth::Www => {
+                        "Forbidden: the digest username must be the cloud number of the To header"
+                    }
+                    Auth::Proxy => {
+                        "Forbidden: the digest username must be the cloud number of the From header"
+                    }
+                },
             ));
         }
         let nonce_state = self.nonces.check(&cred.nonce, now);
         if nonce_state == NonceState::Invalid {
-            return Err(self.challenge(false));
+            return Err(self.challenge_as(false, kind));
         }
         let account = self.account(user, now).await.map_err(|e| {
             tracing::error!(error = %e, "sip: account lookup");
@@ -430,18 +495,18 @@ impl Registrar {
                         "Forbidden: too many failed sign-ins, try again in 10 minutes",
                     ));
                 }
-                return Err(self.challenge(false));
+                return Err(self.challenge_as(false, kind));
             }
         };
         if nonce_state == NonceState::Stale {
-            return Err(self.challenge(true));
+            return Err(self.challenge_as(true, kind));
         }
         if !self
             .nonces
             .accept_count(&cred.nonce, cred.nc.as_deref(), now)
         {
             // A replayed nonce-count: make the client start again with a fresh nonce.
-            return Err(self.challenge(true));
+            return Err(self.challenge_as(true, kind));
         }
         self.succeeded(user, ip);
         Ok(account)
@@ -523,7 +588,7 @@ impl Registrar {
             .unwrap_or_default();
 
         let account = self
-            .authenticate(req, &user, src.addr.map(|a| a.ip()))
+            .authenticate(req, &user, src.addr.map(|a| a.ip()), Auth::Www)
             .await?;
         if account.in_force == 0 {
             return Err(Reply::because(
@@ -738,6 +803,23 @@ impl Registrar {
         }
     }
 
+    /// Record that a call between `parties` (enterprise, account) started or ended, and
+    /// tell the consoles; written with the next batch, nobody waits for it.
+    pub(crate) fn call_state(&self, call_id: &str, parties: &[(i64, i64)], up: bool, now: Millis) {
+        let mut ops = Vec::new();
+        if up {
+            for (_, a) in parties {
+                ops.push(Op::CallUp(call_id.to_string(), *a, now));
+            }
+        } else {
+            ops.push(Op::CallDown(call_id.to_string()));
+        }
+        for (e, a) in parties {
+            ops.push(Op::Event(*e, *a));
+        }
+        let _ = self.commits.send(Commit { ops, done: None });
+    }
+
     /// Remove one device's binding (endpoint sign-out).
     pub async fn unbind(&self, account_id: i64, enterprise_id: i64, key: &str) {
         let st = self.state(account_id);
@@ -825,6 +907,8 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
                     crate::store::events::insert(&mut tx, *e, "binding_changed", Some(*a), now)
                         .await?
                 }
+                Op::CallUp(call_id, a, at) => st::call_up(&mut tx, call_id, *a, *at).await?,
+                Op::CallDown(call_id) => st::call_down(&mut tx, call_id).await?,
             }
         }
     }

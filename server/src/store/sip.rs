@@ -38,6 +38,75 @@ pub async fn account_by_number(
     .await
 }
 
+/// The account with an extension in an enterprise, as [`account_by_number`] reads it.
+pub async fn account_by_extension(
+    c: &mut Conn,
+    enterprise_id: i64,
+    extension: &str,
+    now: Millis,
+) -> Result<Option<SipAccount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.id, a.enterprise_id, a.cloud_number, a.extension, a.name, a.password_enc, a.sip_epoch, \
+           CAST(CASE WHEN (e.status = 'active' AND e.trial_ends_at IS NOT NULL AND e.trial_ends_at > $3) \
+             OR EXISTS (SELECT 1 FROM licenses l WHERE l.enterprise_id = a.enterprise_id \
+                        AND l.status = 'activated' AND l.activated_at <= $3 AND l.expires_at > $3) \
+           THEN 1 ELSE 0 END AS BIGINT) AS in_force \
+         FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
+         WHERE a.enterprise_id = $1 AND a.extension = $2",
+    )
+    .bind(enterprise_id)
+    .bind(extension)
+    .bind(now)
+    .fetch_optional(c)
+    .await
+}
+
+/// An answered call of an account (idempotent).
+pub async fn call_up(
+    c: &mut Conn,
+    call_id: &str,
+    account_id: i64,
+    at: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO calls (call_id, account_id, started_at) \
+         SELECT $1, id, $3 FROM accounts WHERE id = $2 \
+         ON CONFLICT (call_id, account_id) DO NOTHING",
+    )
+    .bind(call_id)
+    .bind(account_id)
+    .bind(at)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn call_down(c: &mut Conn, call_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM calls WHERE call_id = $1")
+        .bind(call_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Forget calls that started before `before` (their BYE never came).
+pub async fn drop_calls_before(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM calls WHERE started_at < $1")
+        .bind(before)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Whether an account is in an answered call now.
+pub async fn in_call(c: &mut Conn, account_id: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_one(c)
+        .await?;
+    Ok(n > 0)
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BindingRecord {
     pub account_id: i64,
