@@ -102,6 +102,7 @@ fn details() -> AccountDetails {
         pincode_state: "valid".into(),
         status: "registered".into(),
         status_text: "Registered successfully".into(),
+        in_call: false,
         bindings: vec![Binding {
             device_model: "Yealink VCDesktop".into(),
             device_version: "1.0.50.16".into(),

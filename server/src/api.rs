@@ -295,8 +295,11 @@ pub struct AccountDetails {
     pub pincode_state: String,
     /// registered | unregistered
     pub status: String,
-    /// "Registered successfully" | "Unregistered"
+    /// "In a call" | "Registered successfully" | "Unregistered"
     pub status_text: String,
+    /// An endpoint of the account is in an answered call now.
+    #[serde(default)]
+    pub in_call: bool,
     pub bindings: Vec<Binding>,
     pub created_at: String,
     pub updated_at: String,

@@ -91,6 +91,9 @@ pub async fn details(app: &App, c: &mut Conn, a: &AccountRecord) -> AppResult<ap
         "valid"
     };
     let registered = !bindings.is_empty();
+    // A call record outlives its endpoints only when its BYE never came: trust it while the
+    // account has an endpoint registered.
+    let in_call = registered && crate::store::sip::in_call(c, a.id).await?;
     Ok(api::AccountDetails {
         id: a.id,
         name: a.name.clone(),
@@ -107,7 +110,10 @@ pub async fn details(app: &App, c: &mut Conn, a: &AccountRecord) -> AppResult<ap
             "unregistered"
         }
         .into(),
-        status_text: if registered {
+        in_call,
+        status_text: if in_call {
+            "In a call"
+        } else if registered {
             "Registered successfully"
         } else {
             "Unregistered"

@@ -1,5 +1,7 @@
 //! A small SIP user agent for `vcms-endpoint` and the tests: REGISTER over UDP, TCP or TLS
-//! with digest authentication. Messages are parsed with rsipstack's parser.
+//! with digest authentication, and calls (INVITE with proxy authentication, answering, ACK,
+//! CANCEL, BYE and other requests inside a dialog). Messages are parsed with rsipstack's
+//! parser.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +55,20 @@ pub struct Response {
 }
 
 impl Response {
+    fn of(msg: rsip::Response) -> Self {
+        let code = msg.status_code.code();
+        let reason = msg
+            .wire_reason
+            .clone()
+            .unwrap_or_else(|| msg.status_code.text().to_string());
+        Response { code, reason, msg }
+    }
+    /// The method of the request this answers (from CSeq).
+    pub fn method(&self) -> String {
+        self.header("CSeq")
+            .and_then(|c| c.split_whitespace().nth(1).map(str::to_string))
+            .unwrap_or_default()
+    }
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers(name).into_iter().next()
     }
@@ -98,6 +114,9 @@ pub struct Ua {
     cseq: u32,
     tag: String,
     nc: u32,
+    /// Requests that arrived while a response was awaited, and the other way round.
+    requests: std::collections::VecDeque<rsip::Request>,
+    responses: std::collections::VecDeque<Response>,
 }
 
 fn rand_hex(n: usize) -> String {
@@ -222,6 +241,8 @@ impl Ua {
             cseq: 0,
             tag: rand_hex(10),
             nc: 0,
+            requests: Default::default(),
+            responses: Default::default(),
         })
     }
 
@@ -280,10 +301,11 @@ impl Ua {
         m
     }
 
-    /// The Authorization answer to a 401's challenge.
+    /// The Authorization answer to a 401's challenge (or a 407's: Proxy-Authenticate).
     pub fn answer(&mut self, resp: &Response, method: &str, uri: &str) -> anyhow::Result<String> {
         let want = self.opts.algorithm;
-        let challenges = resp.headers("WWW-Authenticate");
+        let mut challenges = resp.headers("WWW-Authenticate");
+        challenges.extend(resp.headers("Proxy-Authenticate"));
         let ch = challenges
             .iter()
             .find(|c| {
@@ -397,8 +419,36 @@ impl Ua {
         Ok(())
     }
 
-    /// The next response that arrives (requests from the server are skipped).
+    /// The next response that arrives (requests that arrive meanwhile are kept for
+    /// [`Self::next_request`]).
     pub async fn recv(&mut self) -> anyhow::Result<Response> {
+        if let Some(r) = self.responses.pop_front() {
+            return Ok(r);
+        }
+        loop {
+            match self.recv_message().await? {
+                rsip::SipMessage::Response(msg) => return Ok(Response::of(msg)),
+                rsip::SipMessage::Request(r) => self.requests.push_back(r),
+            }
+        }
+    }
+
+    /// The next request the server sends us (an INVITE, ACK, BYE, CANCEL, …); responses that
+    /// arrive meanwhile are kept for [`Self::recv`]. Cancel-safe.
+    pub async fn next_request(&mut self) -> anyhow::Result<rsip::Request> {
+        if let Some(r) = self.requests.pop_front() {
+            return Ok(r);
+        }
+        loop {
+            match self.recv_message().await? {
+                rsip::SipMessage::Request(r) => return Ok(r),
+                rsip::SipMessage::Response(msg) => self.responses.push_back(Response::of(msg)),
+            }
+        }
+    }
+
+    /// The next message of any kind.
+    async fn recv_message(&mut self) -> anyhow::Result<rsip::SipMessage> {
         loop {
             let bytes = match &mut self.conn {
                 Conn::Udp(s) => {
@@ -413,15 +463,7 @@ impl Ua {
                 continue;
             }
             match rsip::SipMessage::try_from(bytes.as_slice()) {
-                Ok(rsip::SipMessage::Response(msg)) => {
-                    let code = msg.status_code.code();
-                    let reason = msg
-                        .wire_reason
-                        .clone()
-                        .unwrap_or_else(|| msg.status_code.text().to_string());
-                    return Ok(Response { code, reason, msg });
-                }
-                Ok(rsip::SipMessage::Request(_)) => continue,
+                Ok(m) => return Ok(m),
                 Err(e) => anyhow::bail!("unreadable message from the server: {e}"),
             }
         }
@@ -470,5 +512,433 @@ impl std::fmt::Debug for Ua {
             .field("server", &self.opts.server)
             .field("user", &self.opts.user)
             .finish()
+    }
+}
+
+/// One side's view of a call (RFC 3261 §12): what its requests inside the call carry.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub call_id: String,
+    /// Our From header value, with our tag.
+    pub local: String,
+    /// The peer's, with its tag.
+    pub remote: String,
+    /// The peer's Contact URI.
+    pub remote_target: String,
+    /// Route set, first hop first.
+    pub route: Vec<String>,
+    pub cseq: u32,
+    pub invite_cseq: u32,
+}
+
+/// An INVITE we sent that has no final answer yet.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub call_id: String,
+    pub tag: String,
+    pub uri: String,
+    pub cseq: u32,
+    pub branch: String,
+    pub body: String,
+    auth: Option<String>,
+    /// The provisional responses seen so far (100, 180, 183).
+    pub provisional: Vec<Response>,
+}
+
+/// The values of a request's headers called `name`.
+pub fn request_headers(r: &rsip::Request, name: &str) -> Vec<String> {
+    r.headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| h.value().to_string())
+        .collect()
+}
+
+fn request_header(r: &rsip::Request, name: &str) -> String {
+    request_headers(r, name)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The URI inside `<>` of a name-addr, or the value up to its parameters.
+fn addr_spec(v: &str) -> String {
+    match (v.find('<'), v.find('>')) {
+        (Some(a), Some(b)) if b > a => v[a + 1..b].to_string(),
+        _ => v.split(';').next().unwrap_or(v).trim().to_string(),
+    }
+}
+
+/// A header value with its `tag` parameter, if it has one.
+fn tag_of(v: &str) -> Option<String> {
+    let params = match v.rfind('>') {
+        Some(i) => &v[i + 1..],
+        None => v,
+    };
+    params
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("tag=").map(str::to_string))
+}
+
+fn all_entries(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| crate::sip::proxy::route_entries(v))
+        .collect()
+}
+
+/// A minimal audio offer or answer; media never passes through the server, so any port the
+/// device picks is carried as it is.
+pub fn sdp(addr: SocketAddr, port: u16) -> String {
+    let ip = addr.ip();
+    let v = if ip.is_ipv6() { "IP6" } else { "IP4" };
+    format!(
+        "v=0\r\no=vcms 1 1 IN {v} {ip}\r\ns=vcms\r\nc=IN {v} {ip}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n"
+    )
+}
+
+impl Ua {
+    /// Our Contact header value.
+    pub fn contact(&self) -> String {
+        format!(
+            "<sip:{}@{};transport={}>",
+            self.opts.user,
+            self.contact_addr(),
+            self.opts.transport.name().to_ascii_lowercase()
+        )
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!(
+            "SIP/2.0/{} {};rport;branch={branch}",
+            self.opts.transport.name(),
+            self.contact_addr()
+        )
+    }
+
+    fn body_headers(body: &str) -> String {
+        if body.is_empty() {
+            "Content-Length: 0\r\n\r\n".to_string()
+        } else {
+            format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+        }
+    }
+
+    fn invite_text(&self, o: &Outgoing) -> String {
+        let mut m = format!(
+            "INVITE {uri} SIP/2.0\r\n\
+             Via: {via}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{user}@{domain}>;tag={tag}\r\n\
+             To: <{uri}>\r\n\
+             Call-ID: {cid}\r\n\
+             CSeq: {cseq} INVITE\r\n\
+             Contact: {contact}\r\n\
+             User-Agent: {ua}\r\n",
+            uri = o.uri,
+            via = self.via(&o.branch),
+            user = self.opts.user,
+            domain = self.opts.domain,
+            tag = o.tag,
+            cid = o.call_id,
+            cseq = o.cseq,
+            contact = self.contact(),
+            ua = self.opts.user_agent,
+        );
+        if let Some(a) = &o.auth {
+            m.push_str(&format!("Proxy-Authorization: {a}\r\n"));
+        }
+        m.push_str(&Self::body_headers(&o.body));
+        m
+    }
+
+    /// The hop-by-hop ACK of a non-2xx answer to an INVITE (RFC 3261 §17.1.1.3).
+    async fn ack_failure(&mut self, o: &Outgoing, r: &Response) -> anyhow::Result<()> {
+        let to = r.header("To").unwrap_or_default();
+        let m = format!(
+            "ACK {uri} SIP/2.0\r\n\
+             Via: {via}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{user}@{domain}>;tag={tag}\r\n\
+             To: {to}\r\n\
+             Call-ID: {cid}\r\n\
+             CSeq: {cseq} ACK\r\n\
+             Content-Length: 0\r\n\r\n",
+            uri = o.uri,
+            via = self.via(&o.branch),
+            user = self.opts.user,
+            domain = self.opts.domain,
+            tag = o.tag,
+            cid = o.call_id,
+            cseq = o.cseq,
+        );
+        self.send_raw(m.as_bytes()).await
+    }
+
+    /// The next response to `o`'s INVITE (others are dropped), within `wait`.
+    async fn invite_response(&mut self, o: &Outgoing, wait: Duration) -> anyhow::Result<Response> {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            let r = tokio::time::timeout_at(until, self.recv())
+                .await
+                .map_err(|_| anyhow::anyhow!("no answer to the INVITE"))??;
+            let cseq = r.header("CSeq").unwrap_or_default();
+            let mine = r.header("Call-ID").as_deref() == Some(o.call_id.as_str())
+                && cseq.split_whitespace().next() == Some(o.cseq.to_string().as_str())
+                && r.method().eq_ignore_ascii_case("INVITE");
+            if mine {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Place a call to an extension or cloud number: send the INVITE (answering the proxy's
+    /// challenge) and return once it is ringing somewhere (a provisional response) or was
+    /// answered with a final response already.
+    pub async fn call(
+        &mut self,
+        dial: &str,
+        body: &str,
+    ) -> anyhow::Result<(Outgoing, Option<Response>)> {
+        self.cseq += 1;
+        let mut o = Outgoing {
+            call_id: format!("{}@vcms-endpoint", rand_hex(20)),
+            tag: rand_hex(10),
+            uri: format!("sip:{dial}@{}", self.opts.domain),
+            cseq: self.cseq,
+            branch: format!("z9hG4bK{}", rand_hex(16)),
+            body: body.to_string(),
+            auth: None,
+            provisional: Vec::new(),
+        };
+        self.send_raw(self.invite_text(&o).as_bytes()).await?;
+        let mut challenged = false;
+        loop {
+            let r = self.invite_response(&o, Duration::from_secs(10)).await?;
+            if r.code < 200 {
+                o.provisional.push(r);
+                return Ok((o, None));
+            }
+            if (r.code == 407 || r.code == 401) && !challenged {
+                challenged = true;
+                self.ack_failure(&o, &r).await?;
+                let uri = o.uri.clone();
+                o.auth = Some(self.answer(&r, "INVITE", &uri)?);
+                self.cseq += 1;
+                o.cseq = self.cseq;
+                o.branch = format!("z9hG4bK{}", rand_hex(16));
+                self.send_raw(self.invite_text(&o).as_bytes()).await?;
+                continue;
+            }
+            if r.code >= 300 {
+                self.ack_failure(&o, &r).await?;
+            }
+            return Ok((o, Some(r)));
+        }
+    }
+
+    /// Wait for the final answer to a call (ACKing it); a 2xx gives the dialog.
+    pub async fn answer_of(
+        &mut self,
+        o: &mut Outgoing,
+        wait: Duration,
+    ) -> anyhow::Result<(Response, Option<Dialog>)> {
+        loop {
+            let r = self.invite_response(o, wait).await?;
+            if r.code < 200 {
+                o.provisional.push(r);
+                continue;
+            }
+            if r.code >= 300 {
+                self.ack_failure(o, &r).await?;
+                return Ok((r, None));
+            }
+            let d = self.dialog_of_answer(o, &r);
+            self.ack(&d).await?;
+            return Ok((r, Some(d)));
+        }
+    }
+
+    /// The dialog a 2xx to our INVITE sets up: the route set is its Record-Route reversed.
+    pub fn dialog_of_answer(&self, o: &Outgoing, r: &Response) -> Dialog {
+        let mut route = all_entries(&r.headers("Record-Route"));
+        route.reverse();
+        Dialog {
+            call_id: o.call_id.clone(),
+            local: format!(
+                "<sip:{}@{}>;tag={}",
+                self.opts.user, self.opts.domain, o.tag
+            ),
+            remote: r.header("To").unwrap_or_default(),
+            remote_target: addr_spec(&r.header("Contact").unwrap_or_default()),
+            route,
+            cseq: o.cseq,
+            invite_cseq: o.cseq,
+        }
+    }
+
+    /// CANCEL a call that was not answered yet; its INVITE then ends with 487 (see
+    /// [`Self::answer_of`]).
+    pub async fn cancel(&mut self, o: &Outgoing) -> anyhow::Result<()> {
+        let m = format!(
+            "CANCEL {uri} SIP/2.0\r\n\
+             Via: {via}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:{user}@{domain}>;tag={tag}\r\n\
+             To: <{uri}>\r\n\
+             Call-ID: {cid}\r\n\
+             CSeq: {cseq} CANCEL\r\n\
+             Content-Length: 0\r\n\r\n",
+            uri = o.uri,
+            via = self.via(&o.branch),
+            user = self.opts.user,
+            domain = self.opts.domain,
+            tag = o.tag,
+            cid = o.call_id,
+            cseq = o.cseq,
+        );
+        self.send_raw(m.as_bytes()).await
+    }
+
+    fn in_dialog_text(&self, d: &Dialog, method: &str, cseq: u32, body: &str) -> String {
+        let mut m = format!(
+            "{method} {target} SIP/2.0\r\n\
+             Via: {via}\r\n\
+             Max-Forwards: 70\r\n",
+            target = d.remote_target,
+            via = self.via(&format!("z9hG4bK{}", rand_hex(16))),
+        );
+        for r in &d.route {
+            m.push_str(&format!("Route: {r}\r\n"));
+        }
+        m.push_str(&format!(
+            "From: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n",
+            d.local, d.remote, d.call_id
+        ));
+        if method == "INVITE" || method == "UPDATE" {
+            m.push_str(&format!("Contact: {}\r\n", self.contact()));
+        }
+        m.push_str(&Self::body_headers(body));
+        m
+    }
+
+    /// The ACK of a 2xx, end to end along the route set.
+    pub async fn ack(&mut self, d: &Dialog) -> anyhow::Result<()> {
+        let m = self.in_dialog_text(d, "ACK", d.invite_cseq, "");
+        self.send_raw(m.as_bytes()).await
+    }
+
+    /// A request inside the call (BYE, INFO, UPDATE, OPTIONS, or a re-INVITE, which is then
+    /// ACKed) and its final response.
+    pub async fn request(
+        &mut self,
+        d: &mut Dialog,
+        method: &str,
+        body: &str,
+    ) -> anyhow::Result<Response> {
+        d.cseq += 1;
+        let cseq = d.cseq;
+        let text = self.in_dialog_text(d, method, cseq, body);
+        self.send_raw(text.as_bytes()).await?;
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut resend = tokio::time::Instant::now() + Duration::from_millis(500);
+        loop {
+            let r = tokio::select! {
+                r = self.recv() => r?,
+                _ = tokio::time::sleep_until(resend) => {
+                    if tokio::time::Instant::now() >= until {
+                        anyhow::bail!("no answer to the {method}");
+                    }
+                    if matches!(self.conn, Conn::Udp(_)) {
+                        self.send_raw(text.as_bytes()).await?;
+                    }
+                    resend += Duration::from_secs(1);
+                    continue;
+                }
+            };
+            let mine = r.header("Call-ID").as_deref() == Some(d.call_id.as_str())
+                && r.header("CSeq")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .next()
+                    == Some(cseq.to_string().as_str());
+            if !mine || r.code < 200 {
+                continue;
+            }
+            if method == "INVITE" && r.code < 300 {
+                let mut ack = d.clone();
+                ack.invite_cseq = cseq;
+                self.ack(&ack).await?;
+            }
+            return Ok(r);
+        }
+    }
+
+    /// The dialog an INVITE we answer with `tag` sets up (its Record-Route in order).
+    pub fn dialog_of_invite(&self, invite: &rsip::Request, tag: &str) -> Dialog {
+        let to = request_header(invite, "To");
+        let local = if tag_of(&to).is_some() {
+            to
+        } else {
+            format!("{to};tag={tag}")
+        };
+        let cseq = request_header(invite, "CSeq")
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        Dialog {
+            call_id: request_header(invite, "Call-ID"),
+            local,
+            remote: request_header(invite, "From"),
+            remote_target: addr_spec(&request_header(invite, "Contact")),
+            route: all_entries(&request_headers(invite, "Record-Route")),
+            cseq: 0,
+            invite_cseq: cseq,
+        }
+    }
+
+    /// Answer a request the server sent us. For an INVITE, `tag` goes into To and our
+    /// Contact and the Record-Route come back.
+    pub async fn reply(
+        &mut self,
+        req: &rsip::Request,
+        code: u16,
+        reason: &str,
+        tag: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        let mut m = format!("SIP/2.0 {code} {reason}\r\n");
+        for v in request_headers(req, "Via") {
+            m.push_str(&format!("Via: {v}\r\n"));
+        }
+        let invite = req.method == rsip::Method::Invite;
+        let dialog = invite && (101..300).contains(&code);
+        if dialog {
+            for v in request_headers(req, "Record-Route") {
+                m.push_str(&format!("Record-Route: {v}\r\n"));
+            }
+        }
+        let to = request_header(req, "To");
+        let to = if code > 100 && tag_of(&to).is_none() {
+            format!("{to};tag={tag}")
+        } else {
+            to
+        };
+        m.push_str(&format!(
+            "From: {}\r\nTo: {to}\r\nCall-ID: {}\r\nCSeq: {}\r\n",
+            request_header(req, "From"),
+            request_header(req, "Call-ID"),
+            request_header(req, "CSeq"),
+        ));
+        if dialog {
+            m.push_str(&format!("Contact: {}\r\n", self.contact()));
+        }
+        m.push_str(&Self::body_headers(body));
+        self.send_raw(m.as_bytes()).await
     }
 }

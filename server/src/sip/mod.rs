@@ -248,7 +248,7 @@ impl SipServer {
                     _ = tick.tick() => {
                         r.expire().await;
                         n = n.wrapping_add(1);
-                        if n % 120 == 0 {
+                        if n.is_multiple_of(120) {
                             p.sweep();
                         }
                     }

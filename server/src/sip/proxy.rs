@@ -159,7 +159,7 @@ fn response_to_tag(r: &Response) -> Option<String> {
 
 /// The entries of a Route / Record-Route header value (`<a>, <b>;p`), split outside `<>`
 /// and quotes.
-fn route_entries(v: &str) -> Vec<String> {
+pub(crate) fn route_entries(v: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let (mut angle, mut quote) = (false, false);
@@ -267,7 +267,11 @@ impl Proxy {
             (Method::Invite, false) => self.new_call(tx).await,
             (Method::Options, false) | (Method::Cancel, _) => {
                 // An OPTIONS to us (keep-alive); a CANCEL that matched no transaction.
-                let code = if req.method == Method::Cancel { 481 } else { 200 };
+                let code = if req.method == Method::Cancel {
+                    481
+                } else {
+                    200
+                };
                 let r = Reply::new(code).with(Header::Allow(rsip::Allow::new(ALLOW)));
                 self.reply(tx, r).await
             }
@@ -293,9 +297,7 @@ impl Proxy {
             })
             .unwrap_or(Ok(70));
         match mf {
-            Ok(0) if req.method != Method::Options => {
-                Some(Reply::because(483, "Too Many Hops"))
-            }
+            Ok(0) if req.method != Method::Options => Some(Reply::because(483, "Too Many Hops")),
             Ok(_) => None,
             Err(_) => Some(Reply::because(
                 400,
@@ -311,7 +313,10 @@ impl Proxy {
             .and_then(|f| f.typed())
             .map_err(|_| Reply::because(400, "Bad Request: the From header is malformed"))?;
         if from.tag().is_none() {
-            return Err(Reply::because(400, "Bad Request: the From header has no tag"));
+            return Err(Reply::because(
+                400,
+                "Bad Request: the From header has no tag",
+            ));
         }
         let caller_number = from.uri.user().unwrap_or("").to_string();
         if caller_number.len() != 9 || !caller_number.bytes().all(|b| b.is_ascii_digit()) {
@@ -376,7 +381,6 @@ impl Proxy {
             Ok(r) => r,
             Err(r) => return self.reply(stx, r).await,
         };
-        let _ = stx.send_trying().await;
         let mut legs = Vec::new();
         for b in self.registrar.bindings(route.callee.id).await {
             // Calling yourself: ring your other devices, not the one calling.
@@ -401,9 +405,13 @@ impl Proxy {
         }
         let (Some(cid), Some(ftag), Some(addr)) = (call_id(&req), from_tag(&req), src.addr) else {
             return self
-                .reply(stx, Reply::because(400, "Bad Request: Call-ID or From tag missing"))
+                .reply(
+                    stx,
+                    Reply::because(400, "Bad Request: Call-ID or From tag missing"),
+                )
                 .await;
         };
+        let _ = stx.send_trying().await;
         let caller = Target {
             addr: SipAddr {
                 r#type: Some(transport_of(&src.transport)),
@@ -668,13 +676,11 @@ impl Proxy {
             | Header::MaxForwards(_) => true,
             _ => false,
         });
-        let seq = b
-            .request
-            .cseq_header()
-            .and_then(|s| s.seq())
-            .unwrap_or(1);
-        c.headers.push(Header::CSeq(rsip::CSeq::new(format!("{seq} CANCEL"))));
-        c.headers.push(Header::ContentLength(rsip::ContentLength::from(0u32)));
+        let seq = b.request.cseq_header().and_then(|s| s.seq()).unwrap_or(1);
+        c.headers
+            .push(Header::CSeq(rsip::CSeq::new(format!("{seq} CANCEL"))));
+        c.headers
+            .push(Header::ContentLength(rsip::ContentLength::from(0u32)));
         let target = b.target.clone();
         let me = self.clone();
         tokio::spawn(async move {
@@ -745,9 +751,9 @@ impl Proxy {
             _ => true,
         });
         // Our own entries lead the route set; whatever follows is someone else's.
-        let mut rest = routes.into_iter().skip_while(|e| {
-            entry_host_port(e).is_some_and(|hp| self.local.names.contains(&hp))
-        });
+        let mut rest = routes
+            .into_iter()
+            .skip_while(|e| entry_host_port(e).is_some_and(|hp| self.local.names.contains(&hp)));
         let first_foreign = rest.next();
         if let Some(f) = first_foreign {
             r.headers.push(Header::Route(rsip::Route::new(f)));
@@ -755,10 +761,9 @@ impl Proxy {
                 r.headers.push(Header::Route(rsip::Route::new(e)));
             }
         }
-        r.headers
-            .push(Header::MaxForwards(rsip::MaxForwards::new(
-                mf.saturating_sub(1).to_string(),
-            )));
+        r.headers.push(Header::MaxForwards(rsip::MaxForwards::new(
+            mf.saturating_sub(1).to_string(),
+        )));
         if let Some(inbound) = record_route {
             let rr = |t: rsip::Transport| {
                 self.local.of(t).map(|(t, (h, p))| {
@@ -852,7 +857,9 @@ impl Proxy {
         let mut final_code = 0;
         if let Some(mut ctx) = self.client(out, &target).await {
             while let Some(m) = ctx.receive().await {
-                let SipMessage::Response(mut r) = m else { continue };
+                let SipMessage::Response(mut r) = m else {
+                    continue;
+                };
                 let code = r.status_code.code();
                 if code == 100 {
                     continue;
@@ -922,4 +929,5 @@ struct Branch {
 }
 
 /// What we answer to in `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, MESSAGE, REGISTER";
+pub const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, MESSAGE, REGISTER";

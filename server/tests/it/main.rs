@@ -7,6 +7,7 @@ mod common;
 
 mod accounts;
 mod auth;
+mod calls;
 mod import;
 mod input;
 mod licenses;

@@ -13,7 +13,7 @@ use vcms_server::clock::{DAY, MINUTE, SECOND};
 use vcms_server::sip::client::{Options, Transport, Ua};
 use vcms_server::sip::digest::Algorithm;
 
-fn new(name: &str, ext: &str) -> NewAccount {
+pub(crate) fn new(name: &str, ext: &str) -> NewAccount {
     NewAccount {
         name: name.into(),
         extension: ext.into(),
@@ -30,7 +30,7 @@ fn device(instance: &str) -> Device {
     }
 }
 
-fn sip_addr(s: &TestServer, t: Transport) -> SocketAddr {
+pub(crate) fn sip_addr(s: &TestServer, t: Transport) -> SocketAddr {
     let sip = s.running.sip.as_ref().unwrap();
     match t {
         Transport::Udp => sip.udp,
@@ -40,7 +40,7 @@ fn sip_addr(s: &TestServer, t: Transport) -> SocketAddr {
     .unwrap()
 }
 
-async fn ua(
+pub(crate) async fn ua(
     s: &TestServer,
     t: Transport,
     user: &str,
@@ -64,12 +64,21 @@ async fn ua(
 }
 
 /// A UA with the account's own credentials.
-async fn ua_of(s: &TestServer, t: Transport, a: &AccountDetails, instance: Option<&str>) -> Ua {
+pub(crate) async fn ua_of(
+    s: &TestServer,
+    t: Transport,
+    a: &AccountDetails,
+    instance: Option<&str>,
+) -> Ua {
     ua(s, t, &a.cloud_number, &a.password, instance).await
 }
 
 /// Wait (up to 3 s) until the account's details satisfy `f`.
-async fn wait_details(c: &Client, id: i64, f: impl Fn(&AccountDetails) -> bool) -> AccountDetails {
+pub(crate) async fn wait_details(
+    c: &Client,
+    id: i64,
+    f: impl Fn(&AccountDetails) -> bool,
+) -> AccountDetails {
     for _ in 0..60 {
         let d = c.account(id).await.unwrap();
         if f(&d) {
