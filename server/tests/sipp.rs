@@ -34,19 +34,30 @@ fn sipp_available() -> bool {
     found
 }
 
-fn scenario() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sipp/register_auth.xml")
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/sipp/{name}.xml"))
 }
 
 /// Run SIPp's REGISTER scenario against `addr`; panics with SIPp's own logs unless it
 /// exits 0 (every call succeeded).
 async fn run_sipp(dir: &Path, users: &Path, addr: SocketAddr, transport: &str, calls: u32) {
     let name = format!("sipp-{transport}");
+    let args: Vec<String> = vec![
+        addr.to_string(),
+        "-sf".into(),
+        scenario("register_auth").display().to_string(),
+        "-inf".into(),
+        users.display().to_string(),
+    ];
+    sipp(dir, &name, args, transport, calls).await;
+}
+
+/// Run SIPp with `args` (target and scenario) and the common options; panics with SIPp's
+/// own logs unless it exits 0 and every one of `calls` succeeded.
+async fn sipp(dir: &Path, name: &str, args: Vec<String>, transport: &str, calls: u32) {
     let file = |ext: &str| dir.join(format!("{name}.{ext}"));
     let out = tokio::process::Command::new("sipp")
-        .arg(addr.to_string())
-        .args(["-sf", scenario().to_str().unwrap()])
-        .args(["-inf", users.to_str().unwrap()])
+        .args(&args)
         .args(["-key", "domain", "vcms.local"])
         .args(["-t", transport])
         .args(["-i", "127.0.0.1"])
@@ -108,23 +119,21 @@ async fn details(app: &AppState, enterprise_id: i64, id: i64) -> AccountDetails 
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sipp_registers_over_udp_and_tcp() {
-    if !sipp_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+/// A server on SQLite with UDP and TCP, one enterprise with a license, and `n` accounts
+/// (extensions 1001…).
+async fn boot(dir: &Path, n: usize) -> (vcms_server::Running, AppState, i64, Vec<AccountDetails>) {
     let mut cfg = Config {
-        data_dir: dir.path().to_path_buf(),
+        data_dir: dir.to_path_buf(),
         ..Default::default()
     };
     cfg.http.listen = "127.0.0.1:0".into();
+    cfg.sip.ring_secs = 20;
     cfg.sip.udp = "127.0.0.1:0".into();
     cfg.sip.tcp = "127.0.0.1:0".into();
     cfg.sip.tls = String::new();
     cfg.database.url = Some(format!(
         "sqlite://{}?mode=rwc",
-        dir.path().join("vcms.db").display()
+        dir.join("vcms.db").display()
     ));
     let server = Server::build(cfg, Arc::new(SystemClock)).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -145,7 +154,7 @@ async fn sipp_registers_over_udp_and_tcp() {
     let raw = license::issue(&app, 50, 1).await.unwrap();
     license::add(&app, &owner, &raw).await.unwrap();
     let mut users = vec![];
-    for i in 0..20 {
+    for i in 0..n {
         let a = accounts::add(
             &app,
             &owner,
@@ -160,15 +169,30 @@ async fn sipp_registers_over_udp_and_tcp() {
         .unwrap();
         users.push(a);
     }
-    let csv = dir.path().join("users.csv");
+    (running, app, eid, users)
+}
+
+/// SIPp's injection file: number; password; authentication keyword.
+fn users_csv(path: &Path, users: &[&AccountDetails]) {
     let mut text = String::from("SEQUENTIAL\n");
-    for a in &users {
+    for a in users {
         let (n, p) = (&a.cloud_number, &a.password);
         text.push_str(&format!(
             "{n};{p};[authentication username={n} password={p}]\n"
         ));
     }
-    std::fs::write(&csv, text).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_registers_over_udp_and_tcp() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (running, app, eid, users) = boot(dir.path(), 20).await;
+    let csv = dir.path().join("users.csv");
+    users_csv(&csv, &users.iter().collect::<Vec<_>>());
 
     let (udp, tcp) = {
         let sip = running.sip.as_ref().expect("sip is on");
@@ -200,6 +224,104 @@ async fn sipp_registers_over_udp_and_tcp() {
             assert!(b.address.starts_with("127.0.0.1:"), "{b:?}");
         }
         assert_eq!(d.status_text, "Registered successfully");
+    }
+    running.shutdown().await;
+}
+
+/// A free UDP port on loopback.
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// SIPp calls SIPp through the proxy: a SIPp UAS registers the callee (1002) from its port
+/// and answers; a SIPp UAC calls extension 1002 as 1001 over UDP, then over TCP (so the
+/// proxy bridges TCP to UDP with a double Record-Route), answering the 407 challenge, and
+/// hangs up with BYE along the route set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_calls_through_the_proxy() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (running, app, eid, users) = boot(dir.path(), 2).await;
+    let (caller, callee) = (&users[0], &users[1]);
+    let caller_csv = dir.path().join("caller.csv");
+    users_csv(&caller_csv, &[caller]);
+    let callee_csv = dir.path().join("callee.csv");
+    users_csv(&callee_csv, &[callee]);
+    let (udp, tcp) = {
+        let sip = running.sip.as_ref().expect("sip is on");
+        (sip.udp.unwrap(), sip.tcp.unwrap())
+    };
+    let port = free_udp_port().to_string();
+    // The callee's endpoint registers from the port it will answer on.
+    sipp(
+        dir.path(),
+        "sipp-callee-register",
+        vec![
+            udp.to_string(),
+            "-sf".into(),
+            scenario("register_auth").display().to_string(),
+            "-inf".into(),
+            callee_csv.display().to_string(),
+            "-p".into(),
+            port.clone(),
+        ],
+        "u1",
+        1,
+    )
+    .await;
+    let calls = 10u32;
+    let uas_dir = dir.path().to_path_buf();
+    let uas_port = port.clone();
+    let uas = tokio::spawn(async move {
+        sipp(
+            &uas_dir,
+            "sipp-uas",
+            vec![
+                "-sf".into(),
+                scenario("uas_answer").display().to_string(),
+                "-p".into(),
+                uas_port,
+            ],
+            "u1",
+            2 * calls,
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (addr, t) in [(udp, "u1"), (tcp, "t1")] {
+        sipp(
+            dir.path(),
+            &format!("sipp-uac-{t}"),
+            vec![
+                addr.to_string(),
+                "-sf".into(),
+                scenario("uac_call").display().to_string(),
+                "-inf".into(),
+                caller_csv.display().to_string(),
+                "-s".into(),
+                "1002".into(),
+                "-d".into(),
+                "100".into(),
+            ],
+            t,
+            calls,
+        )
+        .await;
+    }
+    tokio::time::timeout(Duration::from_secs(30), uas)
+        .await
+        .expect("the UAS answered every call")
+        .unwrap();
+    // Every call ended: nobody is "in a call" any more.
+    for a in [caller, callee] {
+        let d = details(&app, eid, a.id).await;
+        assert!(!d.in_call, "{d:?}");
     }
     running.shutdown().await;
 }

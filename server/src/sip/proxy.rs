@@ -185,6 +185,22 @@ pub(crate) fn route_entries(v: &str) -> Vec<String> {
     out
 }
 
+/// Remove the top Via value (ours) of a response, also when a device merged the Via values
+/// into one header with commas.
+fn pop_via(r: &mut Response) {
+    let mut merged = false;
+    if let Some(Header::Via(v)) = r.headers.iter_mut().find(|h| matches!(h, Header::Via(_))) {
+        let entries = route_entries(v.value());
+        if entries.len() > 1 {
+            *v = rsip::Via::new(entries[1..].join(", "));
+            merged = true;
+        }
+    }
+    if !merged {
+        r.headers.remove_first(|h| matches!(h, Header::Via(_)));
+    }
+}
+
 /// host:port of a route entry's URI, lowercased, with the transport's default port.
 fn entry_host_port(e: &str) -> Option<String> {
     let inner = match (e.find('<'), e.find('>')) {
@@ -504,7 +520,7 @@ impl Proxy {
         };
         let send_up = |r: Response| {
             let mut r = r;
-            r.headers.remove_first(|h| matches!(h, Header::Via(_)));
+            pop_via(&mut r);
             respond(r);
         };
         let mut finals: Vec<Response> = Vec::new();
@@ -864,7 +880,7 @@ impl Proxy {
                 if code == 100 {
                     continue;
                 }
-                r.headers.remove_first(|h| matches!(h, Header::Via(_)));
+                pop_via(&mut r);
                 let _ = stx.respond(r).await;
                 if code >= 200 {
                     final_code = code;
