@@ -1,5 +1,6 @@
 //! vcms-endpoint: an endpoint emulator. Signs in to the endpoint API, registers over SIP,
-//! keeps the registration refreshed, and unregisters and signs out on exit or Ctrl-C.
+//! keeps the registration refreshed, places and answers calls, and unregisters and signs
+//! out on exit or Ctrl-C.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use vcms_server::api::{BuiltinCredentials, Device, EndpointLoginRequest};
 use vcms_server::client::Client;
-use vcms_server::sip::client::{Options, Transport, Ua};
+use vcms_server::sip::client::{request_header, sdp, Dialog, Options, Transport, Ua};
 use vcms_server::sip::digest::Algorithm;
 
 #[derive(Parser)]
@@ -81,27 +82,55 @@ impl SignIn {
     }
 }
 
+/// How the endpoint speaks SIP.
+#[derive(clap::Args)]
+struct SipArgs {
+    #[arg(long, default_value = "udp")]
+    transport: String,
+    /// Registration lifetime to ask for (default: what the server says).
+    #[arg(long)]
+    expires: Option<u32>,
+    /// Digest algorithm: md5 or sha-256.
+    #[arg(long, default_value = "md5")]
+    algorithm: String,
+    /// PEM certificate to trust for TLS (default: accept the server's, self-signed or not).
+    #[arg(long)]
+    tls_ca: Option<std::path::PathBuf>,
+    /// Answer incoming calls at once (ring, then 200 with an audio offer's answer) and
+    /// stay in them until the caller hangs up.
+    #[arg(long)]
+    auto_answer: bool,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Sign in (pincode, cloud number + password, or a provisioned serial + secret), then
-    /// register and stay registered.
+    /// register and stay registered (answering calls with --auto-answer).
     Login {
         #[command(flatten)]
         sign_in: SignIn,
-        #[arg(long, default_value = "udp")]
-        transport: String,
+        #[command(flatten)]
+        sip: SipArgs,
         /// Stay registered this many seconds, then unregister and exit (default: until Ctrl-C).
         #[arg(long)]
         hold: Option<u64>,
-        /// Registration lifetime to ask for (default: what the server says).
+    },
+    /// Sign in, register, and call an extension of your enterprise (4 digits) or a cloud
+    /// number (9 digits); hang up after --hold seconds in the call (default: on Ctrl-C or
+    /// when the other side hangs up), then unregister and sign out.
+    Call {
+        #[command(flatten)]
+        sign_in: SignIn,
+        #[command(flatten)]
+        sip: SipArgs,
+        /// The extension or cloud number to call.
+        number: String,
+        /// Seconds to stay in the call once answered.
         #[arg(long)]
-        expires: Option<u32>,
-        /// Digest algorithm: md5 or sha-256.
-        #[arg(long, default_value = "md5")]
-        algorithm: String,
-        /// PEM certificate to trust for TLS (default: accept the server's, self-signed or not).
-        #[arg(long)]
-        tls_ca: Option<std::path::PathBuf>,
+        hold: Option<u64>,
+        /// Give up when nobody answers within this many seconds.
+        #[arg(long, default_value_t = 60)]
+        ring: u64,
     },
     /// Sign in, print the enterprise directory, and with --follow print its live changes
     /// until Ctrl-C (or --hold seconds); then sign out.
@@ -197,112 +226,287 @@ async fn directory(sign_in: SignIn, follow: bool, hold: Option<u64>) -> anyhow::
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (sign_in, transport, hold, expires, algorithm, tls_ca) = match cli.cmd {
+    match cli.cmd {
         Cmd::Directory {
             sign_in,
             follow,
             hold,
-        } => return directory(sign_in, follow, hold).await,
-        Cmd::Login {
+        } => directory(sign_in, follow, hold).await,
+        Cmd::Login { sign_in, sip, hold } => {
+            let mut ep = Endpoint::online(&sign_in, &sip).await?;
+            let deadline = hold.map(|h| tokio::time::Instant::now() + Duration::from_secs(h));
+            let r = ep.idle(deadline, None).await;
+            ep.offline().await;
+            r
+        }
+        Cmd::Call {
             sign_in,
-            transport,
+            sip,
+            number,
             hold,
-            expires,
-            algorithm,
-            tls_ca,
-        } => (sign_in, transport, hold, expires, algorithm, tls_ca),
-    };
-    let transport = Transport::parse(&transport)
-        .ok_or_else(|| anyhow::anyhow!("--transport must be udp, tcp or tls"))?;
-    let algorithm = Algorithm::parse(&algorithm)
-        .ok_or_else(|| anyhow::anyhow!("--algorithm must be md5 or sha-256"))?;
-    let (model, device_version) = (sign_in.model.clone(), sign_in.device_version.clone());
-    let (api, login) = sign_in.run().await?;
-    let sip = &login.sip;
-    let target = sip
-        .servers
-        .iter()
-        .find(|s| s.transport.eq_ignore_ascii_case(transport.name()))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the server offers no SIP over {} (it offers: {})",
-                transport.name(),
-                sip.servers
-                    .iter()
-                    .map(|s| s.transport.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
-    let addr: SocketAddr = (target.host.as_str(), target.port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("cannot resolve {}", target.host))?;
-    let mut ua = Ua::connect(Options {
-        server: addr,
-        transport,
-        domain: sip.domain.clone(),
-        user: sip.username.clone(),
-        password: sip.password.clone(),
-        instance: Some(sip.instance.clone()),
-        user_agent: format!("{model} {device_version}"),
-        tls_ca,
-        algorithm,
-        contact_addr: None,
-    })
-    .await?;
-    let want = expires.unwrap_or(sip.expires);
-    let r = ua.register(Some(want)).await?;
-    if r.code != 200 {
-        let _ = api.endpoint_logout(&login.token).await;
-        anyhow::bail!("registration refused: {} {}", r.code, r.reason);
+            ring,
+        } => {
+            let mut ep = Endpoint::online(&sign_in, &sip).await?;
+            let r = ep.call(&number, hold, ring).await;
+            ep.offline().await;
+            r
+        }
     }
-    let granted = granted_expires(&r, &ua).unwrap_or(want);
-    say(format!(
-        "registered over {} to {addr} for {granted} s ({} endpoint(s) on this account)",
-        transport.name(),
-        r.headers("Contact").len()
-    ));
-    let deadline = hold.map(|h| tokio::time::Instant::now() + Duration::from_secs(h));
-    let mut refresh_in = Duration::from_secs(u64::from(granted.max(2) / 2));
-    loop {
-        let sleep = match deadline {
-            Some(d) => {
-                let left = d.saturating_duration_since(tokio::time::Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                left.min(refresh_in)
-            }
-            None => refresh_in,
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
-            _ = tokio::signal::ctrl_c() => { say("interrupted"); break; }
-        }
-        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            break;
-        }
+}
+
+/// A signed-in, registered endpoint.
+struct Endpoint {
+    api: Client,
+    token: String,
+    ua: Ua,
+    want: u32,
+    refresh_in: Duration,
+    auto_answer: bool,
+    /// The call we are in, if any.
+    call: Option<Dialog>,
+    /// An incoming INVITE not answered yet (ringing).
+    ringing: Option<(vcms_server::sip::client::Request, String)>,
+}
+
+impl Endpoint {
+    async fn online(sign_in: &SignIn, args: &SipArgs) -> anyhow::Result<Self> {
+        let transport = Transport::parse(&args.transport)
+            .ok_or_else(|| anyhow::anyhow!("--transport must be udp, tcp or tls"))?;
+        let algorithm = Algorithm::parse(&args.algorithm)
+            .ok_or_else(|| anyhow::anyhow!("--algorithm must be md5 or sha-256"))?;
+        let (model, device_version) = (sign_in.model.clone(), sign_in.device_version.clone());
+        let (api, login) = sign_in.run().await?;
+        let sip = &login.sip;
+        let target = sip
+            .servers
+            .iter()
+            .find(|s| s.transport.eq_ignore_ascii_case(transport.name()))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the server offers no SIP over {} (it offers: {})",
+                    transport.name(),
+                    sip.servers
+                        .iter()
+                        .map(|s| s.transport.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        let addr: SocketAddr = (target.host.as_str(), target.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("cannot resolve {}", target.host))?;
+        let mut ua = Ua::connect(Options {
+            server: addr,
+            transport,
+            domain: sip.domain.clone(),
+            user: sip.username.clone(),
+            password: sip.password.clone(),
+            instance: Some(sip.instance.clone()),
+            user_agent: format!("{model} {device_version}"),
+            tls_ca: args.tls_ca.clone(),
+            algorithm,
+            contact_addr: None,
+        })
+        .await?;
+        let want = args.expires.unwrap_or(sip.expires);
         let r = ua.register(Some(want)).await?;
         if r.code != 200 {
-            say(format!("refresh refused: {} {}", r.code, r.reason));
             let _ = api.endpoint_logout(&login.token).await;
+            anyhow::bail!("registration refused: {} {}", r.code, r.reason);
+        }
+        let granted = granted_expires(&r, &ua).unwrap_or(want);
+        say(format!(
+            "registered over {} to {addr} for {granted} s ({} endpoint(s) on this account)",
+            transport.name(),
+            r.headers("Contact").len()
+        ));
+        Ok(Self {
+            api,
+            token: login.token.clone(),
+            ua,
+            want,
+            refresh_in: Duration::from_secs(u64::from(granted.max(2) / 2)),
+            auto_answer: args.auto_answer,
+            call: None,
+            ringing: None,
+        })
+    }
+
+    async fn refresh(&mut self) -> anyhow::Result<()> {
+        let r = self.ua.register(Some(self.want)).await?;
+        if r.code != 200 {
+            say(format!("refresh refused: {} {}", r.code, r.reason));
             anyhow::bail!("registration lost");
         }
-        let g = granted_expires(&r, &ua).unwrap_or(want);
+        let g = granted_expires(&r, &self.ua).unwrap_or(self.want);
         say(format!("refreshed for {g} s"));
-        refresh_in = Duration::from_secs(u64::from(g.max(2) / 2));
+        self.refresh_in = Duration::from_secs(u64::from(g.max(2) / 2));
+        Ok(())
     }
-    match ua.register(Some(0)).await {
-        Ok(r) if r.code == 200 => say("unregistered"),
-        Ok(r) => say(format!("unregister answered {} {}", r.code, r.reason)),
-        Err(e) => say(format!("unregister failed: {e}")),
+
+    /// Stay registered, answering what the server sends, until `deadline` or Ctrl-C; with
+    /// `until_call_ends`, also until the call with that Call-ID ends.
+    async fn idle(
+        &mut self,
+        deadline: Option<tokio::time::Instant>,
+        until_call_ends: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut refresh_at = tokio::time::Instant::now() + self.refresh_in;
+        loop {
+            if let Some(cid) = until_call_ends {
+                if self.call.as_ref().is_none_or(|d| d.call_id != cid) {
+                    return Ok(());
+                }
+            }
+            let wake = match deadline {
+                Some(d) => d.min(refresh_at),
+                None => refresh_at,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = tokio::signal::ctrl_c() => { say("interrupted"); return Ok(()); }
+                r = self.ua.next_request() => {
+                    let r = r?;
+                    self.on_request(r).await?;
+                    continue;
+                }
+            }
+            if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= refresh_at {
+                self.refresh().await?;
+                refresh_at = tokio::time::Instant::now() + self.refresh_in;
+            }
+        }
     }
-    match api.endpoint_logout(&login.token).await {
-        Ok(_) => say("signed out"),
-        Err(e) => say(format!("sign-out failed: {e}")),
+
+    /// A request from the server: an incoming call and what follows it.
+    async fn on_request(&mut self, r: vcms_server::sip::client::Request) -> anyhow::Result<()> {
+        let tag = format!("ep{}", self.ua.local.port());
+        let from = request_header(&r, "From");
+        let who = from.split(';').next().unwrap_or("").trim().to_string();
+        match r.method.to_string().as_str() {
+            "INVITE"
+                if self
+                    .call
+                    .as_ref()
+                    .is_some_and(|d| d.call_id == request_header(&r, "Call-ID")) =>
+            {
+                // A re-INVITE of our call: accept it as it is.
+                let body = sdp(self.ua.local, 40000);
+                self.ua.reply(&r, 200, "OK", &tag, &body).await?;
+            }
+            "INVITE" if self.call.is_some() || self.ringing.is_some() => {
+                self.ua.reply(&r, 486, "Busy Here", &tag, "").await?;
+            }
+            "INVITE" => {
+                self.ua.reply(&r, 180, "Ringing", &tag, "").await?;
+                if self.auto_answer {
+                    let body = sdp(self.ua.local, 40000);
+                    self.ua.reply(&r, 200, "OK", &tag, &body).await?;
+                    say(format!("incoming call from {who}: answered"));
+                    self.call = Some(self.ua.dialog_of_invite(&r, &tag));
+                } else {
+                    say(format!(
+                        "incoming call from {who}: ringing (run with --auto-answer to answer)"
+                    ));
+                    self.ringing = Some((r, tag));
+                }
+            }
+            "CANCEL" => {
+                self.ua.reply(&r, 200, "OK", &tag, "").await?;
+                if let Some((inv, t)) = self.ringing.take() {
+                    self.ua
+                        .reply(&inv, 487, "Request Terminated", &t, "")
+                        .await?;
+                    say(format!("missed call from {who}"));
+                }
+            }
+            "ACK" => {
+                if self.call.is_some() {
+                    say("in a call");
+                }
+            }
+            "BYE" => {
+                self.ua.reply(&r, 200, "OK", &tag, "").await?;
+                if self.call.take().is_some() {
+                    say("the other side hung up");
+                }
+            }
+            "OPTIONS" | "INFO" | "UPDATE" => {
+                self.ua.reply(&r, 200, "OK", &tag, "").await?;
+            }
+            _ => {
+                self.ua.reply(&r, 501, "Not Implemented", &tag, "").await?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
+
+    async fn call(&mut self, number: &str, hold: Option<u64>, ring: u64) -> anyhow::Result<()> {
+        let body = sdp(self.ua.local, 40000);
+        say(format!("calling {number}"));
+        let (mut out, fin) = self.ua.call(number, &body).await?;
+        let (r, dialog) = match fin {
+            Some(r) => (r, None),
+            None => {
+                let mut rang = false;
+                loop {
+                    let wait = Duration::from_secs(ring);
+                    let got = tokio::select! {
+                        r = self.ua.answer_of(&mut out, wait) => Some(r?),
+                        _ = tokio::signal::ctrl_c() => None,
+                    };
+                    if let Some(x) = got {
+                        break x;
+                    }
+                    if rang {
+                        anyhow::bail!("interrupted");
+                    }
+                    say("interrupted: cancelling the call");
+                    self.ua.cancel(&out).await?;
+                    rang = true;
+                }
+            }
+        };
+        if out
+            .provisional
+            .iter()
+            .any(|p| p.code == 180 || p.code == 183)
+        {
+            say("ringing");
+        }
+        let Some(d) = dialog else {
+            anyhow::bail!("the call failed: {} {}", r.code, r.reason);
+        };
+        say(format!("answered: in a call with {number}"));
+        let cid = d.call_id.clone();
+        self.call = Some(d);
+        let deadline = hold.map(|h| tokio::time::Instant::now() + Duration::from_secs(h));
+        self.idle(deadline, Some(&cid)).await?;
+        if let Some(mut d) = self.call.take() {
+            let r = self.ua.request(&mut d, "BYE", "").await?;
+            say(format!("hung up ({} {})", r.code, r.reason));
+        }
+        Ok(())
+    }
+
+    async fn offline(&mut self) {
+        if let Some(mut d) = self.call.take() {
+            let _ = self.ua.request(&mut d, "BYE", "").await;
+        }
+        match self.ua.register(Some(0)).await {
+            Ok(r) if r.code == 200 => say("unregistered"),
+            Ok(r) => say(format!("unregister answered {} {}", r.code, r.reason)),
+            Err(e) => say(format!("unregister failed: {e}")),
+        }
+        match self.api.endpoint_logout(&self.token).await {
+            Ok(_) => say("signed out"),
+            Err(e) => say(format!("sign-out failed: {e}")),
+        }
+    }
 }
 
 /// The expires the server granted to our contact.

@@ -46,6 +46,8 @@ enum Conn {
     Stream(Box<dyn Stream>, Vec<u8>),
 }
 
+pub use rsipstack::sip::Request;
+
 /// A final or provisional response, parsed.
 #[derive(Debug, Clone)]
 pub struct Response {
@@ -554,7 +556,8 @@ pub fn request_headers(r: &rsip::Request, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn request_header(r: &rsip::Request, name: &str) -> String {
+/// The first value of a request's header called `name`, or "".
+pub fn request_header(r: &rsip::Request, name: &str) -> String {
     request_headers(r, name)
         .into_iter()
         .next()

@@ -415,3 +415,156 @@ async fn unauthenticated_invite_is_challenged(db: Db) {
     assert!(r.header("WWW-Authenticate").is_none());
 }
 both!(unauthenticated_invite_is_challenged);
+
+/// A running `vcms-endpoint`, its stdout read line by line.
+struct Emulator {
+    child: tokio::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Emulator {
+    fn start(args: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vcms-endpoint"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut r = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(l)) = r.next_line().await {
+                let _ = tx.send(l);
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: vec![],
+        }
+    }
+
+    /// Wait up to `secs` for a line containing `text`.
+    async fn wait_line(&mut self, text: &str, secs: f64) -> String {
+        let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
+        loop {
+            match tokio::time::timeout_at(until, self.lines.recv()).await {
+                Ok(Some(l)) => {
+                    self.seen.push(l.clone());
+                    if l.contains(text) {
+                        return l;
+                    }
+                }
+                _ => panic!(
+                    "no line with {text:?} within {secs} s; saw:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    async fn finish(mut self) {
+        let st = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the emulator exits")
+            .unwrap();
+        while let Ok(l) = self.lines.try_recv() {
+            self.seen.push(l);
+        }
+        assert!(st.success(), "{}", self.seen.join("\n"));
+    }
+}
+
+/// Two emulators as users run them: Ben stays online with --auto-answer, Anna calls his
+/// extension, stays in the call for 2 s (her details say so) and hangs up.
+async fn endpoint_emulators_call_each_other(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("emucall@example.com").await;
+    let anna = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let ben = c.add_account(&new("Ben", "1002")).await.unwrap();
+    let mut b = Emulator::start(&[
+        "login",
+        "--server",
+        &s.url,
+        "--cloud-number",
+        &ben.cloud_number,
+        "--password",
+        &ben.password,
+        "--transport",
+        "tcp",
+        "--auto-answer",
+        "--hold",
+        "8",
+    ]);
+    b.wait_line("registered over TCP", 10.0).await;
+    let mut a = Emulator::start(&[
+        "call",
+        "--server",
+        &s.url,
+        "--pincode",
+        anna.pincode.as_deref().unwrap(),
+        "1002",
+        "--hold",
+        "2",
+    ]);
+    a.wait_line("answered: in a call with 1002", 10.0).await;
+    b.wait_line(
+        &format!("incoming call from <sip:{}@", anna.cloud_number),
+        2.0,
+    )
+    .await;
+    let d = wait_details(&c, anna.id, |d| d.in_call).await;
+    assert_eq!(d.status_text, "In a call");
+    wait_details(&c, ben.id, |d| d.in_call).await;
+    a.wait_line("hung up (200", 5.0).await;
+    b.wait_line("the other side hung up", 2.0).await;
+    a.wait_line("signed out", 5.0).await;
+    a.finish().await;
+    wait_details(&c, ben.id, |d| !d.in_call).await;
+    b.finish().await;
+}
+both!(endpoint_emulators_call_each_other);
+
+/// `vcms-endpoint directory --follow` prints an edit made through the console's API
+/// within a second.
+async fn endpoint_directory_follow_prints_an_edit_within_a_second(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("follow@example.com").await;
+    let anna = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let ben = c.add_account(&new("Ben", "1002")).await.unwrap();
+    let mut e = Emulator::start(&[
+        "directory",
+        "--server",
+        &s.url,
+        "--cloud-number",
+        &anna.cloud_number,
+        "--password",
+        &anna.password,
+        "--follow",
+        "--hold",
+        "6",
+    ]);
+    e.wait_line("1002", 10.0).await;
+    // Let it open the change stream.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    c.update_account(
+        ben.id,
+        &vcms_server::api::AccountUpdate {
+            name: Some("Benjamin".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let l = e.wait_line("Benjamin", 1.0).await;
+    assert!(l.starts_with("changed: 1002"), "{l}");
+    c.add_account(&new("Cleo", "1003")).await.unwrap();
+    let l = e.wait_line("Cleo", 1.0).await;
+    assert!(l.starts_with("added: 1003"), "{l}");
+    e.finish().await;
+}
+both!(endpoint_directory_follow_prints_an_edit_within_a_second);
