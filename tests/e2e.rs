@@ -197,13 +197,16 @@ async fn bulk_add_preview_confirm_export_template() {
 }
 
 /// A device registers while the console shows the table: Anna's row turns "Registered" and
-/// her details show the binding, without a key press; unregistering turns it back.
+/// her details show the binding, without a key press; while she calls Bonnie her details
+/// say "In a call", and after the BYE they no longer do; unregistering turns it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_shows_live_in_the_console() {
     use vcms_server::sip::client::{Options, Transport, Ua};
     let dir = tempfile::tempdir().expect("tmp");
     let (running, client, url, home) = seeded(dir.path()).await;
     let anna = client.account_by_extension("1001").await.expect("anna");
+    // Read before the console signs in (that ends this client's session).
+    let bonnie = client.account_by_extension("1002").await.expect("bonnie");
     let udp = running.sip.as_ref().and_then(|s| s.udp).expect("sip udp");
     let (shown_tx, shown_rx) = std::sync::mpsc::channel::<&'static str>();
     let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
@@ -223,7 +226,12 @@ async fn registration_shows_live_in_the_console() {
         t.send("\r");
         let s = t.wait_for("Registered(UDP)");
         assert!(s.contains("Yealink VCDesktop"), "{s}");
+        assert!(!s.contains("In a call"), "{s}");
         shown_tx.send("details").expect("signal");
+        t.wait_for("● In a call");
+        shown_tx.send("in a call").expect("signal");
+        t.wait_for("● Registered successfully");
+        shown_tx.send("call over").expect("signal");
         go_rx.recv().expect("unregistered");
         t.wait_for("No endpoint");
         t.send("\x1b");
@@ -256,10 +264,43 @@ async fn registration_shows_live_in_the_console() {
     .await
     .expect("ua");
     assert_eq!(ua.register(Some(600)).await.expect("register").code, 200);
-    let r = rx.clone();
-    tokio::task::spawn_blocking(move || wait(&r.lock().expect("rx")))
+    let step = |rx: std::sync::Arc<std::sync::Mutex<std::sync::mpsc::Receiver<&'static str>>>| {
+        tokio::task::spawn_blocking(move || wait(&rx.lock().expect("rx")))
+    };
+    step(rx.clone()).await.expect("wait");
+    // Anna calls Bonnie, who answers.
+    let mut ub = Ua::connect(Options {
+        user: bonnie.cloud_number.clone(),
+        password: bonnie.password.clone(),
+        ..ua.opts.clone()
+    })
+    .await
+    .expect("ua");
+    assert_eq!(ub.register(Some(600)).await.expect("register").code, 200);
+    let (mut out, fin) = ua.call("1002", "").await.expect("call");
+    assert!(fin.is_none(), "{fin:?}");
+    let inv = ub.next_request().await.expect("invite");
+    ub.reply(&inv, 200, "OK", "bonnie", "")
         .await
-        .expect("wait");
+        .expect("answer");
+    let (r, d) = ua
+        .answer_of(&mut out, std::time::Duration::from_secs(5))
+        .await
+        .expect("answer");
+    assert_eq!(r.code, 200);
+    let mut d = d.expect("dialog");
+    step(rx.clone()).await.expect("wait");
+    let (bye, _) = tokio::join!(ua.request(&mut d, "BYE", ""), async {
+        loop {
+            let r = ub.next_request().await.expect("bye");
+            if r.method.to_string() == "BYE" {
+                ub.reply(&r, 200, "OK", "", "").await.expect("200");
+                break;
+            }
+        }
+    });
+    assert_eq!(bye.expect("bye").code, 200);
+    step(rx.clone()).await.expect("wait");
     assert_eq!(ua.register(Some(0)).await.expect("unregister").code, 200);
     go_tx.send(()).expect("go");
     steps.await.expect("console steps");

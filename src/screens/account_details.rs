@@ -63,7 +63,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         ]),
         (None, state) => Line::styled(t(lang, &format!("pincode.{state}")), th.muted),
     };
-    let status = if d.status == "registered" {
+    let status = if d.in_call {
+        Span::styled(format!("● {}", d.status_text), th.title)
+    } else if d.status == "registered" {
         Span::styled(format!("● {}", d.status_text), th.ok)
     } else {
         Span::styled(format!("○ {}", d.status_text), th.muted)
