@@ -52,27 +52,7 @@ echo "raw results: $out" >&2
 cp tests/sipp/register_auth.xml "$out/"
 ulimit -n 65536 2>/dev/null || true
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# The server's processes: the main PID and, for Kamailio, its children.
-pids_of() { echo "$1"; pgrep -P "$1" || true; }
-cpu_ticks() { # utime+stime of every process of the server
-  local t=0 p
-  for p in $(pids_of "$1"); do
-    [ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat")))
-  done
-  echo "$t"
-}
-pss_kib() { # proportional set size, summed (Kamailio's shared memory counted once)
-  local t=0 p
-  for p in $(pids_of "$1"); do
-    [ -r "/proc/$p/smaps_rollup" ] && t=$((t + $(awk '/^Pss:/{print $2}' "/proc/$p/smaps_rollup")))
-  done
-  echo "$t"
-}
-hwm_kib() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
+. scripts/sip-bench-lib.sh
 
 # run_sipp NAME PORT TRANSPORT CALLS RATE LIMIT: runs SIPp in $out, prints
 # "ok elapsed_s p50_ms p99_ms sipp_cpu_s failed"
@@ -143,56 +123,6 @@ measure() {
   # Transactions linger for their timers (UDP: 32 s), so memory is read again after them.
   sleep "${SETTLE:-35}"
   echo "# $label $tname: PSS $(( $(pss_kib "$pid") / 1024 )) MiB ${SETTLE:-35} s after the last run" >&2
-}
-
-start_vcms() { # backend port -> sets pid, dir
-  local backend=$1 port=$2
-  dir=$(mktemp -d "$out/vcms-$backend.XXXX")
-  if [ "$backend" = postgres ]; then
-    db="vcms_sipbench_$(date +%s)"
-    psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db" postgres
-    url="postgres://postgres@127.0.0.1:5432/$db"
-  else
-    url="sqlite://$dir/vcms.db?mode=rwc"
-  fi
-  local http
-  http=$(free_port)
-  VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
-    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS=off \
-    target/release/vcms-server serve >"$dir/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
-  target/release/vcms-bench --server "http://127.0.0.1:$http" --database-url "$url" --data-dir "$dir" \
-    --big 1 --small 0 --sip-csv "$out/users.csv" --sip-users "$USERS" >/dev/null
-  # Restart, so that memory is measured without the fill's leftovers.
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
-    VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS=off \
-    target/release/vcms-server serve >"$dir/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
-}
-
-start_kamailio() { # port -> sets pid
-  local port=$1
-  local kdir="$out/kamailio.$port"
-  mkdir -p "$kdir"
-  {
-    echo "CREATE TABLE version (table_name VARCHAR(32) NOT NULL, table_version INTEGER DEFAULT 0 NOT NULL, CONSTRAINT version_table_name_idx UNIQUE (table_name));"
-    cat /usr/share/kamailio/db_sqlite/auth_db-create.sql /usr/share/kamailio/db_sqlite/usrloc-create.sql
-    echo "BEGIN;"
-    tail -n +2 "$out/users.csv" | awk -F';' '{printf "INSERT INTO subscriber(username,domain,password) VALUES (%c%s%c,%cvcms.local%c,%c%s%c);\n", 39,$1,39,39,39,39,$2,39}'
-    echo "COMMIT;"
-  } | sqlite3 "$kdir/kamailio.db"
-  # WAL (kept in the file): without it the usrloc flush locks the database and auth_db's
-  # queries fail with "database is locked" under load.
-  sqlite3 "$kdir/kamailio.db" "PRAGMA journal_mode=WAL;" >/dev/null
-  kamailio -f "$root/scripts/kamailio/kamailio.cfg" -A "DBURL=\"sqlite://$kdir/kamailio.db\"" \
-    -A "LISTEN_UDP=udp:127.0.0.1:$port" -A "LISTEN_TCP=tcp:127.0.0.1:$port" \
-    -m 512 -M 32 -P "$kdir/kamailio.pid" >"$kdir/kamailio.log" 2>&1
-  for _ in $(seq 50); do [ -s "$kdir/kamailio.pid" ] && break; sleep 0.1; done
-  pid=$(cat "$kdir/kamailio.pid")
-  sleep 1
 }
 
 echo "| target | transport | run | ok/calls | elapsed | reg/s | p50 ms | p99 ms | server CPU | SIPp CPU | PSS per 100k bindings |"
