@@ -14,8 +14,9 @@
 # Method, per target and transport: a fresh server with 10,000 accounts; the callee's SIPp
 # UAS registers (register_auth.xml) from the port it then answers on; the UAC calls the
 # callee's cloud number as another account. calls/s = successful calls / elapsed; p50/p99 =
-# SIPp's response time 1 (first INVITE sent to the 200, so including the 407 round trip);
-# CPU = the server's utime+stime over the run (Kamailio: all its processes).
+# SIPp's response time 1 (first INVITE sent to the 200, so including the 407 round trip and
+# the UAS's 2 ms between 180 and 200); CPU = the server's utime+stime while the UAC ran
+# (Kamailio: all its processes), per second of the run and per call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -73,7 +74,8 @@ stat_of() {
   echo "$ok $fail $secs $p50 $p99"
 }
 
-# run LABEL PORT TRANSPORT CALLS RATE: UAS + UAC; prints "ok fail elapsed p50 p99"
+# run LABEL PORT TRANSPORT CALLS RATE: UAS + UAC; prints "ok fail elapsed p50 p99 cpu_s"
+# (cpu_s: the server's CPU while the UAC ran)
 run() {
   local name=$1 port=$2 t=$3 calls=$4 rate=$5
   local dir="$out/$name" uport
@@ -87,14 +89,16 @@ run() {
       -timeout 600s >uas.out 2>&1 &
     echo $! >uas.pid
     sleep 0.5
+    cpu_ticks "$pid" >cpu0
     sipp "127.0.0.1:$port" -sf "$out/uac_call.xml" -inf "$out/caller.csv" -s "$CALLEE" \
       -key domain vcms.local -t "$t" -i 127.0.0.1 -m "$calls" -r "$rate" -l "$LIMIT" -d 0 \
       -nostdin -max_socket 1000 -timeout 600s -trace_stat -stf stat.csv -fd 1 -trace_rtt \
       -rtt_freq 1000 -trace_err -error_file err.log >uac.out 2>&1 || true
+    cpu_ticks "$pid" >cpu1
     kill "$(cat uas.pid)" 2>/dev/null || true
     wait 2>/dev/null || true
   )
-  stat_of "$dir"
+  echo "$(stat_of "$dir") $(awk -v hz="$HZ" 'NR==FNR{a=$1; next} {printf "%.2f", ($1-a)/hz}' "$dir/cpu0" "$dir/cpu1")"
 }
 
 echo "| target | UAC transport | run | ok/calls | elapsed | calls/s | p50 ms | p99 ms | server CPU |"
@@ -118,10 +122,7 @@ for target in "${targets[@]}"; do
     for r in capacity latency; do
       calls=$CALLS rate=$RATE
       if [ $r = latency ]; then calls=$LAT_CALLS; rate=$LAT_RATE; fi
-      c0=$(cpu_ticks "$pid")
-      read -r ok fail secs p50 p99 < <(run "$target-$t-$r" "$port" "$t" "$calls" "$rate")
-      c1=$(cpu_ticks "$pid")
-      cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN{printf "%.1f", (b-a)/hz}')
+      read -r ok fail secs p50 p99 cpu_s < <(run "$target-$t-$r" "$port" "$t" "$calls" "$rate")
       cps=$(awk -v n="$ok" -v s="$secs" 'BEGIN{printf "%.0f", (s>0)?n/s:0}')
       cpu_pct=$(awk -v c="$cpu_s" -v s="$secs" 'BEGIN{printf "%.0f", (s>0)?100*c/s:0}')
       us=$(awk -v c="$cpu_s" -v n="$ok" 'BEGIN{printf "%.0f", (n>0)?1e6*c/n:0}')

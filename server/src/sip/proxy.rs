@@ -528,7 +528,7 @@ impl Proxy {
         let mut final_sent = false;
         let mut cancelled = false;
         let ring_until = tokio::time::Instant::now() + self.ring;
-        // Once answered or failed, keep relaying 2xx retransmissions until the legs end.
+        // Once answered or failed, wait this long at most for the legs being cancelled.
         let hard_stop = ring_until + Duration::from_secs(40);
         let n = branches.len();
         if n == 0 {
@@ -636,6 +636,11 @@ impl Proxy {
                 if let Some(cid) = &new_dialog {
                     lock(&self.dialogs).remove(cid);
                 }
+            }
+            if final_sent && branches.iter().all(|b| b.done) {
+                // The caller has its answer and no leg waits for a CANCEL's outcome; the
+                // caller's server transaction repeats a 2xx on its own until the ACK.
+                break;
             }
         }
         if !answered {
@@ -826,22 +831,9 @@ impl Proxy {
         }
     }
 
-    /// The target of an in-dialog request we hold no dialog for (say, after a restart): its
-    /// Request-URI.
-    fn uri_target(req: &Request) -> Option<Target> {
-        let addr = SipAddr::try_from(&req.uri).ok()?;
-        Some(Target {
-            addr: SipAddr {
-                r#type: Some(addr.r#type.unwrap_or(rsip::Transport::Udp)),
-                addr: addr.addr,
-            },
-            connection: None,
-        })
-    }
-
     /// The ACK of a 2xx: end to end, forwarded without a transaction.
     async fn forward_ack(&self, ack: Request) {
-        let Some(t) = self.dialog_target(&ack).or_else(|| Self::uri_target(&ack)) else {
+        let Some(t) = self.dialog_target(&ack) else {
             return;
         };
         let Some(out) = self.prepare(&ack, &t, None, None) else {
@@ -857,7 +849,12 @@ impl Proxy {
     /// A request of a call in progress: BYE, re-INVITE, UPDATE, INFO, OPTIONS, PRACK, …
     async fn in_dialog(self: &Arc<Self>, mut stx: Transaction) {
         let req = stx.original.clone();
-        let Some(target) = self.dialog_target(&req).or_else(|| Self::uri_target(&req)) else {
+        // Only calls set up here are routed: anything else would make the proxy an open
+        // relay for whoever sends a request with a To tag.
+        let Some(target) = self.dialog_target(&req) else {
+            if req.method == Method::Bye {
+                self.end(&req);
+            }
             return self
                 .reply(stx, Reply::because(481, "Call/Transaction Does Not Exist"))
                 .await;

@@ -568,3 +568,59 @@ async fn endpoint_directory_follow_prints_an_edit_within_a_second(db: Db) {
     e.finish().await;
 }
 both!(endpoint_directory_follow_prints_an_edit_within_a_second);
+
+/// Requests that try to use the proxy as a relay, or to loop, are refused and go nowhere.
+async fn hostile_requests_are_refused_and_never_relayed(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("hostile-calls@example.com").await;
+    let anna = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let mut a = ua_of(&s, Transport::Udp, &anna, None).await;
+    // Somebody the attacker would like to reach through us.
+    let victim = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let v = victim.local_addr().unwrap();
+    let (local, number) = (a.local, anna.cloud_number.clone());
+    let seq = std::cell::Cell::new(0);
+    let req = |method: &str, mf: &str, uri: &str, to_tag: &str| {
+        seq.set(seq.get() + 1);
+        let k = seq.get();
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {l};rport;branch=z9hG4bK{method}{k}\r\n\
+             Max-Forwards: {mf}\r\nFrom: <sip:{n}@vcms.local>;tag=h1\r\nTo: <sip:x@vcms.local>{to_tag}\r\n\
+             Call-ID: hostile-{method}-{k}\r\nCSeq: 1 {method}\r\nContact: <sip:{n}@{l}>\r\nContent-Length: 0\r\n\r\n",
+            l = local,
+            n = number
+        )
+    };
+    // A made-up call's BYE / INFO towards a third party: 481.
+    for m in ["BYE", "INFO", "INVITE"] {
+        let r = a
+            .transact(&req(m, "70", &format!("sip:x@{v}"), ";tag=made-up"))
+            .await
+            .unwrap();
+        assert_eq!(r.code, 481, "{m}: {}", r.reason);
+    }
+    // Loops and nonsense hop counts.
+    let r = a
+        .transact(&req("INVITE", "0", "sip:1002@vcms.local", ""))
+        .await
+        .unwrap();
+    assert_eq!(r.code, 483);
+    let r = a
+        .transact(&req("INVITE", "abc", "sip:1002@vcms.local", ""))
+        .await
+        .unwrap();
+    assert_eq!(r.code, 400);
+    assert!(r.reason.contains("Max-Forwards"), "{}", r.reason);
+    // A method that needs a call, outside one.
+    let r = a
+        .transact(&req("INFO", "70", "sip:1002@vcms.local", ""))
+        .await
+        .unwrap();
+    assert_eq!(r.code, 405);
+    let mut buf = [0u8; 2048];
+    let got = tokio::time::timeout(Duration::from_millis(300), victim.recv_from(&mut buf)).await;
+    assert!(got.is_err(), "the proxy relayed something to {v}");
+    // And it still serves.
+    online(&mut a).await;
+}
+both!(hostile_requests_are_refused_and_never_relayed);
