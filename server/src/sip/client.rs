@@ -662,14 +662,19 @@ impl Ua {
     /// The hop-by-hop ACK of a non-2xx answer to an INVITE (RFC 3261 §17.1.1.3).
     async fn ack_failure(&mut self, o: &Outgoing, r: &Response) -> anyhow::Result<()> {
         let to = r.header("To").unwrap_or_default();
+        self.send_on_branch(o, "ACK", &to).await
+    }
+
+    /// A request on the INVITE's own branch (its ACK for a failure, or its CANCEL).
+    async fn send_on_branch(&mut self, o: &Outgoing, method: &str, to: &str) -> anyhow::Result<()> {
         let m = format!(
-            "ACK {uri} SIP/2.0\r\n\
+            "{method} {uri} SIP/2.0\r\n\
              Via: {via}\r\n\
              Max-Forwards: 70\r\n\
              From: <sip:{user}@{domain}>;tag={tag}\r\n\
              To: {to}\r\n\
              Call-ID: {cid}\r\n\
-             CSeq: {cseq} ACK\r\n\
+             CSeq: {cseq} {method}\r\n\
              Content-Length: 0\r\n\r\n",
             uri = o.uri,
             via = self.via(&o.branch),
@@ -787,24 +792,8 @@ impl Ua {
     /// CANCEL a call that was not answered yet; its INVITE then ends with 487 (see
     /// [`Self::answer_of`]).
     pub async fn cancel(&mut self, o: &Outgoing) -> anyhow::Result<()> {
-        let m = format!(
-            "CANCEL {uri} SIP/2.0\r\n\
-             Via: {via}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:{user}@{domain}>;tag={tag}\r\n\
-             To: <{uri}>\r\n\
-             Call-ID: {cid}\r\n\
-             CSeq: {cseq} CANCEL\r\n\
-             Content-Length: 0\r\n\r\n",
-            uri = o.uri,
-            via = self.via(&o.branch),
-            user = self.opts.user,
-            domain = self.opts.domain,
-            tag = o.tag,
-            cid = o.call_id,
-            cseq = o.cseq,
-        );
-        self.send_raw(m.as_bytes()).await
+        let to = format!("<{}>", o.uri);
+        self.send_on_branch(o, "CANCEL", &to).await
     }
 
     fn in_dialog_text(&self, d: &Dialog, method: &str, cseq: u32, body: &str) -> String {

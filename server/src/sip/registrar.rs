@@ -111,6 +111,8 @@ pub struct Registrar {
     failures: Mutex<HashMap<(String, IpAddr), (u32, Millis)>>,
     fail_sweep_at: std::sync::atomic::AtomicUsize,
     commits: mpsc::UnboundedSender<Commit>,
+    /// Call starts and ends, gathered for `CALL_BATCH` before they go to the committer.
+    calls: mpsc::UnboundedSender<Vec<Op>>,
 }
 
 /// Which challenge: a registrar's (401, WWW-Authenticate / Authorization) or a proxy's
@@ -242,6 +244,7 @@ fn binding_key(c: &rsip::typed::Contact) -> String {
 impl Registrar {
     pub fn new(app: AppState, cfg: SipConfig, nonce_key: [u8; 32]) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (calls_tx, calls_rx) = mpsc::unbounded_channel();
         let realm = cfg.domain.clone();
         let r = Arc::new(Self {
             nonces: Nonces::new(nonce_key, cfg.nonce_secs as i64 * 1000),
@@ -252,9 +255,11 @@ impl Registrar {
             creds: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             fail_sweep_at: std::sync::atomic::AtomicUsize::new(100_000),
-            commits: tx,
+            commits: tx.clone(),
+            calls: calls_tx,
         });
         tokio::spawn(committer(app, rx));
+        tokio::spawn(call_batcher(calls_rx, tx));
         r
     }
 
@@ -817,7 +822,7 @@ impl Registrar {
         for (e, a) in parties {
             ops.push(Op::Event(*e, *a));
         }
-        let _ = self.commits.send(Commit { ops, done: None });
+        let _ = self.calls.send(ops);
     }
 
     /// Remove one device's binding (endpoint sign-out).
@@ -915,6 +920,40 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Gathers call starts and ends for `CALL_BATCH` and hands them to the committer as one
+/// batch, with one change event per account: nobody waits for these writes, and at a few
+/// hundred calls a second one transaction per call would cost more than the call.
+async fn call_batcher(
+    mut rx: mpsc::UnboundedReceiver<Vec<Op>>,
+    commits: mpsc::UnboundedSender<Commit>,
+) {
+    while let Some(first) = rx.recv().await {
+        tokio::time::sleep(CALL_BATCH).await;
+        let mut ops = first;
+        while let Ok(more) = rx.try_recv() {
+            ops.extend(more);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut events = Vec::new();
+        ops.retain(|o| match o {
+            Op::Event(e, a) => {
+                if seen.insert((*e, *a)) {
+                    events.push(Op::Event(*e, *a));
+                }
+                false
+            }
+            _ => true,
+        });
+        ops.extend(events);
+        if commits.send(Commit { ops, done: None }).is_err() {
+            break;
+        }
+    }
+}
+
+/// How long call starts and ends wait to be written together.
+pub const CALL_BATCH: Duration = Duration::from_millis(100);
 
 /// How long a credential read stays good when nothing changed on this instance.
 pub const CREDENTIAL_TTL: Millis = 2_000;

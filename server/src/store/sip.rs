@@ -18,22 +18,26 @@ pub struct SipAccount {
     pub in_force: i64,
 }
 
+/// The columns of a [`SipAccount`] (accounts `a` joined with enterprises `e`; `$1` is now).
+const SIP_ACCOUNT: &str =
+    "a.id, a.enterprise_id, a.cloud_number, a.extension, a.name, a.password_enc, a.sip_epoch, \
+   CAST(CASE WHEN (e.status = 'active' AND e.trial_ends_at IS NOT NULL AND e.trial_ends_at > $1) \
+     OR EXISTS (SELECT 1 FROM licenses l WHERE l.enterprise_id = a.enterprise_id \
+                AND l.status = 'activated' AND l.activated_at <= $1 AND l.expires_at > $1) \
+   THEN 1 ELSE 0 END AS BIGINT) AS in_force";
+
 /// One query on the hot path: the account, and whether its enterprise is in force.
 pub async fn account_by_number(
     c: &mut Conn,
     cloud_number: &str,
     now: Millis,
 ) -> Result<Option<SipAccount>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT a.id, a.enterprise_id, a.cloud_number, a.extension, a.name, a.password_enc, a.sip_epoch, \
-           CAST(CASE WHEN (e.status = 'active' AND e.trial_ends_at IS NOT NULL AND e.trial_ends_at > $2) \
-             OR EXISTS (SELECT 1 FROM licenses l WHERE l.enterprise_id = a.enterprise_id \
-                        AND l.status = 'activated' AND l.activated_at <= $2 AND l.expires_at > $2) \
-           THEN 1 ELSE 0 END AS BIGINT) AS in_force \
-         FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id WHERE a.cloud_number = $1",
-    )
-    .bind(cloud_number)
+    sqlx::query_as(&format!(
+        "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
+         WHERE a.cloud_number = $2"
+    ))
     .bind(now)
+    .bind(cloud_number)
     .fetch_optional(c)
     .await
 }
@@ -45,18 +49,13 @@ pub async fn account_by_extension(
     extension: &str,
     now: Millis,
 ) -> Result<Option<SipAccount>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT a.id, a.enterprise_id, a.cloud_number, a.extension, a.name, a.password_enc, a.sip_epoch, \
-           CAST(CASE WHEN (e.status = 'active' AND e.trial_ends_at IS NOT NULL AND e.trial_ends_at > $3) \
-             OR EXISTS (SELECT 1 FROM licenses l WHERE l.enterprise_id = a.enterprise_id \
-                        AND l.status = 'activated' AND l.activated_at <= $3 AND l.expires_at > $3) \
-           THEN 1 ELSE 0 END AS BIGINT) AS in_force \
-         FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
-         WHERE a.enterprise_id = $1 AND a.extension = $2",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
+         WHERE a.enterprise_id = $2 AND a.extension = $3"
+    ))
+    .bind(now)
     .bind(enterprise_id)
     .bind(extension)
-    .bind(now)
     .fetch_optional(c)
     .await
 }
