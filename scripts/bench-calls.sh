@@ -7,7 +7,7 @@
 #
 # Usage: scripts/bench-calls.sh [vcms-sqlite] [kamailio]   (default: both)
 # Settings (environment): CALLS (per run, default 20000), RATE (offered calls/s of the
-# capacity run, default 4000), LIMIT (calls in flight, default 200), LAT_RATE (the fixed
+# capacity run, default 4000), LIMIT (calls in flight, default 1000), LAT_RATE (the fixed
 # rate of the latency run, default 500), LAT_CALLS (default 10000), TRANSPORTS (the UAC's:
 # default "u1 t1"; the UAS answers over UDP).
 #
@@ -37,7 +37,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(vcms-sqlite kamailio)
 CALLS="${CALLS:-20000}"
 RATE="${RATE:-4000}"
-LIMIT="${LIMIT:-200}"
+LIMIT="${LIMIT:-1000}"
 LAT_RATE="${LAT_RATE:-500}"
 LAT_CALLS="${LAT_CALLS:-10000}"
 TRANSPORTS="${TRANSPORTS:-u1 t1}"
