@@ -21,17 +21,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-need() { command -v "$1" >/dev/null 2>&1; }
-missing=()
-need sipp || missing+=(sip-tester)
-need kamailio || missing+=(kamailio)
-[ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/db_sqlite.so ] || missing+=(kamailio-sqlite-modules)
-need sqlite3 || missing+=(sqlite3)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/sip-bench-lib.sh
+install_tools
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(vcms-sqlite kamailio)
@@ -49,7 +40,6 @@ out=$(mktemp -d /tmp/vcms-bench-calls.XXXX)
 echo "raw results: $out" >&2
 cp tests/sipp/register_auth.xml tests/sipp/uac_call.xml tests/sipp/uas_answer.xml "$out/"
 ulimit -n 65536 2>/dev/null || true
-. scripts/sip-bench-lib.sh
 
 # The caller is the first user, the callee the second.
 callers() { { echo SEQUENTIAL; sed -n 2p "$out/users.csv"; } >"$out/caller.csv"; { echo SEQUENTIAL; sed -n 3p "$out/users.csv"; } >"$out/callee.csv"; }

@@ -22,18 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-need() { command -v "$1" >/dev/null 2>&1; }
-apt_install() {
-  local sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo apt-get install -y -qq "$@" >/dev/null
-}
-missing=()
-need sipp || missing+=(sip-tester)
-need kamailio || missing+=(kamailio)
-[ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/db_sqlite.so ] || missing+=(kamailio-sqlite-modules)
-need sqlite3 || missing+=(sqlite3)
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+. scripts/sip-bench-lib.sh
+install_tools
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(vcms-sqlite vcms-postgres kamailio)
@@ -51,8 +41,6 @@ out=$(mktemp -d /tmp/vcms-bench-sip.XXXX)
 echo "raw results: $out" >&2
 cp tests/sipp/register_auth.xml "$out/"
 ulimit -n 65536 2>/dev/null || true
-
-. scripts/sip-bench-lib.sh
 
 # run_sipp NAME PORT TRANSPORT CALLS RATE LIMIT: runs SIPp in $out, prints
 # "ok elapsed_s p50_ms p99_ms sipp_cpu_s failed"

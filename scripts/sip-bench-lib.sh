@@ -1,6 +1,19 @@
 # Shared by scripts/bench-sip.sh and scripts/bench-calls.sh (sourced, not run): free ports,
 # CPU and memory of a server's processes, and starting vcms-server or Kamailio with the
-# SIPp users of "$out/users.csv" (USERS of them). Expects $out, $root and USERS.
+# SIPp users of "$out/users.csv" (USERS of them). Expects $out, $root and USERS (set before
+# the functions run, not before sourcing).
+
+# SIPp, Kamailio with its SQLite modules, and sqlite3, from Debian's packages when missing.
+install_tools() {
+  local missing=() sudo=""
+  command -v sipp >/dev/null 2>&1 || missing+=(sip-tester)
+  command -v kamailio >/dev/null 2>&1 || missing+=(kamailio)
+  [ -e /usr/lib/x86_64-linux-gnu/kamailio/modules/db_sqlite.so ] || missing+=(kamailio-sqlite-modules)
+  command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -172,6 +172,12 @@ async fn boot(dir: &Path, n: usize) -> (vcms_server::Running, AppState, i64, Vec
     (running, app, eid, users)
 }
 
+/// The server's UDP and TCP SIP addresses.
+fn listeners(running: &vcms_server::Running) -> (SocketAddr, SocketAddr) {
+    let sip = running.sip.as_ref().expect("sip is on");
+    (sip.udp.unwrap(), sip.tcp.unwrap())
+}
+
 /// SIPp's injection file: number; password; authentication keyword.
 fn users_csv(path: &Path, users: &[&AccountDetails]) {
     let mut text = String::from("SEQUENTIAL\n");
@@ -194,10 +200,7 @@ async fn sipp_registers_over_udp_and_tcp() {
     let csv = dir.path().join("users.csv");
     users_csv(&csv, &users.iter().collect::<Vec<_>>());
 
-    let (udp, tcp) = {
-        let sip = running.sip.as_ref().expect("sip is on");
-        (sip.udp.unwrap(), sip.tcp.unwrap())
-    };
+    let (udp, tcp) = listeners(&running);
     // One call per user: with `-t un` every call has its own socket, so a user calling
     // more than 5 times would be refused its 6th endpoint, as it should.
     run_sipp(dir.path(), &csv, udp, "un", 20).await;
@@ -253,10 +256,7 @@ async fn sipp_calls_through_the_proxy() {
     users_csv(&caller_csv, &[caller]);
     let callee_csv = dir.path().join("callee.csv");
     users_csv(&callee_csv, &[callee]);
-    let (udp, tcp) = {
-        let sip = running.sip.as_ref().expect("sip is on");
-        (sip.udp.unwrap(), sip.tcp.unwrap())
-    };
+    let (udp, tcp) = listeners(&running);
     let port = free_udp_port().to_string();
     // The callee's endpoint registers from the port it will answer on.
     sipp(

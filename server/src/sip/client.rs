@@ -631,17 +631,17 @@ impl Ua {
         }
     }
 
-    fn invite_text(&self, o: &Outgoing) -> String {
-        let mut m = format!(
-            "INVITE {uri} SIP/2.0\r\n\
+    /// The start of a request on the INVITE's branch: request line, Via, From, To,
+    /// Call-ID and CSeq.
+    fn branch_head(&self, o: &Outgoing, method: &str, to: &str) -> String {
+        format!(
+            "{method} {uri} SIP/2.0\r\n\
              Via: {via}\r\n\
              Max-Forwards: 70\r\n\
              From: <sip:{user}@{domain}>;tag={tag}\r\n\
-             To: <{uri}>\r\n\
+             To: {to}\r\n\
              Call-ID: {cid}\r\n\
-             CSeq: {cseq} INVITE\r\n\
-             Contact: {contact}\r\n\
-             User-Agent: {ua}\r\n",
+             CSeq: {cseq} {method}\r\n",
             uri = o.uri,
             via = self.via(&o.branch),
             user = self.opts.user,
@@ -649,9 +649,16 @@ impl Ua {
             tag = o.tag,
             cid = o.call_id,
             cseq = o.cseq,
-            contact = self.contact(),
-            ua = self.opts.user_agent,
-        );
+        )
+    }
+
+    fn invite_text(&self, o: &Outgoing) -> String {
+        let mut m = self.branch_head(o, "INVITE", &format!("<{}>", o.uri));
+        m.push_str(&format!(
+            "Contact: {}\r\nUser-Agent: {}\r\n",
+            self.contact(),
+            self.opts.user_agent
+        ));
         if let Some(a) = &o.auth {
             m.push_str(&format!("Proxy-Authorization: {a}\r\n"));
         }
@@ -667,23 +674,8 @@ impl Ua {
 
     /// A request on the INVITE's own branch (its ACK for a failure, or its CANCEL).
     async fn send_on_branch(&mut self, o: &Outgoing, method: &str, to: &str) -> anyhow::Result<()> {
-        let m = format!(
-            "{method} {uri} SIP/2.0\r\n\
-             Via: {via}\r\n\
-             Max-Forwards: 70\r\n\
-             From: <sip:{user}@{domain}>;tag={tag}\r\n\
-             To: {to}\r\n\
-             Call-ID: {cid}\r\n\
-             CSeq: {cseq} {method}\r\n\
-             Content-Length: 0\r\n\r\n",
-            uri = o.uri,
-            via = self.via(&o.branch),
-            user = self.opts.user,
-            domain = self.opts.domain,
-            tag = o.tag,
-            cid = o.call_id,
-            cseq = o.cseq,
-        );
+        let mut m = self.branch_head(o, method, to);
+        m.push_str("Content-Length: 0\r\n\r\n");
         self.send_raw(m.as_bytes()).await
     }
 

@@ -125,11 +125,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// A new Via branch (rsipstack's generator).
 fn branch_id() -> String {
-    format!(
-        "z9hG4bK{}",
-        crate::crypto::random_from(b"0123456789abcdefghijklmnopqrstuvwxyz", 20)
-    )
+    match rsipstack::transaction::make_via_branch() {
+        rsip::Param::Branch(b) => b.to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn call_id(r: &Request) -> Option<String> {
@@ -668,8 +669,7 @@ impl Proxy {
         if answered && !d.answered {
             d.answered = true;
             d.touched = self.now();
-            self.registrar
-                .call_state(cid, &d.parties, true, self.registrar.now());
+            self.registrar.call_state(cid, &d.parties, true, self.now());
         }
     }
 
@@ -823,7 +823,7 @@ impl Proxy {
         let cid = call_id(req)?;
         let mut ds = lock(&self.dialogs);
         let d = ds.get_mut(&cid)?;
-        d.touched = self.registrar.now();
+        d.touched = self.now();
         if from_tag(req).as_deref() == Some(d.caller_tag.as_str()) {
             d.callee.get(&to_tag(req)?).cloned()
         } else {
@@ -896,7 +896,7 @@ impl Proxy {
     fn end(&self, req: &Request) {
         let Some(cid) = call_id(req) else { return };
         let d = lock(&self.dialogs).remove(&cid);
-        let now = self.registrar.now();
+        let now = self.now();
         match d {
             Some(d) if d.answered => self.registrar.call_state(&cid, &d.parties, false, now),
             Some(_) => {}

@@ -32,14 +32,17 @@ pub async fn account_by_number(
     cloud_number: &str,
     now: Millis,
 ) -> Result<Option<SipAccount>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
-         WHERE a.cloud_number = $2"
-    ))
-    .bind(now)
-    .bind(cloud_number)
-    .fetch_optional(c)
-    .await
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
+             WHERE a.cloud_number = $2"
+        )
+    });
+    sqlx::query_as(SQL.as_str())
+        .bind(now)
+        .bind(cloud_number)
+        .fetch_optional(c)
+        .await
 }
 
 /// The account with an extension in an enterprise, as [`account_by_number`] reads it.
@@ -49,15 +52,18 @@ pub async fn account_by_extension(
     extension: &str,
     now: Millis,
 ) -> Result<Option<SipAccount>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
-         WHERE a.enterprise_id = $2 AND a.extension = $3"
-    ))
-    .bind(now)
-    .bind(enterprise_id)
-    .bind(extension)
-    .fetch_optional(c)
-    .await
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
+             WHERE a.enterprise_id = $2 AND a.extension = $3"
+        )
+    });
+    sqlx::query_as(SQL.as_str())
+        .bind(now)
+        .bind(enterprise_id)
+        .bind(extension)
+        .fetch_optional(c)
+        .await
 }
 
 /// An answered call of an account (idempotent).
