@@ -289,6 +289,41 @@ async fn colleague_apikey_audit_commands() {
         assert_eq!(keys.len(), 2);
         assert!(keys.iter().all(|k| k.get("key").is_none()));
 
+        // A key is not its creator: an admin key manages colleagues only when created with
+        // --manage-admins, and a key has no password to change.
+        let team = v.json(&[
+            "apikey",
+            "create",
+            "--name",
+            "team",
+            "--role",
+            "admin",
+            "--manage-admins",
+        ]);
+        assert_eq!(team["manage_admins"], true, "{team}");
+        let ops = v.json(&["apikey", "create", "--name", "ops", "--role", "admin"]);
+        assert_eq!(ops["manage_admins"], false, "{ops}");
+        let e = v.fails(&[
+            "apikey",
+            "create",
+            "--name",
+            "bad",
+            "--role",
+            "helpdesk",
+            "--manage-admins",
+        ]);
+        assert_eq!(e["error"]["field"], "manage_admins", "{e}");
+        let key_of = |v: &serde_json::Value| v["key"].as_str().expect("key").to_string();
+        let out = v.with_key(&key_of(&team), &["--json", "colleague", "list"]);
+        assert!(out.status.success(), "{}", json_of(&out));
+        let out = v.with_key(&key_of(&ops), &["--json", "colleague", "list"]);
+        assert!(!out.status.success(), "an admin key without the flag");
+        assert_eq!(json_of(&out)["error"]["code"], "forbidden");
+        for k in [&team, &ops] {
+            let id = k["id"].as_i64().expect("id").to_string();
+            v.json(&["apikey", "revoke", &id]);
+        }
+
         // Every command works with only VCMS_API_KEY set.
         let out = v.with_key(&owner_key, &["--json", "account", "list"]);
         assert!(out.status.success());

@@ -508,3 +508,65 @@ async fn captcha_is_single_use_and_expires(db: Db) {
     );
 }
 both!(captcha_is_single_use_and_expires);
+
+/// A wrong old password on "change password" counts toward the same freeze as a wrong
+/// sign-in (3 → 5 minutes, then sign-in is frozen too) and is audited; so is a change.
+async fn wrong_old_password_on_change_counts_toward_the_sign_in_freeze(db: Db) {
+    let s = TestServer::start(db).await;
+    s.register_and_activate("guess@example.com", "secret123")
+        .await;
+    let c = s.login("guess@example.com", "secret123").await.unwrap();
+    let change = |old: &str| ChangePasswordRequest {
+        old_password: old.into(),
+        new_password: "next12345".into(),
+        confirm_password: "next12345".into(),
+    };
+    for left in [2, 1] {
+        let e = err(c.change_password(&change("guess-123")).await);
+        assert_eq!(
+            (e.status().unwrap().as_u16(), e.field()),
+            (422, Some("old_password")),
+            "{e}"
+        );
+        assert!(e.to_string().contains(&format!("{left} more wrong")), "{e}");
+    }
+    let e = err(c.change_password(&change("guess-123")).await);
+    assert_eq!(
+        (e.status().unwrap().as_u16(), e.code()),
+        (423, "frozen"),
+        "{e}"
+    );
+    let secs = e.body().unwrap().retry_after_secs.unwrap();
+    assert!((295..=300).contains(&secs), "{secs}");
+    assert!(e.to_string().contains("5 minutes"), "{e}");
+    // Frozen: the right old password and the right sign-in are refused alike.
+    assert_eq!(
+        err(c.change_password(&change("secret123")).await).code(),
+        "frozen"
+    );
+    assert_eq!(
+        err(s.login("guess@example.com", "secret123").await).code(),
+        "frozen"
+    );
+    // Audited: three failed changes, by whom and from where.
+    let page = c.audit(&AuditQuery::default()).await.unwrap();
+    let failed: Vec<_> = page
+        .items
+        .iter()
+        .filter(|e| e.action == "password.change_failed")
+        .collect();
+    assert_eq!(failed.len(), 3, "{:?}", page.items);
+    assert_eq!(failed[0].who, "guess@example.com");
+    assert_eq!(failed[0].from, "127.0.0.1");
+    // After 5 minutes the change goes through, and is audited.
+    s.advance(5 * MINUTE + SECOND);
+    c.change_password(&change("secret123")).await.unwrap();
+    let page = c.audit(&AuditQuery::default()).await.unwrap();
+    assert!(
+        page.items.iter().any(|e| e.action == "password.change"),
+        "{:?}",
+        page.items
+    );
+    s.login("guess@example.com", "next12345").await.unwrap();
+}
+both!(wrong_old_password_on_change_counts_toward_the_sign_in_freeze);

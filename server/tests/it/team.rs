@@ -50,9 +50,10 @@ async fn status(c: &Client, method: Method, path: &str, body: Option<Value>) -> 
     }
 }
 
-/// Every authenticated route × every role × own and other enterprise: exactly the allowed
-/// cells succeed; another enterprise's objects answer 404 (or 403 where the role may not
-/// act at all), never their data.
+/// Every authenticated route × every role, signed in or as an API key of that role × own
+/// and other enterprise: exactly the allowed cells succeed; another enterprise's objects
+/// answer 404 (or 403 where the role may not act at all), never their data. Personal routes
+/// answer a key 403 `not_for_api_keys`.
 async fn role_matrix(db: Db) {
     let smtp = Smtp::start();
     smtp.policy
@@ -92,22 +93,55 @@ async fn role_matrix(db: Db) {
         .create_api_key(&NewApiKey {
             name: "b".into(),
             role: "admin".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
 
-    #[derive(Clone, Copy, PartialEq)]
+    // API keys of every role (created with raw JSON: the flag is the key's own).
+    let (_, key_owner) = key_client(&s, &owner, json!({"name": "k-owner", "role": "owner"})).await;
+    let (_, key_admin) = key_client(&s, &owner, json!({"name": "k-admin", "role": "admin"})).await;
+    let (_, key_manager) = key_client(
+        &s,
+        &owner,
+        json!({"name": "k-manager", "role": "admin", "manage_admins": true}),
+    )
+    .await;
+    let (_, key_helpdesk) = key_client(
+        &s,
+        &owner,
+        json!({"name": "k-helpdesk", "role": "helpdesk"}),
+    )
+    .await;
+
+    #[derive(Clone, Copy, PartialEq, Debug)]
     enum Who {
         Owner,
         Admin,
         Manager,
         Helpdesk,
+        KeyOwner,
+        KeyAdmin,
+        KeyManager,
+        KeyHelpdesk,
     }
     use Who::*;
-    const ALL: &[Who] = &[Owner, Admin, Manager, Helpdesk];
-    const ADMINS: &[Who] = &[Owner, Admin, Manager];
-    const MANAGERS: &[Who] = &[Owner, Manager];
-    const OWNER: &[Who] = &[Owner];
+    const ALL: &[Who] = &[
+        Owner,
+        Admin,
+        Manager,
+        Helpdesk,
+        KeyOwner,
+        KeyAdmin,
+        KeyManager,
+        KeyHelpdesk,
+    ];
+    const PEOPLE: &[Who] = &[Owner, Admin, Manager, Helpdesk];
+    const ADMINS: &[Who] = &[Owner, Admin, Manager, KeyOwner, KeyAdmin, KeyManager];
+    const MANAGERS: &[Who] = &[Owner, Manager, KeyOwner, KeyManager];
+    const OWNER: &[Who] = &[Owner, KeyOwner];
+    const OWNER_PERSON: &[Who] = &[Owner];
+    let is_key = |w: Who| matches!(w, KeyOwner | KeyAdmin | KeyManager | KeyHelpdesk);
 
     let mut n = 0;
     let mut ext = 2000;
@@ -117,6 +151,10 @@ async fn role_matrix(db: Db) {
         (Admin, &admin),
         (Manager, &manager),
         (Helpdesk, &helpdesk),
+        (KeyOwner, &key_owner),
+        (KeyAdmin, &key_admin),
+        (KeyManager, &key_manager),
+        (KeyHelpdesk, &key_helpdesk),
     ] {
         // Fresh objects of our own enterprise for the routes that change or remove them.
         ext += 10;
@@ -164,29 +202,30 @@ async fn role_matrix(db: Db) {
             .create_api_key(&NewApiKey {
                 name: format!("k{ext}"),
                 role: "helpdesk".into(),
+                ..Default::default()
             })
             .await
             .unwrap();
         let lic = s.issue_license(5, 1).await;
         let (a, f1, f2, c, k) = (acc.id, failed[0].id, failed[1].id, col.id, key.id);
         type Case<'a> = (Method, String, Option<Value>, &'a [Who], Option<String>);
-        let cases: Vec<Case> = vec![
+        let mut cases: Vec<Case> = vec![
             (Method::GET, "/api/v1/me".into(), None, ALL, None),
             (
                 Method::PATCH,
                 "/api/v1/me".into(),
                 Some(json!({"name": "Same Name"})),
-                ALL,
+                PEOPLE,
                 None,
             ),
-            (Method::GET, "/api/v1/me/security".into(), None, ALL, None),
+            (Method::GET, "/api/v1/me/security".into(), None, PEOPLE, None),
             (
                 Method::PATCH,
                 "/api/v1/me/security".into(),
                 Some(
-                    json!({"current_password": if who == Owner { "secret123" } else { "colleague1" }}),
+                    json!({"current_password": if matches!(who, Admin | Manager | Helpdesk) { "colleague1" } else { "secret123" }}),
                 ),
-                ALL,
+                PEOPLE,
                 None,
             ),
             (Method::GET, "/api/v1/enterprise".into(), None, ALL, None),
@@ -334,7 +373,7 @@ async fn role_matrix(db: Db) {
                 Method::POST,
                 "/api/v1/apikeys".into(),
                 Some(json!({"name": format!("new{ext}"), "role": "helpdesk"})),
-                OWNER,
+                OWNER_PERSON,
                 None,
             ),
             (
@@ -381,6 +420,20 @@ async fn role_matrix(db: Db) {
                 None,
             ),
         ];
+        if is_key(who) {
+            // Sign-out and password change belong to people; a person's own are tested in
+            // auth.rs (they end or change the session the matrix goes on with).
+            cases.push((
+                Method::POST,
+                "/api/v1/password/change".into(),
+                Some(
+                    json!({"old_password": "secret123", "new_password": "taken12345", "confirm_password": "taken12345"}),
+                ),
+                PEOPLE,
+                None,
+            ));
+            cases.push((Method::POST, "/api/v1/logout".into(), None, PEOPLE, None));
+        }
         for (m, path, body, allowed, foreign_path) in cases {
             let template: String = path
                 .split('/')
@@ -398,33 +451,40 @@ async fn role_matrix(db: Db) {
             if let Some(fp) = foreign_path {
                 let st = status(client, m.clone(), &fp, body.clone()).await;
                 let expect = if allowed.contains(&who) { 404 } else { 403 };
-                assert_eq!(
-                    st, expect,
-                    "{m} {fp} as role #{}: another enterprise",
-                    who as u8
-                );
+                assert_eq!(st, expect, "{m} {fp} as {who:?}: another enterprise");
             }
-            let st = status(client, m.clone(), &path, body).await;
+            let (st, code) = code_of(client, m.clone(), &path, body).await;
             let ok = allowed.contains(&who);
-            assert_eq!(st == 200, ok, "{m} {path} as role #{}: got {st}", who as u8);
+            assert_eq!(st == 200, ok, "{m} {path} as {who:?}: got {st} {code}");
             if !ok {
-                assert_eq!(st, 403, "{m} {path}");
+                assert_eq!(st, 403, "{m} {path} as {who:?}");
+                if allowed == PEOPLE {
+                    assert_eq!(code, "not_for_api_keys", "{m} {path} as {who:?}");
+                }
             }
             n += 1;
         }
     }
-    assert!(n >= 4 * 30);
+    assert!(n >= 8 * 30);
+    // Every actor may watch the enterprise's changes.
+    for c in [
+        &owner,
+        &admin,
+        &manager,
+        &helpdesk,
+        &key_owner,
+        &key_admin,
+        &key_manager,
+        &key_helpdesk,
+    ] {
+        c.events(None).await.unwrap();
+    }
     // Every authenticated route of the OpenAPI document is in the matrix.
     let doc: Value = owner.get("/api/openapi.json").await.unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let secured = op.get("security").is_some();
-            let exempt = [
-                "/api/v1/logout",
-                "/api/v1/password/change",
-                "/api/v1/events",
-            ]
-            .contains(&path.as_str());
+            let exempt = ["/api/v1/events"].contains(&path.as_str());
             if secured && !exempt {
                 let template: String = path
                     .split('/')
@@ -770,6 +830,7 @@ async fn api_keys_and_audit(db: Db) {
         .create_api_key(&NewApiKey {
             name: "helpdesk script".into(),
             role: "helpdesk".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -812,7 +873,8 @@ async fn api_keys_and_audit(db: Db) {
         err(script
             .create_api_key(&NewApiKey {
                 name: "x".into(),
-                role: "owner".into()
+                role: "owner".into(),
+                ..Default::default()
             })
             .await)
         .status()
@@ -871,3 +933,265 @@ async fn api_keys_and_audit(db: Db) {
     assert!(found.items[0].target.contains("Anna"));
 }
 both!(api_keys_and_audit);
+
+async fn code_of(c: &Client, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
+    match c.send::<Value, Value>(method, path, body.as_ref()).await {
+        Ok(_) => (200, String::new()),
+        Err(e) => (
+            e.status().map(|s| s.as_u16()).unwrap_or(0),
+            e.code().to_string(),
+        ),
+    }
+}
+
+/// Create a key from raw JSON (flags included) and a client that uses it.
+async fn key_client(s: &TestServer, owner: &Client, body: Value) -> (i64, Client) {
+    let k: Value = owner.post("/api/v1/apikeys", &body).await.unwrap();
+    (
+        k["id"].as_i64().unwrap(),
+        s.client().with_token(k["key"].as_str().unwrap().to_string()),
+    )
+}
+
+/// An API key is a principal of its own: never its creator (the owner). It has no password,
+/// profile, security settings or session, and exactly the role and flags it was created with.
+async fn api_keys_are_principals_not_their_creator(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, owner) = s.owner("boss@keys.example").await;
+    let (col_id, col) = colleague(&s, &owner, "col@keys.example", "helpdesk", false).await;
+    let (_, desk) = key_client(
+        &s,
+        &owner,
+        json!({"name": "desk script", "role": "helpdesk"}),
+    )
+    .await;
+
+    // Personal routes answer 403 not_for_api_keys, even with the owner's password.
+    let personal: Vec<(Method, &str, Option<Value>)> = vec![
+        (
+            Method::POST,
+            "/api/v1/password/change",
+            Some(
+                json!({"old_password": "secret123", "new_password": "taken12345", "confirm_password": "taken12345"}),
+            ),
+        ),
+        (Method::PATCH, "/api/v1/me", Some(json!({"name": "Key"}))),
+        (Method::GET, "/api/v1/me/security", None),
+        (
+            Method::PATCH,
+            "/api/v1/me/security",
+            Some(json!({"current_password": "secret123", "mfa_enabled": true})),
+        ),
+        (Method::POST, "/api/v1/logout", None),
+    ];
+    for (m, path, body) in personal {
+        assert_eq!(
+            code_of(&desk, m.clone(), path, body).await,
+            (403, "not_for_api_keys".to_string()),
+            "{m} {path} with a help-desk key"
+        );
+    }
+    // The owner's password, sessions and MFA are untouched.
+    owner.profile().await.unwrap();
+    assert!(!owner.security().await.unwrap().mfa_enabled);
+
+    // GET /me describes the key, not the person who created it.
+    let me: Value = desk.get("/api/v1/me").await.unwrap();
+    assert_eq!(me["role"], "helpdesk", "{me}");
+    assert_eq!(me["api_key"]["name"], "desk script", "{me}");
+    assert_eq!(me["api_key"]["role"], "helpdesk", "{me}");
+    assert_eq!(me["api_key"]["manage_admins"], false, "{me}");
+    assert!(!me.to_string().contains("boss@keys.example"), "{me}");
+
+    // An admin key has the admin role only: no "manage administrators".
+    let (_, admin_key) = key_client(&s, &owner, json!({"name": "ops", "role": "admin"})).await;
+    let me: Value = admin_key.get("/api/v1/me").await.unwrap();
+    assert_eq!(
+        (&me["api_key"]["role"], &me["api_key"]["manage_admins"]),
+        (&json!("admin"), &json!(false)),
+        "{me}"
+    );
+    let colleague_ops: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, "/api/v1/colleagues".into(), None),
+        (
+            Method::POST,
+            "/api/v1/colleagues".into(),
+            Some(
+                json!({"first_name": "Evil", "last_name": "Admin", "email": "evil@keys.example", "role": "admin", "manage_admins": true}),
+            ),
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/colleagues/{col_id}"),
+            Some(json!({"role": "admin", "manage_admins": true})),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/colleagues/{col_id}/resend"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/colleagues/{col_id}/disable"),
+            None,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/colleagues/{col_id}/remove"),
+            None,
+        ),
+    ];
+    for (m, path, body) in &colleague_ops {
+        assert_eq!(
+            code_of(&admin_key, m.clone(), path, body.clone()).await,
+            (403, "forbidden".to_string()),
+            "{m} {path} with an admin key"
+        );
+    }
+    // The colleague is untouched: same role, still signed in, same password.
+    col.profile().await.unwrap();
+    let listed = owner.colleagues().await.unwrap();
+    let c = listed.items.iter().find(|c| c.id == col_id).unwrap();
+    assert_eq!(
+        (c.role.as_str(), c.manage_admins, c.status.as_str()),
+        ("helpdesk", false, "active")
+    );
+    assert!(s.smtp.mails_to("evil@keys.example").is_empty());
+
+    // The flag only when asked for, and only for admin keys.
+    let e: Value = json!({"name": "x", "role": "helpdesk", "manage_admins": true});
+    let r = owner.post::<Value, Value>("/api/v1/apikeys", &e).await;
+    let e = err(r);
+    assert_eq!(
+        (e.status().unwrap().as_u16(), e.field()),
+        (422, Some("manage_admins"))
+    );
+    let (_, manager_key) = key_client(
+        &s,
+        &owner,
+        json!({"name": "team bot", "role": "admin", "manage_admins": true}),
+    )
+    .await;
+    let me: Value = manager_key.get("/api/v1/me").await.unwrap();
+    assert_eq!(me["api_key"]["manage_admins"], true, "{me}");
+    assert_eq!(manager_key.colleagues().await.unwrap().items.len(), 2);
+    let keys: Value = owner.get("/api/v1/apikeys").await.unwrap();
+    let flags: Vec<(String, bool)> = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["name"].as_str().unwrap().to_string(),
+                k["manage_admins"].as_bool().unwrap_or(true),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            ("desk script".to_string(), false),
+            ("ops".to_string(), false),
+            ("team bot".to_string(), true)
+        ]
+    );
+    // Keys still cannot make keys, whatever their role.
+    let (_, owner_key) = key_client(&s, &owner, json!({"name": "ci", "role": "owner"})).await;
+    assert_eq!(
+        code_of(
+            &owner_key,
+            Method::POST,
+            "/api/v1/apikeys",
+            Some(json!({"name": "y", "role": "owner"}))
+        )
+        .await
+        .0,
+        403
+    );
+    // What a key does is audited under the key's name.
+    manager_key.disable_colleague(col_id).await.unwrap();
+    let page = owner.audit(&AuditQuery::default()).await.unwrap();
+    let d = page
+        .items
+        .iter()
+        .find(|e| e.action == "colleague.disable")
+        .unwrap();
+    assert_eq!(d.who, "api key team bot");
+}
+both!(api_keys_are_principals_not_their_creator);
+
+/// The next thing on a stream, or that it ended (item `None`), within `limit`.
+async fn ends_within(
+    st: &mut vcms_server::client::EventStream,
+    limit: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    use vcms_server::client::StreamItem;
+    let t0 = std::time::Instant::now();
+    match tokio::time::timeout(limit, st.next()).await {
+        Err(_) => Err(format!("still open after {:?}", t0.elapsed())),
+        Ok(None) | Ok(Some(Ok(StreamItem::SessionEnded(_)))) | Ok(Some(Err(_))) => {
+            Ok(t0.elapsed())
+        }
+        Ok(Some(Ok(StreamItem::Change(ev)))) => {
+            Err(format!("a change after the session ended: {ev:?}"))
+        }
+    }
+}
+
+/// Disabling or removing a colleague ends their open event streams at once (within a
+/// second), before any further change reaches them.
+async fn disable_and_remove_end_event_streams_at_once(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, owner) = s.owner("boss@live.example").await;
+    let limit = std::time::Duration::from_secs(1);
+    for (i, action) in ["disable", "remove"].into_iter().enumerate() {
+        let email = format!("{action}@live.example");
+        let (id, col) = colleague(&s, &owner, &email, "helpdesk", false).await;
+        let mut stream = col.events(None).await.unwrap();
+        // The stream is live: a change arrives.
+        owner
+            .add_account(&NewAccount {
+                name: format!("Before {action}"),
+                extension: format!("{}", 1001 + 10 * i),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        match tokio::time::timeout(limit, stream.next()).await {
+            Ok(Some(Ok(vcms_server::client::StreamItem::Change(_)))) => {}
+            other => panic!("no change within a second: {other:?}"),
+        }
+        // A moment later (the stream has looked at its session just now).
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        match action {
+            "disable" => {
+                owner.disable_colleague(id).await.unwrap();
+            }
+            _ => {
+                owner.remove_colleague(id).await.unwrap();
+            }
+        }
+        owner
+            .add_account(&NewAccount {
+                name: format!("After {action}"),
+                extension: format!("{}", 1002 + 10 * i),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let took = ends_within(&mut stream, limit)
+            .await
+            .unwrap_or_else(|e| panic!("{action}: {e}"));
+        eprintln!("{action}: stream ended {took:?} after the {action} answered");
+        // Nothing more comes, and a new stream is refused.
+        assert!(matches!(
+            tokio::time::timeout(limit, stream.next()).await,
+            Ok(None) | Ok(Some(Err(_)))
+        ));
+        assert_eq!(
+            err(col.events(None).await).status().unwrap().as_u16(),
+            401
+        );
+    }
+}
+both!(disable_and_remove_end_event_streams_at_once);
