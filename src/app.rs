@@ -1602,6 +1602,7 @@ impl App {
                 Req::CreateKey(NewApiKey {
                     name: form.value("name").trim().to_string(),
                     role,
+                    manage_admins: false,
                 })
             }
         };

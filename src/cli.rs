@@ -139,6 +139,10 @@ pub enum ApiKeyCmd {
         /// owner, admin or helpdesk.
         #[arg(long)]
         role: String,
+        /// Give an admin key "manage administrators" (invite, change, disable, remove
+        /// colleagues). Off unless given; owner only.
+        #[arg(long)]
+        manage_admins: bool,
     },
     /// Every key.
     List,
@@ -1060,18 +1064,40 @@ async fn device(c: &Client, json: bool, d: &DeviceCmd) -> R<()> {
 async fn apikey(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
     use crate::widgets::text::pad;
     match a {
-        ApiKeyCmd::Create { name, role } => {
+        ApiKeyCmd::Create {
+            name,
+            role,
+            manage_admins,
+        } => {
             check_role(role, &["owner", "admin", "helpdesk"])?;
+            if *manage_admins && role != "admin" {
+                return Err(CliError {
+                    code: "invalid_input".into(),
+                    message: "--manage-admins is a flag of the admin role only".into(),
+                    field: Some("manage_admins".into()),
+                    details: None,
+                });
+            }
             let k = c
                 .create_api_key(&NewApiKey {
                     name: name.clone(),
                     role: role.clone(),
+                    manage_admins: *manage_admins,
                 })
                 .await?;
             print(json, &k, || {
                 format!(
-                    "{}\nAPI key {} \"{}\" ({}) — shown only this once:\n{}",
-                    k.message, k.id, k.name, k.role, k.key
+                    "{}\nAPI key {} \"{}\" ({}{}) — shown only this once:\n{}",
+                    k.message,
+                    k.id,
+                    k.name,
+                    k.role,
+                    if k.manage_admins && k.role == "admin" {
+                        ", manage administrators"
+                    } else {
+                        ""
+                    },
+                    k.key
                 )
             })
         }

@@ -49,6 +49,7 @@ fn profile() -> Profile {
         email: "owner@demo.vcms".into(),
         role: "owner".into(),
         language: "en".into(),
+        api_key: None,
     }
 }
 
@@ -720,6 +721,7 @@ fn colleagues_audit_and_api_keys() {
                     id: 1,
                     name: "ci".into(),
                     role: "owner".into(),
+                    manage_admins: true,
                     prefix: "vcms_3fa9".into(),
                     created_at: "2026-11-20T10:00:00Z".into(),
                     last_used_at: Some("2026-11-22T09:20:11Z".into()),
@@ -729,6 +731,7 @@ fn colleagues_audit_and_api_keys() {
                     id: 2,
                     name: "old script".into(),
                     role: "helpdesk".into(),
+                    manage_admins: false,
                     prefix: "vcms_81c2".into(),
                     created_at: "2026-10-02T10:00:00Z".into(),
                     last_used_at: None,

@@ -137,6 +137,23 @@ pub struct Profile {
     pub email: String,
     pub role: String,
     pub language: String,
+    /// Set when the request came with an API key: the key is the principal (it is never its
+    /// creator); `name`, `role` above are the key's, `username` and `email` are empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<KeyIdentity>,
+}
+
+/// The API key behind a request (`GET /api/v1/me` with a key).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct KeyIdentity {
+    pub id: i64,
+    pub name: String,
+    /// owner | admin | helpdesk: exactly the role the key was created with.
+    pub role: String,
+    /// "Manage administrators": only when the key was created with it (admin keys).
+    pub manage_admins: bool,
+    /// The first characters of the key.
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -703,6 +720,9 @@ pub struct NewApiKey {
     pub name: String,
     /// owner | admin | helpdesk
     pub role: String,
+    /// "Manage administrators" for an admin key (off unless asked for).
+    #[serde(default)]
+    pub manage_admins: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -710,6 +730,8 @@ pub struct ApiKeyCreated {
     pub id: i64,
     pub name: String,
     pub role: String,
+    #[serde(default)]
+    pub manage_admins: bool,
     /// Shown once: use it as `Authorization: Bearer <key>` or `VCMS_API_KEY`.
     pub key: String,
     pub message: String,
@@ -720,6 +742,8 @@ pub struct ApiKey {
     pub id: i64,
     pub name: String,
     pub role: String,
+    #[serde(default)]
+    pub manage_admins: bool,
     /// The first characters of the key, to tell keys apart.
     pub prefix: String,
     pub created_at: String,

@@ -71,6 +71,7 @@ fn profile(a: &admin::AdminRow, e: &admin::EnterpriseRow) -> api::Profile {
         email: a.email.clone(),
         role: a.role.clone(),
         language: a.language.clone(),
+        api_key: None,
     }
 }
 
@@ -523,6 +524,8 @@ fn ended_message(reason: &str) -> &'static str {
         "password_reset" | "password_changed" => {
             "The password was changed, which ended this session: sign in again"
         }
+        "disabled" => "This administrator was disabled, which ended this session",
+        "reinvited" => "A new invitation was sent to this administrator, which ended this session: set the password again from the invitation email",
         _ => "This session has ended: sign in again",
     }
 }
@@ -587,6 +590,7 @@ async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Acto
 }
 
 pub async fn logout(app: &App, actor: &Actor) -> AppResult<api::Message> {
+    actor.require_person()?;
     let mut c = app.store.conn().await?;
     admin::end_session(&mut c, actor.session_id, "logout", app.now()).await?;
     Ok(api::Message {
@@ -707,22 +711,71 @@ pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppRe
     })
 }
 
+/// Check the old password of a password change against the sign-in counters: a wrong one
+/// counts toward the same freeze as a wrong sign-in (3 → 5 minutes) and is audited.
+async fn check_old_password(app: &App, actor: &Actor, a: &admin::AdminRow, old: &str) -> AppResult<()> {
+    let now = app.now();
+    let mut c = app.store.conn().await?;
+    if let Some(p) = admin::attempts(&mut c, &a.email_key).await? {
+        if p.frozen_until > now {
+            return Err(frozen_error(p.frozen_until, now).with_field("old_password"));
+        }
+    }
+    let Some(n) = admin::reserve_attempt(&mut c, &a.email_key, now).await? else {
+        let until = admin::attempts(&mut c, &a.email_key)
+            .await?
+            .map(|p| p.frozen_until)
+            .unwrap_or(0);
+        return Err(frozen_error(until.max(now + FREEZE), now).with_field("old_password"));
+    };
+    drop(c);
+    let ok = crypto::verify_password(old.to_string(), a.password_hash.clone()).await;
+    let mut c = app.store.conn().await?;
+    if ok {
+        admin::clear_attempts(&mut c, &a.email_key).await?;
+        return Ok(());
+    }
+    let now = app.now();
+    crate::service::team::record(
+        app,
+        &mut c,
+        actor,
+        "password.change_failed",
+        &a.email,
+        "wrong old password",
+    )
+    .await?;
+    if n % 3 == 0 {
+        let until = if n >= HARD_LOCK_AT {
+            LOCKED
+        } else {
+            now + freeze_length(n)
+        };
+        admin::freeze(&mut c, &a.email_key, until).await?;
+        return Err(frozen_error(until, now).with_field("old_password"));
+    }
+    let left = 3 - n % 3;
+    Err(AppError::invalid(
+        "old_password",
+        format!(
+            "old_password is not the current password: {left} more wrong {} freeze sign-in for 5 minutes",
+            if left == 1 { "attempt will" } else { "attempts will" }
+        ),
+    ))
+}
+
 pub async fn change_password(
     app: &App,
     actor: &Actor,
     req: &api::ChangePasswordRequest,
 ) -> AppResult<api::Message> {
+    actor.require_person()?;
     let mut c = app.store.conn().await?;
     let a = admin::admin_by_id(&mut c, actor.admin_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such administrator"))?;
     drop(c);
-    if !crypto::verify_password(req.old_password.clone(), a.password_hash.clone()).await {
-        return Err(AppError::invalid(
-            "old_password",
-            "old_password is not the current password",
-        ));
-    }
+    check_old_password(app, actor, &a, &req.old_password).await?;
     let p = new_password(&req.new_password, &req.confirm_password)?;
     let hash = crypto::hash_password(p.as_str().to_string()).await?;
     let now = app.now();
@@ -736,13 +789,19 @@ pub async fn change_password(
         now,
     )
     .await?;
+    crate::service::team::record(app, &mut tx, actor, "password.change", &a.email, "").await?;
     tx.commit().await?;
+    // Streams of the sessions that ended look at once.
+    crate::service::events::wake(app);
     Ok(api::Message {
         message: "The password is changed".into(),
     })
 }
 
 pub async fn get_profile(app: &App, actor: &Actor) -> AppResult<api::Profile> {
+    if let Some(key_id) = actor.key_id {
+        return crate::service::team::key_profile(app, actor, key_id).await;
+    }
     let mut c = app.store.conn().await?;
     let a = admin::admin_by_id(&mut c, actor.admin_id)
         .await?
@@ -758,6 +817,7 @@ pub async fn update_profile(
     actor: &Actor,
     req: &api::ProfileUpdate,
 ) -> AppResult<api::Profile> {
+    actor.require_person()?;
     let name = req
         .name
         .as_deref()
@@ -778,12 +838,6 @@ pub async fn update_profile(
         .as_deref()
         .map(|v| validate::language("language", v))
         .transpose()?;
-    if actor.key_id.is_some() {
-        return Err(AppError::forbidden(
-            "forbidden",
-            "An API key has no personal information",
-        ));
-    }
     if (company.is_some() || country.is_some()) && actor.role != Role::Owner {
         return Err(AppError::forbidden(
             "forbidden",

@@ -10,6 +10,9 @@ use crate::error::AppResult;
 use crate::service::{auth, App, AppState};
 use crate::store::{events, Conn};
 
+/// How often a stream looks whether its session still lives, at the latest.
+const SESSION_CHECK: Duration = Duration::from_secs(1);
+
 pub async fn publish(
     app: &App,
     c: &mut Conn,
@@ -65,6 +68,8 @@ pub fn stream(
         last: Option<i64>,
         queue: std::collections::VecDeque<Item>,
         checked: std::time::Instant,
+        /// Woken by a change on this instance since the last look at the session.
+        recheck: bool,
         done: bool,
         holder: Holder,
     }
@@ -76,6 +81,7 @@ pub fn stream(
         last: after,
         queue: Default::default(),
         checked: std::time::Instant::now(),
+        recheck: false,
         done: false,
     };
     futures_util::stream::unfold(st, |mut st| async move {
@@ -86,7 +92,11 @@ pub fn stream(
             if st.done {
                 return None;
             }
-            if st.checked.elapsed() > Duration::from_secs(10) {
+            // The session is looked at after every wake-up of this instance (disabling or
+            // removing a colleague wakes the streams) and at least every second (changes
+            // made through another instance).
+            if st.recheck || st.checked.elapsed() >= SESSION_CHECK {
+                st.recheck = false;
                 st.checked = std::time::Instant::now();
                 if let Err(e) = still_signed_in(&st.app, st.holder, &st.token).await {
                     st.done = true;
@@ -121,7 +131,7 @@ pub fn stream(
             }
             if st.queue.is_empty() {
                 tokio::select! {
-                    _ = notified => {}
+                    _ = notified => { st.recheck = true; }
                     _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
                 }
             }

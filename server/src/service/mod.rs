@@ -104,7 +104,9 @@ pub struct Actor {
     pub who: String,
     /// The client's address, when known.
     pub ip: String,
-    /// Set when the request came with an API key instead of a session.
+    /// Set when the request came with an API key instead of a session. The key is the
+    /// principal: `admin_id` and `session_id` are then 0, `role` and `manage_admins` are the
+    /// key's own.
     pub key_id: Option<i64>,
 }
 
@@ -169,6 +171,19 @@ impl Actor {
                 "forbidden",
                 "Only the enterprise owner may do this",
             ))
+        }
+    }
+
+    /// Personal routes (password, profile, security and MFA, sign-out) belong to a person:
+    /// an API key is answered 403 `not_for_api_keys`.
+    pub fn require_person(&self) -> Result<(), crate::error::AppError> {
+        if self.key_id.is_some() {
+            Err(crate::error::AppError::forbidden(
+                "not_for_api_keys",
+                "This is personal to a signed-in administrator: an API key has no password, profile, security settings or session",
+            ))
+        } else {
+            Ok(())
         }
     }
 

@@ -506,6 +506,8 @@ pub async fn resend(app: &App, actor: &Actor, id: i64) -> AppResult<api::Colleag
         .ok_or_else(|| AppError::internal("colleague vanished"))?;
     tx.commit().await?;
     app.mailer.wake();
+    // Their open event streams look at their session at once and end.
+    crate::service::events::wake(app);
     Ok(to_colleague(&a))
 }
 
@@ -641,6 +643,10 @@ pub async fn set_enabled(
         .await?
         .ok_or_else(|| AppError::internal("colleague vanished"))?;
     tx.commit().await?;
+    if !enabled {
+        // Their open event streams look at their session at once and end.
+        crate::service::events::wake(app);
+    }
     Ok(to_colleague(&a))
 }
 
@@ -651,6 +657,8 @@ pub async fn remove(app: &App, actor: &Actor, id: i64) -> AppResult<api::Message
     team::delete_admin(&mut tx, a.id).await?;
     record(app, &mut tx, actor, "colleague.remove", &a.email, "").await?;
     tx.commit().await?;
+    // Their open event streams look at their session at once and end.
+    crate::service::events::wake(app);
     Ok(api::Message {
         message: format!("Removed {}", a.email),
     })
@@ -659,6 +667,7 @@ pub async fn remove(app: &App, actor: &Actor, id: i64) -> AppResult<api::Message
 // ---- security settings ----
 
 pub async fn security(app: &App, actor: &Actor) -> AppResult<api::Security> {
+    actor.require_person()?;
     let mut c = app.store.conn().await?;
     let a = admin::admin_by_id(&mut c, actor.admin_id)
         .await?
@@ -679,12 +688,7 @@ pub async fn update_security(
     actor: &Actor,
     req: &api::SecurityUpdate,
 ) -> AppResult<api::Security> {
-    if actor.key_id.is_some() {
-        return Err(AppError::forbidden(
-            "forbidden",
-            "Security settings cannot be changed with an API key",
-        ));
-    }
+    actor.require_person()?;
     let email = req
         .email
         .as_deref()
@@ -778,6 +782,15 @@ pub async fn set_enterprise_settings(
     )
     .await?;
     tx.commit().await?;
+    if actor.key_id.is_some() {
+        // An owner key has no login email or MFA of its own.
+        return Ok(api::Security {
+            email: String::new(),
+            backup_email: None,
+            mfa_enabled: false,
+            mfa_required: req.mfa_required,
+        });
+    }
     security(app, actor).await
 }
 
@@ -788,6 +801,7 @@ fn to_key(k: &team::ApiKeyRow) -> api::ApiKey {
         id: k.id,
         name: k.name.clone(),
         role: k.role.clone(),
+        manage_admins: k.manage_admins != 0 || k.role == "owner",
         prefix: k.prefix.clone(),
         created_at: clock::rfc3339(k.created_at),
         last_used_at: k.last_used_at.map(clock::rfc3339),
@@ -810,6 +824,12 @@ pub async fn create_key(
     let name = validate::text("name", &req.name, 64)?;
     let role = Role::parse(req.role.trim())
         .ok_or_else(|| AppError::invalid("role", "role must be owner, admin or helpdesk"))?;
+    if req.manage_admins && role != Role::Admin {
+        return Err(AppError::invalid(
+            "manage_admins",
+            "manage_admins is a flag of the admin role only",
+        ));
+    }
     let key = format!("{KEY_PREFIX}{}", crypto::new_token());
     let prefix: String = key.chars().take(KEY_PREFIX.len() + 6).collect();
     let mut tx = app.store.begin().await?;
@@ -821,15 +841,22 @@ pub async fn create_key(
         &crypto::token_hash(&key),
         &prefix,
         actor.admin_id,
+        req.manage_admins,
         app.now(),
     )
     .await?;
-    record(app, &mut tx, actor, "apikey.create", &name, role.as_str()).await?;
+    let detail = if req.manage_admins {
+        format!("{} + manage administrators", role.as_str())
+    } else {
+        role.as_str().to_string()
+    };
+    record(app, &mut tx, actor, "apikey.create", &name, &detail).await?;
     tx.commit().await?;
     Ok(api::ApiKeyCreated {
         id,
         name,
         role: role.as_str().into(),
+        manage_admins: req.manage_admins || role == Role::Owner,
         key,
         message: "Copy the key now: it is shown only once".into(),
     })
@@ -879,14 +906,44 @@ pub async fn key_actor(app: &App, key: &str) -> AppResult<Actor> {
         team::touch_key(&mut c, k.id, now).await?;
     }
     let role = Role::parse(&k.role).ok_or_else(|| AppError::internal("unknown role"))?;
+    // The key is the principal: never its creator, exactly its own role and flags.
     Ok(Actor {
-        admin_id: k.created_by.unwrap_or(0),
+        admin_id: 0,
         enterprise_id: k.enterprise_id,
         session_id: 0,
         role,
-        manage_admins: role == Role::Admin,
+        manage_admins: role == Role::Admin && k.manage_admins != 0,
         who: format!("api key {}", k.name),
         ip: String::new(),
         key_id: Some(k.id),
+    })
+}
+
+/// `GET /api/v1/me` with an API key: the key itself, not a person.
+pub async fn key_profile(app: &App, actor: &Actor, key_id: i64) -> AppResult<api::Profile> {
+    let mut c = app.store.conn().await?;
+    let k = team::key_by_id(&mut c, actor.enterprise_id, key_id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("unauthenticated", "This API key is unknown"))?;
+    let e = admin::enterprise_by_id(&mut c, actor.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    let key = to_key(&k);
+    Ok(api::Profile {
+        username: String::new(),
+        name: k.name.clone(),
+        company: e.company,
+        enterprise_number: e.number,
+        country: e.country,
+        email: String::new(),
+        role: k.role.clone(),
+        language: "en".into(),
+        api_key: Some(api::KeyIdentity {
+            id: key.id,
+            name: key.name,
+            role: key.role,
+            manage_admins: key.manage_admins,
+            prefix: key.prefix,
+        }),
     })
 }

@@ -239,10 +239,11 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    pub manage_admins: i64,
 }
 
 const KEY_COLS: &str =
-    "id, enterprise_id, name, role, prefix, created_by, created_at, last_used_at, revoked_at";
+    "id, enterprise_id, name, role, prefix, created_by, created_at, last_used_at, revoked_at, manage_admins";
 
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_key(
@@ -253,10 +254,11 @@ pub async fn insert_key(
     key_hash: &str,
     prefix: &str,
     created_by: i64,
+    manage_admins: bool,
     now: Millis,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO api_keys (enterprise_id, name, role, key_hash, prefix, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO api_keys (enterprise_id, name, role, key_hash, prefix, created_by, created_at, manage_admins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(enterprise_id)
     .bind(name)
@@ -265,6 +267,7 @@ pub async fn insert_key(
     .bind(prefix)
     .bind(created_by)
     .bind(now)
+    .bind(i64::from(manage_admins))
     .fetch_one(c)
     .await
 }
@@ -274,6 +277,20 @@ pub async fn key_by_hash(c: &mut Conn, key_hash: &str) -> Result<Option<ApiKeyRo
         "SELECT {KEY_COLS} FROM api_keys WHERE key_hash = $1"
     ))
     .bind(key_hash)
+    .fetch_optional(c)
+    .await
+}
+
+pub async fn key_by_id(
+    c: &mut Conn,
+    enterprise_id: i64,
+    id: i64,
+) -> Result<Option<ApiKeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLS} FROM api_keys WHERE id = $1 AND enterprise_id = $2"
+    ))
+    .bind(id)
+    .bind(enterprise_id)
     .fetch_optional(c)
     .await
 }
