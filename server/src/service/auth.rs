@@ -713,7 +713,12 @@ pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppRe
 
 /// Check the old password of a password change against the sign-in counters: a wrong one
 /// counts toward the same freeze as a wrong sign-in (3 → 5 minutes) and is audited.
-async fn check_old_password(app: &App, actor: &Actor, a: &admin::AdminRow, old: &str) -> AppResult<()> {
+async fn check_old_password(
+    app: &App,
+    actor: &Actor,
+    a: &admin::AdminRow,
+    old: &str,
+) -> AppResult<()> {
     let now = app.now();
     let mut c = app.store.conn().await?;
     if let Some(p) = admin::attempts(&mut c, &a.email_key).await? {

@@ -218,7 +218,13 @@ async fn role_matrix(db: Db) {
                 PEOPLE,
                 None,
             ),
-            (Method::GET, "/api/v1/me/security".into(), None, PEOPLE, None),
+            (
+                Method::GET,
+                "/api/v1/me/security".into(),
+                None,
+                PEOPLE,
+                None,
+            ),
             (
                 Method::PATCH,
                 "/api/v1/me/security".into(),
@@ -949,7 +955,8 @@ async fn key_client(s: &TestServer, owner: &Client, body: Value) -> (i64, Client
     let k: Value = owner.post("/api/v1/apikeys", &body).await.unwrap();
     (
         k["id"].as_i64().unwrap(),
-        s.client().with_token(k["key"].as_str().unwrap().to_string()),
+        s.client()
+            .with_token(k["key"].as_str().unwrap().to_string()),
     )
 }
 
@@ -1129,9 +1136,7 @@ async fn ends_within(
     let t0 = std::time::Instant::now();
     match tokio::time::timeout(limit, st.next()).await {
         Err(_) => Err(format!("still open after {:?}", t0.elapsed())),
-        Ok(None) | Ok(Some(Ok(StreamItem::SessionEnded(_)))) | Ok(Some(Err(_))) => {
-            Ok(t0.elapsed())
-        }
+        Ok(None) | Ok(Some(Ok(StreamItem::SessionEnded(_)))) | Ok(Some(Err(_))) => Ok(t0.elapsed()),
         Ok(Some(Ok(StreamItem::Change(ev)))) => {
             Err(format!("a change after the session ended: {ev:?}"))
         }
@@ -1188,10 +1193,7 @@ async fn disable_and_remove_end_event_streams_at_once(db: Db) {
             tokio::time::timeout(limit, stream.next()).await,
             Ok(None) | Ok(Some(Err(_)))
         ));
-        assert_eq!(
-            err(col.events(None).await).status().unwrap().as_u16(),
-            401
-        );
+        assert_eq!(err(col.events(None).await).status().unwrap().as_u16(), 401);
     }
 }
 both!(disable_and_remove_end_event_streams_at_once);
