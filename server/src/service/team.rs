@@ -451,14 +451,7 @@ pub async fn resend_mfa(app: &App, req: &api::MfaResend) -> AppResult<api::Messa
         return Err(code_sent_moments_ago(last + MFA_RESEND_AFTER - now));
     }
     let code = mfa_code();
-    team::mfa_new_code(
-        &mut tx,
-        ch.id,
-        &code_hash(app, &code),
-        now + MFA_VALID,
-        now,
-    )
-    .await?;
+    team::mfa_new_code(&mut tx, ch.id, &code_hash(app, &code), now + MFA_VALID, now).await?;
     send_code(app, &mut tx, &a, &code, &ch.language).await?;
     tx.commit().await?;
     app.mailer.wake();

@@ -6,7 +6,12 @@ use crate::clock::Millis;
 
 /// Give back one count taken with [`super::accounts::hit`] in the same window (a success
 /// does not use up the budget). Never goes below zero and never touches a newer window.
-pub async fn refund(c: &mut Conn, key: &str, window: Millis, now: Millis) -> Result<(), sqlx::Error> {
+pub async fn refund(
+    c: &mut Conn,
+    key: &str,
+    window: Millis,
+    now: Millis,
+) -> Result<(), sqlx::Error> {
     let start = now - now.rem_euclid(window);
     sqlx::query(
         "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND window_start = $2 AND count > 0",
@@ -89,12 +94,14 @@ pub async fn mfa_freeze(
     until: Millis,
     round: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE mfa_attempts SET frozen_until = $1, budget = failures + $2 WHERE admin_id = $3")
-        .bind(until)
-        .bind(round)
-        .bind(admin_id)
-        .execute(c)
-        .await?;
+    sqlx::query(
+        "UPDATE mfa_attempts SET frozen_until = $1, budget = failures + $2 WHERE admin_id = $3",
+    )
+    .bind(until)
+    .bind(round)
+    .bind(admin_id)
+    .execute(c)
+    .await?;
     Ok(())
 }
 

@@ -58,7 +58,10 @@ async fn ep(http: &reqwest::Client, url: &str, req: &EndpointLoginRequest) -> (u
 }
 
 /// Send all `reqs` at once (each from its client); the answers in order.
-async fn burst(url: &str, reqs: Vec<(reqwest::Client, EndpointLoginRequest)>) -> Vec<(u16, String)> {
+async fn burst(
+    url: &str,
+    reqs: Vec<(reqwest::Client, EndpointLoginRequest)>,
+) -> Vec<(u16, String)> {
     let mut tasks = Vec::new();
     for (http, req) in reqs {
         let url = url.to_string();
@@ -89,7 +92,10 @@ async fn pincode_attack_does_not_lock_out_valid_credentials(db: Db) {
     for a in 1..=26u8 {
         let http = from(1, 0, a);
         for i in 0..23u32 {
-            reqs.push((http.clone(), pin(&format!("{:09}", u32::from(a) * 1000 + i))));
+            reqs.push((
+                http.clone(),
+                pin(&format!("{:09}", u32::from(a) * 1000 + i)),
+            ));
         }
     }
     let answers = burst(&s.url, reqs).await;
@@ -104,7 +110,12 @@ async fn pincode_attack_does_not_lock_out_valid_credentials(db: Db) {
     let ok = ep(&from(2, 0, 1), &s.url, &pin(anna.pincode.as_ref().unwrap())).await;
     assert_eq!(ok, (200, "ok".to_string()));
     // and so do a cloud number + password and a device serial + secret.
-    let ok = ep(&from(2, 0, 2), &s.url, &pw(&bob.cloud_number, &bob.password)).await;
+    let ok = ep(
+        &from(2, 0, 2),
+        &s.url,
+        &pw(&bob.cloud_number, &bob.password),
+    )
+    .await;
     assert_eq!(ok, (200, "ok".to_string()));
     let device = EndpointLoginRequest {
         builtin: Some(BuiltinCredentials {
@@ -113,9 +124,17 @@ async fn pincode_attack_does_not_lock_out_valid_credentials(db: Db) {
         }),
         ..Default::default()
     };
-    assert_eq!(ep(&from(2, 0, 3), &s.url, &device).await, (200, "ok".to_string()));
+    assert_eq!(
+        ep(&from(2, 0, 3), &s.url, &device).await,
+        (200, "ok".to_string())
+    );
     // Even from an attacking address, passwords and device secrets are not locked out.
-    let ok = ep(&from(1, 0, 1), &s.url, &pw(&anna.cloud_number, &anna.password)).await;
+    let ok = ep(
+        &from(1, 0, 1),
+        &s.url,
+        &pw(&anna.cloud_number, &anna.password),
+    )
+    .await;
     assert_eq!(ok, (200, "ok".to_string()));
     // The attacking addresses have no pincode tries left, even with a valid pincode.
     let e = ep(&from(1, 0, 1), &s.url, &pin(dave.pincode.as_ref().unwrap())).await;
@@ -132,7 +151,12 @@ async fn pincode_attack_does_not_lock_out_valid_credentials(db: Db) {
     // The next window: the budget is back.
     s.advance(60 * SECOND);
     assert_eq!(
-        ep(&from(2, 0, 10), &s.url, &pin(dave.pincode.as_ref().unwrap())).await,
+        ep(
+            &from(2, 0, 10),
+            &s.url,
+            &pin(dave.pincode.as_ref().unwrap())
+        )
+        .await,
         (200, "ok".to_string())
     );
 }
@@ -149,7 +173,10 @@ async fn parallel_guesses_are_counted_atomically(db: Db) {
     let answers = burst(&s.url, reqs).await;
     let checked = count(&answers, "pincode_invalid");
     assert_eq!(checked + count(&answers, "throttled"), 256, "{answers:?}");
-    assert!(checked <= 20, "{checked} guesses checked from one address (limit 20)");
+    assert!(
+        checked <= 20,
+        "{checked} guesses checked from one address (limit 20)"
+    );
     // Passwords too: 256 at once from one address against one account.
     let http = from(3, 0, 2);
     let reqs = (0..256)
@@ -158,7 +185,10 @@ async fn parallel_guesses_are_counted_atomically(db: Db) {
     let answers = burst(&s.url, reqs).await;
     let checked = count(&answers, "credentials_invalid");
     assert_eq!(checked + count(&answers, "throttled"), 256, "{answers:?}");
-    assert!(checked <= 20, "{checked} passwords checked from one address (limit 20)");
+    assert!(
+        checked <= 20,
+        "{checked} passwords checked from one address (limit 20)"
+    );
 }
 both!(parallel_guesses_are_counted_atomically);
 
@@ -171,22 +201,43 @@ async fn password_guessing_is_bounded_per_account(db: Db) {
     for a in 1..=10u8 {
         let http = from(4, 0, a);
         for i in 0..15 {
-            reqs.push((http.clone(), pw(&anna.cloud_number, &format!("guess{a}x{i}"))));
+            reqs.push((
+                http.clone(),
+                pw(&anna.cloud_number, &format!("guess{a}x{i}")),
+            ));
         }
     }
     let answers = burst(&s.url, reqs).await;
     let checked = count(&answers, "credentials_invalid");
     assert_eq!(checked + count(&answers, "throttled"), 150, "{answers:?}");
     // 20 per account per 10 minutes, plus at most one try per address.
-    assert!(checked <= 20 + 10, "{checked} passwords checked for one account");
+    assert!(
+        checked <= 20 + 10,
+        "{checked} passwords checked for one account"
+    );
     // The right password from an address that has not failed still signs in.
-    let ok = ep(&from(4, 1, 1), &s.url, &pw(&anna.cloud_number, &anna.password)).await;
+    let ok = ep(
+        &from(4, 1, 1),
+        &s.url,
+        &pw(&anna.cloud_number, &anna.password),
+    )
+    .await;
     assert_eq!(ok, (200, "ok".to_string()));
     // Attacking addresses are refused for this account until the window ends.
-    let e = ep(&from(4, 0, 1), &s.url, &pw(&anna.cloud_number, &anna.password)).await;
+    let e = ep(
+        &from(4, 0, 1),
+        &s.url,
+        &pw(&anna.cloud_number, &anna.password),
+    )
+    .await;
     assert_eq!(e, (429, "throttled".to_string()));
     s.advance(10 * 60 * SECOND);
-    let ok = ep(&from(4, 0, 1), &s.url, &pw(&anna.cloud_number, &anna.password)).await;
+    let ok = ep(
+        &from(4, 0, 1),
+        &s.url,
+        &pw(&anna.cloud_number, &anna.password),
+    )
+    .await;
     assert_eq!(ok, (200, "ok".to_string()));
 }
 both!(password_guessing_is_bounded_per_account);
@@ -221,7 +272,11 @@ async fn sign_in(s: &TestServer, email: &str) -> Result<String, vcms_server::cli
     }
 }
 
-async fn verify(s: &TestServer, token: &str, code: &str) -> Result<Client, vcms_server::client::ClientError> {
+async fn verify(
+    s: &TestServer,
+    token: &str,
+    code: &str,
+) -> Result<Client, vcms_server::client::ClientError> {
     let mut c = s.client();
     c.verify_mfa(&MfaVerify {
         mfa_token: token.into(),
@@ -286,7 +341,11 @@ async fn mfa_guessing_is_bounded_per_admin(db: Db) {
         let token = match sign_in(&s, email).await {
             Ok(t) => t,
             Err(e) => {
-                assert_eq!((e.status().unwrap().as_u16(), e.code()), (423, "frozen"), "{e}");
+                assert_eq!(
+                    (e.status().unwrap().as_u16(), e.code()),
+                    (423, "frozen"),
+                    "{e}"
+                );
                 s.advance(e.body().unwrap().retry_after_secs.unwrap() * SECOND);
                 continue;
             }
@@ -313,7 +372,11 @@ async fn mfa_guessing_is_bounded_per_admin(db: Db) {
     }
     let tried = wrong_codes(&s).await;
     eprintln!("MFA codes tried in 24 hours: {tried}");
-    assert_eq!(first_freeze_at, Some(10), "the 10th wrong code in a row freezes");
+    assert_eq!(
+        first_freeze_at,
+        Some(10),
+        "the 10th wrong code in a row freezes"
+    );
     assert!(tried <= 90, "{tried} codes tried in 24 hours");
     // The admin was told that someone who knows the password is failing MFA.
     let alert = s
@@ -322,7 +385,11 @@ async fn mfa_guessing_is_bounded_per_admin(db: Db) {
         .into_iter()
         .find(|m| m.subject.contains("failing the sign-in code"))
         .expect("alert email");
-    assert!(alert.text.contains("10 wrong sign-in codes"), "{}", alert.text);
+    assert!(
+        alert.text.contains("10 wrong sign-in codes"),
+        "{}",
+        alert.text
+    );
 }
 both!(mfa_guessing_is_bounded_per_admin);
 
@@ -365,7 +432,10 @@ async fn mfa_right_password_does_not_reset_wrong_codes(db: Db) {
     s.advance(31 * SECOND);
     let token = sign_in(&s, email).await.unwrap();
     for i in 0..4 {
-        let e = verify(&s, &token, &format!("{:06}", 300 + i)).await.err().unwrap();
+        let e = verify(&s, &token, &format!("{:06}", 300 + i))
+            .await
+            .err()
+            .unwrap();
         assert_eq!(e.code(), "mfa_wrong");
     }
 }
@@ -403,7 +473,12 @@ async fn one_code_email_per_30_seconds(db: Db) {
     nth_code(&s, email, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     let mails = code_mails(&s, email);
-    assert_eq!(mails.len(), 1, "{} code emails for 12 sign-ins", mails.len());
+    assert_eq!(
+        mails.len(),
+        1,
+        "{} code emails for 12 sign-ins",
+        mails.len()
+    );
     // The one code works for the last sign-in.
     verify(&s, tokens.last().unwrap(), &code_of(&mails[0]))
         .await
@@ -425,18 +500,20 @@ async fn mfa_code_is_not_stored_in_clear(db: Db) {
     sign_in(&s, email).await.unwrap();
     let code = nth_code(&s, email, 1).await;
     let mut conn = s.running.app.store.conn().await.unwrap();
-    let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-        "SELECT kind, subject, body_text_enc, body_html_enc FROM outbox",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
+    let rows: Vec<(String, String, Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT kind, subject, body_text_enc, body_html_enc FROM outbox")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
     let mfa: Vec<_> = rows.iter().filter(|r| r.0 == "mfa_code").collect();
     assert_eq!(mfa.len(), 1);
     for (_, subject, text, html) in &mfa {
         assert!(!subject.contains(&code), "code in the subject: {subject}");
         for b in [text, html] {
-            assert!(!b.windows(6).any(|w| w == code.as_bytes()), "code in a body");
+            assert!(
+                !b.windows(6).any(|w| w == code.as_bytes()),
+                "code in a body"
+            );
         }
     }
     let hashes: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM mfa_challenges")
