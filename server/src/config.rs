@@ -156,9 +156,15 @@ pub struct EndpointConfig {
     /// address per `address_window_secs`.
     pub address_failures: i64,
     pub address_window_secs: i64,
-    /// Failed endpoint sign-ins allowed across the whole service per `service_window_secs`.
+    /// Failed pincode sign-ins allowed across the whole service per `service_window_secs`
+    /// (the budget that keeps the pincode space from being searched). Once it is spent, an
+    /// address that has not failed a pincode today still gets one try a day.
     pub service_failures: i64,
     pub service_window_secs: i64,
+    /// Failed cloud number + password sign-ins allowed per cloud number per
+    /// `account_window_secs`, from all addresses together (same fresh-address rule).
+    pub account_failures: i64,
+    pub account_window_secs: i64,
 }
 
 impl Default for SipConfig {
@@ -187,8 +193,10 @@ impl Default for EndpointConfig {
         Self {
             address_failures: 20,
             address_window_secs: 600,
-            service_failures: 600,
+            service_failures: 100,
             service_window_secs: 60,
+            account_failures: 20,
+            account_window_secs: 600,
         }
     }
 }
@@ -432,6 +440,11 @@ impl Config {
         }
         if self.sip.tls_cert.is_some() != self.sip.tls_key.is_some() {
             anyhow::bail!("sip.tls_cert and sip.tls_key go together: give both or neither");
+        }
+        if self.endpoint.account_failures < 1 || self.endpoint.account_window_secs < 1 {
+            anyhow::bail!(
+                "endpoint.account_failures and endpoint.account_window_secs must be at least 1"
+            );
         }
         if self.endpoint.address_failures < 1 || self.endpoint.service_failures < 1 {
             anyhow::bail!(

@@ -126,6 +126,7 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
     outbox::purge_sent(&mut c, now - 30 * DAY).await?;
     crate::store::events::purge(&mut c, now - DAY).await?;
     crate::store::accounts::purge_batch_requests(&mut c, now - DAY).await?;
+    crate::store::throttle::purge(&mut c, now - 2 * DAY).await?;
     drop(c);
     app.mailer.wake();
     Ok(report)

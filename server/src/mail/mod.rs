@@ -53,6 +53,31 @@ pub struct Mailer {
     poll: Duration,
     notify: Notify,
     pub description: String,
+    /// The folder of the folder transport (emails carry codes, pincodes and passwords).
+    folder: std::path::PathBuf,
+}
+
+/// Owner-only folder (0700) and files (0600): delivered emails hold secrets in clear.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 impl Mailer {
@@ -71,6 +96,9 @@ impl Mailer {
                 let dir = cfg.outbox_dir();
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     anyhow::anyhow!("cannot create outbox folder {}: {e}", dir.display())
+                })?;
+                private_dir(&dir).map_err(|e| {
+                    anyhow::anyhow!("cannot restrict outbox folder {}: {e}", dir.display())
                 })?;
                 let d = format!("folder {}", dir.display());
                 (Transport::Folder(AsyncFileTransport::new(dir)), d)
@@ -106,6 +134,7 @@ impl Mailer {
             poll: Duration::from_millis(cfg.mail.poll_millis.max(10)),
             notify: Notify::new(),
             description,
+            folder: cfg.outbox_dir(),
         })
     }
 
@@ -161,11 +190,14 @@ impl Mailer {
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| (true, format!("cannot build the message: {e}")))?;
         match &self.transport {
-            Transport::Folder(t) => t
-                .send(msg)
-                .await
-                .map(|_| ())
-                .map_err(|e| (false, format!("cannot write to the outbox folder: {e}"))),
+            Transport::Folder(t) => {
+                let id = t
+                    .send(msg)
+                    .await
+                    .map_err(|e| (false, format!("cannot write to the outbox folder: {e}")))?;
+                private_file(&self.folder.join(format!("{id}.eml")))
+                    .map_err(|e| (false, format!("cannot restrict the outbox file: {e}")))
+            }
             Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| {
                 let permanent = e.is_permanent();
                 (permanent, format!("SMTP: {e}"))

@@ -38,6 +38,8 @@ fn source(kind: &str, lang: &str) -> Option<(&'static str, &'static str)> {
         ("account_info", true) => tpl!("account_info", "zh-CN"),
         ("mfa_code", false) => tpl!("mfa_code", "en"),
         ("mfa_code", true) => tpl!("mfa_code", "zh-CN"),
+        ("mfa_failing", false) => tpl!("mfa_failing", "en"),
+        ("mfa_failing", true) => tpl!("mfa_failing", "zh-CN"),
         ("invitation", false) => tpl!("invitation", "en"),
         ("invitation", true) => tpl!("invitation", "zh-CN"),
         ("test", false) => tpl!("test", "en"),
@@ -108,6 +110,8 @@ mod tests {
             "license_expiry",
             "trial_purge",
             "test",
+            "mfa_code",
+            "mfa_failing",
         ] {
             for lang in ["en", "zh-CN"] {
                 let r = render(kind, lang, &[("name", "<b>陈</b>")]).unwrap();

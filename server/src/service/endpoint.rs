@@ -1,14 +1,15 @@
 //! Endpoint sign-in (DOMAIN.md "Endpoints"): by pincode (9 digits, once, 7 days) or by cloud
-//! number + password. Failed tries are throttled per source address and across the service,
-//! so the 9-digit space of live pincodes cannot be searched.
+//! number + password. Failed tries are throttled per source address, per cloud number and,
+//! for pincodes, across the service, so the 9-digit space of live pincodes cannot be
+//! searched; see [`login`] for why a valid credential still works during an attack.
 
 use crate::api;
-use crate::clock::{self, Millis};
+use crate::clock::{self, Millis, DAY};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::{accounts, events, license, team, Actor, App, Perm};
 use crate::sip::digest::{ha1, Algorithm};
-use crate::store::{accounts as st, admin, sip as sst};
+use crate::store::{accounts as st, admin, sip as sst, throttle};
 
 fn throttled(window: Millis, now: Millis) -> AppError {
     let left = window - now.rem_euclid(window);
@@ -33,29 +34,125 @@ fn invalid_password() -> AppError {
         .with_field("password")
 }
 
+/// What a sign-in guesses at; each kind has its own per-address count, so guessing one
+/// kind from an address does not lock out the others.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Pincode,
+    Password,
+    Device,
+}
+
+impl Kind {
+    fn of(req: &api::EndpointLoginRequest) -> Option<Self> {
+        match (&req.pincode, &req.cloud_number, &req.builtin) {
+            (Some(_), None, None) => Some(Self::Pincode),
+            (None, Some(_), None) => Some(Self::Password),
+            (None, None, Some(_)) => Some(Self::Device),
+            _ => None,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pincode => "pin",
+            Self::Password => "pw",
+            Self::Device => "dev",
+        }
+    }
+}
+
+/// The source as counted: an IPv4 address, or the /64 of an IPv6 one (one subscriber).
+fn source_of(ip: Option<&str>) -> String {
+    match ip.map(str::parse::<std::net::IpAddr>) {
+        Some(Ok(std::net::IpAddr::V6(v6))) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Some(Ok(ip)) => ip.to_string(),
+        _ => "unknown".into(),
+    }
+}
+
+/// Sign an endpoint in. Every try is counted *before* the secret is checked (one atomic
+/// upsert in the database, shared by all instances), and given back when it succeeds:
+/// - per source address and kind: at most `address_failures` wrong tries per window;
+/// - pincodes across the service: at most `service_failures` per window; cloud number +
+///   password per cloud number: at most `account_failures` per window. Once such a shared
+///   budget is spent, an address without a failure of that kind today still gets one try
+///   (per day), so a valid pincode or password from a clean address works during an attack
+///   while an attacker gets one more guess per address per day.
+///
+/// Device serial + secret (a 24-character random secret) only has the per-address count.
 pub async fn login(
     app: &App,
     req: &api::EndpointLoginRequest,
     ip: Option<&str>,
 ) -> AppResult<api::EndpointLoginResponse> {
+    let Some(kind) = Kind::of(req) else {
+        return attempt(app, req, app.now()).await;
+    };
     let now = app.now();
     let l = &app.limits;
-    let (addr_window, all_window) = (l.address_window_secs * 1000, l.service_window_secs * 1000);
-    let ip_key = format!("ep-ip:{}", ip.unwrap_or("unknown"));
+    let addr_window = l.address_window_secs * 1000;
+    let src = source_of(ip);
+    let addr_key = format!("ep-ip:{}:{src}", kind.name());
+    let fail_key = format!("ep-fail:{}:{src}", kind.name());
+    let shared = match kind {
+        Kind::Pincode => Some((
+            "ep-all".to_string(),
+            l.service_failures,
+            l.service_window_secs * 1000,
+        )),
+        Kind::Password => req
+            .cloud_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && n.len() <= 32 && n.bytes().all(|b| b.is_ascii_digit()))
+            .map(|n| {
+                (
+                    format!("ep-acct:{n}"),
+                    l.account_failures,
+                    l.account_window_secs * 1000,
+                )
+            }),
+        Kind::Device => None,
+    };
     let mut c = app.store.conn().await?;
-    if st::hits(&mut c, &ip_key, addr_window, now).await? >= l.address_failures {
+    if st::hit(&mut c, &addr_key, addr_window, now).await? > l.address_failures {
         return Err(throttled(addr_window, now));
     }
-    if st::hits(&mut c, "ep-all", all_window, now).await? >= l.service_failures {
-        return Err(throttled(all_window, now));
+    let mut fresh_key = None;
+    if let Some((key, limit, window)) = &shared {
+        if st::hit(&mut c, key, *window, now).await? > *limit {
+            let fk = format!("ep-fresh:{key}:{src}");
+            let clean = st::hits(&mut c, &fail_key, DAY, now).await? == 0
+                && st::hit(&mut c, &fk, DAY, now).await? == 1;
+            if !clean {
+                throttle::refund(&mut c, &addr_key, addr_window, now).await?;
+                return Err(throttled(*window, now));
+            }
+            fresh_key = Some(fk);
+        }
     }
     drop(c);
     let outcome = attempt(app, req, now).await;
-    if let Err(e) = &outcome {
-        if e.status == axum::http::StatusCode::UNAUTHORIZED {
-            let mut c = app.store.conn().await?;
-            st::hit(&mut c, &ip_key, addr_window, now).await?;
-            st::hit(&mut c, "ep-all", all_window, now).await?;
+    let mut c = app.store.conn().await?;
+    match &outcome {
+        Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => {
+            st::hit(&mut c, &fail_key, DAY, now).await?;
+        }
+        _ => {
+            throttle::refund(&mut c, &addr_key, addr_window, now).await?;
+            match (&fresh_key, &shared) {
+                (Some(fk), _) => throttle::refund(&mut c, fk, DAY, now).await?,
+                (None, Some((key, _, window))) => {
+                    throttle::refund(&mut c, key, *window, now).await?
+                }
+                (None, None) => {}
+            }
         }
     }
     outcome

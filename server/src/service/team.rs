@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
 use crate::service::{Actor, App, Perm, Role};
-use crate::store::{admin, team, Conn};
+use crate::store::{admin, team, throttle, Conn};
 use crate::validate::{self, Email, Password};
 
 pub const INVITATION_VALID: Millis = 48 * HOUR;
@@ -108,8 +108,53 @@ pub async fn audit_list(
 
 // ---- MFA ----
 
+/// Wrong codes in a row (per admin, across sign-in attempts) that freeze MFA sign-in.
+pub const MFA_ROUND: i64 = 10;
+const MFA_FREEZE: Millis = 5 * MINUTE;
+const MFA_MAX_FREEZE: Millis = 24 * HOUR;
+
+/// The k-th freeze (k = failures / 10) lasts 5 minutes × 2^(k-1), at most 24 hours: the same
+/// escalation as wrong passwords. At most 90 codes can be tried in the first 24 hours of an
+/// attack and 10 per 24 hours after that.
+pub fn mfa_freeze_length(failures: i64) -> Millis {
+    let k = (failures / MFA_ROUND).max(1);
+    let shift = (k - 1).clamp(0, 20) as u32;
+    MFA_FREEZE.saturating_mul(1 << shift).min(MFA_MAX_FREEZE)
+}
+
+fn duration_text(ms: Millis) -> String {
+    let mins = (ms + MINUTE - 1) / MINUTE;
+    if mins >= 120 {
+        format!("{} hours", (mins + 59) / 60)
+    } else if mins == 1 {
+        "1 minute".into()
+    } else {
+        format!("{mins} minutes")
+    }
+}
+
+fn mfa_frozen(until: Millis, now: Millis) -> AppError {
+    let left = (until - now).max(SECOND);
+    AppError::new(
+        StatusCode::LOCKED,
+        "frozen",
+        format!(
+            "Too many wrong sign-in codes: sign-in is frozen for {} more (if this was not you, someone knows your password: reset it with \"Forgot password\")",
+            duration_text(left)
+        ),
+    )
+    .with_field("code")
+    .with_retry_after((left + SECOND - 1) / SECOND)
+}
+
 fn mfa_code() -> String {
     crypto::random_digits(6)
+}
+
+/// Codes are stored as a keyed hash (HMAC-like with the server's lookup key), so even the
+/// database alone does not give them away by trying the 10^6 possible codes.
+fn code_hash(app: &App, code: &str) -> String {
+    app.secrets.lookup(&format!("mfa:{}", code.trim()))
 }
 
 async fn send_code(
@@ -143,8 +188,36 @@ fn mask(email: &str) -> String {
     }
 }
 
+/// The admin's MFA freeze, if one is on. A password set after the last wrong code (a reset
+/// by the owner of the mailbox) ends it.
+async fn mfa_freeze_of(
+    c: &mut Conn,
+    a: &admin::AdminRow,
+    now: Millis,
+) -> AppResult<Option<Millis>> {
+    let Some(att) = throttle::mfa_attempts(c, a.id).await? else {
+        return Ok(None);
+    };
+    if att.failures > 0 && a.password_changed_at > att.last_failure_at {
+        throttle::mfa_clear(c, a.id, MFA_ROUND).await?;
+        return Ok(None);
+    }
+    Ok((att.frozen_until > now).then_some(att.frozen_until))
+}
+
+fn code_sent_moments_ago(wait: Millis) -> AppError {
+    AppError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "throttled",
+        "A code was sent moments ago: wait a little before asking again",
+    )
+    .with_retry_after((wait.max(1) + 999) / 1000)
+}
+
 /// Password checked and MFA is on: mail a code and answer `mfa_required` with the token of
-/// this sign-in attempt.
+/// this sign-in attempt. At most one code email per admin per 30 s: a sign-in within 30 s
+/// of the last email shares the code of the newest open attempt (or waits, if there is
+/// none). While wrong codes have frozen MFA sign-in, no code is sent.
 pub async fn start_mfa(
     app: &App,
     a: &admin::AdminRow,
@@ -152,29 +225,55 @@ pub async fn start_mfa(
     ip: Option<&str>,
 ) -> AppResult<AppError> {
     let token = crypto::new_token();
-    let code = mfa_code();
     let now = app.now();
     let mut tx = app.store.begin().await?;
+    if let Some(until) = mfa_freeze_of(&mut tx, a, now).await? {
+        return Ok(mfa_frozen(until, now));
+    }
+    let sent = throttle::mfa_claim_send(&mut tx, a.id, MFA_ROUND, MFA_RESEND_AFTER, now).await?;
+    let (hash, expires_at) = if sent {
+        let code = mfa_code();
+        send_code(app, &mut tx, a, &code, lang).await?;
+        (code_hash(app, &code), now + MFA_VALID)
+    } else {
+        match throttle::open_challenge(&mut tx, a.id, now).await? {
+            Some(open) => open,
+            None => {
+                let last = throttle::mfa_attempts(&mut tx, a.id)
+                    .await?
+                    .map_or(now, |t| t.last_sent_at);
+                return Ok(code_sent_moments_ago(last + MFA_RESEND_AFTER - now));
+            }
+        }
+    };
     team::insert_mfa(
         &mut tx,
         &crypto::token_hash(&token),
         a.id,
-        &crypto::token_hash(&code),
-        now + MFA_VALID,
+        &hash,
+        expires_at,
         lang,
         ip,
         now,
     )
     .await?;
-    send_code(app, &mut tx, a, &code, lang).await?;
     tx.commit().await?;
-    app.mailer.wake();
+    if sent {
+        app.mailer.wake();
+    }
     let mut e = AppError::unauthorized(
         "mfa_required",
-        format!(
-            "Enter the 6-digit code sent to {} (valid 5 minutes)",
-            mask(&a.email)
-        ),
+        if sent {
+            format!(
+                "Enter the 6-digit code sent to {} (valid 5 minutes)",
+                mask(&a.email)
+            )
+        } else {
+            format!(
+                "Enter the 6-digit code sent to {} moments ago (one code email per 30 seconds)",
+                mask(&a.email)
+            )
+        },
     )
     .with_field("code");
     e.body.mfa_token = Some(token);
@@ -191,6 +290,44 @@ async fn challenge(c: &mut Conn, token: &str) -> AppResult<team::MfaRow> {
             )
             .with_field("mfa_token")
         })
+}
+
+/// Freeze MFA sign-in after a round of wrong codes and tell the admin: whoever is trying
+/// knows the password.
+async fn freeze_mfa(
+    app: &App,
+    c: &mut Conn,
+    a: &admin::AdminRow,
+    failures: i64,
+    ip: Option<&str>,
+    now: Millis,
+) -> AppResult<Millis> {
+    let length = mfa_freeze_length(failures);
+    let until = now + length;
+    throttle::mfa_freeze(c, a.id, until, MFA_ROUND).await?;
+    let failures = failures.to_string();
+    let frozen = duration_text(length);
+    app.mailer
+        .enqueue(
+            c,
+            &Outgoing {
+                enterprise_id: Some(a.enterprise_id),
+                account_id: None,
+                account_label: None,
+                kind: "mfa_failing",
+                recipient: &a.email,
+                lang: &a.language,
+                vars: &[
+                    ("name", &a.name),
+                    ("failures", &failures),
+                    ("from", ip.unwrap_or("an unknown address")),
+                    ("frozen", &frozen),
+                ],
+            },
+        )
+        .await?;
+    app.mailer.wake();
+    Ok(until)
 }
 
 pub async fn verify_mfa(
@@ -222,11 +359,21 @@ pub async fn verify_mfa(
         )
         .with_field("code"));
     }
-    let tries = team::mfa_try(&mut c, ch.id).await?;
     let a = admin::admin_by_id(&mut c, ch.admin_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("mfa_invalid", "Sign in again"))?;
-    if !crypto::ct_eq(&crypto::token_hash(req.code.trim()), &ch.code_hash) {
+    // Counted per admin before the code is checked, across every sign-in attempt.
+    if let Some(until) = mfa_freeze_of(&mut c, &a, now).await? {
+        return Err(mfa_frozen(until, now));
+    }
+    let Some(n) = throttle::mfa_reserve(&mut c, a.id, MFA_ROUND, now).await? else {
+        let until = throttle::mfa_attempts(&mut c, a.id)
+            .await?
+            .map_or(0, |t| t.frozen_until);
+        return Err(mfa_frozen(until.max(now + SECOND), now));
+    };
+    let tries = team::mfa_try(&mut c, ch.id).await?;
+    if !crypto::ct_eq(&code_hash(app, &req.code), &ch.code_hash) {
         audit_as(
             app,
             &mut c,
@@ -238,6 +385,10 @@ pub async fn verify_mfa(
             ip,
         )
         .await?;
+        if n % MFA_ROUND == 0 {
+            let until = freeze_mfa(app, &mut c, &a, n, ip, now).await?;
+            return Err(mfa_frozen(until, now));
+        }
         let left = MFA_TRIES - tries;
         return Err(if left <= 0 {
             AppError::unauthorized(
@@ -255,6 +406,7 @@ pub async fn verify_mfa(
         }
         .with_field("code"));
     }
+    throttle::mfa_clear(&mut c, a.id, MFA_ROUND).await?;
     if !team::mfa_use(&mut c, ch.id, now).await? {
         return Err(AppError::unauthorized(
             "mfa_used",
@@ -286,27 +438,20 @@ pub async fn resend_mfa(app: &App, req: &api::MfaResend) -> AppResult<api::Messa
                 .with_field("mfa_token"),
         );
     }
-    let wait = ch.last_sent_at + MFA_RESEND_AFTER - now;
-    if wait > 0 {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "throttled",
-            "A code was sent moments ago: wait a little before asking again",
-        )
-        .with_retry_after((wait + 999) / 1000));
-    }
     let a = admin::admin_by_id(&mut tx, ch.admin_id)
         .await?
         .ok_or_else(|| AppError::unauthorized("mfa_invalid", "Sign in again"))?;
+    if let Some(until) = mfa_freeze_of(&mut tx, &a, now).await? {
+        return Err(mfa_frozen(until, now));
+    }
+    if !throttle::mfa_claim_send(&mut tx, a.id, MFA_ROUND, MFA_RESEND_AFTER, now).await? {
+        let last = throttle::mfa_attempts(&mut tx, a.id)
+            .await?
+            .map_or(now, |t| t.last_sent_at);
+        return Err(code_sent_moments_ago(last + MFA_RESEND_AFTER - now));
+    }
     let code = mfa_code();
-    team::mfa_new_code(
-        &mut tx,
-        ch.id,
-        &crypto::token_hash(&code),
-        now + MFA_VALID,
-        now,
-    )
-    .await?;
+    team::mfa_new_code(&mut tx, ch.id, &code_hash(app, &code), now + MFA_VALID, now).await?;
     send_code(app, &mut tx, &a, &code, &ch.language).await?;
     tx.commit().await?;
     app.mailer.wake();

@@ -11,6 +11,7 @@ pub mod license;
 pub mod outbox;
 pub mod sip;
 pub mod team;
+pub mod throttle;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
@@ -53,6 +54,7 @@ impl Store {
                         std::fs::create_dir_all(dir)?;
                     }
                 }
+                private_sqlite_files(&path)?;
             }
         }
         let opts = AnyConnectOptions::from_str(url)?;
@@ -107,6 +109,30 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The SQLite database holds sealed secrets, hashes and personal data: create it (and its
+/// WAL and shared-memory files, which SQLite creates with the database file's mode) readable
+/// by the owner only, and tighten files left by older versions.
+fn private_sqlite_files(path: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let p = format!("{path}{suffix}");
+            if std::path::Path::new(&p).exists() {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// The file path of a sqlite:// URL (without query string).

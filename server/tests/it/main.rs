@@ -15,3 +15,4 @@ mod outbox;
 mod process;
 mod sip;
 mod team;
+mod throttle;
