@@ -11,10 +11,14 @@
 //! Nothing here checks the domain rules (4-digit extension, email, name length): the server
 //! does, once, for every client.
 
+mod file;
 mod read;
+mod stream;
 mod write;
+mod xls_guard;
 
-pub use read::{read, Format, Limits, ReadError, Row, Sheet};
+pub use file::read_path;
+pub use read::{read, Format, Limits, ReadError, Row, Sheet, RATIO_MIN_BYTES};
 pub use write::{template, write, WriteError, EXPORT_HEADERS, TEMPLATE_HEADERS};
 
 /// A cell that a spreadsheet program could run as a formula starts with one of these.
