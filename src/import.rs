@@ -64,33 +64,14 @@ pub fn limits(cfg: &Config) -> Limits {
     }
 }
 
-/// Read `path` (its size is checked before it is read into memory).
+/// Read `path` through the reader's guarded entry point ([`vcms_sheet::read_path`]): only
+/// a regular file, never more than the size limit, memory bounded whatever the file declares.
 pub fn read_file(
     path: &Path,
     limits: &Limits,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Sheet, ReadError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
-    let name = name.unwrap_or_default();
-    vcms_sheet::Format::from_name(&name).ok_or_else(|| {
-        ReadError::UnknownType(
-            path.extension()
-                .map(|e| format!(".{}", e.to_string_lossy()))
-                .unwrap_or(name.clone()),
-        )
-    })?;
-    let size = std::fs::metadata(path)
-        .map_err(|e| ReadError::Corrupt(format!("cannot open {}: {e}", path.display())))?
-        .len();
-    if size > limits.max_file_bytes {
-        return Err(ReadError::TooLarge {
-            size,
-            max: limits.max_file_bytes,
-        });
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| ReadError::Corrupt(format!("cannot read {}: {e}", path.display())))?;
-    vcms_sheet::read(&bytes, &name, limits, progress)
+    vcms_sheet::read_path(path, limits, progress)
 }
 
 /// The sheet's rows as the batch endpoint's rows, with their spreadsheet row numbers.

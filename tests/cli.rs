@@ -624,3 +624,104 @@ async fn import_file_errors_are_named() {
     .expect("steps");
     running.shutdown().await;
 }
+
+impl Vcms {
+    /// Run under `ulimit -v vmem_kb`, killed (and failed) after `secs` seconds.
+    fn run_limited(&self, args: &[&str], vmem_kb: u64, secs: u64) -> Output {
+        use std::process::Stdio;
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -v {vmem_kb}; exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_vcms"))
+            .arg("--server")
+            .arg(&self.url)
+            .args(args)
+            .env_remove("VCMS_API_KEY")
+            .env("VCMS_SESSION_FILE", &self.session)
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("XDG_CACHE_HOME", self.home.join("cache"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn vcms");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if child.try_wait().expect("wait").is_some() {
+                return child.wait_with_output().expect("output");
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("vcms {args:?} did not finish within {secs} s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_devices_fifos_and_memory_bombs() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = server(dir.path(), false).await;
+    let v = vcms(running.url(), dir.path());
+    let d = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        v.json(&["login", "--email", EMAIL]);
+        let json_of_run = |out: &Output, what: &str| -> serde_json::Value {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(
+                out.status.signal(),
+                None,
+                "{what}: killed by a signal: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!out.status.success(), "{what} should fail");
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+                panic!(
+                    "{what}: {e}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+        };
+        // /dev/zero behind a name ending in .csv: 0 bytes by its size, endless when read.
+        let zero = d.join("zero.csv");
+        std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+        // A FIFO named .csv: opening it waits for a writer that never comes.
+        let fifo = d.join("pipe.csv");
+        let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+        assert!(made.success());
+        for (path, kind) in [(&zero, "a character device"), (&fifo, "a FIFO")] {
+            let p = path.to_str().expect("path");
+            let out = v.run_limited(
+                &["--json", "account", "import", p, "--dry-run"],
+                2 * 1024 * 1024,
+                30,
+            );
+            let e = json_of_run(&out, p);
+            assert_eq!(e["error"]["code"], "not_a_file", "{p}: {e}");
+            assert_eq!(e["error"]["field"], "file", "{p}");
+            let msg = e["error"]["message"].as_str().expect("message");
+            assert!(msg.contains(kind), "{msg}");
+            assert!(msg.contains("only regular files can be imported"), "{msg}");
+        }
+        // The sub-kilobyte .ods declaring rows × 16,384 columns repeated thousands of times,
+        // under a 1 GiB address-space limit: a clear error, not an abort.
+        let bomb = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fuzz/regressions/ods-repeated-rows-and-columns.ods"
+        );
+        let out = v.run_limited(
+            &["--json", "account", "import", bomb, "--dry-run"],
+            1024 * 1024,
+            60,
+        );
+        let e = json_of_run(&out, "bomb.ods");
+        assert_eq!(e["error"]["code"], "too_many_rows", "{e}");
+        assert_eq!(e["error"]["field"], "file");
+    })
+    .await
+    .expect("steps");
+    running.shutdown().await;
+}

@@ -2,10 +2,10 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsx};
+use calamine::{Data, Reader, Xls};
 
 /// Columns past this one are never looked at (extra columns are ignored anyway).
-const MAX_COLUMNS: usize = 256;
+pub(crate) const MAX_COLUMNS: usize = 256;
 /// The header row must be among the first this many non-blank rows.
 const HEADER_SCAN_ROWS: usize = 20;
 
@@ -55,9 +55,23 @@ pub struct Limits {
     pub max_unpacked_bytes: u64,
     /// .xlsx / .ods: most zip entries.
     pub max_zip_entries: usize,
-    /// .xlsx / .ods: highest unpacked / packed ratio of an entry larger than 1 MiB.
+    /// .xlsx / .ods: highest unpacked / packed ratio of an entry larger than
+    /// [`RATIO_MIN_BYTES`]. Smaller entries may compress as well as they like: a sheet full
+    /// of long repeated text is not a bomb, and every entry is read through a hard limit on
+    /// the bytes it really unpacks to (`max_unpacked_bytes`) anyway.
     pub max_ratio: u64,
+    /// Longest cell, in characters (a spreadsheet program's own limit is 32,767).
+    pub max_cell_chars: usize,
+    /// Most bytes of text kept: the Name, Extension and Email cells of all rows together,
+    /// and, for .xlsx, the shared string table (plus 4 bytes a string).
+    pub max_text_bytes: u64,
+    /// .xls: most cells calamine may lay out, summed over the sheets (their declared
+    /// dimensions, and the span of their cells).
+    pub max_grid_cells: u64,
 }
+
+/// The ratio rule applies only to a zip entry that unpacks to more than this.
+pub const RATIO_MIN_BYTES: u64 = 32 * 1024 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -66,7 +80,10 @@ impl Default for Limits {
             max_rows: 100_000,
             max_unpacked_bytes: 256 * 1024 * 1024,
             max_zip_entries: 1000,
-            max_ratio: 200,
+            max_ratio: 1000,
+            max_cell_chars: 32_767,
+            max_text_bytes: 64 * 1024 * 1024,
+            max_grid_cells: 2_000_000,
         }
     }
 }
@@ -119,6 +136,14 @@ pub enum ReadError {
     MissingColumn { columns: String },
     #[error("the CSV file is not UTF-8 text: save it as \"CSV UTF-8\" and try again")]
     NotUtf8,
+    #[error("it is {kind}, not a regular file: only regular files can be imported")]
+    NotAFile { kind: &'static str },
+    #[error("a cell holds more than {max} characters (the most a spreadsheet cell holds)")]
+    CellTooLong { max: usize },
+    #[error("the cells to import hold more than {max} bytes of text")]
+    TooMuchText { max: u64 },
+    #[error("the sheet is too large to import: {0}")]
+    SheetTooLarge(String),
 }
 
 impl ReadError {
@@ -136,6 +161,10 @@ impl ReadError {
             ReadError::NoRows { .. } => "no_rows",
             ReadError::MissingColumn { .. } => "missing_column",
             ReadError::NotUtf8 => "not_utf8",
+            ReadError::NotAFile { .. } => "not_a_file",
+            ReadError::CellTooLong { .. } => "cell_too_long",
+            ReadError::TooMuchText { .. } => "too_much_text",
+            ReadError::SheetTooLarge(_) => "sheet_too_large",
         }
     }
 }
@@ -184,13 +213,14 @@ fn parse(
     let mut b = Builder::new(format, limits);
     match format {
         Format::Csv => read_csv(bytes, &mut b, progress)?,
-        Format::Xlsx => read_xlsx(bytes, &mut b, progress)?,
-        Format::Xls => read_grid::<Xls<_>>(bytes, &mut b, progress, |e| {
-            matches!(e, calamine::XlsError::Password)
-        })?,
-        Format::Ods => read_grid::<Ods<_>>(bytes, &mut b, progress, |e| {
-            matches!(e, calamine::OdsError::Password)
-        })?,
+        Format::Xlsx => crate::stream::read_xlsx(bytes, &mut b, progress)?,
+        Format::Xls => {
+            crate::xls_guard::check(bytes, limits)?;
+            read_grid::<Xls<_>>(bytes, &mut b, progress, |e| {
+                matches!(e, calamine::XlsError::Password)
+            })?
+        }
+        Format::Ods => crate::stream::read_ods(bytes, &mut b, progress)?,
     }
     b.finish()
 }
@@ -286,7 +316,7 @@ fn zip_guard(bytes: &[u8], limits: &Limits) -> Result<Option<Format>, ReadError>
             .map(|n| n.into_owned())
             .unwrap_or_else(|_| String::from("?"));
         total = total.saturating_add(unpacked);
-        if unpacked > 1024 * 1024 && unpacked / packed.max(1) > limits.max_ratio {
+        if unpacked > RATIO_MIN_BYTES && unpacked / packed.max(1) > limits.max_ratio {
             return Err(ReadError::ZipBomb(format!(
                 "{name} unpacks {}x (at most {}x)",
                 unpacked / packed.max(1),
@@ -310,7 +340,7 @@ fn zip_guard(bytes: &[u8], limits: &Limits) -> Result<Option<Format>, ReadError>
 
 /// A cell, as far as the reader cares.
 #[derive(Debug, Clone, PartialEq)]
-enum Val {
+pub(crate) enum Val {
     Empty,
     Text(String),
     Num(f64),
@@ -324,20 +354,6 @@ impl Val {
             Data::Float(f) => Val::Num(*f),
             Data::Int(i) => Val::Num(*i as f64),
             other => Val::Text(other.to_string()),
-        }
-    }
-
-    fn from_ref(d: &DataRef<'_>) -> Val {
-        match d {
-            DataRef::Empty => Val::Empty,
-            DataRef::String(s) => Val::Text(s.clone()),
-            DataRef::SharedString(s) => Val::Text((*s).to_string()),
-            DataRef::Float(f) => Val::Num(*f),
-            DataRef::Int(i) => Val::Num(*i as f64),
-            DataRef::Bool(b) => Val::Text(if *b { "TRUE" } else { "FALSE" }.into()),
-            DataRef::DateTime(d) => Val::Text(d.as_f64().to_string()),
-            DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Val::Text(s.clone()),
-            DataRef::Error(e) => Val::Text(format!("#{e:?}")),
         }
     }
 
@@ -382,7 +398,7 @@ impl Val {
         }
     }
 
-    fn is_blank(&self) -> bool {
+    pub(crate) fn is_blank(&self) -> bool {
         match self {
             Val::Empty => true,
             Val::Text(s) => s.trim().is_empty(),
@@ -427,10 +443,10 @@ struct Header {
 }
 
 /// Turns rows of cells into account rows: finds the header, skips blank rows, counts.
-struct Builder<'a> {
+pub(crate) struct Builder<'a> {
     format: Format,
-    limits: &'a Limits,
-    sheet_name: String,
+    pub(crate) limits: &'a Limits,
+    pub(crate) sheet_name: String,
     header: Option<Header>,
     header_row: u32,
     ignored: Vec<String>,
@@ -438,6 +454,8 @@ struct Builder<'a> {
     saw_name: bool,
     saw_ext: bool,
     rows: Vec<Row>,
+    /// Bytes of text in `rows`.
+    text_bytes: u64,
 }
 
 impl<'a> Builder<'a> {
@@ -453,12 +471,25 @@ impl<'a> Builder<'a> {
             saw_name: false,
             saw_ext: false,
             rows: vec![],
+            text_bytes: 0,
         }
     }
 
-    fn push(&mut self, row: u32, cells: &[Val]) -> Result<(), ReadError> {
+    /// What a pushed row can change: a repeated row that changes none of it is pushed once.
+    pub(crate) fn state(&self) -> (usize, bool, usize) {
+        (self.rows.len(), self.header.is_some(), self.scanned)
+    }
+
+    pub(crate) fn push(&mut self, row: u32, cells: &[Val]) -> Result<(), ReadError> {
         if cells.iter().all(Val::is_blank) {
             return Ok(());
+        }
+        let max = self.limits.max_cell_chars;
+        if cells
+            .iter()
+            .any(|c| matches!(c, Val::Text(s) if s.len() > max && s.chars().count() > max))
+        {
+            return Err(ReadError::CellTooLong { max });
         }
         let Some(h) = &self.header else {
             return self.find_header(row, cells);
@@ -474,11 +505,17 @@ impl<'a> Builder<'a> {
                 max: self.limits.max_rows,
             });
         }
-        let email = email.text();
+        let (name, extension, email) = (name.text(), ext.extension(), email.text());
+        self.text_bytes += (name.len() + extension.len() + email.len()) as u64;
+        if self.text_bytes > self.limits.max_text_bytes {
+            return Err(ReadError::TooMuchText {
+                max: self.limits.max_text_bytes,
+            });
+        }
         self.rows.push(Row {
             row,
-            name: name.text(),
-            extension: ext.extension(),
+            name,
+            extension,
             email: (!email.is_empty()).then_some(email),
         });
         Ok(())
@@ -552,7 +589,7 @@ impl<'a> Builder<'a> {
     }
 
     /// A sheet whose dimension says it is far larger than the row limit is refused unread.
-    fn check_height(&self, height: u64) -> Result<(), ReadError> {
+    pub(crate) fn check_height(&self, height: u64) -> Result<(), ReadError> {
         if height > 2 * self.limits.max_rows as u64 + 1000 {
             return Err(ReadError::TooManyRows {
                 max: self.limits.max_rows,
@@ -562,61 +599,7 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn xlsx_err(e: calamine::XlsxError) -> ReadError {
-    match e {
-        calamine::XlsxError::Password => ReadError::Encrypted,
-        e => ReadError::Corrupt(e.to_string()),
-    }
-}
-
-/// .xlsx: stream the cells of the first sheet (no full grid is ever built, so a sheet with
-/// one cell at A1 and one at XFD1048576 costs nothing).
-fn read_xlsx(
-    bytes: &[u8],
-    b: &mut Builder<'_>,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<(), ReadError> {
-    let mut wb = Xlsx::new(Cursor::new(bytes)).map_err(xlsx_err)?;
-    let Some(name) = wb.sheet_names().first().cloned() else {
-        return Err(ReadError::Empty);
-    };
-    b.sheet_name = name.clone();
-    let mut cells = wb.worksheet_cells_reader(&name).map_err(xlsx_err)?;
-    let dims = cells.dimensions();
-    let height = u64::from(dims.end.0.saturating_sub(dims.start.0)) + 1;
-    b.check_height(height)?;
-    let mut cur: Option<u32> = None;
-    let mut row: Vec<Val> = vec![];
-    let mut n: u64 = 0;
-    while let Some(cell) = cells.next_cell().map_err(xlsx_err)? {
-        let (r, c) = cell.get_position();
-        if cur != Some(r) {
-            if let Some(prev) = cur {
-                b.push(prev + 1, &row)?;
-                n += 1;
-                if n.is_multiple_of(1000) {
-                    progress(n, height);
-                }
-            }
-            cur = Some(r);
-            row.clear();
-        }
-        let c = c as usize;
-        if c < MAX_COLUMNS {
-            if row.len() <= c {
-                row.resize(c + 1, Val::Empty);
-            }
-            row[c] = Val::from_ref(cell.get_value());
-        }
-    }
-    if let Some(prev) = cur {
-        b.push(prev + 1, &row)?;
-    }
-    progress(height, height);
-    Ok(())
-}
-
-/// .xls / .ods: open the workbook and read its first sheet's grid.
+/// .xls: open the workbook and read its first sheet's grid.
 fn read_grid<'a, R>(
     bytes: &'a [u8],
     b: &mut Builder<'_>,
