@@ -12,6 +12,6 @@ mod import;
 mod input;
 mod licenses;
 mod outbox;
-mod process;
+pub mod process;
 mod sip;
 mod team;
