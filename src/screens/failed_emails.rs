@@ -12,9 +12,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let lang = app.lang;
     let th = &app.theme;
     let problem = app.failed.as_ref().and_then(|f| {
-        f.transport_problem
-            .as_ref()
-            .map(|p| tf(lang, "failed.transport_problem", &[("n", &f.waiting), ("reason", p)]))
+        f.transport_problem.as_ref().map(|p| {
+            tf(
+                lang,
+                "failed.transport_problem",
+                &[("n", &f.waiting), ("reason", p)],
+            )
+        })
     });
     let (head, body) = match &problem {
         None => {

@@ -41,11 +41,18 @@ enum Transport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
     Sent,
-    Retry { error: String, next_at: Millis },
-    Failed { error: String },
+    Retry {
+        error: String,
+        next_at: Millis,
+    },
+    Failed {
+        error: String,
+    },
     /// Kept queued, attempt not counted: this server cannot use its mail transport as
     /// configured (certificate not trusted, sign-in refused…). Nothing is sent until it can.
-    Held { error: String },
+    Held {
+        error: String,
+    },
 }
 
 /// Why an attempt did not deliver.
@@ -96,10 +103,7 @@ fn smtp_transport(cfg: &Config) -> anyhow::Result<AsyncSmtpTransport<Tokio1Execu
                 )
             })?;
             if !String::from_utf8_lossy(&pem).contains("BEGIN CERTIFICATE") {
-                anyhow::bail!(
-                    "smtp.ca_file {}: no PEM certificate in it",
-                    path.display()
-                );
+                anyhow::bail!("smtp.ca_file {}: no PEM certificate in it", path.display());
             }
             b = b.add_root_certificate(cert);
         }
@@ -136,20 +140,24 @@ fn classify_smtp(e: &lettre::transport::smtp::Error) -> Failure {
         src = s.source();
     }
     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
-    if e.is_tls() || chain.contains("certificate") || chain.contains("handshake") || chain.contains("alert") {
+    if e.is_tls()
+        || chain.contains("certificate")
+        || chain.contains("handshake")
+        || chain.contains("alert")
+    {
         return Failure::Config(format!(
             "SMTP: TLS with the server failed, most likely its certificate is not trusted ({text}). \
              Give the server a certificate from a public CA, or set smtp.ca_file to the PEM file of the CA that signed it"
         ));
     }
+    if chain.contains("starttls") {
+        return Failure::Config(format!(
+            "SMTP: STARTTLS is missing or required ({text}). Check smtp.security and smtp.port"
+        ));
+    }
     if matches!(code.as_str(), "530" | "534" | "535" | "538") || chain.contains("authentication") {
         return Failure::Config(format!(
             "SMTP: the server refused to sign in ({text}). Check smtp.username and smtp.password"
-        ));
-    }
-    if chain.contains("starttls") {
-        return Failure::Config(format!(
-            "SMTP: the server does not offer STARTTLS ({text}). Check smtp.security and smtp.port"
         ));
     }
     if e.is_permanent() {
@@ -168,7 +176,11 @@ pub async fn check_smtp(cfg: &Config) -> Result<String, String> {
         SmtpSecurity::Starttls => "connected, EHLO, STARTTLS",
         SmtpSecurity::Tls => "connected over TLS, EHLO",
     };
-    let auth = if cfg.smtp.username.is_some() { ", signed in" } else { "" };
+    let auth = if cfg.smtp.username.is_some() {
+        ", signed in"
+    } else {
+        ""
+    };
     match t.test_connection().await {
         Ok(true) => Ok(format!("{what}{auth}")),
         Ok(false) => Err("SMTP: the server closed the connection".into()),
@@ -274,7 +286,10 @@ impl Mailer {
 
     async fn attempt(&self, row: &OutboxRow) -> Result<(), Failure> {
         let to: Mailbox = row.recipient.parse().map_err(|e| {
-            Failure::Permanent(format!("invalid recipient address {:?}: {e}", row.recipient))
+            Failure::Permanent(format!(
+                "invalid recipient address {:?}: {e}",
+                row.recipient
+            ))
         })?;
         let (text, html) = self
             .open_bodies(row)
@@ -287,9 +302,11 @@ impl Mailer {
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| Failure::Permanent(format!("cannot build the message: {e}")))?;
         match &self.transport {
-            Transport::Folder(t) => t.send(msg).await.map(|_| ()).map_err(|e| {
-                Failure::Temporary(format!("cannot write to the outbox folder: {e}"))
-            }),
+            Transport::Folder(t) => {
+                t.send(msg).await.map(|_| ()).map_err(|e| {
+                    Failure::Temporary(format!("cannot write to the outbox folder: {e}"))
+                })
+            }
             Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| classify_smtp(&e)),
         }
     }
@@ -404,9 +421,15 @@ impl Mailer {
         }
         let mut c = self.store.conn().await?;
         let wall = wall_now();
-        let rows =
-            outbox::claim_due(&mut c, self.clock.now(), wall, wall + LEASE, &self.me.id, 20)
-                .await?;
+        let rows = outbox::claim_due(
+            &mut c,
+            self.clock.now(),
+            wall,
+            wall + LEASE,
+            &self.me.id,
+            20,
+        )
+        .await?;
         drop(c);
         let mut done = Vec::with_capacity(rows.len());
         let mut rows = rows.into_iter();

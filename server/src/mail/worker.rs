@@ -38,7 +38,10 @@ impl Identity {
     pub fn current() -> Self {
         let pid = std::process::id() as i64;
         Self {
-            id: format!("w{}", crate::crypto::new_token().get(..22).unwrap_or_default()),
+            id: format!(
+                "w{}",
+                crate::crypto::new_token().get(..22).unwrap_or_default()
+            ),
             host_key: host_key(),
             pid,
             proc_start: proc_start(pid),

@@ -90,7 +90,12 @@ pub async fn claim_due(
 
 /// Give a claimed message back untouched: the attempt is not counted and it is due as before
 /// (a configuration problem of this server, or a worker that stopped before trying it).
-pub async fn release(c: &mut Conn, id: i64, owner: &str, error: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn release(
+    c: &mut Conn,
+    id: i64,
+    owner: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1, \
          last_error = COALESCE($1, last_error) WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
@@ -105,10 +110,12 @@ pub async fn release(c: &mut Conn, id: i64, owner: &str, error: Option<&str>) ->
 
 /// Pending messages of an enterprise (queued, waiting for a retry or for the transport).
 pub async fn pending_of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE enterprise_id = $1 AND status = 'pending'")
-        .bind(enterprise_id)
-        .fetch_one(c)
-        .await
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE enterprise_id = $1 AND status = 'pending'",
+    )
+    .bind(enterprise_id)
+    .fetch_one(c)
+    .await
 }
 
 // ---- outbox workers: who holds a lease, and whether it still lives ----
@@ -128,7 +135,11 @@ pub struct NewWorker<'a> {
     pub proc_start: Option<&'a str>,
 }
 
-pub async fn register_worker(c: &mut Conn, w: &NewWorker<'_>, wall_now: Millis) -> Result<(), sqlx::Error> {
+pub async fn register_worker(
+    c: &mut Conn,
+    w: &NewWorker<'_>,
+    wall_now: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO mail_workers (id, host_key, pid, proc_start, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $5)",
     )
@@ -143,7 +154,12 @@ pub async fn register_worker(c: &mut Conn, w: &NewWorker<'_>, wall_now: Millis) 
 }
 
 /// The heartbeat: the worker row is refreshed and the worker's leases are extended.
-pub async fn heartbeat(c: &mut Conn, id: &str, wall_now: Millis, lease_until: Millis) -> Result<(), sqlx::Error> {
+pub async fn heartbeat(
+    c: &mut Conn,
+    id: &str,
+    wall_now: Millis,
+    lease_until: Millis,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE mail_workers SET heartbeat_at = $1 WHERE id = $2")
         .bind(wall_now)
         .bind(id)
@@ -160,12 +176,18 @@ pub async fn heartbeat(c: &mut Conn, id: &str, wall_now: Millis, lease_until: Mi
 }
 
 /// Other workers registered from the same host (same kernel and pid namespace).
-pub async fn workers_on_host(c: &mut Conn, host_key: &str, except: &str) -> Result<Vec<WorkerRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, host_key, pid, proc_start FROM mail_workers WHERE host_key = $1 AND id <> $2")
-        .bind(host_key)
-        .bind(except)
-        .fetch_all(c)
-        .await
+pub async fn workers_on_host(
+    c: &mut Conn,
+    host_key: &str,
+    except: &str,
+) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, host_key, pid, proc_start FROM mail_workers WHERE host_key = $1 AND id <> $2",
+    )
+    .bind(host_key)
+    .bind(except)
+    .fetch_all(c)
+    .await
 }
 
 /// A worker is gone (known dead, or stopped): its leases are released at once and its row

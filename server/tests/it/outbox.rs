@@ -189,7 +189,11 @@ async fn untrusted_certificate_or_refused_login_keep_emails_queued(db: Db) {
     let mut row = row_to(&s, "anna@example.com").await;
     for _ in 0..200 {
         row = row_to(&s, "anna@example.com").await;
-        if row.last_error.as_deref().is_some_and(|e| e.contains("sign in")) {
+        if row
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("sign in"))
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -244,7 +248,11 @@ async fn account_email_is_in_the_owners_language(db: Db) {
         .await
         .unwrap();
     let mail = s.smtp.wait_for("chenyy@example.com", 1).await;
-    assert!(mail.subject.starts_with("您的视频会议账号"), "{}", mail.subject);
+    assert!(
+        mail.subject.starts_with("您的视频会议账号"),
+        "{}",
+        mail.subject
+    );
     assert!(mail.text.contains("您好"), "{}", mail.text);
 }
 both!(account_email_is_in_the_owners_language);

@@ -258,8 +258,18 @@ fn kill_during_a_batch_send(db: Db) {
         dir.path(),
         &env,
         &[
-            "enterprise", "create", "--email", "boss@example.com", "--password", "secret123",
-            "--name", "Boss", "--company", "Kill Co", "--country", "NL",
+            "enterprise",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "secret123",
+            "--name",
+            "Boss",
+            "--company",
+            "Kill Co",
+            "--country",
+            "NL",
         ],
     );
     assert!(ok, "{err}");
@@ -310,7 +320,10 @@ fn kill_during_a_batch_send(db: Db) {
     // Kill -9 once a third of the batch is out.
     let t0 = Instant::now();
     while smtp.inbox.lock().unwrap().len() < N / 3 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "the batch does not go out");
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the batch does not go out"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     first.kill().unwrap();
@@ -357,7 +370,10 @@ fn kill_during_a_batch_send(db: Db) {
     assert!(twice.len() <= 1, "delivered more than once: {twice:?}");
     for (to, ids) in &twice {
         assert_eq!(ids.len(), 2, "{to}: {ids:?}");
-        assert_eq!(ids[0], ids[1], "{to}: a resend must carry the same Message-ID");
+        assert_eq!(
+            ids[0], ids[1],
+            "{to}: a resend must carry the same Message-ID"
+        );
     }
     for ids in m.values() {
         assert!(
@@ -381,11 +397,9 @@ fn kill_during_a_batch_send_postgres() {
 
 /// A self-signed certificate for 127.0.0.1 and localhost, written as PEM files.
 pub fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let ck = rcgen::generate_simple_self_signed(vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-    ])
-    .unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
     let cert = dir.join("smtp-cert.pem");
     let key = dir.join("smtp-key.pem");
     std::fs::write(&cert, ck.cert.pem()).unwrap();
@@ -417,7 +431,10 @@ fn check_config_tries_the_smtp_connection_and_says_what_is_wrong() {
     with_ca.push(("VCMS_SMTP_CA_FILE", cert.display().to_string()));
     let (ok, out, err) = run_env(dir.path(), &with_ca, &["check-config"]);
     assert!(ok, "{err}");
-    assert!(out.contains("smtp check:   OK") && out.contains("STARTTLS"), "{out}");
+    assert!(
+        out.contains("smtp check:   OK") && out.contains("STARTTLS"),
+        "{out}"
+    );
     // A wrong password is named as such.
     let mut wrong = with_ca.clone();
     wrong.push(("VCMS_SMTP_USERNAME", "vcms".to_string()));
