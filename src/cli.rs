@@ -501,7 +501,14 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
                 FailedCmd::List => {
                     let l = c.failed_emails().await?;
                     print(json, &l, || {
-                        let mut s = format!("All records: {}\n", l.total);
+                        let mut s = String::new();
+                        if let Some(p) = &l.transport_problem {
+                            s.push_str(&format!(
+                                "Emails cannot be sent ({} waiting): {p}\n",
+                                l.waiting
+                            ));
+                        }
+                        s.push_str(&format!("All records: {}\n", l.total));
                         for e in &l.items {
                             s.push_str(&format!(
                                 "{:>6}  {}  {}  {}  {}\n",

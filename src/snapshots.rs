@@ -354,6 +354,8 @@ fn failed_emails() {
                 attempts: 8,
             },
         ],
+        transport_problem: None,
+        waiting: 0,
     };
     answer(
         &mut a,

@@ -474,6 +474,14 @@ pub struct FailedEmail {
 pub struct FailedEmailList {
     pub items: Vec<FailedEmail>,
     pub total: i64,
+    /// What stops the server from sending any email (its mail settings, or the SMTP server's
+    /// set-up: certificate not trusted, sign-in refused…). Emails wait queued, not failed,
+    /// until it is fixed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_problem: Option<String>,
+    /// Emails of this enterprise still queued (waiting to be sent, or for a retry).
+    #[serde(default)]
+    pub waiting: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

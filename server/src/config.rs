@@ -57,6 +57,9 @@ pub struct MailConfig {
     pub retry_base_secs: i64,
     /// How often the worker looks for due emails (it is also woken when one is queued).
     pub poll_millis: u64,
+    /// After a configuration problem of the transport (certificate not trusted, sign-in
+    /// refused), how often the worker tries the connection again; emails stay queued meanwhile.
+    pub config_retry_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -76,6 +79,9 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<String>,
     pub timeout_secs: u64,
+    /// PEM file of a CA to trust (besides the public ones) for STARTTLS and TLS: for an SMTP
+    /// server with a certificate from a private CA, or self-signed.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -86,6 +92,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
@@ -270,6 +277,7 @@ impl Default for MailConfig {
             max_attempts: 8,
             retry_base_secs: 30,
             poll_millis: 1000,
+            config_retry_secs: 60,
         }
     }
 }
@@ -283,6 +291,7 @@ impl Default for SmtpConfig {
             username: None,
             password: None,
             timeout_secs: 30,
+            ca_file: None,
         }
     }
 }
@@ -378,6 +387,9 @@ impl Config {
         }
         if let Some(v) = get("VCMS_SMTP_PASSWORD") {
             self.smtp.password = Some(v);
+        }
+        if let Some(v) = get("VCMS_SMTP_CA_FILE") {
+            self.smtp.ca_file = (!v.is_empty()).then(|| PathBuf::from(v));
         }
         if let Some(v) = get("VCMS_SECRET_KEY") {
             self.security.secret_key = Some(v);

@@ -192,6 +192,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "  captcha:      {}",
                 if cfg.security.captcha { "on" } else { "off" }
             );
+            if cfg.mail.transport == MailTransportKind::Smtp {
+                // Try the SMTP settings (EHLO, STARTTLS, sign-in; nothing is sent).
+                match vcms_server::mail::check_smtp(&cfg).await {
+                    Ok(what) => println!("  smtp check:   OK ({what})"),
+                    Err(problem) => {
+                        println!("  smtp check:   FAILED");
+                        anyhow::bail!("{problem}");
+                    }
+                }
+            }
             Ok(())
         }
         Cmd::SendTestEmail { to } => {
@@ -231,6 +241,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("not sent yet ({error}); the server will retry it when it runs")
                 }
                 Some(Delivery::Failed { error }) => anyhow::bail!("failed: {error}"),
+                Some(Delivery::Held { error }) => {
+                    anyhow::bail!("not sent, kept queued: {error}")
+                }
                 None => println!("queued the test email (another worker is delivering it)"),
             }
             Ok(())

@@ -11,7 +11,37 @@ use crate::i18n::{t, tf};
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let lang = app.lang;
     let th = &app.theme;
-    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+    let problem = app.failed.as_ref().and_then(|f| {
+        f.transport_problem.as_ref().map(|p| {
+            tf(
+                lang,
+                "failed.transport_problem",
+                &[("n", &f.waiting), ("reason", p)],
+            )
+        })
+    });
+    let (head, body) = match &problem {
+        None => {
+            let [head, body] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(area);
+            (head, body)
+        }
+        Some(p) => {
+            // The mail transport does not work: say so above the list, in full.
+            let [head, banner, body] = Layout::vertical([
+                Constraint::Length(1),
+                Constraint::Length(3),
+                Constraint::Min(2),
+            ])
+            .areas(area);
+            f.render_widget(
+                Paragraph::new(Line::styled(format!(" ⚠ {p}"), th.error))
+                    .wrap(ratatui::widgets::Wrap { trim: true }),
+                banner,
+            );
+            (head, body)
+        }
+    };
     let total = app.failed.as_ref().map(|f| f.total).unwrap_or(0);
     let mut spans = vec![
         Span::styled(format!(" {}", t(lang, "failed.title")), th.title),

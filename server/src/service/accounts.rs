@@ -555,6 +555,11 @@ async fn queue_account_email(
     let expiry = clock::human(a.pincode_expires_at);
     let label = label(a);
     let server = app.base_url().to_string();
+    // In the language of the enterprise's owner, who manages these accounts.
+    let lang = match crate::store::admin::owner_of(c, a.enterprise_id).await? {
+        Some(owner) => owner.language,
+        None => "en".to_string(),
+    };
     app.mailer
         .enqueue(
             c,
@@ -564,7 +569,7 @@ async fn queue_account_email(
                 account_label: Some(&label),
                 kind: "account_info",
                 recipient: email,
-                lang: "en",
+                lang: &lang,
                 vars: &[
                     ("name", &a.name),
                     ("cloud_number", &a.cloud_number),
@@ -671,9 +676,12 @@ pub async fn failed_emails(app: &App, actor: &Actor) -> AppResult<api::FailedEma
             attempts: r.attempts,
         })
         .collect();
+    let waiting = outbox::pending_of_enterprise(&mut c, actor.enterprise_id).await?;
     Ok(api::FailedEmailList {
         total: items.len() as i64,
         items,
+        transport_problem: app.mailer.transport_problem(),
+        waiting,
     })
 }
 

@@ -23,9 +23,11 @@ pub struct OutboxRow {
     pub created_at: i64,
     pub sent_at: Option<i64>,
     pub failed_at: Option<i64>,
+    /// Random per row; with the id it makes the Message-ID (None on rows queued before it).
+    pub message_key: Option<String>,
 }
 
-const COLS: &str = "id, enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, last_error, created_at, sent_at, failed_at";
+const COLS: &str = "id, enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, last_error, created_at, sent_at, failed_at, message_key";
 
 pub struct NewMessage<'a> {
     pub enterprise_id: Option<i64>,
@@ -36,12 +38,13 @@ pub struct NewMessage<'a> {
     pub subject: &'a str,
     pub body_text_enc: &'a [u8],
     pub body_html_enc: &'a [u8],
+    pub message_key: &'a str,
 }
 
 pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO outbox (enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) RETURNING id",
+        "INSERT INTO outbox (enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, created_at, message_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $10) RETURNING id",
     )
     .bind(m.enterprise_id)
     .bind(m.account_id)
@@ -52,35 +55,168 @@ pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> Result<i64
     .bind(m.body_text_enc)
     .bind(m.body_html_enc)
     .bind(now)
+    .bind(m.message_key)
     .fetch_one(c)
     .await
 }
 
-/// Claim up to `limit` due messages for `lease` ms. The outer WHERE repeats the due/lease
-/// test so that on PostgreSQL a concurrent claimer re-checks it on the locked row and skips
-/// rows another instance has just claimed.
+/// Claim up to `limit` due messages for worker `owner` until `lease_until` (wall-clock ms;
+/// the owner's heartbeat keeps extending it while the process lives). The outer WHERE
+/// repeats the due/lease test so that on PostgreSQL a concurrent claimer re-checks it on the
+/// locked row and skips rows another instance has just claimed.
 pub async fn claim_due(
     c: &mut Conn,
     now: Millis,
-    lease: Millis,
+    wall_now: Millis,
+    lease_until: Millis,
+    owner: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+        "UPDATE outbox SET lease_until = $1, lease_owner = $4, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-                      AND (lease_until IS NULL OR lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3) \
-           AND status = 'pending' AND (lease_until IS NULL OR lease_until < $2) \
+                      AND (lease_until IS NULL OR lease_until < $5) ORDER BY next_attempt_at, id LIMIT $3) \
+           AND status = 'pending' AND (lease_until IS NULL OR lease_until < $5) \
          RETURNING {COLS}"
     ))
-    .bind(now + lease)
+    .bind(lease_until)
     .bind(now)
     .bind(limit)
+    .bind(owner)
+    .bind(wall_now)
     .fetch_all(c)
     .await
 }
 
+/// Give a claimed message back untouched: the attempt is not counted and it is due as before
+/// (a configuration problem of this server, or a worker that stopped before trying it).
+pub async fn release(
+    c: &mut Conn,
+    id: i64,
+    owner: &str,
+    error: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1, \
+         last_error = COALESCE($1, last_error) WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+    )
+    .bind(error)
+    .bind(id)
+    .bind(owner)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Pending messages of an enterprise (queued, waiting for a retry or for the transport).
+pub async fn pending_of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE enterprise_id = $1 AND status = 'pending'",
+    )
+    .bind(enterprise_id)
+    .fetch_one(c)
+    .await
+}
+
+// ---- outbox workers: who holds a lease, and whether it still lives ----
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WorkerRow {
+    pub id: String,
+    pub host_key: Option<String>,
+    pub pid: i64,
+    pub proc_start: Option<String>,
+}
+
+pub struct NewWorker<'a> {
+    pub id: &'a str,
+    pub host_key: Option<&'a str>,
+    pub pid: i64,
+    pub proc_start: Option<&'a str>,
+}
+
+pub async fn register_worker(
+    c: &mut Conn,
+    w: &NewWorker<'_>,
+    wall_now: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO mail_workers (id, host_key, pid, proc_start, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(w.id)
+    .bind(w.host_key)
+    .bind(w.pid)
+    .bind(w.proc_start)
+    .bind(wall_now)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// The heartbeat: the worker row is refreshed and the worker's leases are extended.
+pub async fn heartbeat(
+    c: &mut Conn,
+    id: &str,
+    wall_now: Millis,
+    lease_until: Millis,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE mail_workers SET heartbeat_at = $1 WHERE id = $2")
+        .bind(wall_now)
+        .bind(id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "UPDATE outbox SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until IS NOT NULL",
+    )
+    .bind(lease_until)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Other workers registered from the same host (same kernel and pid namespace).
+pub async fn workers_on_host(
+    c: &mut Conn,
+    host_key: &str,
+    except: &str,
+) -> Result<Vec<WorkerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, host_key, pid, proc_start FROM mail_workers WHERE host_key = $1 AND id <> $2",
+    )
+    .bind(host_key)
+    .bind(except)
+    .fetch_all(c)
+    .await
+}
+
+/// A worker is gone (known dead, or stopped): its leases are released at once and its row
+/// removed. Returns how many messages it held.
+pub async fn retire_worker(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE outbox SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query("DELETE FROM mail_workers WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Rows of workers silent since `before` (their leases have long expired).
+pub async fn purge_workers(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM mail_workers WHERE heartbeat_at < $1")
+        .bind(before)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 pub async fn mark_sent(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, last_error = NULL WHERE id = $2")
+    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(c)
@@ -95,7 +231,7 @@ pub async fn mark_retry(
     error: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3",
+        "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL, last_error = $2 WHERE id = $3",
     )
     .bind(next_at)
     .bind(error)
@@ -111,7 +247,7 @@ pub async fn mark_failed(
     now: Millis,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET status = 'failed', failed_at = $1, lease_until = NULL, last_error = $2 WHERE id = $3")
+    sqlx::query("UPDATE outbox SET status = 'failed', failed_at = $1, lease_until = NULL, lease_owner = NULL, last_error = $2 WHERE id = $3")
         .bind(now)
         .bind(error)
         .bind(id)

@@ -19,6 +19,7 @@ use vcms_server::{Running, Server};
 #[derive(Debug, Clone)]
 pub struct Mail {
     pub to: Vec<String>,
+    pub message_id: String,
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -41,17 +42,41 @@ pub struct SmtpPolicy {
     pub reject: HashSet<String>,
     /// Answer every RCPT with 451 (a temporary failure).
     pub temp_fail: bool,
+    /// Wait this long before accepting each message's data (a slow server).
+    pub delay_ms: u64,
+    /// With AUTH offered (after STARTTLS): the only (username, password) accepted.
+    pub login: Option<(String, String)>,
 }
 
 #[derive(Clone)]
 struct Handler {
     inbox: Arc<Mutex<Vec<Mail>>>,
     policy: Arc<Mutex<SmtpPolicy>>,
+    hellos: Arc<std::sync::atomic::AtomicUsize>,
     to: Vec<String>,
     buf: Vec<u8>,
 }
 
 impl mailin_embedded::Handler for Handler {
+    fn helo(&mut self, _ip: std::net::IpAddr, _domain: &str) -> mailin_embedded::Response {
+        self.hellos
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        mailin_embedded::response::OK
+    }
+    fn auth_plain(
+        &mut self,
+        _authorization_id: &str,
+        authentication_id: &str,
+        password: &str,
+    ) -> mailin_embedded::Response {
+        let p = self.policy.lock().unwrap();
+        match &p.login {
+            Some((u, pw)) if u == authentication_id && pw == password => {
+                mailin_embedded::response::AUTH_OK
+            }
+            _ => mailin_embedded::response::INVALID_CREDENTIALS,
+        }
+    }
     fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
         let p = self.policy.lock().unwrap();
         if p.temp_fail {
@@ -78,9 +103,14 @@ impl mailin_embedded::Handler for Handler {
         Ok(())
     }
     fn data_end(&mut self) -> mailin_embedded::Response {
+        let delay = self.policy.lock().unwrap().delay_ms;
+        if delay > 0 {
+            std::thread::sleep(Duration::from_millis(delay));
+        }
         let parsed = mail_parser::MessageParser::default().parse(&self.buf);
-        let (subject, text, html) = match &parsed {
+        let (message_id, subject, text, html) = match &parsed {
             Some(m) => (
+                m.message_id().unwrap_or_default().to_string(),
                 m.subject().unwrap_or_default().to_string(),
                 m.body_text(0).map(|t| t.to_string()).unwrap_or_default(),
                 m.body_html(0).map(|t| t.to_string()).unwrap_or_default(),
@@ -89,6 +119,7 @@ impl mailin_embedded::Handler for Handler {
         };
         self.inbox.lock().unwrap().push(Mail {
             to: self.to.clone(),
+            message_id,
             subject,
             text,
             html,
@@ -101,17 +132,41 @@ pub struct Smtp {
     pub port: u16,
     pub inbox: Arc<Mutex<Vec<Mail>>>,
     pub policy: Arc<Mutex<SmtpPolicy>>,
+    /// HELO/EHLO commands received (a client says EHLO again after STARTTLS).
+    pub hellos: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Smtp {
     /// Start a real SMTP server on `listener` (a thread that lives as long as the test binary).
     pub fn start_on(listener: std::net::TcpListener) -> Self {
+        Self::start_with_tls(listener, None)
+    }
+
+    /// A real SMTP server offering STARTTLS with the certificate and key (PEM files), and AUTH
+    /// PLAIN once TLS is on (see [`SmtpPolicy::login`]).
+    pub fn start_starttls(cert_path: &std::path::Path, key_path: &std::path::Path) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self::start_with_tls(
+            std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            Some(mailin_embedded::SslConfig::SelfSigned {
+                cert_path: cert_path.display().to_string(),
+                key_path: key_path.display().to_string(),
+            }),
+        )
+    }
+
+    fn start_with_tls(
+        listener: std::net::TcpListener,
+        tls: Option<mailin_embedded::SslConfig>,
+    ) -> Self {
         let port = listener.local_addr().unwrap().port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let policy = Arc::new(Mutex::new(SmtpPolicy::default()));
+        let hellos = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let handler = Handler {
             inbox: inbox.clone(),
             policy: policy.clone(),
+            hellos: hellos.clone(),
             to: vec![],
             buf: vec![],
         };
@@ -120,6 +175,10 @@ impl Smtp {
             .with_name("smtp.test")
             .with_num_threads(4)
             .with_tcp_listener(listener);
+        if let Some(tls) = tls {
+            server.with_ssl(tls).unwrap();
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -127,7 +186,12 @@ impl Smtp {
             port,
             inbox,
             policy,
+            hellos,
         }
+    }
+
+    pub fn hello_count(&self) -> usize {
+        self.hellos.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn start() -> Self {
@@ -309,6 +373,23 @@ impl TestServer {
 
     pub fn client(&self) -> Client {
         Client::new(&self.url)
+    }
+
+    /// Stop the server and start a new one on the same data and database (same clock), with
+    /// settings changed by `tweak`.
+    pub async fn restart_with(self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let Self {
+            running,
+            clock,
+            smtp,
+            dir,
+            db_url,
+            ..
+        } = self;
+        running.shutdown().await;
+        let mut cfg = test_config(dir.path(), &db_url, smtp.port);
+        tweak(&mut cfg);
+        Self::boot(cfg, clock, smtp, dir, db_url).await
     }
 
     /// Stop the server and start a new one on the same data and database (same clock).

@@ -12,7 +12,7 @@ mod import;
 mod input;
 mod licenses;
 mod outbox;
-mod process;
+pub mod process;
 mod sip;
 mod team;
 mod throttle;

@@ -99,3 +99,160 @@ async fn email_bodies_are_sealed_at_rest(db: Db) {
     }
 }
 both!(email_bodies_are_sealed_at_rest);
+
+// ---------------- issue 14: configuration problems, language ----------------
+
+use vcms_server::config::SmtpSecurity;
+
+/// The outbox row of the first email to `to`.
+async fn row_to(s: &TestServer, to: &str) -> vcms_server::store::outbox::OutboxRow {
+    s.outbox()
+        .await
+        .into_iter()
+        .find(|r| r.recipient == to)
+        .expect("no email queued")
+}
+
+/// Wait until the email to `to` has been tried (it has a last error).
+async fn tried(s: &TestServer, to: &str) -> vcms_server::store::outbox::OutboxRow {
+    for _ in 0..200 {
+        let r = row_to(s, to).await;
+        if r.last_error.is_some() || r.status != "pending" {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the email to {to} was never tried");
+}
+
+async fn untrusted_certificate_or_refused_login_keep_emails_queued(db: Db) {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::process::self_signed(certs.path());
+    let tls = Smtp::start_starttls(&cert, &key);
+    tls.policy.lock().unwrap().login = Some(("vcms".into(), "right".into()));
+    // An enterprise set up while mail works, then the server is pointed at the STARTTLS
+    // server whose certificate is self-signed.
+    let s = TestServer::start(db).await;
+    s.owner("boss@example.com").await;
+    let port = tls.port;
+    let s = s
+        .restart_with(|cfg| {
+            cfg.smtp.port = port;
+            cfg.smtp.security = SmtpSecurity::Starttls;
+            cfg.mail.max_attempts = 2;
+        })
+        .await;
+    let owner = s.login("boss@example.com", "secret123").await.unwrap();
+    owner
+        .add_account(&vcms_server::api::NewAccount {
+            name: "Anna".into(),
+            extension: "1001".into(),
+            email: Some("anna@example.com".into()),
+            send_email: true,
+        })
+        .await
+        .unwrap();
+    let row = tried(&s, "anna@example.com").await;
+    let reason = row.last_error.clone().unwrap();
+    assert!(
+        reason.contains("certificate") && reason.contains("smtp.ca_file"),
+        "{reason}"
+    );
+    // Kept queued, no attempt counted, not failed, and not tried again in a loop.
+    let hellos = tls.hello_count();
+    for _ in 0..10 {
+        s.advance(10 * MINUTE);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let row = row_to(&s, "anna@example.com").await;
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
+    assert_eq!(tls.hello_count(), hellos, "the server was not asked again");
+    assert!(tls.mails_to("anna@example.com").is_empty());
+    // The failed-email screen says what is wrong.
+    let list = owner.failed_emails().await.unwrap();
+    assert_eq!(list.total, 0);
+    assert_eq!(list.waiting, 1);
+    let problem = list.transport_problem.expect("no transport problem shown");
+    assert!(problem.contains("smtp.ca_file"), "{problem}");
+
+    // smtp.ca_file trusts the certificate; now the password is wrong: still kept queued.
+    let ca = cert.clone();
+    let s = s
+        .restart_with(|cfg| {
+            cfg.smtp.port = port;
+            cfg.smtp.security = SmtpSecurity::Starttls;
+            cfg.smtp.ca_file = Some(ca);
+            cfg.smtp.username = Some("vcms".into());
+            cfg.smtp.password = Some("wrong".into());
+        })
+        .await;
+    let mut row = row_to(&s, "anna@example.com").await;
+    for _ in 0..200 {
+        row = row_to(&s, "anna@example.com").await;
+        if row
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("sign in"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reason = row.last_error.clone().unwrap();
+    assert!(reason.contains("smtp.password"), "{reason}");
+    assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
+    let owner = s.login("boss@example.com", "secret123").await.unwrap();
+    let problem = owner.failed_emails().await.unwrap().transport_problem;
+    assert!(problem.is_some_and(|p| p.contains("smtp.password")));
+
+    // The right password: the email that waited goes out, once.
+    let ca = cert.clone();
+    let s = s
+        .restart_with(|cfg| {
+            cfg.smtp.port = port;
+            cfg.smtp.security = SmtpSecurity::Starttls;
+            cfg.smtp.ca_file = Some(ca);
+            cfg.smtp.username = Some("vcms".into());
+            cfg.smtp.password = Some("right".into());
+        })
+        .await;
+    let mail = tls.wait_for("anna@example.com", 1).await;
+    assert!(mail.text.contains("1001") || mail.subject.contains("account"));
+    let row = s.wait_outbox(row.id, "sent").await;
+    assert_eq!(row.attempts, 1);
+    assert_eq!(tls.mails_to("anna@example.com").len(), 1);
+    let owner = s.login("boss@example.com", "secret123").await.unwrap();
+    let list = owner.failed_emails().await.unwrap();
+    assert!(list.transport_problem.is_none() && list.waiting == 0);
+}
+both!(untrusted_certificate_or_refused_login_keep_emails_queued);
+
+async fn account_email_is_in_the_owners_language(db: Db) {
+    let s = TestServer::start(db).await;
+    let (id, answer) = s.captcha().await;
+    let mut req = s.register_request("chen@example.com", "secret123");
+    req.language = Some("zh-CN".into());
+    req.captcha_id = id;
+    req.captcha_answer = answer;
+    s.client().register(&req).await.unwrap();
+    let mail = s.smtp.wait_for("chen@example.com", 1).await;
+    s.client().activate(&mail.token()).await.unwrap();
+    let owner = s.login("chen@example.com", "secret123").await.unwrap();
+    owner
+        .add_account(&vcms_server::api::NewAccount {
+            name: "陈媛媛".into(),
+            extension: "2002".into(),
+            email: Some("chenyy@example.com".into()),
+            send_email: true,
+        })
+        .await
+        .unwrap();
+    let mail = s.smtp.wait_for("chenyy@example.com", 1).await;
+    assert!(
+        mail.subject.starts_with("您的视频会议账号"),
+        "{}",
+        mail.subject
+    );
+    assert!(mail.text.contains("您好"), "{}", mail.text);
+}
+both!(account_email_is_in_the_owners_language);

@@ -191,3 +191,262 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
 }
+
+// ---------------- emails across a kill -9 (issue 14) ----------------
+
+use crate::common::{Db, Smtp};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Run a command of the binary with the database and SMTP settings of `env`.
+fn run_env(dir: &std::path::Path, env: &[(&str, String)], args: &[&str]) -> (bool, String, String) {
+    let mut c = bin();
+    c.env("VCMS_DATA_DIR", dir);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Start `vcms-server serve`; returns the child and its URL.
+fn serve(dir: &std::path::Path, env: &[(&str, String)]) -> (std::process::Child, String) {
+    let mut c = bin();
+    c.env("VCMS_DATA_DIR", dir)
+        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
+        .env("VCMS_LOG", "warn");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    // Keep reading (and dropping) what it prints, so it never writes to a closed pipe.
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    (child, url)
+}
+
+fn kill_during_a_batch_send(db: Db) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = Smtp::start();
+    // A slow SMTP server, so that the kill lands in the middle of the batch.
+    smtp.policy.lock().unwrap().delay_ms = 25;
+    let mut env = vec![
+        ("VCMS_MAIL_TRANSPORT", "smtp".to_string()),
+        ("VCMS_SMTP_HOST", "127.0.0.1".to_string()),
+        ("VCMS_SMTP_PORT", smtp.port.to_string()),
+    ];
+    if let Db::Postgres(_) = &db {
+        env.push(("VCMS_DATABASE_URL", rt.block_on(db.fresh_url(dir.path()))));
+    }
+    let (ok, _, err) = run_env(
+        dir.path(),
+        &env,
+        &[
+            "enterprise",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--password",
+            "secret123",
+            "--name",
+            "Boss",
+            "--company",
+            "Kill Co",
+            "--country",
+            "NL",
+        ],
+    );
+    assert!(ok, "{err}");
+    let (ok, lic, err) = run_env(
+        dir.path(),
+        &env,
+        &["license", "issue", "--quantity", "500", "--years", "1"],
+    );
+    assert!(ok, "{err}");
+
+    const N: usize = 200;
+    let (mut first, url) = serve(dir.path(), &env);
+    rt.block_on(async {
+        let mut c = vcms_server::client::Client::new(&url);
+        c.login(&vcms_server::api::LoginRequest {
+            email: "boss@example.com".into(),
+            password: "secret123".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        c.add_license(lic.trim()).await.unwrap();
+        let rows = (0..N)
+            .map(|i| vcms_server::api::BatchRow {
+                name: format!("User {i}"),
+                extension: format!("{}", 3000 + i),
+                email: Some(format!("user{i}@example.com")),
+                row: None,
+            })
+            .collect();
+        let r = c
+            .batch_accounts(&vcms_server::api::BatchRequest {
+                rows,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let sent = c
+            .send_account_emails(&vcms_server::api::SendEmailRequest {
+                all: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(sent.queued, N as i64);
+    });
+    // Kill -9 once a third of the batch is out.
+    let t0 = Instant::now();
+    while smtp.inbox.lock().unwrap().len() < N / 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the batch does not go out"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let at_kill = smtp.inbox.lock().unwrap().len();
+    assert!(at_kill < N, "the kill came too late: {at_kill} already out");
+
+    // Restart: the rest goes out at once, not after a lease runs out.
+    let restarted = Instant::now();
+    let (mut second, _) = serve(dir.path(), &env);
+    let per_recipient = || {
+        let mut m: HashMap<String, Vec<String>> = HashMap::new();
+        for mail in smtp.inbox.lock().unwrap().iter() {
+            m.entry(mail.to[0].clone())
+                .or_default()
+                .push(mail.message_id.clone());
+        }
+        m
+    };
+    while per_recipient().len() < N {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(60),
+            "after the restart only {} of {N} recipients got their email",
+            per_recipient().len()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drained = restarted.elapsed();
+    // Let any late duplicate arrive before counting.
+    std::thread::sleep(Duration::from_millis(1500));
+    second.kill().unwrap();
+    second.wait().unwrap();
+    let m = per_recipient();
+    let twice: Vec<_> = m.iter().filter(|(_, ids)| ids.len() > 1).collect();
+    eprintln!(
+        "{N} emails, {at_kill} delivered at the kill, the rest within {drained:?} of the restart, {} delivered twice",
+        twice.len()
+    );
+    assert!(
+        drained < Duration::from_secs(20),
+        "the backlog took {drained:?} after the restart"
+    );
+    // Only the message in flight at the kill may go out twice, with the same Message-ID.
+    assert!(twice.len() <= 1, "delivered more than once: {twice:?}");
+    for (to, ids) in &twice {
+        assert_eq!(ids.len(), 2, "{to}: {ids:?}");
+        assert_eq!(
+            ids[0], ids[1],
+            "{to}: a resend must carry the same Message-ID"
+        );
+    }
+    for ids in m.values() {
+        assert!(
+            ids[0].starts_with("outbox-") && ids[0].ends_with("@vcms.localhost"),
+            "{ids:?}"
+        );
+    }
+}
+
+#[test]
+fn kill_during_a_batch_send_sqlite() {
+    kill_during_a_batch_send(Db::Sqlite);
+}
+
+#[test]
+fn kill_during_a_batch_send_postgres() {
+    if let Some(db) = Db::postgres() {
+        kill_during_a_batch_send(db);
+    }
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written as PEM files.
+pub fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let cert = dir.join("smtp-cert.pem");
+    let key = dir.join("smtp-key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
+}
+
+#[test]
+fn check_config_tries_the_smtp_connection_and_says_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path());
+    let smtp = Smtp::start_starttls(&cert, &key);
+    smtp.policy.lock().unwrap().login = Some(("vcms".into(), "right".into()));
+    let base = vec![
+        ("VCMS_MAIL_TRANSPORT", "smtp".to_string()),
+        ("VCMS_SMTP_HOST", "127.0.0.1".to_string()),
+        ("VCMS_SMTP_PORT", smtp.port.to_string()),
+        ("VCMS_SMTP_SECURITY", "starttls".to_string()),
+    ];
+    // The server's certificate is self-signed: not trusted.
+    let (ok, out, err) = run_env(dir.path(), &base, &["check-config"]);
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("certificate") && err.contains("smtp.ca_file"),
+        "{err}"
+    );
+    // Trusting it with smtp.ca_file: the connection works.
+    let mut with_ca = base.clone();
+    with_ca.push(("VCMS_SMTP_CA_FILE", cert.display().to_string()));
+    let (ok, out, err) = run_env(dir.path(), &with_ca, &["check-config"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("smtp check:   OK") && out.contains("STARTTLS"),
+        "{out}"
+    );
+    // A wrong password is named as such.
+    let mut wrong = with_ca.clone();
+    wrong.push(("VCMS_SMTP_USERNAME", "vcms".to_string()));
+    wrong.push(("VCMS_SMTP_PASSWORD", "wrong".to_string()));
+    let (ok, _, err) = run_env(dir.path(), &wrong, &["check-config"]);
+    assert!(!ok && err.contains("smtp.password"), "{err}");
+    assert!(!err.contains("wrong"), "the password is not printed: {err}");
+    let mut right = with_ca;
+    right.push(("VCMS_SMTP_USERNAME", "vcms".to_string()));
+    right.push(("VCMS_SMTP_PASSWORD", "right".to_string()));
+    let (ok, out, err) = run_env(dir.path(), &right, &["check-config"]);
+    assert!(ok && out.contains("signed in"), "{out}{err}");
+    // Nothing was sent by any of these checks.
+    assert!(smtp.inbox.lock().unwrap().is_empty());
+}
