@@ -40,6 +40,8 @@ fn source(kind: &str, lang: &str) -> Option<(&'static str, &'static str)> {
         ("mfa_code", true) => tpl!("mfa_code", "zh-CN"),
         ("invitation", false) => tpl!("invitation", "en"),
         ("invitation", true) => tpl!("invitation", "zh-CN"),
+        ("register_attempt", false) => tpl!("register_attempt", "en"),
+        ("register_attempt", true) => tpl!("register_attempt", "zh-CN"),
         ("test", false) => tpl!("test", "en"),
         ("test", true) => tpl!("test", "zh-CN"),
         _ => return None,
@@ -107,6 +109,7 @@ mod tests {
             "password_reset",
             "license_expiry",
             "trial_purge",
+            "register_attempt",
             "test",
         ] {
             for lang in ["en", "zh-CN"] {
