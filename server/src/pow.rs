@@ -88,6 +88,9 @@ mod tests {
         assert!(!verify("abc", "12a", 0));
         assert!(!verify("abc", &"9".repeat(21), 0));
         assert_eq!(itoa(0, &mut itoa_buf()), b"0");
-        assert_eq!(itoa(u64::MAX, &mut itoa_buf()), u64::MAX.to_string().as_bytes());
+        assert_eq!(
+            itoa(u64::MAX, &mut itoa_buf()),
+            u64::MAX.to_string().as_bytes()
+        );
     }
 }

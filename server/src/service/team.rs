@@ -437,7 +437,7 @@ fn email_taken(own_enterprise: bool) -> AppError {
     } else {
         AppError::conflict(
             "email",
-            "This email address cannot be used for an administrator here: use another address",
+            "This email address cannot be used for an administrator here: use a different address",
         )
     }
 }

@@ -63,7 +63,7 @@ async fn settle(s: &TestServer) {
         let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM email_requests")
             .fetch_one(&mut *c)
             .await
-            .unwrap_or(0);
+            .unwrap();
         let pending: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
                 .fetch_one(&mut *c)
@@ -101,7 +101,11 @@ async fn medians(s: &TestServer, c: &Client, path: &str, known: &str, n: usize) 
             let dt = t.elapsed();
             assert!(m.message.starts_with("If "), "{}", m.message);
             if i >= 10 {
-                if is_known { &mut k } else { &mut u }.push(dt);
+                if is_known {
+                    k.push(dt)
+                } else {
+                    u.push(dt)
+                }
             }
         }
     }
@@ -129,7 +133,10 @@ async fn forgot_and_resend_take_the_same_time(db: Db) {
         for _ in 0..2 {
             let (k, u) = medians(&s, &c, path, known, 120).await;
             let diff = (k - u).abs() / k.min(u);
-            tries.push(format!("known {k:.3} ms, unknown {u:.3} ms ({:.1}%)", diff * 100.0));
+            tries.push(format!(
+                "known {k:.3} ms, unknown {u:.3} ms ({:.1}%)",
+                diff * 100.0
+            ));
             if diff <= 0.10 {
                 same = true;
                 break;
@@ -151,7 +158,9 @@ async fn register_with_a_known_email_answers_like_a_new_one(db: Db) {
     let number = s
         .register_and_activate("taken@reg.example", "secret123")
         .await;
-    s.register("waiting@reg.example", "secret123").await.unwrap();
+    s.register("waiting@reg.example", "secret123")
+        .await
+        .unwrap();
     let before = s.counts().await;
     let fresh = s.register("fresh@reg.example", "secret123").await.unwrap();
     let taken = s
@@ -170,11 +179,7 @@ async fn register_with_a_known_email_answers_like_a_new_one(db: Db) {
     }
     // The owner of the address hears about it; the fresh one gets its activation email.
     let notice = s.smtp.wait_for("taken@reg.example", 2).await;
-    assert!(
-        notice.text.contains("tried to register"),
-        "{}",
-        notice.text
-    );
+    assert!(notice.text.contains("tried to register"), "{}", notice.text);
     assert!(!notice.text.contains("token="), "{}", notice.text);
     s.smtp.wait_for("waiting@reg.example", 2).await;
     s.smtp.wait_for("fresh@reg.example", 1).await;
@@ -196,14 +201,15 @@ async fn register_with_a_known_email_answers_like_a_new_one(db: Db) {
 }
 both!(register_with_a_known_email_answers_like_a_new_one);
 
-/// 10 reset requests and 10 activation resends for one mailbox in an hour: 3 emails each
-/// (counting the activation email of the registration); every answer is the same; the link
-/// of the last email that arrived still works.
+/// 10 reset requests and 10 activation resends for one mailbox in an hour: 3 emails each;
+/// every answer is the same; the link of the last email that arrived still works.
 async fn at_most_three_reset_or_activation_emails_per_mailbox_per_hour(db: Db) {
     let s = TestServer::start(db).await;
     s.register_and_activate("flood@cap.example", "secret123")
         .await;
-    s.register("pending@cap.example", "secret123").await.unwrap();
+    s.register("pending@cap.example", "secret123")
+        .await
+        .unwrap();
     s.advance(2 * HOUR);
     let c = s.client();
     let mut answers = std::collections::HashSet::new();
@@ -231,11 +237,11 @@ async fn at_most_three_reset_or_activation_emails_per_mailbox_per_hour(db: Db) {
     assert_eq!(answers.len(), 2, "{answers:?}");
     settle(&s).await;
     let last = s.smtp.wait_for("flood@cap.example", 4).await;
-    s.smtp.wait_for("pending@cap.example", 3).await;
+    s.smtp.wait_for("pending@cap.example", 4).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // 1 activation + 3 resets; the registration's activation + 2 resends.
+    // The registration's activation email (2 hours ago), then 3 of the 10 each.
     assert_eq!(s.smtp.mails_to("flood@cap.example").len(), 4);
-    assert_eq!(s.smtp.mails_to("pending@cap.example").len(), 3);
+    assert_eq!(s.smtp.mails_to("pending@cap.example").len(), 4);
     // The requests beyond the limit did not replace the link that was sent.
     s.client()
         .reset_password(&ResetPasswordRequest {
@@ -262,7 +268,8 @@ both!(at_most_three_reset_or_activation_emails_per_mailbox_per_hour);
 /// and a replayed proof are refused, naming the field `captcha`.
 async fn captcha_needs_a_proof_of_work_once(db: Db) {
     let s = TestServer::start(db).await;
-    s.register_and_activate("pow@example.com", "secret123").await;
+    s.register_and_activate("pow@example.com", "secret123")
+        .await;
     let c = s.client();
     let raw: Value = c.post("/api/v1/captcha", &json!({})).await.unwrap();
     assert!(
@@ -306,7 +313,9 @@ async fn captcha_needs_a_proof_of_work_once(db: Db) {
     let (id, answer, _) = paid_captcha(&s).await;
     reg["captcha_id"] = json!(id);
     reg["captcha_answer"] = json!(answer);
-    let e = err(c.post::<Value, RegisterResponse>("/api/v1/register", &reg).await);
+    let e = err(c
+        .post::<Value, RegisterResponse>("/api/v1/register", &reg)
+        .await);
     assert_eq!(e.field(), Some("captcha"), "{e}");
     let _ = err(s.login("pow@example.com", "wrong12345").await);
     let (id, answer, _) = paid_captcha(&s).await;
@@ -351,9 +360,16 @@ async fn clashes_with_another_enterprise_do_not_confirm_it(db: Db) {
 
     let leaks = |m: &str| {
         let m = m.to_lowercase();
-        ["already", "another", "other enterprise", "belongs", "provisioned", "registered"]
-            .iter()
-            .any(|w| m.contains(w))
+        [
+            "already",
+            "another",
+            "other enterprise",
+            "belongs",
+            "provisioned",
+            "registered",
+        ]
+        .iter()
+        .any(|w| m.contains(w))
     };
     let e = err(a.provision_device(acc_a.id, "SER-b-1").await);
     assert_eq!(e.field(), Some("serial"), "{e}");
