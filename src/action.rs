@@ -128,7 +128,8 @@ impl Req {
 
 #[derive(Debug)]
 pub enum Reply {
-    Captcha(ClientResult<Captcha>),
+    /// The captcha and the solution of its proof of work.
+    Captcha(ClientResult<(Captcha, String)>),
     Login(Box<ClientResult<LoginResponse>>),
     Register(ClientResult<RegisterResponse>),
     Message(ClientResult<Message>),

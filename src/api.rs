@@ -42,7 +42,15 @@ pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Ve
 
 pub async fn exec(mut client: Client, req: Req) -> Reply {
     match req {
-        Req::Captcha => Reply::Captcha(client.captcha().await),
+        // The proof of work is solved here, off the UI thread (about 0.2 s), before the art
+        // is shown: the user only types the characters.
+        Req::Captcha => Reply::Captcha(match client.captcha().await {
+            Ok(c) => {
+                let pow = vcms_server::client::solve_captcha(&c).await;
+                Ok((c, pow))
+            }
+            Err(e) => Err(e),
+        }),
         Req::Login(r) => Reply::Login(Box::new(client.login(&r).await)),
         Req::VerifyMfa(r) => Reply::Login(Box::new(client.verify_mfa(&r).await)),
         Req::Register(r) => Reply::Register(client.register(&r).await),

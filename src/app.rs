@@ -175,6 +175,8 @@ pub struct LoginState {
     pub mode: LoginMode,
     pub form: Form,
     pub captcha: Option<Captcha>,
+    /// The solved proof of work of `captcha`.
+    pub captcha_pow: String,
     pub notice: Option<Toast>,
 }
 
@@ -280,6 +282,7 @@ impl App {
                 mode: LoginMode::SignIn,
                 form: Form::new(vec![]),
                 captcha: None,
+                captcha_pow: String::new(),
                 notice: None,
             },
             profile: None,
@@ -1675,6 +1678,7 @@ impl App {
         let email = f.value("email").trim().to_string();
         let captcha_id = self.login.captcha.as_ref().map(|c| c.id.clone());
         let answer = f.value("captcha_answer");
+        let pow = self.login.captcha_pow.clone();
         let lang = self.lang;
         if f.has("email") && email.is_empty() {
             f.set_error(Some("email"), t(lang, "err.email_required"));
@@ -1693,6 +1697,7 @@ impl App {
                     language: Some(lang.code().to_string()),
                     captcha_id,
                     captcha_answer: (!answer.is_empty()).then_some(answer),
+                    captcha_pow: (!pow.is_empty()).then_some(pow),
                 })
             }
             LoginMode::Register => Req::Register(RegisterRequest {
@@ -1704,6 +1709,7 @@ impl App {
                 language: Some(lang.code().to_string()),
                 captcha_id: captcha_id.unwrap_or_default(),
                 captcha_answer: answer,
+                captcha_pow: pow,
             }),
             LoginMode::Activate => Req::Activate(f.value("token").trim().to_string()),
             LoginMode::Mfa => Req::VerifyMfa(MfaVerify {
@@ -1714,6 +1720,7 @@ impl App {
                 email,
                 captcha_id: captcha_id.unwrap_or_default(),
                 captcha_answer: answer,
+                captcha_pow: pow,
             }),
             LoginMode::Reset => Req::ResetPassword(ResetPasswordRequest {
                 token: f.value("token").trim().to_string(),
@@ -1792,8 +1799,9 @@ impl App {
         };
         self.inflight.remove(slot);
         match reply {
-            Reply::Captcha(Ok(c)) => {
+            Reply::Captcha(Ok((c, pow))) => {
                 self.login.captcha = Some(c);
+                self.login.captcha_pow = pow;
                 if !self.login.form.has("captcha_answer") {
                     self.login
                         .form

@@ -404,6 +404,29 @@ fn table(rows: &[AccountRow]) -> String {
     s
 }
 
+/// Sign in; when the server asks for a captcha (after a wrong password), show its art on
+/// stderr, read the characters from stdin, solve its proof of work, and try again (3 times).
+async fn login_with_captcha(c: &mut Client, mut req: LoginRequest) -> R<LoginResponse> {
+    for _ in 0..3 {
+        match c.login(&req).await {
+            Err(e) if e.field() == Some("captcha") => {
+                let cap = c.captcha().await?;
+                eprintln!("{e}\n\n{}\n", cap.art);
+                eprint!("Type the characters above: ");
+                let mut answer = String::new();
+                std::io::stdin()
+                    .read_line(&mut answer)
+                    .map_err(|e| err("error", format!("cannot read the captcha: {e}")))?;
+                req.captcha_pow = Some(vcms_server::client::solve_captcha(&cap).await);
+                req.captcha_id = Some(cap.id);
+                req.captcha_answer = Some(answer.trim().to_string());
+            }
+            r => return Ok(r?),
+        }
+    }
+    Ok(c.login(&req).await?)
+}
+
 /// Run a scripting command.
 pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<()> {
     let json = cli.json;
@@ -425,13 +448,15 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
                     .map_err(|e| err("error", format!("cannot read the password: {e}")))?,
             };
             let mut c = Client::new(server);
-            let r = c
-                .login(&LoginRequest {
+            let r = login_with_captcha(
+                &mut c,
+                LoginRequest {
                     email: email.clone(),
                     password,
                     ..Default::default()
-                })
-                .await?;
+                },
+            )
+            .await?;
             session::save(&Session {
                 server: server.to_string(),
                 email: email.clone(),

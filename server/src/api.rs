@@ -47,12 +47,18 @@ pub struct Captcha {
     /// The characters to type, drawn as text art (5 lines).
     pub art: String,
     pub expires_in_secs: i64,
+    /// Proof of work: find a decimal nonce such that SHA-256("{id}:{nonce}") starts with this
+    /// many zero bits, and send it as `captcha_pow` with the answer (0: not needed).
+    #[serde(default)]
+    pub pow_bits: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct CaptchaAnswer {
     pub captcha_id: String,
     pub captcha_answer: String,
+    #[serde(default)]
+    pub captcha_pow: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -68,6 +74,9 @@ pub struct RegisterRequest {
     pub captcha_id: String,
     #[serde(default)]
     pub captcha_answer: String,
+    /// The captcha's proof of work (see [`Captcha::pow_bits`]).
+    #[serde(default)]
+    pub captcha_pow: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -88,6 +97,9 @@ pub struct EmailRequest {
     pub captcha_id: String,
     #[serde(default)]
     pub captcha_answer: String,
+    /// The captcha's proof of work (see [`Captcha::pow_bits`]).
+    #[serde(default)]
+    pub captcha_pow: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -100,6 +112,9 @@ pub struct LoginRequest {
     pub captcha_id: Option<String>,
     #[serde(default)]
     pub captcha_answer: Option<String>,
+    /// The captcha's proof of work (see [`Captcha::pow_bits`]).
+    #[serde(default)]
+    pub captcha_pow: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -51,6 +51,18 @@ impl ClientError {
 
 pub type ClientResult<T> = Result<T, ClientError>;
 
+/// Solve a captcha's proof of work on a blocking thread (about 0.2 s at the default
+/// difficulty in a release build); the nonce goes in `captcha_pow`. Empty when none is asked.
+pub async fn solve_captcha(c: &Captcha) -> String {
+    if c.pow_bits == 0 {
+        return String::new();
+    }
+    let (id, bits) = (c.id.clone(), c.pow_bits);
+    tokio::task::spawn_blocking(move || crate::pow::solve(&id, bits))
+        .await
+        .unwrap_or_default()
+}
+
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,

@@ -120,6 +120,7 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
     let mut c = app.store.conn().await?;
     admin::purge_tokens(&mut c, now - DAY).await?;
     admin::purge_captchas(&mut c, now).await?;
+    crate::store::mail_requests::purge_mailbox_sends(&mut c, now).await?;
     admin::purge_sessions(&mut c, now - 7 * DAY).await?;
     admin::purge_attempts(&mut c, now - DAY, now).await?;
     admin::delete_stale_pending(&mut c, now - 30 * DAY).await?;

@@ -12,6 +12,7 @@ pub mod http;
 pub mod jobs;
 pub mod license_number;
 pub mod mail;
+pub mod pow;
 pub mod service;
 pub mod sip;
 pub mod store;
@@ -77,6 +78,8 @@ impl Server {
             mailer,
             public_url,
             captcha: config.security.captcha,
+            captcha_pow_bits: config.security.captcha_pow_bits,
+            mail_requests: tokio::sync::Notify::new(),
             dummy_hash,
             changed: tokio::sync::Notify::new(),
             limits: config.endpoint.clone(),
@@ -117,7 +120,16 @@ impl Server {
                 tracing::error!(error = %e, "http server");
             }
         });
-        let worker = tokio::spawn(self.app.mailer.clone().run(stop_rx.clone()));
+        let worker = {
+            let (mailer, requests) = (self.app.mailer.clone(), self.app.clone());
+            let (stop_mail, stop_requests) = (stop_rx.clone(), stop_rx.clone());
+            tokio::spawn(async move {
+                tokio::join!(
+                    mailer.run(stop_mail),
+                    service::mail_requests::run(requests, stop_requests)
+                );
+            })
+        };
         let jobs = run_jobs.then(|| {
             let every = std::time::Duration::from_secs(self.config.jobs.interval_secs.max(1));
             tokio::spawn(jobs::run(self.app.clone(), every, stop_rx))

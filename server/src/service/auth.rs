@@ -7,7 +7,7 @@ use crate::clock::{Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
-use crate::service::{captcha, Actor, App, Role};
+use crate::service::{captcha, mail_requests, Actor, App, Role};
 use crate::store::{self, admin, Conn};
 use crate::validate::{self, Email, Password};
 
@@ -171,6 +171,8 @@ pub async fn create_enterprise(
         }
     })?;
     if !activated {
+        // The activation email counts against the mailbox's hourly limit of such emails.
+        mail_requests::take_slot(app, &mut tx, new.email.as_str()).await?;
         send_activation(
             app,
             &mut tx,
@@ -190,7 +192,7 @@ pub async fn create_enterprise(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn send_activation(
+pub(crate) async fn send_activation(
     app: &App,
     c: &mut Conn,
     admin_id: i64,
@@ -247,12 +249,49 @@ pub async fn register(app: &App, req: &api::RegisterRequest) -> AppResult<api::R
         &req.password,
         req.language.as_deref(),
     )?;
-    captcha::check(app, Some(&req.captcha_id), Some(&req.captcha_answer)).await?;
-    let (_, number) = create_enterprise(app, new, false).await?;
+    captcha::check(
+        app,
+        Some(&req.captcha_id),
+        Some(&req.captcha_answer),
+        Some(&req.captcha_pow),
+    )
+    .await?;
+    let key = new.email.key();
+    let number = match create_enterprise(app, new, false).await {
+        Ok((_, number)) => number,
+        // A known email answers like a new one: the mailbox hears about the attempt (through
+        // the email request worker), the answer carries a number no enterprise has.
+        Err(e) if is_email_clash(&e) => {
+            mail_requests::enqueue(app, mail_requests::REGISTER_NOTICE, &key).await?;
+            let mut c = app.store.conn().await?;
+            new_enterprise_number(&mut c).await?
+        }
+        Err(e) => return Err(e),
+    };
     Ok(api::RegisterResponse {
         enterprise_number: number,
         message: "Registered. Open the activation email (the link is valid 12 hours) to start your 30-day trial".into(),
     })
+}
+
+fn is_email_clash(e: &AppError) -> bool {
+    e.status == StatusCode::CONFLICT && e.body.field.as_deref() == Some("email")
+}
+
+/// The email of "Forgot password" and "Send the activation email again": required, and no
+/// longer than an address can be. Nothing about whether it is known.
+fn requested_email(raw: &str) -> AppResult<String> {
+    let key = validate::email_key(raw);
+    if key.is_empty() {
+        return Err(AppError::invalid("email", "email is required"));
+    }
+    if key.chars().count() > 254 {
+        return Err(AppError::invalid(
+            "email",
+            "email must be at most 254 characters",
+        ));
+    }
+    Ok(key)
 }
 
 fn token_error(kind: &str, code: &str, what: &str) -> AppError {
@@ -319,30 +358,18 @@ pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
 
 const RESEND_ANSWER: &str = "If this email belongs to an enterprise waiting for activation, a new activation email is on its way";
 
+/// Queue the resend and answer at once: known and unknown emails take the same path (the
+/// worker in [`mail_requests`] resolves the email afterwards).
 pub async fn resend_activation(app: &App, req: &api::EmailRequest) -> AppResult<api::Message> {
-    captcha::check(app, Some(&req.captcha_id), Some(&req.captcha_answer)).await?;
-    let key = validate::email_key(&req.email);
-    let mut tx = app.store.begin().await?;
-    if let Some(a) = admin::admin_by_email_key(&mut tx, &key).await? {
-        if let Some(e) = admin::enterprise_by_id(&mut tx, a.enterprise_id).await? {
-            if e.status == "pending" {
-                send_activation(
-                    app,
-                    &mut tx,
-                    a.id,
-                    e.id,
-                    &a.name,
-                    &e.company,
-                    &e.number,
-                    &a.email,
-                    &a.language,
-                )
-                .await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    app.mailer.wake();
+    let key = requested_email(&req.email)?;
+    captcha::check(
+        app,
+        Some(&req.captcha_id),
+        Some(&req.captcha_answer),
+        Some(&req.captcha_pow),
+    )
+    .await?;
+    mail_requests::enqueue(app, mail_requests::ACTIVATION, &key).await?;
     Ok(api::Message {
         message: RESEND_ANSWER.into(),
     })
@@ -374,6 +401,7 @@ pub async fn login(
                 app,
                 req.captcha_id.as_deref(),
                 req.captcha_answer.as_deref(),
+                req.captcha_pow.as_deref(),
             )
             .await
             .map_err(AppError::with_captcha_required)?;
@@ -600,57 +628,73 @@ pub async fn logout(app: &App, actor: &Actor) -> AppResult<api::Message> {
 
 const FORGOT_ANSWER: &str = "If your email address is correct, you will immediately receive an email with a link to reset your password (valid 10 minutes)";
 
+/// Queue the reset and answer at once: known and unknown emails take the same path (the
+/// worker in [`mail_requests`] resolves the email afterwards and calls [`send_reset`]).
 pub async fn forgot_password(app: &App, req: &api::EmailRequest) -> AppResult<api::Message> {
-    captcha::check(app, Some(&req.captcha_id), Some(&req.captcha_answer)).await?;
-    let key = validate::email_key(&req.email);
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    if let Some(a) = admin::admin_by_email_key(&mut tx, &key).await? {
-        admin::revoke_tokens(&mut tx, a.id, "reset", now).await?;
-        let token = crypto::new_token();
-        admin::insert_token(
-            &mut tx,
-            "reset",
-            &crypto::token_hash(&token),
-            a.id,
-            now + RESET_VALID,
-            now,
-        )
-        .await?;
-        let link = link(app, "reset-password", &token);
-        // The backup email (recovery only) receives the link too.
-        let mut recipients = vec![a.email.clone()];
-        if let Some(b) = a.backup_email.clone().filter(|b| !b.is_empty()) {
-            recipients.push(b);
-        }
-        for to in &recipients {
-            app.mailer
-                .enqueue(
-                    &mut tx,
-                    &Outgoing {
-                        enterprise_id: Some(a.enterprise_id),
-                        account_id: None,
-                        account_label: None,
-                        kind: "password_reset",
-                        recipient: to,
-                        lang: &a.language,
-                        vars: &[
-                            ("name", &a.name),
-                            ("email", &a.email),
-                            ("token", &token),
-                            ("link", &link),
-                            ("valid_minutes", "10"),
-                        ],
-                    },
-                )
-                .await?;
-        }
-    }
-    tx.commit().await?;
-    app.mailer.wake();
+    let key = requested_email(&req.email)?;
+    captcha::check(
+        app,
+        Some(&req.captcha_id),
+        Some(&req.captcha_answer),
+        Some(&req.captcha_pow),
+    )
+    .await?;
+    mail_requests::enqueue(app, mail_requests::PASSWORD_RESET, &key).await?;
     Ok(api::Message {
         message: FORGOT_ANSWER.into(),
     })
+}
+
+/// A new reset link for `a`, to the sign-in email and the backup email (recovery only), each
+/// if its mailbox had fewer than 3 such emails this hour. When neither may receive one, the
+/// link sent before stays valid.
+pub(crate) async fn send_reset(app: &App, c: &mut Conn, a: &admin::AdminRow) -> AppResult<()> {
+    let now = app.now();
+    let mut recipients = vec![];
+    let backup = a.backup_email.clone().filter(|b| !b.trim().is_empty());
+    for to in std::iter::once(a.email.clone()).chain(backup) {
+        if mail_requests::take_slot(app, c, &to).await? {
+            recipients.push(to);
+        }
+    }
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    admin::revoke_tokens(c, a.id, "reset", now).await?;
+    let token = crypto::new_token();
+    admin::insert_token(
+        c,
+        "reset",
+        &crypto::token_hash(&token),
+        a.id,
+        now + RESET_VALID,
+        now,
+    )
+    .await?;
+    let link = link(app, "reset-password", &token);
+    for to in &recipients {
+        app.mailer
+            .enqueue(
+                c,
+                &Outgoing {
+                    enterprise_id: Some(a.enterprise_id),
+                    account_id: None,
+                    account_label: None,
+                    kind: "password_reset",
+                    recipient: to,
+                    lang: &a.language,
+                    vars: &[
+                        ("name", &a.name),
+                        ("email", &a.email),
+                        ("token", &token),
+                        ("link", &link),
+                        ("valid_minutes", "10"),
+                    ],
+                },
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 fn new_password(new: &str, confirm: &str) -> AppResult<Password> {

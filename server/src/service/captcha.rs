@@ -1,5 +1,7 @@
 //! Captcha challenges a terminal can show: characters drawn as 5-line text art. Single use,
-//! valid 5 minutes, answered case-insensitively.
+//! valid 5 minutes, answered case-insensitively. Art alone is read by a short script, so each
+//! challenge also carries a proof of work ([`crate::pow`], the captcha id is its challenge):
+//! the console solves it in about 0.2 s, a script pays the same for every try.
 
 use crate::clock::MINUTE;
 use crate::error::AppError;
@@ -68,11 +70,19 @@ pub async fn issue(app: &App) -> Result<crate::api::Captcha, AppError> {
         id,
         art: art(&answer),
         expires_in_secs: VALID / 1000,
+        // With the captcha off nothing is checked: no work to ask for either.
+        pow_bits: if app.captcha { app.captcha_pow_bits } else { 0 },
     })
 }
 
-/// Check and consume a challenge. Errors name the field `captcha`.
-pub async fn check(app: &App, id: Option<&str>, answer: Option<&str>) -> Result<(), AppError> {
+/// Check and consume a challenge: the characters and the proof of work (`pow`, the nonce).
+/// Errors name the field `captcha`.
+pub async fn check(
+    app: &App,
+    id: Option<&str>,
+    answer: Option<&str>,
+    pow: Option<&str>,
+) -> Result<(), AppError> {
     if !app.captcha {
         return Ok(());
     }
@@ -86,12 +96,27 @@ pub async fn check(app: &App, id: Option<&str>, answer: Option<&str>) -> Result<
             .with_field("captcha"))
         }
     };
+    let pow = pow.map(str::trim).unwrap_or("");
+    if app.captcha_pow_bits > 0 && pow.is_empty() {
+        return Err(AppError::bad_request(
+            "captcha_required",
+            "Send the captcha's proof of work in captcha_pow (a decimal nonce such that \
+             SHA-256(\"<captcha id>:<nonce>\") starts with pow_bits zero bits)",
+        )
+        .with_field("captcha"));
+    }
     let mut c = app.store.conn().await?;
     let taken = admin::take_captcha(&mut c, id).await?;
     match taken {
         Some((expected, expires)) if expires >= app.now() => {
             let typed: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
-            if crate::crypto::ct_eq(&typed.to_uppercase(), &expected) {
+            if app.captcha_pow_bits > 0 && !crate::pow::verify(id, pow, app.captcha_pow_bits) {
+                Err(AppError::bad_request(
+                    "captcha_unsolved",
+                    "The captcha's proof of work is not solved; ask for a new captcha",
+                )
+                .with_field("captcha"))
+            } else if crate::crypto::ct_eq(&typed.to_uppercase(), &expected) {
                 Ok(())
             } else {
                 Err(AppError::bad_request(

@@ -373,11 +373,19 @@ pub async fn provision(
     let a = st::by_id(&mut tx, actor.enterprise_id, account_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such account"))?;
-    if sst::device_by_serial(&mut tx, serial).await?.is_some() {
-        return Err(AppError::conflict(
-            "serial",
-            format!("Device {serial} is already provisioned"),
-        ));
+    if let Some(d) = sst::device_by_serial(&mut tx, serial).await? {
+        // Another enterprise's device: words that do not confirm it has one.
+        return Err(if d.enterprise_id == actor.enterprise_id {
+            AppError::conflict(
+                "serial",
+                format!("Device {serial} is already provisioned in your enterprise: remove it from its account first"),
+            )
+        } else {
+            AppError::conflict(
+                "serial",
+                format!("Serial {serial} cannot be used: check it against the label on the device, or contact support"),
+            )
+        });
     }
     let secret = crypto::random_from(
         b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789",

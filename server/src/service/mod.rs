@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod enterprise;
 pub mod events;
 pub mod license;
+pub mod mail_requests;
 pub mod team;
 
 use std::sync::Arc;
@@ -27,6 +28,10 @@ pub struct App {
     /// Base URL for links in emails (set once the HTTP address is known).
     pub public_url: std::sync::OnceLock<String>,
     pub captcha: bool,
+    /// Difficulty of the captcha's proof of work (leading zero bits; 0: none).
+    pub captcha_pow_bits: u32,
+    /// Woken when a password reset, activation resend or registration notice is queued.
+    pub mail_requests: tokio::sync::Notify,
     /// A real argon2 hash that unknown emails are checked against, so that they take as long
     /// as known ones.
     pub dummy_hash: String,

@@ -571,6 +571,22 @@ async fn send_invitation(
     Ok(())
 }
 
+/// The answer when an email is already an administrator's: said plainly within the own
+/// enterprise; in words that do not confirm that another enterprise has it otherwise.
+fn email_taken(own_enterprise: bool) -> AppError {
+    if own_enterprise {
+        AppError::conflict(
+            "email",
+            "This email is already an administrator in your enterprise",
+        )
+    } else {
+        AppError::conflict(
+            "email",
+            "This email address cannot be used for an administrator here: use a different address",
+        )
+    }
+}
+
 pub async fn invite(
     app: &App,
     actor: &Actor,
@@ -590,14 +606,8 @@ pub async fn invite(
     let unusable = crypto::hash_password(crypto::new_token()).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    if admin::admin_by_email_key(&mut tx, &email.key())
-        .await?
-        .is_some()
-    {
-        return Err(AppError::conflict(
-            "email",
-            "This email already belongs to an administrator",
-        ));
+    if let Some(other) = admin::admin_by_email_key(&mut tx, &email.key()).await? {
+        return Err(email_taken(other.enterprise_id == actor.enterprise_id));
     }
     let id = team::insert_colleague(
         &mut tx,
@@ -858,15 +868,10 @@ pub async fn update_security(
     let mut tx = app.store.begin().await?;
     let (new_email, new_key) = match &email {
         Some(e) => {
-            if e.key() != a.email_key
-                && admin::admin_by_email_key(&mut tx, &e.key())
-                    .await?
-                    .is_some()
-            {
-                return Err(AppError::conflict(
-                    "email",
-                    "This email already belongs to an administrator",
-                ));
+            if e.key() != a.email_key {
+                if let Some(other) = admin::admin_by_email_key(&mut tx, &e.key()).await? {
+                    return Err(email_taken(other.enterprise_id == a.enterprise_id));
+                }
             }
             (e.as_str().to_string(), e.key())
         }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod admin;
 pub mod events;
 pub mod license;
+pub mod mail_requests;
 pub mod outbox;
 pub mod sip;
 pub mod team;

@@ -55,12 +55,13 @@ async fn registration_activation_and_trial(db: Db) {
         ("Anna Owner", "Yealink", "China")
     );
 
-    // Registering the same email again (any case) is refused, naming the field.
-    let e = err(s.register("owner@EXAMPLE.com", "secret123").await);
-    assert_eq!(
-        (e.status().map(|s| s.as_u16()), e.field()),
-        (Some(409), Some("email"))
-    );
+    // Registering the same email again (any case) answers like a new registration (no
+    // enumeration); the owner's mailbox hears about the attempt instead.
+    let again = s.register("owner@EXAMPLE.com", "secret123").await.unwrap();
+    assert_eq!(again.message, r.message);
+    assert_ne!(again.enterprise_number, r.enterprise_number);
+    let notice = s.smtp.wait_for("Owner@Example.com", 2).await;
+    assert!(notice.text.contains("tried to register"), "{}", notice.text);
 
     // 30 days later the trial has ended: sign-in still works, nothing is in force.
     s.advance(30 * DAY + SECOND);
@@ -83,24 +84,14 @@ async fn activation_link_expires_after_12_hours_and_can_be_resent(db: Db) {
     assert!(e.to_string().contains("12 hours"));
 
     // Resend: same answer for known and unknown emails; only the known one gets mail.
-    let (id, answer) = s.captcha().await;
     let known = s
         .client()
-        .resend_activation(&EmailRequest {
-            email: "LATE@example.com".into(),
-            captcha_id: id,
-            captcha_answer: answer,
-        })
+        .resend_activation(&s.email_request("LATE@example.com").await)
         .await
         .unwrap();
-    let (id, answer) = s.captcha().await;
     let unknown = s
         .client()
-        .resend_activation(&EmailRequest {
-            email: "nobody@example.com".into(),
-            captcha_id: id,
-            captcha_answer: answer,
-        })
+        .resend_activation(&s.email_request("nobody@example.com").await)
         .await
         .unwrap();
     assert_eq!(known.message, unknown.message);
@@ -235,13 +226,8 @@ async fn freezes_escalate_and_never_pass_100_failures(db: Db) {
         "locked"
     );
     // ...but a password reset by email does.
-    let (id, answer) = s.captcha().await;
     s.client()
-        .forgot_password(&EmailRequest {
-            email: "target@example.com".into(),
-            captcha_id: id,
-            captcha_answer: answer,
-        })
+        .forgot_password(&s.email_request("target@example.com").await)
         .await
         .unwrap();
     let token = s.smtp.wait_for("target@example.com", 2).await.token();
@@ -320,13 +306,8 @@ async fn forgot_and_reset_password(db: Db) {
     let ask = |email: &'static str| {
         let s = &s;
         async move {
-            let (id, answer) = s.captcha().await;
             s.client()
-                .forgot_password(&EmailRequest {
-                    email: email.into(),
-                    captcha_id: id,
-                    captcha_answer: answer,
-                })
+                .forgot_password(&s.email_request(email).await)
                 .await
         }
     };
@@ -476,9 +457,10 @@ both!(change_password_and_profile);
 
 async fn captcha_is_single_use_and_expires(db: Db) {
     let s = TestServer::start(db).await;
-    let (id, answer) = s.captcha().await;
+    let (id, answer, pow) = s.captcha().await;
     let mut req = s.register_request("cap@example.com", "secret123");
     req.captcha_id = id.clone();
+    req.captcha_pow = pow;
     req.captcha_answer = "WRONG".into();
     let e = err(s.client().register(&req).await);
     assert_eq!((e.code(), e.field()), ("captcha_wrong", Some("captcha")));
@@ -489,16 +471,18 @@ async fn captcha_is_single_use_and_expires(db: Db) {
         "captcha_expired"
     );
     // Expired after 5 minutes; answers are case-insensitive.
-    let (id, answer) = s.captcha().await;
+    let (id, answer, pow) = s.captcha().await;
     s.advance(5 * MINUTE + SECOND);
     req.captcha_id = id;
+    req.captcha_pow = pow;
     req.captcha_answer = answer.to_lowercase();
     assert_eq!(
         err(s.client().register(&req).await).code(),
         "captcha_expired"
     );
-    let (id, answer) = s.captcha().await;
+    let (id, answer, pow) = s.captcha().await;
     req.captcha_id = id;
+    req.captcha_pow = pow;
     req.captcha_answer = answer.to_lowercase();
     s.client().register(&req).await.unwrap();
     // The art is text a terminal can show: five or six lines of '#' and spaces.

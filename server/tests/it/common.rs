@@ -332,6 +332,8 @@ pub fn test_config(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Confi
     cfg.smtp.port = smtp_port;
     cfg.smtp.timeout_secs = 5;
     cfg.mail.poll_millis = 50;
+    // A light proof of work: every captcha in the tests still carries one.
+    cfg.security.captcha_pow_bits = 8;
     cfg
 }
 
@@ -417,15 +419,28 @@ impl TestServer {
         self.running.app.mailer.wake();
     }
 
-    /// Ask for a captcha and read its answer, as a person reading the art would.
-    pub async fn captcha(&self) -> (String, String) {
+    /// Ask for a captcha and read its answer, as a person reading the art would; the
+    /// proof of work is solved as the console does. Returns (id, answer, pow).
+    pub async fn captcha(&self) -> (String, String, String) {
         let c = self.client().captcha().await.unwrap();
+        let pow = vcms_server::client::solve_captcha(&c).await;
         let mut conn = self.running.app.store.conn().await.unwrap();
         let answer = vcms_server::store::admin::peek_captcha(&mut conn, &c.id)
             .await
             .unwrap()
             .unwrap();
-        (c.id, answer)
+        (c.id, answer, pow)
+    }
+
+    /// A forgot-password or activation-resend request for `email` with a solved captcha.
+    pub async fn email_request(&self, email: &str) -> EmailRequest {
+        let (captcha_id, captcha_answer, captcha_pow) = self.captcha().await;
+        EmailRequest {
+            email: email.into(),
+            captcha_id,
+            captcha_answer,
+            captcha_pow,
+        }
     }
 
     pub fn register_request(&self, email: &str, password: &str) -> RegisterRequest {
@@ -438,6 +453,7 @@ impl TestServer {
             language: None,
             captcha_id: String::new(),
             captcha_answer: String::new(),
+            captcha_pow: String::new(),
         }
     }
 
@@ -446,10 +462,11 @@ impl TestServer {
         email: &str,
         password: &str,
     ) -> Result<RegisterResponse, ClientError> {
-        let (id, answer) = self.captcha().await;
+        let (id, answer, pow) = self.captcha().await;
         let mut req = self.register_request(email, password);
         req.captcha_id = id;
         req.captcha_answer = answer;
+        req.captcha_pow = pow;
         self.client().register(&req).await
     }
 
@@ -482,13 +499,14 @@ impl TestServer {
         email: &str,
         password: &str,
     ) -> Result<Client, ClientError> {
-        let (id, answer) = self.captcha().await;
+        let (id, answer, pow) = self.captcha().await;
         let mut c = self.client();
         c.login(&LoginRequest {
             email: email.into(),
             password: password.into(),
             captcha_id: Some(id),
             captcha_answer: Some(answer),
+            captcha_pow: Some(pow),
             ..Default::default()
         })
         .await?;

@@ -36,9 +36,10 @@ async fn registration_input_rules(db: Db) {
     ];
     let before = s.counts().await;
     for (field, mutate) in &cases {
-        let (id, answer) = s.captcha().await;
+        let (id, answer, pow) = s.captcha().await;
         let mut req = s.register_request("valid@example.com", "secret123");
         req.captcha_id = id;
+        req.captcha_pow = pow;
         req.captcha_answer = answer;
         mutate(&mut req);
         let e = err(s.client().register(&req).await);
@@ -56,8 +57,9 @@ async fn registration_input_rules(db: Db) {
     );
     // The edges that are allowed.
     let mut req = s.register_request("u@10.1.2.3", &format!("a1{}", "b".repeat(30)));
-    let (id, answer) = s.captcha().await;
+    let (id, answer, pow) = s.captcha().await;
     req.captcha_id = id;
+    req.captcha_pow = pow;
     req.captcha_answer = answer;
     req.full_name = "名".repeat(64);
     req.company = "c".repeat(128);

@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod auth;
 mod calls;
+mod enumeration;
 mod import;
 mod input;
 mod licenses;

@@ -780,13 +780,8 @@ async fn mfa_by_email(db: Db) {
     );
 
     // A password reset goes to both emails and does not switch MFA off.
-    let (id, answer) = s.captcha().await;
     s.client()
-        .forgot_password(&EmailRequest {
-            email: "mfa@example.com".into(),
-            captcha_id: id,
-            captcha_answer: answer,
-        })
+        .forgot_password(&s.email_request("mfa@example.com").await)
         .await
         .unwrap();
     let token = s.smtp.wait_for("backup@example.com", 1).await.token();
