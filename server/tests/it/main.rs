@@ -10,6 +10,7 @@ mod auth;
 mod calls;
 mod import;
 mod input;
+mod input_edge;
 mod licenses;
 mod outbox;
 mod process;
