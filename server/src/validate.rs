@@ -265,7 +265,10 @@ mod tests {
             "o!#$%*+/=?^_`{|}~-x@x.test",
         ] {
             assert!(Email::parse("email", ok).is_ok(), "{ok}");
-            assert!(sendable(ok), "accepted but the transport cannot send it: {ok}");
+            assert!(
+                sendable(ok),
+                "accepted but the transport cannot send it: {ok}"
+            );
         }
         // Accepted before, failed later as "invalid recipient address" in the transport.
         let long_local = format!("{}@x.test", "a".repeat(65));

@@ -48,7 +48,7 @@ fn join(path: &str, key: &str) -> String {
 
 /// Refuse any string (or object key) with a control character anywhere in a JSON value.
 pub fn check_json(v: &serde_json::Value) -> Result<(), AppError> {
-    fn walk(v: &serde_json::Value, path: &mut String) -> Result<(), AppError> {
+    fn walk(v: &serde_json::Value, path: &str) -> Result<(), AppError> {
         match v {
             serde_json::Value::String(s) => match control_char(s) {
                 Some(c) => Err(refuse(if path.is_empty() { "body" } else { path }, c)),
@@ -56,31 +56,30 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), AppError> {
             },
             serde_json::Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let mut p = format!("{path}[{i}]");
-                    walk(item, &mut p)?;
+                    walk(item, &format!("{path}[{i}]"))?;
                 }
                 Ok(())
             }
             serde_json::Value::Object(map) => {
                 for (k, item) in map {
-                    let mut p = join(path, &printable(k));
+                    let p = join(path, &printable(k));
                     if let Some(c) = control_char(k) {
                         return Err(refuse(&p, c));
                     }
-                    walk(item, &mut p)?;
+                    walk(item, &p)?;
                 }
                 Ok(())
             }
             _ => Ok(()),
         }
     }
-    walk(v, &mut String::new())
+    walk(v, "")
 }
 
 /// A JSON value (already checked) as the request type; a mismatch is the same 422
 /// `bad_request` the JSON extractor gives.
 fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> {
-    T::deserialize(v).map_err(|e| {
+    serde_json::from_value(v).map_err(|e| {
         AppError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "bad_request",
@@ -91,7 +90,9 @@ fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> 
 
 /// A JSON body read by a handler itself: the outer error is a control character (422), the
 /// inner one a body that is not JSON or not of the type.
-pub fn checked_json<T: DeserializeOwned>(body: &[u8]) -> Result<Result<T, serde_json::Error>, AppError> {
+pub fn checked_json<T: DeserializeOwned>(
+    body: &[u8],
+) -> Result<Result<T, serde_json::Error>, AppError> {
     let v: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
@@ -146,7 +147,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await {
-            for (name, value) in &raw {
+            for (name, value) in raw.iter() {
                 if let Some(c) = control_char(value) {
                     return Err(refuse(name, c));
                 }

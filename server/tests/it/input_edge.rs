@@ -42,7 +42,14 @@ fn is_string_schema(doc: &Value, s: &Value) -> bool {
 
 /// An example value of a schema; every string leaf is listed as (field name as the API
 /// reports it, JSON pointer).
-fn example(doc: &Value, s: &Value, name: &str, ptr: &str, leaves: &mut Vec<(String, String)>, depth: usize) -> Value {
+fn example(
+    doc: &Value,
+    s: &Value,
+    name: &str,
+    ptr: &str,
+    leaves: &mut Vec<(String, String)>,
+    depth: usize,
+) -> Value {
     let s = resolve(doc, s);
     if depth > 8 {
         return Value::Null;
@@ -76,14 +83,28 @@ fn example(doc: &Value, s: &Value, name: &str, ptr: &str, leaves: &mut Vec<(Stri
         Some("integer") | Some("number") => json!(1),
         Some("boolean") => json!(false),
         Some("array") => {
-            let item = example(doc, &s["items"], &format!("{name}[0]"), &format!("{ptr}/0"), leaves, depth + 1);
+            let item = example(
+                doc,
+                &s["items"],
+                &format!("{name}[0]"),
+                &format!("{ptr}/0"),
+                leaves,
+                depth + 1,
+            );
             json!([item])
         }
         _ if s["properties"].is_object() => {
             let mut obj = serde_json::Map::new();
             for (k, v) in s["properties"].as_object().into_iter().flatten() {
-                let n = if name.is_empty() { k.clone() } else { format!("{name}.{k}") };
-                obj.insert(k.clone(), example(doc, v, &n, &format!("{ptr}/{k}"), leaves, depth + 1));
+                let n = if name.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{name}.{k}")
+                };
+                obj.insert(
+                    k.clone(),
+                    example(doc, v, &n, &format!("{ptr}/{k}"), leaves, depth + 1),
+                );
             }
             Value::Object(obj)
         }
@@ -135,7 +156,8 @@ fn probes(doc: &Value, bad: &[&str]) -> Vec<Probe> {
             };
             let mut leaves = vec![];
             let body = op["requestBody"]["content"]["application/json"]["schema"].clone();
-            let body_example = (!body.is_null()).then(|| example(doc, &body, "", "", &mut leaves, 0));
+            let body_example =
+                (!body.is_null()).then(|| example(doc, &body, "", "", &mut leaves, 0));
             for p in params.iter().filter(|p| is_string(p)) {
                 let name = p["name"].as_str().unwrap();
                 let b = next_bad(bad);
@@ -190,30 +212,62 @@ async fn control_characters_refused_in_every_string_field(db: Db) {
     let s = TestServer::start(db).await;
     let (_, c) = s.owner("edge@example.com").await;
     let doc: Value = s.client().get("/api/openapi.json").await.unwrap();
-    let bad = ["a\u{1}b", "\u{1b}[31m", "a\nb", "a\u{7f}", "a\u{85}b", "\u{9f}", "a\rb"];
+    let bad = [
+        "a\u{1}b",
+        "\u{1b}[31m",
+        "a\nb",
+        "a\u{7f}",
+        "a\u{85}b",
+        "\u{9f}",
+        "a\rb",
+    ];
     let probes = probes(&doc, &bad);
-    assert!(probes.len() > 60, "only {} probes: is the document read?", probes.len());
+    assert!(
+        probes.len() > 60,
+        "only {} probes: is the document read?",
+        probes.len()
+    );
     let before = s.counts().await;
     let mut wrong = vec![];
     let mut fields = std::collections::BTreeSet::new();
     for p in &probes {
-        let headers: Vec<(&str, &str)> = p.header.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = p
+            .header
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let r = c
             .send_with::<Value, Value>(p.method.clone(), &p.path, p.body.as_ref(), &headers)
             .await;
         let got = match &r {
             Ok(_) => "accepted".to_string(),
-            Err(e) => format!("{:?} {} field={:?}: {e}", e.status().map(|s| s.as_u16()), e.code(), e.field()),
+            Err(e) => format!(
+                "{:?} {} field={:?}: {e}",
+                e.status().map(|s| s.as_u16()),
+                e.code(),
+                e.field()
+            ),
         };
         match r {
-            Err(e) if e.status().map(|s| s.as_u16()) == Some(422) && e.field() == Some(&p.field) => {
-                assert!(e.to_string().contains("control characters"), "{e}");
+            Err(e)
+                if e.status().map(|s| s.as_u16()) == Some(422)
+                    && e.field() == Some(p.field.as_str()) =>
+            {
+                if p.header.is_none() {
+                    assert!(e.to_string().contains("control characters"), "{e}");
+                }
                 fields.insert(format!("{} {}", p.method, p.field));
             }
             _ => wrong.push(format!("{} {} ({}): {got}", p.method, p.path, p.field)),
         }
     }
-    assert!(wrong.is_empty(), "{} of {} probes not refused with 422 naming the field:\n{}", wrong.len(), probes.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} probes not refused with 422 naming the field:\n{}",
+        wrong.len(),
+        probes.len(),
+        wrong.join("\n")
+    );
     // The fields the issue saw answer 500 on PostgreSQL are among those probed.
     for f in [
         "POST email",
@@ -227,7 +281,11 @@ async fn control_characters_refused_in_every_string_field(db: Db) {
     ] {
         assert!(fields.contains(f), "{f} was not probed: {fields:?}");
     }
-    assert_eq!(s.counts().await, before, "a refused request must change nothing");
+    assert_eq!(
+        s.counts().await,
+        before,
+        "a refused request must change nothing"
+    );
     // The owner is still signed in and the data is intact.
     c.profile().await.unwrap();
 }
@@ -251,19 +309,66 @@ async fn nul_in_the_requests_that_reached_the_database(db: Db) {
     let anon = s.client();
     let nul = "nul\u{0}@example.com";
     let cases: Vec<(&str, vcms_server::client::ClientResult<Value>)> = vec![
-        ("email", anon.post("/api/v1/login", &json!({"email": nul, "password": "secret123"})).await),
-        ("email", anon.post("/api/v1/password/forgot", &json!({"email": nul})).await),
-        ("email", anon.post("/api/v1/activation/resend", &json!({"email": nul})).await),
-        ("cloud_number", anon.post("/endpoint/v1/login", &json!({"cloud_number": "58\u{0}4921001", "password": "x"})).await),
-        ("builtin.serial", anon.post("/endpoint/v1/login", &json!({"builtin": {"serial": "SN\u{0}1", "secret": "x"}})).await),
-        ("serial", c.post(&format!("/api/v1/accounts/{acct}/devices"), &json!({"serial": "SN\u{0}1"})).await),
+        (
+            "email",
+            anon.post(
+                "/api/v1/login",
+                &json!({"email": nul, "password": "secret123"}),
+            )
+            .await,
+        ),
+        (
+            "email",
+            anon.post("/api/v1/password/forgot", &json!({"email": nul}))
+                .await,
+        ),
+        (
+            "email",
+            anon.post("/api/v1/activation/resend", &json!({"email": nul}))
+                .await,
+        ),
+        (
+            "cloud_number",
+            anon.post(
+                "/endpoint/v1/login",
+                &json!({"cloud_number": "58\u{0}4921001", "password": "x"}),
+            )
+            .await,
+        ),
+        (
+            "builtin.serial",
+            anon.post(
+                "/endpoint/v1/login",
+                &json!({"builtin": {"serial": "SN\u{0}1", "secret": "x"}}),
+            )
+            .await,
+        ),
+        (
+            "serial",
+            c.post(
+                &format!("/api/v1/accounts/{acct}/devices"),
+                &json!({"serial": "SN\u{0}1"}),
+            )
+            .await,
+        ),
         ("search", c.get("/api/v1/accounts?search=%00").await),
         ("search", c.get("/api/v1/audit?search=%00").await),
-        ("search", c.post("/api/v1/accounts/send-email", &json!({"all": true, "search": "\u{0}"})).await),
+        (
+            "search",
+            c.post(
+                "/api/v1/accounts/send-email",
+                &json!({"all": true, "search": "\u{0}"}),
+            )
+            .await,
+        ),
     ];
     for (field, r) in cases {
         let e = err(r);
-        assert_eq!((e.status().map(|s| s.as_u16()), e.field()), (Some(422), Some(field)), "{e}");
+        assert_eq!(
+            (e.status().map(|s| s.as_u16()), e.field()),
+            (Some(422), Some(field)),
+            "{e}"
+        );
     }
     // A search for text that is in no account matches none (it matched all on SQLite).
     let page = c
@@ -285,7 +390,11 @@ async fn paging_cannot_overflow(db: Db) {
     let e = err(c
         .get::<AuditPage>(&format!("/api/v1/audit?page={max}&page_size=500"))
         .await);
-    assert_eq!((e.status().map(|s| s.as_u16()), e.field()), (Some(422), Some("page")), "{e}");
+    assert_eq!(
+        (e.status().map(|s| s.as_u16()), e.field()),
+        (Some(422), Some("page")),
+        "{e}"
+    );
     assert!(e.to_string().contains("at most"), "{e}");
     // The last page that can be asked for still answers (empty).
     let last = max / 500;
@@ -294,7 +403,10 @@ async fn paging_cannot_overflow(db: Db) {
         .await
         .unwrap();
     assert!(p.items.is_empty());
-    let p: AuditPage = c.get(&format!("/api/v1/audit?page={max}&page_size=1")).await.unwrap();
+    let p: AuditPage = c
+        .get(&format!("/api/v1/audit?page={max}&page_size=1"))
+        .await
+        .unwrap();
     assert!(p.items.is_empty());
     // The account table clamps to its last page.
     c.add_account(&NewAccount {
@@ -310,7 +422,9 @@ async fn paging_cannot_overflow(db: Db) {
         .unwrap();
     assert_eq!((p.page, p.items.len()), (1, 1));
     // A number past i64 is a JSON 400, not a 500.
-    let e = err(c.get::<AuditPage>("/api/v1/audit?page=99999999999999999999").await);
+    let e = err(c
+        .get::<AuditPage>("/api/v1/audit?page=99999999999999999999")
+        .await);
     assert_eq!(e.status().map(|s| s.as_u16()), Some(400), "{e}");
 }
 both!(paging_cannot_overflow);
@@ -321,7 +435,7 @@ async fn long_search_gets_a_json_error(db: Db) {
     let s = TestServer::start(db).await;
     let (_, c) = s.owner("long@example.com").await;
     let token = c.token().unwrap().to_string();
-    let http = reqwest::Client::new();
+    let addr = s.url.trim_start_matches("http://").to_string();
     for (route, n, status) in [
         ("/api/v1/accounts", 100_000, 414),
         ("/api/v1/audit", 100_000, 414),
@@ -329,12 +443,26 @@ async fn long_search_gets_a_json_error(db: Db) {
         ("/api/v1/audit", 60_000, 422),
         ("/api/v1/audit", 129, 422),
     ] {
-        let url = format!("{}{route}?search={}", s.url, "a".repeat(n));
-        let r = http.get(&url).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), status, "{route} with {n} characters");
-        let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
-        assert_eq!(ct.as_deref(), Some("application/json"), "{route} {n}");
-        let body: ErrorBody = r.json().await.unwrap();
+        // A raw socket: HTTP clients refuse to send a URI this long themselves.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let req = format!(
+            "GET {route}?search={} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n",
+            "a".repeat(n)
+        );
+        sock.write_all(req.as_bytes()).await.unwrap();
+        let mut answer = vec![];
+        sock.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let got: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        assert_eq!(got, status, "{route} with {n} characters: {head}");
+        assert!(
+            head.lines()
+                .any(|h| h.eq_ignore_ascii_case("content-type: application/json")),
+            "{route} {n}: {head}"
+        );
+        let body: ErrorBody = serde_json::from_str(body).unwrap();
         if status == 422 {
             assert_eq!(body.field.as_deref(), Some("search"), "{body:?}");
         } else {
@@ -346,6 +474,16 @@ async fn long_search_gets_a_json_error(db: Db) {
     assert!(p.total >= 1);
 }
 both!(long_search_gets_a_json_error);
+
+fn field_of<T: std::fmt::Debug>(
+    r: vcms_server::client::ClientResult<T>,
+) -> (Option<u16>, Option<String>) {
+    let e = err(r);
+    (
+        e.status().map(|s| s.as_u16()),
+        e.field().map(str::to_string),
+    )
+}
 
 /// The 11 addresses that were accepted and then failed in the transport as "invalid
 /// recipient address", refused with 422 naming the field wherever an email is taken.
@@ -377,10 +515,6 @@ async fn unsendable_addresses_refused_where_typed(db: Db) {
     ];
     let before = s.counts().await;
     for addr in bad {
-        let field_of = |r: Result<_, vcms_server::client::ClientError>| {
-            let e = err(r);
-            (e.status().map(|s| s.as_u16()), e.field().map(str::to_string))
-        };
         let want = |f: &str| (Some(422), Some(f.to_string()));
         // Accounts: add and edit.
         let r = c
@@ -459,7 +593,11 @@ async fn unsendable_addresses_refused_where_typed(db: Db) {
         assert_eq!(field_of(r), want("email"), "register {addr}");
     }
     assert_eq!(s.counts().await, before, "nothing was written");
-    assert!(s.outbox().await.iter().all(|m| !m.recipient.contains("x.test")));
+    assert!(s
+        .outbox()
+        .await
+        .iter()
+        .all(|m| !m.recipient.contains("x.test")));
     // What is accepted is sent: the edge cases that stay valid reach the SMTP server.
     for (ext, addr) in [
         ("1010", format!("{}@x.test", "b".repeat(64))),
@@ -496,7 +634,11 @@ async fn invisible_names_refused(db: Db) {
             ..Default::default()
         })
         .await);
-    assert_eq!((e.status().map(|s| s.as_u16()), e.field()), (Some(422), Some("name")), "{e}");
+    assert_eq!(
+        (e.status().map(|s| s.as_u16()), e.field()),
+        (Some(422), Some("name")),
+        "{e}"
+    );
     let e = err(c
         .update_profile(&ProfileUpdate {
             name: Some(zw.into()),
@@ -524,7 +666,11 @@ async fn invisible_names_refused(db: Db) {
         })
         .await
         .unwrap();
-    assert!(!r.applied && r.errors.iter().any(|e| e.column == "Name"), "{:?}", r.errors);
+    assert!(
+        !r.applied && r.errors.iter().any(|e| e.column == "Name"),
+        "{:?}",
+        r.errors
+    );
     assert_eq!(s.counts().await, before);
     // A joiner inside a real name stays allowed.
     c.add_account(&NewAccount {
