@@ -111,6 +111,10 @@ impl Server {
         let mut http_stop = stop_rx.clone();
         let http = tokio::spawn(async move {
             let svc = router.into_make_service_with_connect_info::<SocketAddr>();
+            // Hyper's own bare answers (414 for a request line over 65,534 characters,
+            // 431, 400) are rewritten as JSON errors; `tap_io` keeps ConnectInfo working.
+            let listener =
+                axum::serve::ListenerExt::tap_io(http::wire::JsonErrorsListener(listener), |_| {});
             let res = axum::serve(listener, svc)
                 .with_graceful_shutdown(async move {
                     let _ = http_stop.wait_for(|s| *s).await;

@@ -7,6 +7,23 @@ fn has_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control())
 }
 
+/// Characters that take no space on screen: zero-width spaces and joiners, direction marks,
+/// the soft hyphen, variation selectors, fillers and tags.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x2800 | 0x3164
+        | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1D173..=0x1D17A
+        | 0xE0000..=0xE0FFF)
+}
+
+/// Whether the mail transport (lettre, the library that sends every email) takes `s` as a
+/// recipient exactly as written: what it parses, with no display name and nothing dropped.
+fn sendable(s: &str) -> bool {
+    s.parse::<lettre::message::Mailbox>()
+        .is_ok_and(|m| m.name.is_none() && m.email.to_string() == s)
+}
+
 /// `user@domain` or `user@IP`; `< > " ' &` are illegal; at most 128 characters. Stored as
 /// typed; compared in lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +80,46 @@ impl Email {
                 })
         };
         if !domain_ok {
+            return Err(bad_shape());
+        }
+        // What the mail transport cannot send is refused now, not when the email fails.
+        if let Some(c) = s.chars().find(|c| is_invisible(*c)) {
+            return Err(AppError::invalid(
+                field,
+                format!(
+                    "{field} must not contain invisible characters (found U+{:04X})",
+                    c as u32
+                ),
+            ));
+        }
+        if local.chars().count() > 64 {
+            return Err(AppError::invalid(
+                field,
+                format!("{field}: the part before @ must be at most 64 characters"),
+            ));
+        }
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(AppError::invalid(
+                field,
+                format!("{field}: the part before @ must not start or end with a dot or have two dots in a row"),
+            ));
+        }
+        if let Some(c) = local
+            .chars()
+            .find(|c| matches!(c, ',' | ';' | '(' | ')' | ':' | '\\' | '[' | ']'))
+        {
+            return Err(AppError::invalid(
+                field,
+                format!("{field} must not contain the character {c} before the @ (, ; ( ) : \\ [ ] are not allowed)"),
+            ));
+        }
+        if domain.starts_with('[') {
+            return Err(AppError::invalid(
+                field,
+                format!("{field}: write an IP address without brackets (user@192.0.2.1)"),
+            ));
+        }
+        if !sendable(s) {
             return Err(bad_shape());
         }
         Ok(Self(s.to_string()))
@@ -125,10 +182,10 @@ impl Password {
 /// A required piece of text of 1..=max characters (names, company, country).
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
     let s = raw.trim();
-    if s.is_empty() {
+    if s.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(AppError::invalid(
             field,
-            format!("{field} is required (1 to {max} characters)"),
+            format!("{field} is required (1 to {max} characters, not only invisible ones)"),
         ));
     }
     if s.chars().count() > max {
@@ -204,11 +261,39 @@ mod tests {
             "anna@example.com",
             "Anna.B+x@mail.example.co",
             "u@10.0.0.1",
-            "u@[10.0.0.1]",
             "陈@例子.中国",
+            "o!#$%*+/=?^_`{|}~-x@x.test",
         ] {
             assert!(Email::parse("email", ok).is_ok(), "{ok}");
+            assert!(
+                sendable(ok),
+                "accepted but the transport cannot send it: {ok}"
+            );
         }
+        // Accepted before, failed later as "invalid recipient address" in the transport.
+        let long_local = format!("{}@x.test", "a".repeat(65));
+        for bad in [
+            "a,b@x.test",
+            "a;b@x.test",
+            "a(b)@x.test",
+            "a:b@x.test",
+            "a\\b@x.test",
+            "a[b]@x.test",
+            ".a@x.test",
+            "a.@x.test",
+            "a..b@x.test",
+            "a\u{200B}b@x.test",
+            "a@x\u{200B}.test",
+            "a@[1.2.3.4]",
+            "u@[10.0.0.1]",
+            "a@::1",
+            &long_local,
+        ] {
+            assert!(!sendable(bad), "the transport takes {bad}");
+            let e = Email::parse("email", bad).unwrap_err();
+            assert_eq!(e.body.field.as_deref(), Some("email"), "{bad}");
+        }
+        assert!(Email::parse("email", &format!("{}@x.test", "a".repeat(64))).is_ok());
         for bad in [
             "",
             "anna",
@@ -252,6 +337,9 @@ mod tests {
         assert!(name("name", &"名".repeat(64)).is_ok());
         assert!(name("name", &"名".repeat(65)).is_err());
         assert!(name("name", "  ").is_err());
+        assert!(name("name", "\u{200B}\u{200B}").is_err());
+        assert!(name("name", " \u{200B}\u{FEFF}\u{2060} ").is_err());
+        assert_eq!(name("name", "a\u{200D}b").unwrap(), "a\u{200D}b");
         assert!(Extension::parse("extension", "1001").is_ok());
         for bad in ["101", "10011", "10a1", "", "１００１"] {
             assert!(Extension::parse("extension", bad).is_err(), "{bad}");

@@ -1,6 +1,6 @@
 //! Cloud accounts, account emails, the failed email list, and endpoint sign-in.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
@@ -32,36 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_device))
 }
 
-/// Query extractor whose rejections are our JSON errors.
-pub struct ApiQuery<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
-    for ApiQuery<T>
-{
-    type Rejection = AppError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Query(q) = Query::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiQuery(q))
-    }
-}
-
-pub struct ApiPath<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S>
-    for ApiPath<T>
-{
-    type Rejection = AppError;
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let Path(p) = Path::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiPath(p))
-    }
-}
+pub use super::extract::{ApiPath, ApiQuery};
 
 /// The account table: a page (10 rows by default, up to 100), "All records: N", used/quota;
 /// sorted by extension unless asked otherwise; `search` matches any part of the name, cloud
@@ -255,7 +226,7 @@ async fn endpoint_logout(
     let body: Option<EndpointLogoutRequest> = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(serde_json::from_slice(&body).map_err(|e| {
+        Some(super::extract::checked_json(&body)?.map_err(|e| {
             AppError::bad_request(
                 "bad_request",
                 format!("The body must be {{\"token\": \"…\"}}: {e}"),

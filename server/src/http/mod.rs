@@ -3,9 +3,11 @@
 mod account_routes;
 mod auth_routes;
 mod enterprise_routes;
+pub mod extract;
 mod team_routes;
+pub mod wire;
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::routing::get;
@@ -17,10 +19,9 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::AppError;
 use crate::service::{auth, Actor, AppState};
 
-/// JSON body whose rejections are our JSON errors.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
-pub struct ApiJson<T>(pub T);
+/// JSON body: control characters refused (422 naming the field), rejections are our JSON
+/// errors.
+pub use extract::ApiJson;
 
 /// The signed-in administrator (`Authorization: Bearer <token>`).
 pub struct Auth(pub Actor);

@@ -79,13 +79,29 @@ pub async fn audit_list(
         return Err(AppError::invalid("page_size", "page_size must be 1 to 500"));
     }
     let page = q.page.unwrap_or(1).max(1);
+    // The offset must not overflow (it would reach the database negative).
+    let offset = (page - 1).checked_mul(page_size).ok_or_else(|| {
+        AppError::invalid(
+            "page",
+            format!(
+                "page must be at most {} with page_size {page_size}",
+                i64::MAX / page_size
+            ),
+        )
+    })?;
+    if q.search.as_deref().is_some_and(|s| s.chars().count() > 128) {
+        return Err(AppError::invalid(
+            "search",
+            "search must be at most 128 characters",
+        ));
+    }
     let mut c = app.store.conn().await?;
     let (total, rows) = team::audit_page(
         &mut c,
         actor.enterprise_id,
         q.search.as_deref(),
         page_size,
-        (page - 1) * page_size,
+        offset,
     )
     .await?;
     Ok(api::AuditPage {

@@ -11,6 +11,7 @@ mod calls;
 mod enumeration;
 mod import;
 mod input;
+mod input_edge;
 mod licenses;
 mod outbox;
 pub mod process;

@@ -1,0 +1,185 @@
+//! Extractors at the edge: JSON bodies, query strings and path parameters. Every string the
+//! API takes passes here first, and one with a control character (C0, DEL or C1: NUL, tab,
+//! newline, escape, U+0085…) is refused with 422 naming the field (the JSON path such as
+//! `rows[2].email`, or the parameter's name) before any handler or the database sees it. No
+//! field of the API is multi-line, so there are no exceptions. Rejections are our JSON errors.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+
+/// The first control character of `s`, if any.
+fn control_char(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
+}
+
+fn refuse(field: &str, c: char) -> AppError {
+    AppError::invalid(
+        field,
+        format!(
+            "{field} must not contain control characters (found U+{:04X})",
+            c as u32
+        ),
+    )
+}
+
+/// A field name that is safe to echo: control characters in a *name* are shown escaped.
+fn printable(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_unicode().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Refuse any string (or object key) with a control character anywhere in a JSON value.
+pub fn check_json(v: &serde_json::Value) -> Result<(), AppError> {
+    fn walk(v: &serde_json::Value, path: &str) -> Result<(), AppError> {
+        match v {
+            serde_json::Value::String(s) => match control_char(s) {
+                Some(c) => Err(refuse(if path.is_empty() { "body" } else { path }, c)),
+                None => Ok(()),
+            },
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{i}]"))?;
+                }
+                Ok(())
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let p = join(path, &printable(k));
+                    if let Some(c) = control_char(k) {
+                        return Err(refuse(&p, c));
+                    }
+                    walk(item, &p)?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(v, "")
+}
+
+/// A JSON value (already checked) as the request type; a mismatch is the same 422
+/// `bad_request` the JSON extractor gives.
+fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> {
+    serde_json::from_value(v).map_err(|e| {
+        AppError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            format!("The request body is not valid: Failed to deserialize the JSON body into the target type: {e}"),
+        )
+    })
+}
+
+/// A JSON body read by a handler itself: the outer error is a control character (422), the
+/// inner one a body that is not JSON or not of the type.
+pub fn checked_json<T: DeserializeOwned>(
+    body: &[u8],
+) -> Result<Result<T, serde_json::Error>, AppError> {
+    let v: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(e)),
+    };
+    check_json(&v)?;
+    Ok(serde_json::from_value(v))
+}
+
+/// JSON body whose strings are free of control characters and whose rejections are our
+/// JSON errors.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        check_json(&v)?;
+        Ok(ApiJson(from_value(v)?))
+    }
+}
+
+/// Refuse a query string with a control character in a parameter (percent-encoded or not).
+pub fn check_query(query: Option<&str>) -> Result<(), AppError> {
+    let Some(q) = query else { return Ok(()) };
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        if let Some(c) = control_char(&k).or_else(|| control_char(&v)) {
+            return Err(refuse(&printable(&k), c));
+        }
+    }
+    Ok(())
+}
+
+/// Query extractor: control characters refused, rejections are our JSON errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        check_query(parts.uri.query())?;
+        let Query(q) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(q))
+    }
+}
+
+/// Path extractor: control characters refused, rejections are our JSON errors.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await {
+            for (name, value) in raw.iter() {
+                if let Some(c) = control_char(value) {
+                    return Err(refuse(name, c));
+                }
+            }
+        }
+        let Path(p) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_paths_name_the_field() {
+        let v = serde_json::json!({"rows": [{"name": "ok"}, {"name": "a\u{0}b"}]});
+        let e = check_json(&v).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("rows[1].name"));
+        let v = serde_json::json!({"email": "a\u{85}@x.test"});
+        assert_eq!(
+            check_json(&v).unwrap_err().body.field.as_deref(),
+            Some("email")
+        );
+        assert!(check_json(&serde_json::json!({"name": "陈媛媛 ok", "n": 1})).is_ok());
+    }
+
+    #[test]
+    fn query_parameters_are_checked_decoded() {
+        let e = check_query(Some("page=1&search=a%00b")).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("search"));
+        assert!(check_query(Some("search=%E9%99%88+x&page=2")).is_ok());
+        assert!(check_query(Some("search=a%09")).is_err());
+    }
+}
