@@ -256,6 +256,7 @@ pub enum AccountSort {
 
 /// Query of `GET /api/v1/accounts`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccountQuery {
     /// 1-based page number (default 1).
     #[serde(default)]
@@ -780,6 +781,7 @@ pub struct ApiKeyList {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     #[serde(default)]
     pub search: Option<String>,

@@ -585,10 +585,11 @@ async fn unsendable_addresses_refused_where_typed(db: Db) {
             .await;
         assert_eq!(field_of(r), want("email"), "login email {addr}");
         // Registration.
-        let (cid, answer) = s.captcha().await;
+        let (cid, answer, pow) = s.captcha().await;
         let mut req = s.register_request(addr, "secret123");
         req.captcha_id = cid;
         req.captcha_answer = answer;
+        req.captcha_pow = pow.clone();
         let r = s.client().register(&req).await;
         assert_eq!(field_of(r), want("email"), "register {addr}");
     }
@@ -646,10 +647,11 @@ async fn invisible_names_refused(db: Db) {
         })
         .await);
     assert_eq!(e.field(), Some("name"), "{e}");
-    let (cid, answer) = s.captcha().await;
+    let (cid, answer, pow) = s.captcha().await;
     let mut req = s.register_request("inv2@example.com", "secret123");
     req.captcha_id = cid;
     req.captcha_answer = answer;
+    req.captcha_pow = pow.clone();
     req.full_name = zw.into();
     let e = err(s.client().register(&req).await);
     assert_eq!(e.field(), Some("full_name"), "{e}");

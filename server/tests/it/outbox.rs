@@ -168,7 +168,8 @@ async fn untrusted_certificate_or_refused_login_keep_emails_queued(db: Db) {
     assert_eq!((row.status.as_str(), row.attempts), ("pending", 0));
     assert_eq!(tls.hello_count(), hellos, "the server was not asked again");
     assert!(tls.mails_to("anna@example.com").is_empty());
-    // The failed-email screen says what is wrong.
+    // The failed-email screen says what is wrong (signed in again: the clock moved 100 min).
+    let owner = s.login("boss@example.com", "secret123").await.unwrap();
     let list = owner.failed_emails().await.unwrap();
     assert_eq!(list.total, 0);
     assert_eq!(list.waiting, 1);
@@ -229,11 +230,12 @@ both!(untrusted_certificate_or_refused_login_keep_emails_queued);
 
 async fn account_email_is_in_the_owners_language(db: Db) {
     let s = TestServer::start(db).await;
-    let (id, answer) = s.captcha().await;
+    let (id, answer, pow) = s.captcha().await;
     let mut req = s.register_request("chen@example.com", "secret123");
     req.language = Some("zh-CN".into());
     req.captcha_id = id;
     req.captcha_answer = answer;
+    req.captcha_pow = pow.clone();
     s.client().register(&req).await.unwrap();
     let mail = s.smtp.wait_for("chen@example.com", 1).await;
     s.client().activate(&mail.token()).await.unwrap();
