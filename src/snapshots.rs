@@ -762,6 +762,7 @@ fn colleagues_audit_and_api_keys() {
             id: 3,
             name: "deploy".into(),
             role: "helpdesk".into(),
+            manage_admins: false,
             key: "vcms_0123456789abcdef0123456789abcdef".into(),
             message: "API key created".into(),
         })),

@@ -65,9 +65,12 @@ impl<R: Read> Read for Limited<R> {
     }
 }
 
+/// The bytes of one zip entry, unpacked through the hard limit.
+type EntryReader<'z, 'a> = BufReader<Limited<zip::read::ZipFile<'z, Cursor<&'a [u8]>>>>;
+
 /// One zip entry, parsed as XML event by event.
 struct Xml<'z, 'a> {
-    r: quick_xml::Reader<BufReader<Limited<zip::read::ZipFile<'z, Cursor<&'a [u8]>>>>>,
+    r: quick_xml::Reader<EntryReader<'z, 'a>>,
     budget: Rc<RefCell<Budget>>,
     buf: Vec<u8>,
     entry: String,
