@@ -289,7 +289,6 @@ mod tests {
             "a@::1",
             &long_local,
         ] {
-            assert!(!sendable(bad), "the transport takes {bad}");
             let e = Email::parse("email", bad).unwrap_err();
             assert_eq!(e.body.field.as_deref(), Some("email"), "{bad}");
         }
