@@ -23,12 +23,18 @@ const MAX_FREEZE: Millis = DAY;
 const LOCKED: Millis = i64::MAX / 4;
 
 fn freeze_length(failures: i64) -> Millis {
-    let k = (failures / 3).max(1);
+    escalating_freeze(failures, 3)
+}
+
+/// The k-th freeze (k = failures / per_round) lasts 5 minutes × 2^(k-1), at most 24 hours:
+/// wrong passwords (3 a round) and wrong MFA codes (10 a round) escalate alike.
+pub(crate) fn escalating_freeze(failures: i64, per_round: i64) -> Millis {
+    let k = (failures / per_round).max(1);
     let shift = (k - 1).clamp(0, 20) as u32;
     FREEZE.saturating_mul(1 << shift).min(MAX_FREEZE)
 }
 
-fn minutes_text(ms: Millis) -> String {
+pub(crate) fn minutes_text(ms: Millis) -> String {
     let mins = (ms + MINUTE - 1) / MINUTE;
     if mins >= 120 {
         format!("{} hours", (mins + 59) / 60)

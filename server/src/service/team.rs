@@ -126,27 +126,11 @@ pub async fn audit_list(
 
 /// Wrong codes in a row (per admin, across sign-in attempts) that freeze MFA sign-in.
 pub const MFA_ROUND: i64 = 10;
-const MFA_FREEZE: Millis = 5 * MINUTE;
-const MFA_MAX_FREEZE: Millis = 24 * HOUR;
-
-/// The k-th freeze (k = failures / 10) lasts 5 minutes × 2^(k-1), at most 24 hours: the same
-/// escalation as wrong passwords. At most 90 codes can be tried in the first 24 hours of an
-/// attack and 10 per 24 hours after that.
+/// The freeze after each round of wrong codes: the password's escalation (5 minutes × 2^(k-1),
+/// at most 24 hours). At most 90 codes can be tried in the first 24 hours of an attack and 10
+/// per 24 hours after that.
 pub fn mfa_freeze_length(failures: i64) -> Millis {
-    let k = (failures / MFA_ROUND).max(1);
-    let shift = (k - 1).clamp(0, 20) as u32;
-    MFA_FREEZE.saturating_mul(1 << shift).min(MFA_MAX_FREEZE)
-}
-
-fn duration_text(ms: Millis) -> String {
-    let mins = (ms + MINUTE - 1) / MINUTE;
-    if mins >= 120 {
-        format!("{} hours", (mins + 59) / 60)
-    } else if mins == 1 {
-        "1 minute".into()
-    } else {
-        format!("{mins} minutes")
-    }
+    crate::service::auth::escalating_freeze(failures, MFA_ROUND)
 }
 
 fn mfa_frozen(until: Millis, now: Millis) -> AppError {
@@ -156,7 +140,7 @@ fn mfa_frozen(until: Millis, now: Millis) -> AppError {
         "frozen",
         format!(
             "Too many wrong sign-in codes: sign-in is frozen for {} more (if this was not you, someone knows your password: reset it with \"Forgot password\")",
-            duration_text(left)
+            crate::service::auth::minutes_text(left)
         ),
     )
     .with_field("code")
@@ -322,7 +306,7 @@ async fn freeze_mfa(
     let until = now + length;
     throttle::mfa_freeze(c, a.id, until, MFA_ROUND).await?;
     let failures = failures.to_string();
-    let frozen = duration_text(length);
+    let frozen = crate::service::auth::minutes_text(length);
     app.mailer
         .enqueue(
             c,
