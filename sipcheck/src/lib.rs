@@ -35,6 +35,10 @@
 //! require elements to process requests without it. Unknown methods are accepted: the
 //! element above decides between 405 and 501.
 //!
+//! Deliberate leniencies, where real phones stray from the grammar in ways RFC 4475 does
+//! not test: lines may end in a bare LF; Call-ID may hold any visible ASCII; unquoted
+//! display names may hold UTF-8; host names may hold `_`.
+//!
 //! Responses are never answered: a malformed one is [`Verdict::Ignore`]d, a well-formed one
 //! is [`Verdict::Accept`]ed with `is_request == false`.
 #![forbid(unsafe_code)]
@@ -196,11 +200,6 @@ fn is_token_char(b: u8) -> bool {
 
 fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().all(|&b| is_token_char(b))
-}
-
-/// RFC 3261 25.1 `word` (used by Call-ID).
-fn is_word_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~()<>:\\\"/[]?{}".contains(&b)
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -417,9 +416,7 @@ fn quoted_string_end(s: &[u8], i: usize) -> Result<usize, &'static str> {
                 _ => return Err("bad quoted-pair"),
             },
             // qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
-            Some(c) if is_ws(c) || c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80 => {
-                j += 1
-            }
+            Some(c) if is_ws(c) || c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80 => j += 1,
             Some(_) => return Err("control character in quoted string"),
         }
     }
@@ -467,8 +464,11 @@ fn gen_value_end(s: &[u8], i: usize) -> Result<usize, &'static str> {
     Ok(j)
 }
 
-/// `*( SEMI generic-param )` from `s[i]` to the end; returns (name, value) pairs.
-fn parse_params(s: &[u8], mut i: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, &'static str> {
+/// Parameters as (lower-cased name, value) pairs; the value is empty when absent.
+type Params = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// `*( SEMI generic-param )` from `s[i]` to the end.
+fn parse_params(s: &[u8], mut i: usize) -> Result<Params, &'static str> {
     let mut params = Vec::new();
     loop {
         i = skip_ws(s, i);
@@ -600,10 +600,11 @@ fn check_hostport(hp: &[u8]) -> Result<(), &'static str> {
     if host.is_empty() {
         return Err("empty host");
     }
+    // Lenient: '_' is let through (seen in real hostnames), though RFC 3261 forbids it.
     if host.first() != Some(&b'[')
         && !host
             .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
     {
         return Err("bad host");
     }
@@ -618,7 +619,7 @@ fn check_hostport(hp: &[u8]) -> Result<(), &'static str> {
 
 struct Addr {
     uri: Vec<u8>,
-    params: Vec<(Vec<u8>, Vec<u8>)>,
+    params: Params,
 }
 
 /// `( name-addr / addr-spec ) *( SEMI param )` (From, To, one Contact value).
@@ -631,9 +632,13 @@ fn parse_addr(v: &[u8]) -> Result<Addr, &'static str> {
             return Err("display name not followed by <");
         }
         angle_uri(v, lt)?
-    } else if let Some(lt) = v.iter().position(|&b| b == b'<') {
-        // display-name = *(token LWS): tokens and blanks only.
-        if !sub(v, i, lt).iter().all(|&b| is_token_char(b) || is_ws(b)) {
+    } else if let Some(lt) = name_addr_start(v, i) {
+        // display-name = *(token LWS): tokens and blanks only. Deliberately lenient: octets
+        // of UTF-8 (>= 0x80) are let through, since phones send unquoted non-ASCII names.
+        if !sub(v, i, lt)
+            .iter()
+            .all(|&b| is_token_char(b) || is_ws(b) || b >= 0x80)
+        {
             return Err("display name is neither tokens nor a quoted string");
         }
         angle_uri(v, lt)?
@@ -656,6 +661,14 @@ fn parse_addr(v: &[u8]) -> Result<Addr, &'static str> {
         uri: uri.to_vec(),
         params,
     })
+}
+
+/// The `<` of a name-addr without a quoted display name: the first `<` that comes before
+/// any `;` (after a `;` we are in the parameters of an addr-spec, whose quoted values may
+/// hold `<`).
+fn name_addr_start(v: &[u8], from: usize) -> Option<usize> {
+    let k = tail(v, from).iter().position(|&b| b == b'<' || b == b';')?;
+    (at(v, from + k) == Some(b'<')).then_some(from + k)
 }
 
 /// The URI between `<` at `v[lt]` and the next `>`; no blanks allowed inside.
@@ -708,7 +721,7 @@ fn parse_via(v: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
         }
         i += 1;
     } else {
-        while at(v, i).is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        while at(v, i).is_some_and(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
             i += 1;
         }
     }
@@ -764,13 +777,11 @@ fn valid_date(v: &[u8]) -> bool {
         && sub(v, 25, 29) == b" GMT"
 }
 
+/// `callid = word [ "@" word ]`, read liberally: any visible ASCII (stacks put `=`, `#`
+/// and more in Call-IDs; RFC 4475 has no Call-ID that this would wrongly accept), but no
+/// blanks, controls or non-ASCII.
 fn valid_call_id(v: &[u8]) -> bool {
-    let ats = v.iter().filter(|&&b| b == b'@').count();
-    !v.is_empty()
-        && v.iter().all(|&b| is_word_char(b) || b == b'@')
-        && ats <= 1
-        && v.first() != Some(&b'@')
-        && v.last() != Some(&b'@')
+    !v.is_empty() && v.iter().all(|&b| (0x21..=0x7e).contains(&b))
 }
 
 /// `CSeq = 1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 8.1.1.5).
@@ -798,7 +809,13 @@ fn parse_cseq(v: &[u8]) -> Result<(u32, &[u8]), &'static str> {
 fn option_tags(v: &[u8]) -> Result<Vec<&[u8]>, &'static str> {
     v.split(|&b| b == b',')
         .map(trim)
-        .map(|t| if is_token(t) { Ok(t) } else { Err("bad option tag") })
+        .map(|t| {
+            if is_token(t) {
+                Ok(t)
+            } else {
+                Err("bad option tag")
+            }
+        })
         .collect()
 }
 
@@ -926,11 +943,17 @@ fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'st
             return Err("single-valued header repeated");
         }
     }
-    let call_id = head.first("call-id").map(|h| h.value.clone()).unwrap_or_default();
+    let call_id = head
+        .first("call-id")
+        .map(|h| h.value.clone())
+        .unwrap_or_default();
     if !valid_call_id(&call_id) {
         return Err("bad Call-ID");
     }
-    let cseq_h = head.first("cseq").map(|h| h.value.as_slice()).unwrap_or(&[]);
+    let cseq_h = head
+        .first("cseq")
+        .map(|h| h.value.as_slice())
+        .unwrap_or(&[]);
     let (cseq, cseq_method) = parse_cseq(cseq_h)?;
     let max_forwards = match head.first("max-forwards") {
         None => None,
@@ -1118,11 +1141,7 @@ fn check_request(
         return Err(bad("Request-URI carries headers"));
     }
     let scheme = uri_scheme(rl.uri).map_err(bad)?;
-    if !policy
-        .schemes
-        .iter()
-        .any(|s| eq_ci(s.as_bytes(), scheme))
-    {
+    if !policy.schemes.iter().any(|s| eq_ci(s.as_bytes(), scheme)) {
         return Err(Reject::new(416, "Request-URI scheme not served"));
     }
     if rl.method == b"REGISTER" {
