@@ -172,8 +172,9 @@ fn corpus_over_tcp() {
 #[test]
 fn dblreq_is_two_messages_on_tcp_and_one_on_udp() {
     let c = corpus().into_iter().find(|c| c.name == "dblreq").unwrap();
-    // The trailing INVITE says Content-Length 150 but carries 153 octets of SDP (as in the
-    // RFC): on a stream both requests are processed and 3 stray octets are left waiting.
+    // The trailing INVITE says Content-Length 150 but 155 octets follow it (as in the
+    // RFC): on a stream both requests are processed, then the 5 stray octets cannot be
+    // framed and the connection is closed without an answer.
     assert_eq!(
         on_stream(&c.bytes),
         vec![Wire::Processed, Wire::Processed, Wire::Silent]
