@@ -24,12 +24,14 @@
 //!    shorter; extra octets are ignored): 400;
 //! 7. Via (sent-protocol, sent-by, parameters; a branch that is only the magic cookie),
 //!    From, To, Contact (name-addr / addr-spec, quoted strings, no LWS inside `<>`, `?`
-//!    or `,` only inside `<>`), Date (RFC 1123, GMT), Require/Proxy-Require tags: 400;
+//!    or `,` only inside `<>`), Require/Proxy-Require tag syntax: 400;
 //! 8. Request-URI: scheme syntax, `%` escapes and no headers (`?`) in a SIP URI: 400;
 //!    scheme not in [`Policy::schemes`]: 416;
 //! 9. REGISTER whose To is not a sip/sips URI: 400 (RFC 4475 3.3.4);
-//! 10. Require / Proxy-Require tags not in [`Policy::supported`] (never for ACK and
-//!     CANCEL): 420 with an `Unsupported` header.
+//! 10. Proxy-Require tags, and for [`Policy::uas_methods`] also Require tags, not in
+//!     [`Policy::supported`] (never for ACK and CANCEL): 420 with an `Unsupported` header.
+//!
+//! Date is not checked (RFC 4475 3.1.2.12: don't reject a bad Date you don't use).
 //!
 //! Max-Forwards is *not* mandatory: RFC 3261 16.3 and RFC 4475 3.4.1 (RFC 2543 syntax)
 //! require elements to process requests without it. Unknown methods are accepted: the
@@ -48,17 +50,23 @@
 pub struct Policy {
     /// Request-URI schemes this element serves (compared case-insensitively); others get 416.
     pub schemes: &'static [&'static str],
-    /// Option tags this element supports; other tags in Require / Proxy-Require get 420.
+    /// Option tags this element supports; other tags in Proxy-Require (and in Require, for
+    /// the methods in `uas_methods`) get 420.
     pub supported: &'static [&'static str],
+    /// Methods this element always answers itself as a UAS (a registrar: REGISTER). Their
+    /// Require header is checked against `supported`; for every other method the element
+    /// is a proxy and leaves Require to the UAS downstream (RFC 3261 16.3).
+    pub uas_methods: &'static [&'static str],
     /// Largest message accepted, in octets (413 above it).
     pub max_len: usize,
 }
 
 impl Policy {
-    /// `sip`, `sips` and `tel`, no extensions, 65535 octets.
+    /// `sip`, `sips` and `tel`, no extensions, REGISTER answered locally, 65535 octets.
     pub const DEFAULT: Policy = Policy {
         schemes: &["sip", "sips", "tel"],
         supported: &[],
+        uas_methods: &["REGISTER"],
         max_len: 65535,
     };
 }
@@ -751,32 +759,6 @@ fn parse_via(v: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
     Ok(branch)
 }
 
-/// RFC 1123 date as RFC 3261 20.17 requires: `wkday "," SP 2DIGIT SP month SP 4DIGIT SP
-/// 2DIGIT ":" 2DIGIT ":" 2DIGIT SP "GMT"`.
-fn valid_date(v: &[u8]) -> bool {
-    const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-    const MONTHS: [&[u8]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
-    let d = |r: std::ops::Range<usize>| sub(v, r.start, r.end).iter().all(u8::is_ascii_digit);
-    v.len() == 29
-        && DAYS.contains(&sub(v, 0, 3))
-        && sub(v, 3, 5) == b", "
-        && d(5..7)
-        && at(v, 7) == Some(b' ')
-        && MONTHS.contains(&sub(v, 8, 11))
-        && at(v, 11) == Some(b' ')
-        && d(12..16)
-        && at(v, 16) == Some(b' ')
-        && d(17..19)
-        && at(v, 19) == Some(b':')
-        && d(20..22)
-        && at(v, 22) == Some(b':')
-        && d(23..25)
-        && sub(v, 25, 29) == b" GMT"
-}
-
 /// `callid = word [ "@" word ]`, read liberally: any visible ASCII (stacks put `=`, `#`
 /// and more in Call-IDs; RFC 4475 has no Call-ID that this would wrongly accept), but no
 /// blanks, controls or non-ASCII.
@@ -1108,7 +1090,7 @@ fn check_request(
     if c.cseq_method.as_slice() != rl.method {
         return Err(bad("CSeq method does not match the Request-Line"));
     }
-    // From, To, Contact, Date.
+    // From, To, Contact.
     let from = parse_addr(head.first("from").map_or(&[][..], |h| &h.value)).map_err(bad)?;
     let to = parse_addr(head.first("to").map_or(&[][..], |h| &h.value)).map_err(bad)?;
     for h in head.all("contact") {
@@ -1119,17 +1101,19 @@ fn check_request(
             parse_addr(part).map_err(bad)?;
         }
     }
-    if let Some(h) = head.first("date") {
-        if !valid_date(&h.value) {
-            return Err(bad("Date is not an RFC 1123 GMT date"));
-        }
-    }
+    // Date is not checked: RFC 4475 3.1.2.12 (baddate) says an element should not reject
+    // a bad Date unless it uses it, and neither a registrar nor a proxy does.
+    //
+    // Proxy-Require binds every element that handles the request as a proxy; Require only
+    // the one that answers it as a UAS (RFC 3261 8.2.2.3, 16.3 item 5).
+    let as_uas = policy.uas_methods.iter().any(|m| m.as_bytes() == rl.method);
     let mut unsupported: Vec<&[u8]> = Vec::new();
     for name in ["require", "proxy-require"] {
         for h in head.all(name) {
             for t in option_tags(&h.value).map_err(bad)? {
+                let binding = name == "proxy-require" || as_uas;
                 let known = policy.supported.iter().any(|s| s.as_bytes() == t);
-                if !known && !unsupported.contains(&t) {
+                if binding && !known && !unsupported.contains(&t) {
                     unsupported.push(t);
                 }
             }

@@ -285,8 +285,9 @@ fn replies_to_rejected_requests() {
 }
 
 #[test]
-fn bext01_gets_420_with_all_tags() {
+fn bext01_gets_420_for_the_role_it_is_in() {
     let c = corpus().into_iter().find(|c| c.name == "bext01").unwrap();
+    // As a proxy (OPTIONS is not answered locally by default): the Proxy-Require tags.
     let Verdict::Reject(r) = check(&c.bytes, &Policy::DEFAULT) else {
         panic!()
     };
@@ -295,37 +296,78 @@ fn bext01_gets_420_with_all_tags() {
         r.headers,
         vec![(
             "Unsupported".to_string(),
-            "nothingSupportsThis, nothingSupportsThisEither, noProxiesSupportThis, \
-             norDoAnyProxiesSupportThis"
-                .to_string()
+            "noProxiesSupportThis, norDoAnyProxiesSupportThis".to_string()
         )]
     );
     let resp = reply(&c.bytes, r.status, r.reason, &r.headers, "t1").unwrap();
     let text = String::from_utf8(resp).unwrap();
-    assert!(text.contains("\r\nUnsupported: nothingSupportsThis, "));
+    assert!(text.contains("\r\nUnsupported: noProxiesSupportThis, norDoAnyProxiesSupportThis\r\n"));
+    // Answering OPTIONS itself, the element is bound by Require too.
+    let uas = Policy {
+        uas_methods: &["REGISTER", "OPTIONS"],
+        ..Policy::DEFAULT
+    };
+    let Verdict::Reject(r) = check(&c.bytes, &uas) else {
+        panic!()
+    };
+    assert_eq!(
+        r.headers[0].1,
+        "nothingSupportsThis, nothingSupportsThisEither, noProxiesSupportThis, \
+         norDoAnyProxiesSupportThis"
+    );
     // Supported tags are not listed; all supported means accepted.
-    let policy = Policy {
+    let all = Policy {
         supported: &[
             "nothingSupportsThis",
             "nothingSupportsThisEither",
             "noProxiesSupportThis",
             "norDoAnyProxiesSupportThis",
         ],
-        ..Policy::DEFAULT
+        ..uas
     };
-    assert!(matches!(check(&c.bytes, &policy), Verdict::Accept(_)));
+    assert!(matches!(check(&c.bytes, &all), Verdict::Accept(_)));
+}
+
+fn simple(method: &str, extra: &str) -> String {
+    format!(
+        "{method} sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+         To: <sip:a@example.com>\r\nFrom: <sip:b@example.com>;tag=1\r\nCall-ID: x\r\n\
+         CSeq: 1 {method}\r\n{extra}Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn require_binds_only_the_uas() {
+    // A proxied INVITE may require 100rel from the callee: not the proxy's business.
+    let m = simple("INVITE", "Require: 100rel\r\n");
+    assert!(matches!(
+        check(m.as_bytes(), &Policy::DEFAULT),
+        Verdict::Accept(_)
+    ));
+    // The registrar answers REGISTER itself.
+    let m = simple("REGISTER", "Require: foo\r\n");
+    let Verdict::Reject(r) = check(m.as_bytes(), &Policy::DEFAULT) else {
+        panic!()
+    };
+    assert_eq!((r.status, r.headers[0].1.as_str()), (420, "foo"));
+    // Proxy-Require binds every proxy.
+    let m = simple("INVITE", "Proxy-Require: foo\r\n");
+    assert!(matches!(
+        check(m.as_bytes(), &Policy::DEFAULT),
+        Verdict::Reject(Reject { status: 420, .. })
+    ));
 }
 
 #[test]
 fn no_420_for_ack_and_cancel() {
+    let uas = Policy {
+        uas_methods: &["ACK", "CANCEL"],
+        ..Policy::DEFAULT
+    };
     for method in ["ACK", "CANCEL"] {
-        let m = format!(
-            "{method} sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
-             To: <sip:a@example.com>\r\nFrom: <sip:b@example.com>;tag=1\r\nCall-ID: x\r\n\
-             CSeq: 1 {method}\r\nRequire: foo\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
-        );
+        let m = simple(method, "Require: foo\r\nProxy-Require: bar\r\n");
         assert!(
-            matches!(check(m.as_bytes(), &Policy::DEFAULT), Verdict::Accept(_)),
+            matches!(check(m.as_bytes(), &uas), Verdict::Accept(_)),
             "{method}"
         );
     }
