@@ -144,6 +144,12 @@ pub struct Reject {
 }
 
 impl Reject {
+    /// The stateless response to `msg` carrying this rejection: [`reply`] with this status,
+    /// reason and headers. None when `msg` cannot be answered (drop it then).
+    pub fn reply_to(&self, msg: &[u8], to_tag: &str) -> Option<Vec<u8>> {
+        reply(msg, self.status, self.reason, &self.headers, to_tag)
+    }
+
     fn new(status: u16, detail: &'static str) -> Reject {
         Reject {
             status,

@@ -62,7 +62,7 @@ fn expect(s: &str) -> Wire {
 }
 
 fn answer(msg: &[u8], r: &Reject) -> Wire {
-    match reply(msg, r.status, r.reason, &r.headers, "sipcheck-tag") {
+    match r.reply_to(msg, "sipcheck-tag") {
         Some(resp) => {
             assert!(resp.starts_with(format!("SIP/2.0 {} ", r.status).as_bytes()));
             Wire::Answered(r.status)
