@@ -719,3 +719,41 @@ fn lenient_where_phones_stray() {
         );
     }
 }
+
+#[test]
+fn phone_responses_are_accepted() {
+    let ok = "SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK74bf9;received=192.0.2.1;rport=5060\r\n\
+Via: SIP/2.0/TCP 192.0.2.9:50944;branch=z9hG4bK776asdhds;rport=50944\r\n\
+Record-Route: <sip:192.0.2.1;lr;transport=udp>\r\n\
+From: \"Alice\" <sip:alice@vc.example.com>;tag=1928301774\r\n\
+To: <sip:1001@vc.example.com>;tag=a6c85cf\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Contact: <sip:1001@192.0.2.20:5062;transport=udp>\r\n\
+Allow: INVITE, ACK, CANCEL, OPTIONS, BYE\r\n\
+Supported: replaces, timer\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 5\r\n\
+\r\n\
+v=0\r\n";
+    let Verdict::Accept(info) = check(ok.as_bytes(), &Policy::DEFAULT) else {
+        panic!("{:?}", check(ok.as_bytes(), &Policy::DEFAULT))
+    };
+    assert!(!info.is_request);
+    assert_eq!(
+        (info.status, info.method.as_str(), info.cseq),
+        (200, "INVITE", 314159)
+    );
+    assert_eq!(info.to_tag.as_deref(), Some("a6c85cf"));
+    assert_eq!(info.vias, 2);
+    assert_eq!(on_stream(ok.as_bytes()), vec![Wire::Silent]);
+    // A response is never answered, whatever the caller asks for.
+    assert_eq!(reply(ok.as_bytes(), 400, "Bad Request", &[], "t"), None);
+    let ringing = "SIP/2.0 180 Ringing\r\nv: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\n\
+f: <sip:a@b.example>;tag=1\r\nt: <sip:c@b.example>;tag=2\r\ni: abc\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n";
+    assert!(matches!(
+        check(ringing.as_bytes(), &Policy::DEFAULT),
+        Verdict::Accept(Info { status: 180, .. })
+    ));
+}
