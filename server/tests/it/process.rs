@@ -575,3 +575,99 @@ fn sip_traffic_logs_one_line_per_change_and_no_digest() {
         "{sip_part}"
     );
 }
+
+/// When file descriptors run out, the SIP accept loop backs off instead of spinning, and
+/// says so once a minute instead of once per attempt.
+#[test]
+fn out_of_file_descriptors_backs_off_and_logs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let exe = env!("CARGO_BIN_EXE_vcms-server");
+    // A low descriptor limit that the connections below exhaust.
+    let mut sh = Command::new("sh");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VCMS_") {
+            sh.env_remove(k);
+        }
+    }
+    let mut child = sh
+        .args(["-c", &format!("ulimit -n 64 && exec '{exe}' serve")])
+        .env("VCMS_SIP_UDP", "127.0.0.1:0")
+        .env("VCMS_SIP_TCP", "127.0.0.1:0")
+        .env("VCMS_SIP_TLS", "127.0.0.1:0")
+        .env("VCMS_DATA_DIR", dir.path())
+        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
+        .env("VCMS_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for _ in 0..8 {
+        match lines.next() {
+            Some(Ok(l)) => printed.push(l),
+            _ => break,
+        }
+    }
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let tcp: std::net::SocketAddr = printed
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("sip tcp:")
+                .map(|a| a.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no sip tcp address in {printed:?}"));
+    // Many sources (each under the per-address cap), more connections than descriptors.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let held = rt.block_on(async {
+        let mut held = Vec::new();
+        for i in 0..80u8 {
+            let src = std::net::SocketAddr::from(([127, 0, 1, 2 + i % 8], 0));
+            let s = tokio::net::TcpSocket::new_v4().unwrap();
+            s.bind(src).unwrap();
+            if let Ok(Ok(c)) =
+                tokio::time::timeout(Duration::from_millis(500), s.connect(tcp)).await
+            {
+                held.push(c);
+            }
+        }
+        held
+    });
+    let ticks = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit(')').next().unwrap_or("").to_string();
+        let f: Vec<&str> = after.split_whitespace().collect();
+        f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let size0 = std::fs::metadata(&log).unwrap().len();
+    let t0 = ticks(child.id());
+    std::thread::sleep(Duration::from_secs(3));
+    let size1 = std::fs::metadata(&log).unwrap().len();
+    let t1 = ticks(child.id());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    drop(held);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    // 100 ticks a second: a spinning loop would use ~300 in 3 s.
+    assert!(
+        t1 - t0 < 60,
+        "{} CPU ticks in 3 s while out of descriptors",
+        t1 - t0
+    );
+    assert!(
+        size1 - size0 < 4096,
+        "{} log bytes in 3 s while out of descriptors",
+        size1 - size0
+    );
+    assert!(
+        text.contains("cannot accept connections") || text.contains("Too many open files"),
+        "the condition is logged:\n{}",
+        &text[..text.len().min(4000)]
+    );
+}
