@@ -262,6 +262,11 @@ impl Phone {
         self.lines.lock().unwrap().join("\n")
     }
 
+    /// The client's own log file (linphonec's SIP trace), if it wrote one.
+    fn trace(&self) -> String {
+        std::fs::read_to_string(self._home.path().join("linphonec.log")).unwrap_or_default()
+    }
+
     /// Wait for a line (after the last one matched) that contains every one of `needles`;
     /// returns it. Panics with the client's output after `WAIT`.
     async fn expect(&mut self, needles: &[&str]) -> String {
@@ -289,6 +294,32 @@ impl Phone {
         }
     }
 
+    /// Like `expect`, for the first line that matches any one of `choices`.
+    async fn expect_any(&mut self, choices: &[&[&str]]) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            {
+                let lines = self.lines.lock().unwrap();
+                if let Some(i) = lines[self.cursor..]
+                    .iter()
+                    .position(|l| choices.iter().any(|c| c.iter().all(|n| l.contains(n))))
+                {
+                    let i = self.cursor + i;
+                    self.cursor = i + 1;
+                    return lines[i].clone();
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "{}: no line with any of {choices:?} within {WAIT:?}; it printed:\n{}",
+                    self.name,
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// True when a line (after the last one matched) contains `needle`.
     fn saw(&self, needle: &str) -> bool {
         self.lines.lock().unwrap()[self.cursor..]
@@ -306,7 +337,12 @@ impl Phone {
 impl Drop for Phone {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("----- {} printed:\n{}\n-----", self.name, self.log());
+            eprintln!(
+                "----- {} printed:\n{}\n----- its log file:\n{}\n-----",
+                self.name,
+                self.log(),
+                self.trace()
+            );
         }
         let _ = self.child.start_kill();
     }
@@ -357,11 +393,11 @@ fn baresip(name: &str, srv: &Vcms, who: &AccountDetails, o: BaresipOpts<'_>) -> 
         "poll_method\t\tepoll\n\
          sip_listen\t\t127.0.0.1:0\n\
          {ca}\
-         net_interface\t\tlo\n\
+         net_interface\t\t127.0.0.1\n\
          call_local_timeout\t30\n\
          call_max_calls\t\t4\n\
          audio_player\t\taubridge,{name}\n\
-         audio_source\t\tausine,440\n\
+         audio_source\t\taubridge,{name}\n\
          audio_alert\t\taubridge,{name}\n\
          module_path\t\t/usr/lib/baresip/modules\n\
          module\t\t\tstdio.so\n\
@@ -391,21 +427,56 @@ fn baresip(name: &str, srv: &Vcms, who: &AccountDetails, o: BaresipOpts<'_>) -> 
 // ---------------------------------------------------------------------------------------
 // linphonec
 
+/// A port free on loopback for `transport` now.
+fn free_port(transport: Transport) -> u16 {
+    match transport {
+        Transport::Udp => std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
+        _ => std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(),
+    }
+}
+
 /// linphonec with a fresh linphonerc: SIP on a free port of `transport` only, the one
-/// proxy (the server's listener) registering `who` and routing every request.
-fn linphonec(name: &str, srv: &Vcms, who: &AccountDetails, transport: Transport) -> Phone {
+/// proxy (the server's listener) registering `who` and routing every request. Over TLS it
+/// checks the server's certificate against `ca` and the name it connects to.
+fn linphonec(
+    name: &str,
+    srv: &Vcms,
+    who: &AccountDetails,
+    transport: Transport,
+    ca: Option<&Path>,
+) -> Phone {
     let home = tempfile::tempdir().unwrap();
     let t = transport.name();
     let addr = srv.addr(transport);
-    let (udp, tcp) = match transport {
-        Transport::Udp => (-1, 0),
-        _ => (0, -1),
+    // linphonec takes no "any port": pick a free one (0 turns a transport off).
+    let (udp, tcp, tls) = match transport {
+        Transport::Udp => (free_port(Transport::Udp), 0, 0),
+        Transport::Tcp => (0, free_port(Transport::Tcp), 0),
+        Transport::Tls => (0, 0, free_port(Transport::Tcp)),
     };
+    let ca = ca
+        .map(|p| {
+            format!(
+                "root_ca={}\nverify_server_certs=1\nverify_server_cn=1\n",
+                p.display()
+            )
+        })
+        .unwrap_or_default();
+    std::fs::create_dir_all(home.path().join(".local/share/linphone")).unwrap();
     let rc = format!(
         "[sip]\n\
          sip_port={udp}\n\
          sip_tcp_port={tcp}\n\
-         sip_tls_port=0\n\
+         sip_tls_port={tls}\n\
+         {ca}\
          default_proxy=0\n\
          use_ipv6=0\n\
          inc_timeout=30\n\
@@ -414,6 +485,8 @@ fn linphonec(name: &str, srv: &Vcms, who: &AccountDetails, transport: Transport)
          video_rtp_port=30000-39999\n\
          [video]\n\
          enabled=0\n\
+         automatically_initiate=0\n\
+         automatically_accept=0\n\
          [proxy_0]\n\
          reg_proxy=<sip:{addr};transport={t}>\n\
          reg_route=<sip:{addr};transport={t};lr>\n\
@@ -433,59 +506,319 @@ fn linphonec(name: &str, srv: &Vcms, who: &AccountDetails, transport: Transport)
     let rcfile = home.path().join("linphonerc");
     std::fs::write(&rcfile, rc).unwrap();
     let mut cmd = Command::new("linphonec");
-    cmd.arg("-c").arg(&rcfile).arg("-d").arg("0");
+    cmd.arg("-c")
+        .arg(&rcfile)
+        .arg("-d")
+        .arg("6")
+        .arg("-S")
+        .arg("-l")
+        .arg(home.path().join("linphonec.log"));
     Phone::spawn(name, cmd, home)
 }
 
 // ---------------------------------------------------------------------------------------
-// Exploration
+// What the clients print
+
+/// baresip's line for a registration that the server answered 200.
+async fn baresip_registered(p: &mut Phone, who: &AccountDetails, t: Transport) {
+    let t = t.name().to_ascii_uppercase();
+    p.expect(&[
+        &format!("{}@vcms.local: {{0/{t}/v4}} 200 OK", who.cloud_number),
+        "[1 binding]",
+    ])
+    .await;
+}
+
+/// baresip hung up its call: it says so and sends BYE (the server answers 200).
+async fn baresip_hung_up(p: &mut Phone) {
+    p.expect(&["call: terminate call"]).await;
+    p.expect(&["BYE sip:"]).await;
+    p.expect(&["SIP/2.0 200 OK"]).await;
+}
+
+/// The other side hung up: baresip got the BYE and closed the call.
+async fn baresip_call_closed(p: &mut Phone, other: &AccountDetails) {
+    p.expect(&["BYE sip:"]).await;
+    p.expect_any(&[
+        &["session closed"],
+        &["Call with", &other.cloud_number, "terminated (duration"],
+    ])
+    .await;
+}
+
+/// Ask linphonec for its registration until it says it is registered as `who`.
+async fn linphonec_registered(p: &mut Phone, who: &AccountDetails) {
+    let want = format!("registered, identity=\"{}\" <sip:{}@vcms.local>", who.name, who.cloud_number);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        p.send("status register").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if p.saw(&want) {
+            p.expect(&[&want]).await;
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("{}: never registered; it printed:\n{}", p.name, p.log());
+        }
+    }
+}
+
+/// linphonec without a sound card: it plays and records files instead.
+async fn linphonec_started(p: &mut Phone) {
+    p.send("soundcard use files").await;
+    p.expect(&["Using wav files instead of soundcard"]).await;
+}
+
+fn baresip_opts(transport: Transport) -> BaresipOpts<'static> {
+    BaresipOpts {
+        transport,
+        ca: None,
+        auto_answer: false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+
+/// Anna calls Ben's extension, both on baresip over `t`: Ben's baresip shows the call
+/// from Anna's cloud number, accepts it, both are in the call (and the server says so),
+/// Anna hangs up, both say the call ended.
+async fn baresip_call_over(t: Transport) {
+    if !have_baresip() {
+        return;
+    }
+    let srv = Vcms::boot(2).await;
+    let (anna, ben) = (srv.users[0].clone(), srv.users[1].clone());
+    let cert = srv.tls_cert();
+    let opts = |_: ()| BaresipOpts {
+        transport: t,
+        ca: (t == Transport::Tls).then_some(cert.as_path()),
+        auto_answer: false,
+    };
+    let mut a = baresip(&format!("baresip-anna-{}", t.name()), &srv, &anna, opts(()));
+    let mut b = baresip(&format!("baresip-ben-{}", t.name()), &srv, &ben, opts(()));
+    baresip_registered(&mut a, &anna, t).await;
+    baresip_registered(&mut b, &ben, t).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "registered over the transport", |d| {
+            d.bindings.len() == 1
+                && d.bindings[0].transport == t.name()
+                && d.bindings[0].device_model.starts_with("baresip")
+        })
+        .await;
+    }
+
+    a.send("/dial 1002").await;
+    b.expect(&["Incoming call from: Anna", &format!("sip:{}@vcms.local", anna.cloud_number)])
+        .await;
+    b.send("/accept").await;
+    b.expect(&["Call established:", &anna.cloud_number]).await;
+    a.expect(&["Call established:", "sip:1002@vcms.local"]).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "in a call", |d| d.in_call).await;
+    }
+
+    a.send("/hangup").await;
+    baresip_hung_up(&mut a).await;
+    baresip_call_closed(&mut b, &anna).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "out of the call", |d| !d.in_call).await;
+    }
+    a.quit("/quit").await;
+    b.quit("/quit").await;
+    srv.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn explore() {
+async fn baresip_registers_and_calls_over_udp() {
+    baresip_call_over(Transport::Udp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_registers_and_calls_over_tcp() {
+    baresip_call_over(Transport::Tcp).await;
+}
+
+/// TLS with the server's certificate checked against the CA file (the generated
+/// certificate is self-signed, so it is its own CA).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_registers_and_calls_over_tls_checking_the_certificate() {
+    baresip_call_over(Transport::Tls).await;
+}
+
+/// TLS with the certificate checked (linphonec: `root_ca`, `verify_server_certs`,
+/// `verify_server_cn`): with the server's certificate as CA, Anna's linphonec registers
+/// over TLS; with a CA file of another certificate (same names, other key) Ben's does not,
+/// so the check is on. (baresip 1.0 takes `sip_cafile` but does not check the certificate
+/// of its SIP TLS connections: with a wrong CA it registers all the same.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linphonec_over_tls_checks_the_server_certificate() {
+    if !have_linphonec() {
+        return;
+    }
+    let srv = Vcms::boot(2).await;
+    let (anna, ben) = (srv.users[0].clone(), srv.users[1].clone());
+    let other = rcgen::generate_simple_self_signed(vec![
+        "vcms.local".to_string(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ])
+    .unwrap();
+    let wrong = srv.dir.path().join("other-ca.crt");
+    std::fs::write(&wrong, other.cert.pem()).unwrap();
+    let cert = srv.tls_cert();
+    let mut a = linphonec("linphonec-anna-tls", &srv, &anna, Transport::Tls, Some(&cert));
+    let mut b = linphonec("linphonec-ben-wrong-ca", &srv, &ben, Transport::Tls, Some(&wrong));
+    linphonec_started(&mut a).await;
+    linphonec_started(&mut b).await;
+    linphonec_registered(&mut a, &anna).await;
+    srv.until(anna.id, "linphonec registered over TLS", |d| {
+        d.bindings.len() == 1 && d.bindings[0].transport == "tls"
+    })
+    .await;
+    // Ben's linphonec has had as long as Anna's and more: it is not registered, and says
+    // why in its log.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.send("status register").await;
+    b.expect(&["registered=-1"]).await;
+    assert!(!b.saw("registered, identity"), "{}", b.log());
+    let d = srv.details(ben.id).await;
+    assert!(d.bindings.is_empty(), "{d:#?}");
+    let trace = b.trace();
+    println!("{trace}");
+    a.quit("quit").await;
+    b.quit("quit").await;
+    srv.shutdown().await;
+}
+
+/// baresip (Anna, UDP) and linphonec (Ben, UDP): Ben calls Anna's extension, Anna accepts;
+/// Anna holds and resumes, then Ben pauses and resumes; Ben hangs up. Then Anna calls Ben's
+/// cloud number, Ben answers, Anna hangs up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_and_linphonec_call_by_extension_and_cloud_number_with_hold() {
     if !have_baresip() || !have_linphonec() {
         return;
     }
     let srv = Vcms::boot(2).await;
-    let (a, b) = (srv.users[0].clone(), srv.users[1].clone());
-    let mut bs = baresip(
-        "baresip-anna",
+    let (anna, ben) = (srv.users[0].clone(), srv.users[1].clone());
+    let mut a = baresip("baresip-anna", &srv, &anna, baresip_opts(Transport::Udp));
+    let mut b = linphonec("linphonec-ben", &srv, &ben, Transport::Udp, None);
+    linphonec_started(&mut b).await;
+    baresip_registered(&mut a, &anna, Transport::Udp).await;
+    linphonec_registered(&mut b, &ben).await;
+    srv.until(ben.id, "linphonec registered over UDP", |d| {
+        d.bindings.len() == 1 && d.bindings[0].transport == "udp"
+    })
+    .await;
+
+    // By extension, Ben → Anna.
+    b.send("call 1001").await;
+    a.expect(&["Incoming call from: Ben", &format!("sip:{}@vcms.local", ben.cloud_number)])
+        .await;
+    a.send("/accept").await;
+    a.expect(&["Call established:", &ben.cloud_number]).await;
+    b.expect(&["Call 1 with sip:1001@vcms.local connected."]).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "in a call", |d| d.in_call).await;
+    }
+
+    // Anna holds (a re-INVITE with sendonly through the proxy) and resumes.
+    a.send("/hold").await;
+    b.expect(&["Call 1 has been paused by sip:1001@vcms.local."]).await;
+    a.send("/resume").await;
+    a.expect(&["call: resume"]).await;
+    b.expect(&["Media streams established with sip:1001@vcms.local for call 1"]).await;
+    // Ben pauses and resumes: Anna's baresip gets the re-INVITEs (sendonly, then sendrecv).
+    b.send("pause").await;
+    b.expect(&["Call 1 with sip:1001@vcms.local is now paused."]).await;
+    a.expect(&["a=sendonly"]).await;
+    a.expect(&["call: got re-INVITE"]).await;
+    a.expect(&["a=recvonly"]).await;
+    b.send("resume").await;
+    b.expect(&["Resuming call 1"]).await;
+    a.expect(&["call: got re-INVITE"]).await;
+    a.expect(&["a=sendrecv"]).await;
+    b.expect(&["Media streams established with sip:1001@vcms.local for call 1"]).await;
+
+    // Ben hangs up (BYE through the proxy).
+    b.send("terminate").await;
+    b.expect(&["Call 1 with sip:1001@vcms.local ended"]).await;
+    baresip_call_closed(&mut a, &ben).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "out of the call", |d| !d.in_call).await;
+    }
+
+    // By cloud number, Anna → Ben; Anna hangs up.
+    a.send(&format!("/dial {}", ben.cloud_number)).await;
+    b.expect(&[
+        "Receiving new incoming call from \"Anna\"",
+        &format!("<sip:{}@vcms.local>", anna.cloud_number),
+    ])
+    .await;
+    b.send("answer").await;
+    b.expect(&["Call 2 with \"Anna\"", "connected."]).await;
+    a.expect(&["Call established:", &ben.cloud_number]).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "in a call", |d| d.in_call).await;
+    }
+    a.send("/hangup").await;
+    baresip_hung_up(&mut a).await;
+    b.expect(&["Call 2 with \"Anna\"", "ended"]).await;
+    for who in [&anna, &ben] {
+        srv.until(who.id, "out of the call", |d| !d.in_call).await;
+    }
+    a.quit("/quit").await;
+    b.quit("quit").await;
+    srv.shutdown().await;
+}
+
+/// linphonec over TCP (Cleo) calls baresip over TLS (Anna, answering by itself) by cloud
+/// number: the proxy bridges TCP and TLS; Cleo hangs up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linphonec_over_tcp_calls_baresip_over_tls_by_cloud_number() {
+    if !have_baresip() || !have_linphonec() {
+        return;
+    }
+    let srv = Vcms::boot(3).await;
+    let (anna, cleo) = (srv.users[0].clone(), srv.users[2].clone());
+    let cert = srv.tls_cert();
+    let mut a = baresip(
+        "baresip-anna-tls",
         &srv,
-        &a,
+        &anna,
         BaresipOpts {
-            transport: Transport::Udp,
-            ca: None,
-            auto_answer: false,
+            transport: Transport::Tls,
+            ca: Some(&cert),
+            auto_answer: true,
         },
     );
-    let mut lp = linphonec("linphonec-ben", &srv, &b, Transport::Udp);
-    lp.send("soundcard use files").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    lp.send("status register").await;
-    bs.send("/reginfo").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    lp.send("call 1001").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bs.send("/accept").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bs.send("/hold").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bs.send("/resume").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    lp.send("pause").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    lp.send("resume").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    lp.send("terminate").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bs.send(&format!("/dial {}", b.cloud_number)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    lp.send("answer").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    bs.send("/hangup").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    println!("=== baresip\n{}\n=== linphonec\n{}", bs.log(), lp.log());
-    let _ = bs.saw("x");
-    bs.quit("/quit").await;
-    lp.quit("quit").await;
+    let mut c = linphonec("linphonec-cleo-tcp", &srv, &cleo, Transport::Tcp, None);
+    linphonec_started(&mut c).await;
+    baresip_registered(&mut a, &anna, Transport::Tls).await;
+    linphonec_registered(&mut c, &cleo).await;
+    srv.until(cleo.id, "linphonec registered over TCP", |d| {
+        d.bindings.len() == 1 && d.bindings[0].transport == "tcp"
+    })
+    .await;
+
+    c.send(&format!("call {}", anna.cloud_number)).await;
+    a.expect(&[
+        "answering call",
+        &format!("from sip:{}@vcms.local", cleo.cloud_number),
+    ])
+    .await;
+    a.expect(&["Call established:", &cleo.cloud_number]).await;
+    c.expect(&["Call 1 with", &anna.cloud_number, "connected."]).await;
+    for who in [&anna, &cleo] {
+        srv.until(who.id, "in a call", |d| d.in_call).await;
+    }
+    c.send("terminate").await;
+    c.expect(&["Call 1 with", "ended"]).await;
+    baresip_call_closed(&mut a, &cleo).await;
+    for who in [&anna, &cleo] {
+        srv.until(who.id, "out of the call", |d| !d.in_call).await;
+    }
+    a.quit("/quit").await;
+    c.quit("quit").await;
     srv.shutdown().await;
 }
