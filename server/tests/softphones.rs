@@ -471,6 +471,18 @@ fn linphonec(
         })
         .unwrap_or_default();
     std::fs::create_dir_all(home.path().join(".local/share/linphone")).unwrap();
+    // Over TLS the proxy is named `localhost`, a DNS name of the certificate: the mbedTLS
+    // 2.28 under Debian 12's linphone matches only DNS names and the CN, never an IP SAN
+    // ("Found certificate depth=[0], flags=[CN-mismatch ]" for 127.0.0.1). Only for
+    // registration; calls go over UDP and TCP with the server as route.
+    let (host, route) = match transport {
+        Transport::Tls => ("localhost".to_string(), String::new()),
+        _ => (
+            addr.ip().to_string(),
+            format!("reg_route=<sip:{addr};transport={t};lr>\n"),
+        ),
+    };
+    let port = addr.port();
     let rc = format!(
         "[sip]\n\
          sip_port={udp}\n\
@@ -488,8 +500,8 @@ fn linphonec(
          automatically_initiate=0\n\
          automatically_accept=0\n\
          [proxy_0]\n\
-         reg_proxy=<sip:{addr};transport={t}>\n\
-         reg_route=<sip:{addr};transport={t};lr>\n\
+         reg_proxy=<sip:{host}:{port};transport={t}>\n\
+         {route}\
          reg_identity=\"{name}\" <sip:{n}@vcms.local>\n\
          reg_expires=600\n\
          reg_sendregister=1\n\
@@ -639,10 +651,12 @@ async fn baresip_registers_and_calls_over_tcp() {
     baresip_call_over(Transport::Tcp).await;
 }
 
-/// TLS with the server's certificate checked against the CA file (the generated
-/// certificate is self-signed, so it is its own CA).
+/// TLS, with the server's certificate as `sip_cafile` as a user would set it up (the
+/// generated certificate is self-signed, so it is its own CA). baresip 1.0 (libre 1.1)
+/// does not check the certificate of a SIP TLS connection, though: a wrong CA file
+/// registers just the same, so the check is proven with linphonec below.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn baresip_registers_and_calls_over_tls_checking_the_certificate() {
+async fn baresip_registers_and_calls_over_tls() {
     baresip_call_over(Transport::Tls).await;
 }
 
@@ -685,7 +699,10 @@ async fn linphonec_over_tls_checks_the_server_certificate() {
     let d = srv.details(ben.id).await;
     assert!(d.bindings.is_empty(), "{d:#?}");
     let trace = b.trace();
-    println!("{trace}");
+    assert!(
+        trace.contains("not-trusted") && trace.contains("SSL handshake failed"),
+        "linphonec's log does not say the certificate was refused:\n{trace}"
+    );
     a.quit("quit").await;
     b.quit("quit").await;
     srv.shutdown().await;
