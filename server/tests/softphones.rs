@@ -211,14 +211,15 @@ impl Phone {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
         let lines = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
         for (stream, tag) in [
-            (Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, ""),
+            (
+                Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                "",
+            ),
             (Box::new(err), "[stderr] "),
         ] {
             let lines = lines.clone();
@@ -385,10 +386,9 @@ fn baresip(name: &str, srv: &Vcms, who: &AccountDetails, o: BaresipOpts<'_>) -> 
     let home = tempfile::tempdir().unwrap();
     let conf = home.path().join("baresip");
     std::fs::create_dir_all(&conf).unwrap();
-    let ca = o
-        .ca
-        .map(|p| format!("sip_cafile\t\t{}\n", p.display()))
-        .unwrap_or_default();
+    let ca =
+        o.ca.map(|p| format!("sip_cafile\t\t{}\n", p.display()))
+            .unwrap_or_default();
     let config = format!(
         "poll_method\t\tepoll\n\
          sip_listen\t\t127.0.0.1:0\n\
@@ -560,7 +560,10 @@ async fn baresip_call_closed(p: &mut Phone, other: &AccountDetails) {
 
 /// Ask linphonec for its registration until it says it is registered as `who`.
 async fn linphonec_registered(p: &mut Phone, who: &AccountDetails) {
-    let want = format!("registered, identity=\"{}\" <sip:{}@vcms.local>", who.name, who.cloud_number);
+    let want = format!(
+        "registered, identity=\"{}\" <sip:{}@vcms.local>",
+        who.name, who.cloud_number
+    );
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         p.send("status register").await;
@@ -621,11 +624,15 @@ async fn baresip_call_over(t: Transport) {
     }
 
     a.send("/dial 1002").await;
-    b.expect(&["Incoming call from: Anna", &format!("sip:{}@vcms.local", anna.cloud_number)])
-        .await;
+    b.expect(&[
+        "Incoming call from: Anna",
+        &format!("sip:{}@vcms.local", anna.cloud_number),
+    ])
+    .await;
     b.send("/accept").await;
     b.expect(&["Call established:", &anna.cloud_number]).await;
-    a.expect(&["Call established:", "sip:1002@vcms.local"]).await;
+    a.expect(&["Call established:", "sip:1002@vcms.local"])
+        .await;
     for who in [&anna, &ben] {
         srv.until(who.id, "in a call", |d| d.in_call).await;
     }
@@ -681,8 +688,20 @@ async fn linphonec_over_tls_checks_the_server_certificate() {
     let wrong = srv.dir.path().join("other-ca.crt");
     std::fs::write(&wrong, other.cert.pem()).unwrap();
     let cert = srv.tls_cert();
-    let mut a = linphonec("linphonec-anna-tls", &srv, &anna, Transport::Tls, Some(&cert));
-    let mut b = linphonec("linphonec-ben-wrong-ca", &srv, &ben, Transport::Tls, Some(&wrong));
+    let mut a = linphonec(
+        "linphonec-anna-tls",
+        &srv,
+        &anna,
+        Transport::Tls,
+        Some(&cert),
+    );
+    let mut b = linphonec(
+        "linphonec-ben-wrong-ca",
+        &srv,
+        &ben,
+        Transport::Tls,
+        Some(&wrong),
+    );
     linphonec_started(&mut a).await;
     linphonec_started(&mut b).await;
     linphonec_registered(&mut a, &anna).await;
@@ -730,24 +749,31 @@ async fn baresip_and_linphonec_call_by_extension_and_cloud_number_with_hold() {
 
     // By extension, Ben → Anna.
     b.send("call 1001").await;
-    a.expect(&["Incoming call from: Ben", &format!("sip:{}@vcms.local", ben.cloud_number)])
-        .await;
+    a.expect(&[
+        "Incoming call from: Ben",
+        &format!("sip:{}@vcms.local", ben.cloud_number),
+    ])
+    .await;
     a.send("/accept").await;
     a.expect(&["Call established:", &ben.cloud_number]).await;
-    b.expect(&["Call 1 with sip:1001@vcms.local connected."]).await;
+    b.expect(&["Call 1 with sip:1001@vcms.local connected."])
+        .await;
     for who in [&anna, &ben] {
         srv.until(who.id, "in a call", |d| d.in_call).await;
     }
 
     // Anna holds (a re-INVITE with sendonly through the proxy) and resumes.
     a.send("/hold").await;
-    b.expect(&["Call 1 has been paused by sip:1001@vcms.local."]).await;
+    b.expect(&["Call 1 has been paused by sip:1001@vcms.local."])
+        .await;
     a.send("/resume").await;
     a.expect(&["call: resume"]).await;
-    b.expect(&["Media streams established with sip:1001@vcms.local for call 1"]).await;
+    b.expect(&["Media streams established with sip:1001@vcms.local for call 1"])
+        .await;
     // Ben pauses and resumes: Anna's baresip gets the re-INVITEs (sendonly, then sendrecv).
     b.send("pause").await;
-    b.expect(&["Call 1 with sip:1001@vcms.local is now paused."]).await;
+    b.expect(&["Call 1 with sip:1001@vcms.local is now paused."])
+        .await;
     a.expect(&["a=sendonly"]).await;
     a.expect(&["call: got re-INVITE"]).await;
     a.expect(&["a=recvonly"]).await;
@@ -755,7 +781,8 @@ async fn baresip_and_linphonec_call_by_extension_and_cloud_number_with_hold() {
     b.expect(&["Resuming call 1"]).await;
     a.expect(&["call: got re-INVITE"]).await;
     a.expect(&["a=sendrecv"]).await;
-    b.expect(&["Media streams established with sip:1001@vcms.local for call 1"]).await;
+    b.expect(&["Media streams established with sip:1001@vcms.local for call 1"])
+        .await;
 
     // Ben hangs up (BYE through the proxy).
     b.send("terminate").await;
@@ -825,7 +852,8 @@ async fn linphonec_over_tcp_calls_baresip_over_tls_by_cloud_number() {
     ])
     .await;
     a.expect(&["Call established:", &cleo.cloud_number]).await;
-    c.expect(&["Call 1 with", &anna.cloud_number, "connected."]).await;
+    c.expect(&["Call 1 with", &anna.cloud_number, "connected."])
+        .await;
     for who in [&anna, &cleo] {
         srv.until(who.id, "in a call", |d| d.in_call).await;
     }
