@@ -156,6 +156,10 @@ pub struct SipConfig {
     pub nonce_secs: u64,
     /// Failed digest answers for one account from one address before 403.
     pub max_auth_failures: u32,
+    /// Digest algorithms offered in a 401/407, one WWW-Authenticate line each, in order.
+    /// Default `["MD5"]`: every common client accepts it, and some (baresip 1.0) give up
+    /// on a challenge that also offers SHA-256. `["SHA-256", "MD5"]` offers both.
+    pub challenge_algorithms: Vec<String>,
     /// How long a call rings before the caller is told 480 (no answer), in seconds.
     pub ring_secs: u64,
 }
@@ -194,6 +198,7 @@ impl Default for SipConfig {
             max_bindings: 5,
             nonce_secs: 300,
             max_auth_failures: 5,
+            challenge_algorithms: vec!["MD5".into()],
             ring_secs: 120,
         }
     }
@@ -408,6 +413,13 @@ impl Config {
         if let Some(v) = get("VCMS_SIP_PUBLIC_HOST") {
             self.sip.public_host = Some(v);
         }
+        if let Some(v) = get("VCMS_SIP_CHALLENGE_ALGORITHMS") {
+            self.sip.challenge_algorithms = v
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
+        }
         if let Some(v) = get("VCMS_IMPORT_MAX_ROWS") {
             self.import.max_rows = v.parse().map_err(|_| {
                 anyhow::anyhow!("VCMS_IMPORT_MAX_ROWS must be a number (got {v:?})")
@@ -462,6 +474,14 @@ impl Config {
         }
         if self.sip.max_bindings == 0 {
             anyhow::bail!("sip.max_bindings must be at least 1");
+        }
+        if self.sip.challenge_algorithms.is_empty() {
+            anyhow::bail!("sip.challenge_algorithms must name at least one of MD5, SHA-256");
+        }
+        for a in &self.sip.challenge_algorithms {
+            if crate::sip::digest::Algorithm::parse(a).is_none() {
+                anyhow::bail!("sip.challenge_algorithms: {a:?} is not MD5 or SHA-256");
+            }
         }
         if self.sip.tls_cert.is_some() != self.sip.tls_key.is_some() {
             anyhow::bail!("sip.tls_cert and sip.tls_key go together: give both or neither");

@@ -116,7 +116,7 @@ fn main() -> std::process::ExitCode {
 
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VCMS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,rsipstack=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -6,15 +6,13 @@ pub mod client;
 pub mod digest;
 pub mod proxy;
 pub mod registrar;
+pub mod transport;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use rsipstack::sip::Method;
-use rsipstack::transport::tcp_listener::TcpListenerConnection;
-use rsipstack::transport::tls::{TlsConfig, TlsListenerConnection};
-use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::TransportLayer;
 use rsipstack::EndpointBuilder;
 use tokio::task::JoinHandle;
@@ -51,19 +49,39 @@ fn listen_addr(v: &str) -> anyhow::Result<Option<SocketAddr>> {
     Ok(Some(a))
 }
 
-/// A free TCP port on `addr`'s host when `addr` asks for port 0 (the stream listeners
-/// bind when they start serving, so the port must be known before).
-fn concrete_tcp(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-    if addr.port() != 0 {
-        return Ok(addr);
-    }
-    let l = std::net::TcpListener::bind(addr)?;
-    Ok(l.local_addr()?)
+/// The TLS side of the TLS listener.
+fn tls_acceptor(cert: &[u8], key: &[u8]) -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_slice_iter(cert)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("sip TLS certificate: {e}"))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key).map_err(|e| anyhow::anyhow!("sip TLS key: {e}"))?;
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("sip TLS certificate and key: {e}"))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
 }
 
-/// The certificate and key for TLS: the configured files, or a self-signed pair made on
-/// first start in the data directory (kept, so that devices can pin it).
-fn tls_material(config: &Config) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+/// What `sipcheck` holds messages to: the URI schemes we route, the extensions we support
+/// (none: a request that requires one gets 420), the largest message.
+pub(crate) fn wire_policy() -> vcms_sipcheck::Policy {
+    vcms_sipcheck::Policy {
+        schemes: &["sip", "sips", "tel"],
+        supported: &[],
+        max_len: transport::MAX_MESSAGE,
+    }
+}
+
+/// The certificate and key for TLS: the configured files, or a self-signed pair made in
+/// the data directory (kept, so that devices can pin it). The generated certificate names
+/// the domain, `localhost`, the public host and every address the listeners are advertised
+/// on (IP SANs included), so a device that checks it against what sign-in told it succeeds.
+/// When those names change (say, a new public host), it is made again; `sip-tls.names`
+/// records which names the present one carries.
+fn tls_material(config: &Config, advertised: &[String]) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     if let (Some(c), Some(k)) = (&config.sip.tls_cert, &config.sip.tls_key) {
         let cert =
             std::fs::read(c).map_err(|e| anyhow::anyhow!("sip.tls_cert {}: {e}", c.display()))?;
@@ -73,19 +91,28 @@ fn tls_material(config: &Config) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
     }
     let cert_path = config.data_dir.join("sip-tls.crt");
     let key_path = config.data_dir.join("sip-tls.key");
-    if cert_path.exists() && key_path.exists() {
-        return Ok((std::fs::read(&cert_path)?, std::fs::read(&key_path)?));
-    }
+    let names_path = config.data_dir.join("sip-tls.names");
     let mut names = vec![config.sip.domain.clone(), "localhost".to_string()];
-    if let Some(h) = &config.sip.public_host {
-        names.push(h.clone());
+    names.extend(config.sip.public_host.iter().cloned());
+    names.extend(advertised.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| !n.is_empty() && seen.insert(n.to_ascii_lowercase()));
+    let listed = names.join("\n");
+    if cert_path.exists() && key_path.exists() {
+        // A certificate from before the names were recorded is kept only if nothing new
+        // is advertised; otherwise devices that check it would fail.
+        let same = std::fs::read_to_string(&names_path).is_ok_and(|n| n.trim() == listed);
+        if same {
+            return Ok((std::fs::read(&cert_path)?, std::fs::read(&key_path)?));
+        }
     }
-    let ck = rcgen::generate_simple_self_signed(names)?;
+    let ck = rcgen::generate_simple_self_signed(names.clone())?;
     let cert = ck.cert.pem().into_bytes();
     let key = ck.signing_key.serialize_pem().into_bytes();
     write_file(&cert_path, &cert, false)?;
     write_file(&key_path, &key, true)?;
-    tracing::info!(cert = %cert_path.display(), "sip: generated a self-signed TLS certificate");
+    write_file(&names_path, listed.as_bytes(), false)?;
+    tracing::info!(cert = %cert_path.display(), names = %names.join(", "), "sip: generated a self-signed TLS certificate");
     Ok((cert, key))
 }
 
@@ -142,68 +169,79 @@ impl SipServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let cancel = CancellationToken::new();
         let layer = TransportLayer::new(cancel.clone());
-        let mut udp = None;
-        let mut tcp = None;
-        let mut tls = None;
+        let mut udp_sock = None;
+        let mut tcp_listener = None;
+        let mut tls_listener = None;
         if let Some(a) = listen_addr(&config.sip.udp)? {
-            let c = UdpConnection::create_connection(a, None, Some(cancel.child_token()))
+            let s = tokio::net::UdpSocket::bind(a)
                 .await
                 .map_err(|e| anyhow::anyhow!("sip.udp {a}: {e}"))?;
-            let bound = SocketAddr::try_from(c.get_addr().addr.clone()).unwrap_or(a);
-            udp = Some(SocketAddr::new(a.ip(), bound.port()));
-            layer.add_transport(c.into());
+            udp_sock = Some(s);
         }
         if let Some(a) = listen_addr(&config.sip.tcp)? {
-            let a = concrete_tcp(a).map_err(|e| anyhow::anyhow!("sip.tcp {a}: {e}"))?;
-            let c = TcpListenerConnection::new(a, None)
+            let l = tokio::net::TcpListener::bind(a)
                 .await
                 .map_err(|e| anyhow::anyhow!("sip.tcp {a}: {e}"))?;
-            tcp = Some(a);
-            layer.add_transport(c.into());
+            tcp_listener = Some(l);
         }
         if let Some(a) = listen_addr(&config.sip.tls)? {
-            let a = concrete_tcp(a).map_err(|e| anyhow::anyhow!("sip.tls {a}: {e}"))?;
-            let (cert, key) = tls_material(config)?;
-            let c = TlsListenerConnection::new(
-                a,
-                None,
-                TlsConfig {
-                    cert: Some(cert),
-                    key: Some(key),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("sip.tls {a}: {e}"))?;
-            tls = Some(a);
-            layer.add_transport(c.into());
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| anyhow::anyhow!("sip.tls {a}: {e}"))?;
+            tls_listener = Some(l);
         }
+        let bound = |r: std::io::Result<SocketAddr>| r.ok();
+        let udp = udp_sock.as_ref().and_then(|s| bound(s.local_addr()));
+        let tcp = tcp_listener.as_ref().and_then(|s| bound(s.local_addr()));
+        let tls = tls_listener.as_ref().and_then(|s| bound(s.local_addr()));
+        let tls_acceptor = match tls {
+            Some(a) => {
+                let mut advertised = Vec::new();
+                for l in [udp, tcp, Some(a)].into_iter().flatten() {
+                    advertised.push(advertised_host(config, l));
+                    if !l.ip().is_unspecified() {
+                        advertised.push(l.ip().to_string());
+                    }
+                }
+                let (cert, key) = tls_material(config, &advertised)?;
+                Some(tls_acceptor(&cert, &key)?)
+            }
+            None => None,
+        };
         let endpoint = EndpointBuilder::new()
             .with_cancel_token(cancel.clone())
             .with_transport_layer(layer)
             .with_user_agent(concat!("vcms/", env!("CARGO_PKG_VERSION")))
-            .with_allows(vec![
-                Method::Register,
-                Method::Invite,
-                Method::Ack,
-                Method::Cancel,
-                Method::Bye,
-                Method::Options,
-                Method::Update,
-                Method::Info,
-            ])
             .build();
         let mut incoming = endpoint
             .incoming_transactions()
             .map_err(|e| anyhow::anyhow!("sip: {e}"))?;
         let nonce_key = app.secrets.derive_key("sip-digest-nonce");
         let registrar = Registrar::new(app.clone(), config.sip.clone(), nonce_key);
+
         let proxy = Proxy::new(
             registrar.clone(),
             endpoint.inner.clone(),
             local_names(config, udp, tcp, tls),
             std::time::Duration::from_secs(config.sip.ring_secs.max(1)),
         );
+        let wire = transport::Wire::new(
+            endpoint.inner.clone(),
+            registrar.clone(),
+            proxy.clone(),
+            cancel.clone(),
+        )
+        .await?;
+        if let Some(s) = udp_sock {
+            let conn = wire.serve_udp(s).await?;
+            endpoint.inner.transport_layer.add_transport(conn);
+        }
+        if let Some(l) = tcp_listener {
+            wire.serve_stream(l, None);
+        }
+        if let Some(l) = tls_listener {
+            wire.serve_stream(l, tls_acceptor);
+        }
         let loaded = registrar.load().await?;
         if loaded > 0 {
             tracing::info!(bindings = loaded, "sip: bindings restored");

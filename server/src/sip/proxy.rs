@@ -280,6 +280,9 @@ impl Proxy {
             return self.reply(tx, r).await;
         }
         let in_dialog = to_tag(req).is_some();
+        if let Some(r) = self.foreign_route(req) {
+            return self.reply(tx, r).await;
+        }
         match (&req.method, in_dialog) {
             (Method::Invite, false) => self.new_call(tx).await,
             (Method::Options, false) | (Method::Cancel, _) => {
@@ -296,12 +299,45 @@ impl Proxy {
             _ => {
                 let r = Reply::because(
                     405,
-                    "Method Not Allowed: outside a call this service takes REGISTER, INVITE and OPTIONS",
+                    "Method Not Allowed: outside a call this service takes INVITE, ACK, CANCEL, OPTIONS and REGISTER",
                 )
-                .with(Header::Allow(rsip::Allow::new(ALLOW)));
+                .with(Header::Allow(rsip::Allow::new(ALLOW_OUTSIDE_CALLS)));
                 self.reply(tx, r).await
             }
         }
+    }
+
+    /// RFC 3261 §16.4: Route entries that name us are ours to remove; a request whose
+    /// route then leads elsewhere would make this service a relay for anyone, so a new
+    /// request routed through another proxy is refused (403), never forwarded.
+    pub fn foreign_route(&self, req: &Request) -> Option<Reply> {
+        if to_tag(req).is_some() || matches!(req.method, Method::Ack | Method::Cancel) {
+            return None;
+        }
+        let mut entries = req.headers.iter().filter_map(|h| match h {
+            Header::Route(v) => Some(route_entries(v.value())),
+            _ => None,
+        });
+        let ours = |e: &String| {
+            entry_host_port(e).is_some_and(|hp| {
+                // A URI without a port names us when its host does (DNS SRV style).
+                let host = hp.rsplit_once(':').map_or(hp.as_str(), |(h, _)| h);
+                let prefix = format!("{host}:");
+                self.local.names.contains(&hp)
+                    || (!e.contains(&format!("{host}:"))
+                        && self.local.names.iter().any(|n| n.starts_with(&prefix)))
+            })
+        };
+        let first_foreign = entries.by_ref().flatten().find(|e| !ours(e));
+        first_foreign.map(|e| {
+            Reply::because(
+                403,
+                &format!(
+                    "Forbidden: this service does not relay to {}",
+                    e.trim_matches(['<', '>'])
+                ),
+            )
+        })
     }
 
     fn check_hops(&self, req: &Request) -> Option<Reply> {
@@ -942,5 +978,8 @@ struct Branch {
 }
 
 /// What we answer to in `Allow`.
+/// The methods taken outside a call (the `Allow` of a 405; its reason names the same).
+pub const ALLOW_OUTSIDE_CALLS: &str = "INVITE, ACK, CANCEL, OPTIONS, REGISTER";
+/// Every method this service takes: the ones outside a call and those it relays within one.
 pub const ALLOW: &str =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, MESSAGE, REGISTER";

@@ -104,6 +104,8 @@ pub struct Registrar {
     app: AppState,
     cfg: SipConfig,
     pub realm: String,
+    /// Algorithms offered in a challenge, in order (`sip.challenge_algorithms`).
+    algorithms: Vec<Algorithm>,
     nonces: Nonces,
     accounts: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<AccountState>>>>,
     /// Accounts read recently, by cloud number: (account, read at, generation then).
@@ -168,7 +170,13 @@ pub struct Source {
 
 pub fn source_of(req: &rsip::Request, conn: Option<&SipConnection>) -> Source {
     let transport = conn
-        .map(|c| c.transport().to_string().to_ascii_lowercase())
+        .map(|c| match c {
+            // Our TCP and TLS connections reach rsipstack as channels that carry the
+            // transport in their address (see sip::transport).
+            SipConnection::Channel(ch) => ch.get_addr().r#type.unwrap_or_default(),
+            c => c.transport(),
+        })
+        .map(|t| t.to_string().to_ascii_lowercase())
         .unwrap_or_else(|| "udp".into());
     let mut addr = conn
         .and_then(|c| c.get_remote_addr())
@@ -246,7 +254,16 @@ impl Registrar {
         let (tx, rx) = mpsc::unbounded_channel();
         let (calls_tx, calls_rx) = mpsc::unbounded_channel();
         let realm = cfg.domain.clone();
+        let mut algorithms: Vec<Algorithm> = cfg
+            .challenge_algorithms
+            .iter()
+            .filter_map(|a| Algorithm::parse(a))
+            .collect();
+        if algorithms.is_empty() {
+            algorithms.push(Algorithm::Md5);
+        }
         let r = Arc::new(Self {
+            algorithms,
             nonces: Nonces::new(nonce_key, cfg.nonce_secs as i64 * 1000),
             app: app.clone(),
             cfg,
@@ -299,9 +316,9 @@ impl Registrar {
             Auth::Www => 401,
             Auth::Proxy => 407,
         });
-        // One nonce serves both algorithms (it binds no algorithm).
+        // One nonce serves every algorithm offered (it binds no algorithm).
         let nonce = self.nonces.mint(now);
-        for alg in [Algorithm::Md5, Algorithm::Sha256] {
+        for &alg in &self.algorithms {
             let stale = if stale { ", stale=true" } else { "" };
             let v = format!(
                 "Digest realm=\"{}\", nonce=\"{nonce}\", algorithm={}, qop=\"auth\"{stale}",
@@ -314,6 +331,61 @@ impl Registrar {
             });
         }
         r
+    }
+
+    /// The longest registration granted (`sip.max_expires`), in seconds.
+    pub fn max_expires(&self) -> u32 {
+        self.cfg.max_expires
+    }
+
+    /// A REGISTER for an address of another domain: 404 (RFC 3261 §10.3 step 5). Only
+    /// `sip:CLOUD@DOMAIN` addresses of our own domain are registered here.
+    fn foreign_aor(&self, req: &rsip::Request) -> Option<Reply> {
+        let to = req.to_header().and_then(|t| t.typed()).ok()?;
+        let host = to.uri.host_with_port.host.to_string();
+        (!host.eq_ignore_ascii_case(&self.realm)).then(|| {
+            Reply::because(
+                404,
+                &format!(
+                    "Not Found: this service registers addresses of {} only",
+                    self.realm
+                ),
+            )
+        })
+    }
+
+    /// What is answered before any transaction is made (so a spoofed source gets one
+    /// reply, never retransmissions, and nothing is kept): the challenge to a REGISTER or
+    /// an out-of-dialog INVITE that carries no credentials, the 404 to a REGISTER for
+    /// another domain, and the 200 to an OPTIONS keep-alive.
+    pub fn stateless(&self, req: &rsip::Request) -> Option<Reply> {
+        let has = |f: fn(&Header) -> bool| req.headers.iter().any(f);
+        let in_dialog = req
+            .to_header()
+            .ok()
+            .and_then(|t| t.tag().ok().flatten())
+            .is_some();
+        match req.method {
+            rsip::Method::Register => {
+                if let Some(r) = self.foreign_aor(req) {
+                    return Some(r);
+                }
+                (!has(|h| matches!(h, Header::Authorization(_))))
+                    .then(|| self.challenge_as(false, Auth::Www))
+            }
+            rsip::Method::Invite if !in_dialog => {
+                let hops_left = req.headers.iter().all(|h| match h {
+                    Header::MaxForwards(m) => m.value().trim() != "0",
+                    _ => true,
+                });
+                (hops_left && !has(|h| matches!(h, Header::ProxyAuthorization(_))))
+                    .then(|| self.challenge_as(false, Auth::Proxy))
+            }
+            rsip::Method::Options if !in_dialog => Some(
+                Reply::new(200).with(Header::Allow(rsip::Allow::new(super::proxy::ALLOW))),
+            ),
+            _ => None,
+        }
     }
 
     /// Count a failed answer; true when this user from this address is now shut out.
@@ -529,6 +601,9 @@ impl Registrar {
     }
 
     async fn register(&self, req: &rsip::Request, src: &Source) -> Result<Reply, Reply> {
+        if let Some(r) = self.foreign_aor(req) {
+            return Err(r);
+        }
         let to = req.to_header().and_then(|t| t.typed()).map_err(|_| {
             Reply::because(400, "Bad Request: the To header is missing or malformed")
         })?;
@@ -720,6 +795,13 @@ impl Registrar {
         let changed = before.len() != after.len() || before.iter().any(|k| !after.contains(&k));
         if changed {
             ops.push(Op::Event(account.enterprise_id, account.id));
+            tracing::info!(
+                account = account.id,
+                bindings = after.len(),
+                transport = %src.transport,
+                source = %src.addr.map(|a| a.to_string()).unwrap_or_default(),
+                "sip: registration changed"
+            );
         }
         if !ops.is_empty() {
             let (done, wait) = oneshot::channel();
@@ -811,6 +893,13 @@ impl Registrar {
     /// Record that a call between `parties` (enterprise, account) started or ended, and
     /// tell the consoles; written with the next batch, nobody waits for it.
     pub(crate) fn call_state(&self, call_id: &str, parties: &[(i64, i64)], up: bool, now: Millis) {
+        // One INFO line per call change; the messages themselves are DEBUG (rsipstack's).
+        let accounts: Vec<i64> = parties.iter().map(|(_, a)| *a).collect();
+        if up {
+            tracing::info!(call = %call_id, ?accounts, "sip: call up");
+        } else {
+            tracing::info!(call = %call_id, "sip: call ended");
+        }
         let mut ops = Vec::new();
         if up {
             for (_, a) in parties {

@@ -340,7 +340,10 @@ async fn cancel_before_answer_and_no_answer(db: Db) {
 both!(cancel_before_answer_and_no_answer);
 
 async fn refusals_name_their_reason(db: Db) {
-    let s = TestServer::start(db).await;
+    let s = TestServer::start_with(db, Smtp::start(), |c| {
+        c.sip.challenge_algorithms = vec!["SHA-256".into(), "MD5".into()]
+    })
+    .await;
     let (_, c) = s.owner("refuse@example.com").await;
     let anna = c.add_account(&new("Anna", "1001")).await.unwrap();
     let ben = c.add_account(&new("Ben", "1002")).await.unwrap();

@@ -16,5 +16,6 @@ mod licenses;
 mod outbox;
 pub mod process;
 mod sip;
+mod sip_wire;
 mod team;
 mod throttle;

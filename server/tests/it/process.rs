@@ -450,3 +450,114 @@ fn check_config_tries_the_smtp_connection_and_says_what_is_wrong() {
     // Nothing was sent by any of these checks.
     assert!(smtp.inbox.lock().unwrap().is_empty());
 }
+
+// ---------------- log volume of SIP (issue 15) ----------------
+
+/// With the default log settings, SIP traffic is not logged message by message: twenty
+/// REGISTER cycles write one INFO line for the registration that changed something, and
+/// no digest answer ever reaches the log.
+#[test]
+fn sip_traffic_logs_one_line_per_change_and_no_digest() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "enterprise", "create", "--email", "logs@example.com", "--password",
+            "secret123", "--name", "Logs", "--company", "Log Co", "--country", "NL",
+        ],
+    );
+    assert!(ok, "{err}");
+    let log = dir.path().join("server.log");
+    let mut c = bin();
+    c.env("VCMS_DATA_DIR", dir.path())
+        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
+        .env_remove("VCMS_LOG")
+        .env_remove("RUST_LOG");
+    let mut child = c
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for _ in 0..8 {
+        match lines.next() {
+            Some(Ok(l)) => printed.push(l),
+            _ => break,
+        }
+    }
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let url = printed[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let udp: std::net::SocketAddr = printed
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("sip udp:").map(|a| a.trim().parse().unwrap()))
+        .unwrap_or_else(|| panic!("no sip udp address in {printed:?}"));
+    let before = std::fs::metadata(&log).unwrap().len();
+    rt.block_on(async {
+        let mut c = vcms_server::client::Client::new(&url);
+        c.login(&vcms_server::api::LoginRequest {
+            email: "logs@example.com".into(),
+            password: "secret123".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let a = c
+            .add_account(&vcms_server::api::NewAccount {
+                name: "Anna".into(),
+                extension: "1001".into(),
+                email: None,
+                send_email: false,
+            })
+            .await
+            .unwrap();
+        let mut ua = vcms_server::sip::client::Ua::connect(vcms_server::sip::client::Options {
+            server: udp,
+            transport: vcms_server::sip::client::Transport::Udp,
+            domain: "vcms.local".into(),
+            user: a.cloud_number.clone(),
+            password: a.password.clone(),
+            instance: None,
+            user_agent: "log test".into(),
+            tls_ca: None,
+            algorithm: vcms_server::sip::digest::Algorithm::Md5,
+            contact_addr: None,
+        })
+        .await
+        .unwrap();
+        for _ in 0..20 {
+            assert_eq!(ua.register(Some(600)).await.unwrap().code, 200);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let sip_part = &text[before as usize..];
+    assert!(
+        !sip_part.contains("Authorization") && !sip_part.contains("response="),
+        "a digest answer reached the log:\n{sip_part}"
+    );
+    let sip_lines: Vec<&str> = sip_part
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().contains("sip") || l.contains("REGISTER"))
+        .collect();
+    assert!(
+        sip_lines.len() <= 3,
+        "{} SIP log lines for 20 REGISTER cycles:\n{}",
+        sip_lines.len(),
+        sip_lines.join("\n")
+    );
+    assert!(
+        sip_lines.iter().any(|l| l.contains("registration changed")),
+        "{sip_part}"
+    );
+}

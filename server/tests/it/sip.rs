@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use rustls::pki_types::pem::PemObject;
+
 use crate::both;
 use crate::common::*;
 use vcms_server::api::*;
@@ -91,7 +93,11 @@ pub(crate) async fn wait_details(
 }
 
 async fn pincode_then_register_on_every_transport(db: Db) {
-    let s = TestServer::start(db).await;
+    // SHA-256 is offered when configured (first, so clients that can use it do).
+    let s = TestServer::start_with(db, Smtp::start(), |c| {
+        c.sip.challenge_algorithms = vec!["SHA-256".into(), "MD5".into()]
+    })
+    .await;
     let (number, c) = s.owner("sip@example.com").await;
     let a = c.add_account(&new("Anna", "1001")).await.unwrap();
     let login = s
@@ -707,3 +713,69 @@ async fn tls_certificate_can_be_verified(db: Db) {
     assert!(Ua::connect(o).await.is_err());
 }
 both!(tls_certificate_can_be_verified);
+
+/// The generated certificate carries every host sign-in advertises: a device that checks
+/// it against the address it was told to use (127.0.0.1, an IP SAN) connects.
+async fn tls_certificate_names_the_advertised_address(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("tlsname@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let login = s
+        .client()
+        .endpoint_login(&EndpointLoginRequest {
+            pincode: a.pincode.clone(),
+            device: device("7f1e3c52-7c3e-4a55-9d0b-2d7f4a0e9a11"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let tls = login
+        .sip
+        .servers
+        .iter()
+        .find(|x| x.transport == "tls")
+        .unwrap();
+    let pem = std::fs::read(s.dir.path().join("sip-tls.crt")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(tls.host.clone()).unwrap();
+    assert!(
+        matches!(name, rustls::pki_types::ServerName::IpAddress(_)),
+        "{}",
+        tls.host
+    );
+    let tcp = tokio::net::TcpStream::connect((tls.host.as_str(), tls.port))
+        .await
+        .unwrap();
+    let r = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await;
+    assert!(r.is_ok(), "certificate does not name {}: {r:?}", tls.host);
+}
+both!(tls_certificate_names_the_advertised_address);
+
+/// The default challenge is one MD5 line, which every common client accepts (baresip 1.0
+/// gives up on a challenge that also offers SHA-256); SHA-256 is a setting.
+async fn default_challenge_is_md5_only(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("md5@example.com").await;
+    let a = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let mut bad = ua(&s, Transport::Udp, &a.cloud_number, "wrong", None).await;
+    let r = bad.register(Some(600)).await.unwrap();
+    assert_eq!(r.code, 401);
+    let ch = r.headers("WWW-Authenticate");
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert!(ch[0].contains("algorithm=MD5"), "{}", ch[0]);
+    // A client that insists on SHA-256 finds no challenge for it.
+    let mut sha = ua_of(&s, Transport::Udp, &a, None).await;
+    sha.opts.algorithm = Algorithm::Sha256;
+    assert!(sha.register(Some(600)).await.is_err());
+    let mut md5 = ua_of(&s, Transport::Tcp, &a, None).await;
+    assert_eq!(md5.register(Some(600)).await.unwrap().code, 200);
+}
+both!(default_challenge_is_md5_only);
