@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use vcms_server::api::{AccountDetails, NewAccount};
+use vcms_server::api::{
+    AccountDetails, Device, EndpointLoginRequest, EndpointLoginResponse, NewAccount,
+};
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
 use vcms_server::service::{accounts, auth, license, Actor, AppState};
@@ -143,6 +145,30 @@ impl Vcms {
     /// The certificate the server made for TLS (self-signed: it is its own CA).
     fn tls_cert(&self) -> PathBuf {
         self.dir.path().join("sip-tls.crt")
+    }
+
+    /// Endpoint sign-in (`POST /endpoint/v1/login`) by cloud number and password, as a
+    /// device does before it registers: what it answers is what the softphone is given.
+    async fn sign_in(&self, who: &AccountDetails, model: &str) -> EndpointLoginResponse {
+        let req = EndpointLoginRequest {
+            cloud_number: Some(who.cloud_number.clone()),
+            password: Some(who.password.clone()),
+            device: Device {
+                model: model.into(),
+                version: "1".into(),
+                instance: String::new(),
+            },
+            ..Default::default()
+        };
+        let r = reqwest::Client::new()
+            .post(format!("http://{}/endpoint/v1/login", self.running.addr))
+            .json(&req)
+            .timeout(WAIT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+        r.json().await.unwrap()
     }
 
     async fn details(&self, id: i64) -> AccountDetails {
@@ -836,6 +862,25 @@ async fn linphonec_over_tcp_calls_baresip_over_tls_by_cloud_number() {
             auto_answer: true,
         },
     );
+    // Cleo's linphonec is set up from what endpoint sign-in answers: user, password,
+    // domain (the realm) and the TCP server.
+    let signed = srv.sign_in(&cleo, "Linphone").await;
+    assert_eq!(
+        (signed.sip.username.as_str(), signed.sip.domain.as_str()),
+        (cleo.cloud_number.as_str(), "vcms.local")
+    );
+    let tcp = srv.addr(Transport::Tcp);
+    assert!(
+        signed.sip.servers.iter().any(|s| s.transport == "tcp"
+            && s.host == tcp.ip().to_string()
+            && s.port == tcp.port()),
+        "{:?}",
+        signed.sip.servers
+    );
+    let cleo = AccountDetails {
+        password: signed.sip.password.clone(),
+        ..cleo
+    };
     let mut c = linphonec("linphonec-cleo-tcp", &srv, &cleo, Transport::Tcp, None);
     linphonec_started(&mut c).await;
     baresip_registered(&mut a, &anna, Transport::Tls).await;
