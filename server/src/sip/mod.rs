@@ -66,11 +66,12 @@ fn tls_acceptor(cert: &[u8], key: &[u8]) -> anyhow::Result<tokio_rustls::TlsAcce
 }
 
 /// What `sipcheck` holds messages to: the URI schemes we route, the extensions we support
-/// (none: a request that requires one gets 420), the largest message.
+/// (none: a request we answer ourselves that requires one gets 420), the largest message.
 pub(crate) fn wire_policy() -> vcms_sipcheck::Policy {
     vcms_sipcheck::Policy {
         schemes: &["sip", "sips", "tel"],
         supported: &[],
+        uas_methods: &["REGISTER", "OPTIONS"],
         max_len: transport::MAX_MESSAGE,
     }
 }

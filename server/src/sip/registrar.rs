@@ -381,9 +381,9 @@ impl Registrar {
                 (hops_left && !has(|h| matches!(h, Header::ProxyAuthorization(_))))
                     .then(|| self.challenge_as(false, Auth::Proxy))
             }
-            rsip::Method::Options if !in_dialog => Some(
-                Reply::new(200).with(Header::Allow(rsip::Allow::new(super::proxy::ALLOW))),
-            ),
+            rsip::Method::Options if !in_dialog => {
+                Some(Reply::new(200).with(Header::Allow(rsip::Allow::new(super::proxy::ALLOW))))
+            }
             _ => None,
         }
     }

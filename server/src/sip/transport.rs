@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use rsipstack::sip::{Header, Method, Request, SipMessage, Transport};
+use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transport::channel::ChannelConnection;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transport::{SipAddr, SipConnection, TransportEvent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
@@ -364,20 +364,27 @@ impl Wire {
         }))
     }
 
-    fn inspect(&self, raw: &[u8], src: SocketAddr, transport: Transport) -> Outcome {
+    fn inspect(&self, mut raw: &[u8], src: SocketAddr, transport: Transport) -> Outcome {
         let policy = super::wire_policy();
         match vcms_sipcheck::check(raw, &policy) {
             vcms_sipcheck::Verdict::Ignore => return Outcome::Drop,
             vcms_sipcheck::Verdict::Reject(r) => {
-                tracing::debug!(%src, status = r.status, reason = r.reason, "sip: refused");
+                tracing::debug!(%src, status = r.status, why = r.detail, "sip: refused");
                 let mut headers = r.headers.clone();
                 headers.push(("Server".into(), self.user_agent.clone()));
-                return match vcms_sipcheck::reply(raw, r.status, r.reason, &headers, &to_tag()) {
+                // The reason names the field and the rule, so a device (or its user) sees why.
+                let reason = format!("{}: {}", r.reason, r.detail);
+                return match vcms_sipcheck::reply(raw, r.status, &reason, &headers, &to_tag()) {
                     Some(b) => Outcome::Answer(b),
                     None => Outcome::Drop,
                 };
             }
-            vcms_sipcheck::Verdict::Accept(_) => {}
+            vcms_sipcheck::Verdict::Accept(info) => {
+                // A datagram longer than its Content-Length: the rest is not the body.
+                if info.ignored > 0 {
+                    raw = &raw[..raw.len().saturating_sub(info.ignored)];
+                }
+            }
         }
         let msg = match SipMessage::try_from(raw) {
             Ok(m) => m,
@@ -581,7 +588,9 @@ impl Wire {
                         slot.end_handshake();
                         match s {
                             Ok(Ok(s)) => me.serve_conn(s, peer, Transport::Tls, slot).await,
-                            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "sip: TLS handshake failed"),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "sip: TLS handshake failed")
+                            }
                             Err(_) => tracing::debug!(%peer, "sip: TLS handshake timed out"),
                         }
                     }
@@ -614,7 +623,9 @@ impl Wire {
             in_rx,
             out_tx,
             remote.clone(),
-            Some(cancel.clone()),
+            // Its own token: rsipstack cancels it when it retires the connection, which
+            // must not cut our writer short.
+            Some(cancel.child_token()),
         )
         .await
         else {
@@ -627,13 +638,22 @@ impl Wire {
         let writer = tokio::spawn(async move {
             loop {
                 let bytes = tokio::select! {
+                    biased;
+                    b = raw_rx.recv() => match b {
+                        Some(b) => b,
+                        None => {
+                            // The reader is done: write what is queued, then close.
+                            while let Ok(TransportEvent::Incoming(m, _, _)) = out_rx.try_recv() {
+                                if wr.write_all(&m.to_bytes()).await.is_err() {
+                                    break;
+                                }
+                            }
+                            break;
+                        }
+                    },
                     ev = out_rx.recv() => match ev {
                         Some(TransportEvent::Incoming(m, _, _)) => m.to_bytes(),
                         Some(_) => continue,
-                        None => break,
-                    },
-                    b = raw_rx.recv() => match b {
-                        Some(b) => b,
                         None => break,
                     },
                     _ = wcancel.cancelled() => break,
@@ -671,9 +691,9 @@ impl Wire {
                     }
                     vcms_sipcheck::Frame::Bad(r) => {
                         // The stream cannot be framed any more: answer if we can, close.
-                        let headers = r.headers.clone();
+                        let reason = format!("{}: {}", r.reason, r.detail);
                         if let Some(b) =
-                            vcms_sipcheck::reply(&buf, r.status, r.reason, &headers, &to_tag())
+                            vcms_sipcheck::reply(&buf, r.status, &reason, &r.headers, &to_tag())
                         {
                             let _ = raw_tx.send(b).await;
                         }
@@ -686,7 +706,11 @@ impl Wire {
                         match self.inspect(&raw, peer, transport) {
                             Outcome::Pass(msg) => {
                                 if in_tx
-                                    .send(TransportEvent::Incoming(msg, conn.clone(), remote.clone()))
+                                    .send(TransportEvent::Incoming(
+                                        msg,
+                                        conn.clone(),
+                                        remote.clone(),
+                                    ))
                                     .is_err()
                                 {
                                     break 'read;
@@ -703,10 +727,10 @@ impl Wire {
                 }
             }
         }
-        drop(in_tx);
+        // Let what is queued, and the answers to the last requests, go out; then close.
         drop(raw_tx);
-        // Let what is queued go out, then close.
-        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
+        drop(in_tx);
         cancel.cancel();
         self.endpoint.transport_layer.remove_connection(&conn);
     }

@@ -463,8 +463,18 @@ fn sip_traffic_logs_one_line_per_change_and_no_digest() {
     let (ok, _, err) = run(
         dir.path(),
         &[
-            "enterprise", "create", "--email", "logs@example.com", "--password",
-            "secret123", "--name", "Logs", "--company", "Log Co", "--country", "NL",
+            "enterprise",
+            "create",
+            "--email",
+            "logs@example.com",
+            "--password",
+            "secret123",
+            "--name",
+            "Logs",
+            "--company",
+            "Log Co",
+            "--country",
+            "NL",
         ],
     );
     assert!(ok, "{err}");
@@ -496,7 +506,11 @@ fn sip_traffic_logs_one_line_per_change_and_no_digest() {
         .to_string();
     let udp: std::net::SocketAddr = printed
         .iter()
-        .find_map(|l| l.trim().strip_prefix("sip udp:").map(|a| a.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("sip udp:")
+                .map(|a| a.trim().parse().unwrap())
+        })
         .unwrap_or_else(|| panic!("no sip udp address in {printed:?}"));
     let before = std::fs::metadata(&log).unwrap().len();
     rt.block_on(async {

@@ -52,7 +52,10 @@ async fn tcp_once(to: SocketAddr, msg: &str, wait: Duration) -> String {
 }
 
 fn status(r: &str) -> u16 {
-    r.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    r.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 fn header<'a>(r: &'a str, name: &str) -> Option<&'a str> {
@@ -188,7 +191,8 @@ async fn rfc3261_answers_to_unusual_requests() {
         (u.first().cloned().unwrap_or_default(), t)
     };
 
-    let v7 = request("OPTIONS", "sip:vcms.local", n, "", "").replace(" SIP/2.0\r\nVia", " SIP/7.0\r\nVia");
+    let v7 = request("OPTIONS", "sip:vcms.local", n, "", "")
+        .replace(" SIP/2.0\r\nVia", " SIP/7.0\r\nVia");
     let (u, t) = ask(v7).await;
     assert_eq!((status(&u), status(&t)), (505, 505), "{u}\n{t}");
     assert!(u.starts_with("SIP/2.0 505"), "{u}");
@@ -199,19 +203,36 @@ async fn rfc3261_answers_to_unusual_requests() {
     let (u, _) = ask(request("MESSAGE", "sip:1002@vcms.local", n, "", "hi")).await;
     assert_eq!(status(&u), 405, "{u}");
     let reason = u.lines().next().unwrap().to_string();
-    let allow: Vec<&str> = header(&u, "Allow").unwrap().split(',').map(str::trim).collect();
+    let allow: Vec<&str> = header(&u, "Allow")
+        .unwrap()
+        .split(',')
+        .map(str::trim)
+        .collect();
     for m in &allow {
-        assert!(reason.contains(m), "Allow names {m}, the reason does not: {reason}");
+        assert!(
+            reason.contains(m),
+            "Allow names {m}, the reason does not: {reason}"
+        );
     }
     for m in ["INVITE", "REGISTER", "OPTIONS"] {
         assert!(allow.contains(&m), "{allow:?}");
     }
 
-    let (u, t) = ask(request("OPTIONS", "sip:vcms.local", n, "Require: x-foo\r\n", "")).await;
+    let (u, t) = ask(request(
+        "OPTIONS",
+        "sip:vcms.local",
+        n,
+        "Require: x-foo\r\n",
+        "",
+    ))
+    .await;
     assert_eq!((status(&u), status(&t)), (420, 420), "{u}\n{t}");
     assert_eq!(header(&u, "Unsupported"), Some("x-foo"));
 
-    let (u, t) = ask(request("INVITE", "sip:1002@vcms.local", n, "", "").replace("sip:1002@", "xyz:1002@").replace("<xyz:", "<sip:")).await;
+    let (u, t) = ask(request("INVITE", "sip:1002@vcms.local", n, "", "")
+        .replace("sip:1002@", "xyz:1002@")
+        .replace("<xyz:", "<sip:"))
+    .await;
     assert_eq!((status(&u), status(&t)), (416, 416), "{u}\n{t}");
 
     // Another domain's address is not registered here, with or without credentials.
@@ -274,4 +295,84 @@ async fn connections_are_capped_and_stalled_handshakes_closed() {
     assert_eq!(t.register(Some(600)).await.unwrap().code, 200);
     let mut u = ua_of(&s, Transport::Tcp, &anna, None).await;
     assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
+}
+
+/// The 49 RFC 4475 torture messages, from `tests/sip/torture/`, over UDP and TCP: each gets
+/// the answer `index.txt` gives it (a status, `any` well-formed processing — never 400 or a
+/// 5xx other than 501 — or `none`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc4475_torture_messages_get_their_answers() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let udp = sip_addr(&s, Transport::Udp);
+    let tcp = sip_addr(&s, Transport::Tcp);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/sip/torture");
+    let index = std::fs::read_to_string(dir.join("index.txt")).unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    let mut count = 0;
+    // Fewer connections at once than the per-address cap (32).
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    for line in index
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (name, udp_want, tcp_want) = (
+            cols[0].to_string(),
+            cols[3].to_string(),
+            cols[4].to_string(),
+        );
+        let msg = std::fs::read(dir.join(format!("{name}.sip"))).unwrap();
+        count += 1;
+        let m = msg.clone();
+        let n = name.clone();
+        set.spawn(async move {
+            let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sock.connect(udp).await.unwrap();
+            sock.send(&m).await.unwrap();
+            let got = collect(&sock, Duration::from_millis(2500)).await;
+            (n, "udp", udp_want, got.first().cloned())
+        });
+        let slots = slots.clone();
+        set.spawn(async move {
+            let _slot = slots.acquire_owned().await.unwrap();
+            let mut t = TcpStream::connect(tcp).await.unwrap();
+            t.write_all(&msg).await.unwrap();
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; 65535];
+            let until = tokio::time::Instant::now() + Duration::from_millis(2500);
+            while let Ok(Ok(k)) = tokio::time::timeout_at(until, t.read(&mut buf)).await {
+                if k == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..k]);
+                if out.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let r = (!out.is_empty()).then(|| String::from_utf8_lossy(&out).into_owned());
+            (name, "tcp", tcp_want, r)
+        });
+    }
+    assert_eq!(count, 49, "the corpus has all 49 messages");
+    let mut wrong = Vec::new();
+    while let Some(r) = set.join_next().await {
+        let (name, t, want, got) = r.unwrap();
+        let code = got.as_deref().map(status);
+        let ok = match (want.as_str(), code) {
+            ("none", None) => true,
+            ("any", Some(c)) => c != 400 && (c < 500 || c == 501),
+            (w, Some(c)) => w.parse::<u16>().ok() == Some(c),
+            _ => false,
+        };
+        if !ok {
+            wrong.push(format!(
+                "{name} over {t}: want {want}, got {}",
+                got.as_deref()
+                    .and_then(|g| g.lines().next())
+                    .unwrap_or("nothing")
+            ));
+        }
+    }
+    wrong.sort();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
