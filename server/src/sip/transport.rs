@@ -187,9 +187,10 @@ impl Guard {
         if e.start.is_none_or(|s| now.duration_since(s) >= MINUTE) {
             return false;
         }
-        let allowed = (e.recv.saturating_mul(AMPLIFICATION))
-            .max(UNTRUSTED_FLOOR)
-            .min(UNTRUSTED_REPLY_BYTES);
+        let allowed = e
+            .recv
+            .saturating_mul(AMPLIFICATION)
+            .clamp(UNTRUSTED_FLOOR, UNTRUSTED_REPLY_BYTES);
         let n = bytes.len() as u64;
         if e.sent.saturating_add(n) > allowed {
             drop(b);
