@@ -479,7 +479,9 @@ impl Config {
             anyhow::bail!("sip.min_expires must be at least 1 and at most sip.max_expires");
         }
         if self.sip.max_auth_failures == 0 || self.sip.max_auth_failures_per_day == 0 {
-            anyhow::bail!("sip.max_auth_failures and sip.max_auth_failures_per_day must be at least 1");
+            anyhow::bail!(
+                "sip.max_auth_failures and sip.max_auth_failures_per_day must be at least 1"
+            );
         }
         if self.sip.max_bindings == 0 {
             anyhow::bail!("sip.max_bindings must be at least 1");

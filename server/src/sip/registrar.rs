@@ -460,28 +460,54 @@ impl Registrar {
             .map_or(0, |g| g.counted + g.pending)
     }
 
-    /// Count a wrong digest answer for `user` in the shared per-day count (one upsert,
-    /// only on a failure) and return today's count. It is counted here before the first
-    /// await, so a guess checked at the same moment on this instance already sees it.
-    async fn count_guess(&self, user: &str, now: Millis) -> i64 {
+    /// Take one of today's tries of `user` before its digest is compared (memory only, no
+    /// database): refused when the day's wrong answers and the tries being checked now
+    /// reach the limit, so that parallel guesses on this instance cannot run past it. Give
+    /// it back with [`Self::release_try`] on a right answer, or count it with
+    /// [`Self::count_guess`] on a wrong one.
+    fn take_try(&self, user: &str, now: Millis, exempt: bool) -> Result<(), Reply> {
         use std::sync::atomic::Ordering;
         let window = now - now.rem_euclid(GUESS_WINDOW);
-        {
-            let mut g = lock(&self.guesses);
-            if g.len() > self.guess_sweep_at.load(Ordering::Relaxed) {
-                g.retain(|_, e| e.window == window || e.pending > 0);
-                self.guess_sweep_at
-                    .store((g.len() * 2).max(100_000), Ordering::Relaxed);
-            }
-            let e = g.entry(user.to_string()).or_default();
-            if e.window != window {
-                *e = Guesses {
-                    window,
-                    ..Guesses::default()
-                };
-            }
-            e.pending += 1;
+        let limit = i64::from(self.cfg.max_auth_failures_per_day) * if exempt { 2 } else { 1 };
+        let mut g = lock(&self.guesses);
+        if g.len() > self.guess_sweep_at.load(Ordering::Relaxed) {
+            g.retain(|_, e| e.window == window || e.pending > 0);
+            self.guess_sweep_at
+                .store((g.len() * 2).max(100_000), Ordering::Relaxed);
         }
+        let e = g.entry(user.to_string()).or_default();
+        if e.window != window {
+            *e = Guesses {
+                window,
+                ..Guesses::default()
+            };
+        }
+        if e.counted + e.pending >= limit {
+            return Err(account_locked());
+        }
+        e.pending += 1;
+        Ok(())
+    }
+
+    /// Give back a try taken with [`Self::take_try`] (the answer was right).
+    fn release_try(&self, user: &str, now: Millis) {
+        let window = now - now.rem_euclid(GUESS_WINDOW);
+        let mut g = lock(&self.guesses);
+        if let Some(e) = g.get_mut(user) {
+            if e.window == window {
+                e.pending = (e.pending - 1).max(0);
+            }
+            if e.counted == 0 && e.pending == 0 {
+                // Only accounts with wrong answers today are kept.
+                g.remove(user);
+            }
+        }
+    }
+
+    /// Count a wrong digest answer (its try taken with [`Self::take_try`]) in the shared
+    /// per-day count — one upsert, on a failure only — and return today's count.
+    async fn count_guess(&self, user: &str, now: Millis) -> i64 {
+        let window = now - now.rem_euclid(GUESS_WINDOW);
         let key = format!("sip-digest:{user}");
         let counted = match self.app.store.conn().await {
             Ok(mut c) => crate::store::accounts::hit(&mut c, &key, GUESS_WINDOW, now).await,
@@ -491,11 +517,10 @@ impl Registrar {
             tracing::warn!(error = %e, "sip: counting a wrong digest answer");
         }
         let mut g = lock(&self.guesses);
-        let e = g.entry(user.to_string()).or_default();
-        if e.window != window {
+        let Some(e) = g.get_mut(user).filter(|e| e.window == window) else {
             // The day turned meanwhile: this answer belongs to the day before.
             return counted.unwrap_or(0);
-        }
+        };
         e.pending = (e.pending - 1).max(0);
         // Without the database, count it here so that this instance still bounds it.
         e.counted = e.counted.max(counted.unwrap_or(e.counted + 1));
@@ -524,7 +549,13 @@ impl Registrar {
     /// transport (over TCP or TLS the source is the connection's peer, so the same
     /// connection); a proxied request (INVITE) only over the binding's own TCP or TLS
     /// connection, since over UDP its source alone could be forged.
-    async fn refreshes(&self, account_id: i64, req: &rsip::Request, src: &Source, kind: Auth) -> bool {
+    async fn refreshes(
+        &self,
+        account_id: i64,
+        req: &rsip::Request,
+        src: &Source,
+        kind: Auth,
+    ) -> bool {
         let Some(addr) = src.addr else { return false };
         let addr = addr.to_string();
         let call_id = req.call_id_header().map(|c| c.value().to_string()).ok();
@@ -702,16 +733,17 @@ impl Registrar {
             tracing::error!(error = %e, "sip: account lookup");
             Reply::new(500)
         })?;
-        // Again, with no await between this check and the comparison below: a guess made
-        // while the limit was being reached on this instance is refused, not checked.
+        // Again after the awaits above, then the day's try is taken with no await before
+        // the comparison below: a guess made while the limit is being reached on this
+        // instance is refused, not checked.
         let exempt = self.refusal(req, user, src, kind, now).await?;
+        self.take_try(user, now, exempt)?;
         let ok = match &account {
             Some(a) => {
-                let password = self
-                    .app
-                    .secrets
-                    .open(&a.password_enc)
-                    .map_err(|_| Reply::new(500))?;
+                let Ok(password) = self.app.secrets.open(&a.password_enc) else {
+                    self.release_try(user, now);
+                    return Err(Reply::new(500));
+                };
                 let ha1 = digest::ha1(alg, user, &self.realm, &password);
                 let expected =
                     digest::expected_response(alg, &ha1, &req.method().to_string(), &cred);
@@ -720,7 +752,10 @@ impl Registrar {
             None => false,
         };
         let account = match (ok, account) {
-            (true, Some(a)) => a,
+            (true, Some(a)) => {
+                self.release_try(user, now);
+                a
+            }
             _ => {
                 // Counted on every path, the exempt one included.
                 let here = self.fail(user, ip, now);
@@ -750,12 +785,6 @@ impl Registrar {
         {
             // A replayed nonce-count: make the client start again with a fresh nonce.
             return Err(self.challenge_as(true, kind));
-        }
-        // A wrong answer checked on another thread at the same moment may have reached a
-        // limit meanwhile: then this right one is refused as if it came after it, so the
-        // password is found within the limit's wrong answers or not at all.
-        if let Some(r) = self.locked(user, ip, now, exempt) {
-            return Err(r);
         }
         if !exempt {
             // A refresh says nothing about the other devices behind its address.
@@ -842,9 +871,7 @@ impl Registrar {
             .map(|u| u.value().to_string())
             .unwrap_or_default();
 
-        let account = self
-            .authenticate(req, &user, src, Auth::Www)
-            .await?;
+        let account = self.authenticate(req, &user, src, Auth::Www).await?;
         if account.in_force == 0 {
             return Err(Reply::because(
                 403,

@@ -851,7 +851,10 @@ async fn guessing_from_many_addresses_is_bounded_per_account(db: Db) {
         .await
         .unwrap();
     drop(conn);
-    assert_eq!(counted, 100, "the per-account count, shared through the database");
+    assert_eq!(
+        counted, 100,
+        "the per-account count, shared through the database"
+    );
 
     // Now the right password from a new address is refused too, with the reason.
     let mut fresh = ua_at(&s, 42, &a.cloud_number, &a.password).await;
@@ -876,7 +879,7 @@ async fn guessing_from_many_addresses_is_bounded_per_account(db: Db) {
             "the device's refresh during the attack: {}",
             r.reason
         );
-        s.advance(20 * MINUTE);
+        s.advance(9 * MINUTE);
     }
     let d = wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
     assert_eq!(d.status_text, "Registered successfully");
