@@ -821,6 +821,14 @@ async fn guessing_from_many_addresses_is_bounded_per_account(db: Db) {
     )
     .await;
     assert_eq!(device.register(Some(3600)).await.unwrap().code, 200);
+    let mut desk = ua_of(
+        &s,
+        Transport::Tcp,
+        &a,
+        Some("7a0e2222-2222-4333-8444-555555555555"),
+    )
+    .await;
+    assert_eq!(desk.register(Some(3600)).await.unwrap().code, 200);
 
     // 200 wrong answers from 40 addresses (5 each, under the per-address lock), all at once.
     let mut attackers = Vec::new();
@@ -875,13 +883,19 @@ async fn guessing_from_many_addresses_is_bounded_per_account(db: Db) {
         let r = device.register(Some(3600)).await.unwrap();
         assert_eq!(
             (r.code, r.headers("Contact").len()),
-            (200, 1),
+            (200, 2),
             "the device's refresh during the attack: {}",
             r.reason
         );
         s.advance(9 * MINUTE);
     }
-    let d = wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
+    // A device registered over TCP refreshes too, and calls over its own connection
+    // (authenticated: the dialled extension does not exist).
+    assert_eq!(desk.register(Some(3600)).await.unwrap().code, 200);
+    let (_, fin) = desk.call("9999", "").await.unwrap();
+    let fin = fin.unwrap();
+    assert_eq!(fin.code, 404, "{}", fin.reason);
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 2).await;
     assert_eq!(d.status_text, "Registered successfully");
     // Its wrong answers count as well: one is challenged again, the next right one passes.
     device.opts.password = "not-the-password".into();
