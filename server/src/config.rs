@@ -154,12 +154,17 @@ pub struct SipConfig {
     pub max_bindings: usize,
     /// How long a digest nonce is good for before `stale=true`.
     pub nonce_secs: u64,
-    /// Failed digest answers for one account from one address before 403.
+    /// Failed digest answers for one account from one address (within 10 minutes) before
+    /// 403 for 10 minutes.
     pub max_auth_failures: u32,
     /// Digest algorithms offered in a 401/407, one WWW-Authenticate line each, in order.
     /// Default `["MD5"]`: every common client accepts it, and some (baresip 1.0) give up
     /// on a challenge that also offers SHA-256. `["SHA-256", "MD5"]` offers both.
     pub challenge_algorithms: Vec<String>,
+    /// Failed digest answers for one account from all addresses together in a day (UTC)
+    /// before new sign-ins of that account are refused with 403 until the day ends; a
+    /// device refreshing its live binding is exempt (up to twice this many).
+    pub max_auth_failures_per_day: u32,
     /// How long a call rings before the caller is told 480 (no answer), in seconds.
     pub ring_secs: u64,
 }
@@ -199,6 +204,7 @@ impl Default for SipConfig {
             nonce_secs: 300,
             max_auth_failures: 5,
             challenge_algorithms: vec!["MD5".into()],
+            max_auth_failures_per_day: 100,
             ring_secs: 120,
         }
     }
@@ -471,6 +477,11 @@ impl Config {
         }
         if self.sip.min_expires == 0 || self.sip.min_expires > self.sip.max_expires {
             anyhow::bail!("sip.min_expires must be at least 1 and at most sip.max_expires");
+        }
+        if self.sip.max_auth_failures == 0 || self.sip.max_auth_failures_per_day == 0 {
+            anyhow::bail!(
+                "sip.max_auth_failures and sip.max_auth_failures_per_day must be at least 1"
+            );
         }
         if self.sip.max_bindings == 0 {
             anyhow::bail!("sip.max_bindings must be at least 1");

@@ -208,12 +208,18 @@ use rustls::pki_types::pem::PemObject;
 
 impl Ua {
     pub async fn connect(opts: Options) -> anyhow::Result<Self> {
+        Self::connect_from(opts, None).await
+    }
+
+    /// Like [`Self::connect`], sending from `local` (an address of this host; port 0 picks
+    /// one) over UDP instead of the one the system picks. TCP and TLS ignore it.
+    pub async fn connect_from(opts: Options, local: Option<SocketAddr>) -> anyhow::Result<Self> {
         let (conn, local) = match opts.transport {
             Transport::Udp => {
-                let bind: SocketAddr = if opts.server.is_ipv6() {
-                    "[::]:0".parse()?
-                } else {
-                    "0.0.0.0:0".parse()?
+                let bind: SocketAddr = match local {
+                    Some(a) => a,
+                    None if opts.server.is_ipv6() => "[::]:0".parse()?,
+                    None => "0.0.0.0:0".parse()?,
                 };
                 let s = UdpSocket::bind(bind).await?;
                 s.connect(opts.server).await?;

@@ -9,7 +9,7 @@
 //! transaction per branch. Dialogs are kept in memory by Call-ID, for routing only.
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use rsipstack::transport::{SipAddr, SipConnection};
 use tokio::sync::mpsc;
 
 use crate::clock::{Millis, HOUR};
-use crate::sip::registrar::{source_of, Auth, Binding, Registrar, Reply};
+use crate::sip::registrar::{source_of, Auth, Binding, Registrar, Reply, Source};
 use crate::store::sip::SipAccount;
 
 /// Where a request goes: the address, over what, and the flow to reuse (TCP/TLS).
@@ -360,7 +360,7 @@ impl Proxy {
     }
 
     /// Who is calling whom, or why not.
-    async fn route(&self, req: &Request, ip: Option<IpAddr>) -> Result<Route, Reply> {
+    async fn route(&self, req: &Request, src: &Source) -> Result<Route, Reply> {
         let from = req
             .from_header()
             .and_then(|f| f.typed())
@@ -383,7 +383,7 @@ impl Proxy {
         let is_number = dialed.len() == 9 && dialed.bytes().all(|b| b.is_ascii_digit());
         let caller = self
             .registrar
-            .authenticate(req, &caller_number, ip, Auth::Proxy)
+            .authenticate(req, &caller_number, src, Auth::Proxy)
             .await?;
         if caller.in_force == 0 {
             return Err(Reply::because(
@@ -430,7 +430,7 @@ impl Proxy {
     async fn new_call(self: &Arc<Self>, mut stx: Transaction) {
         let src = source_of(&stx.original, stx.connection.as_ref());
         let req = stx.original.clone();
-        let route = match self.route(&req, src.addr.map(|a| a.ip())).await {
+        let route = match self.route(&req, &src).await {
             Ok(r) => r,
             Err(r) => return self.reply(stx, r).await,
         };

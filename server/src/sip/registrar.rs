@@ -112,10 +112,29 @@ pub struct Registrar {
     creds: Mutex<HashMap<String, (SipAccount, Millis, u64)>>,
     failures: Mutex<HashMap<(String, IpAddr), (u32, Millis)>>,
     fail_sweep_at: std::sync::atomic::AtomicUsize,
+    /// Wrong digest answers per cloud number today, as this instance knows them: the
+    /// database is the truth (`rate_limits`, key `sip-digest:<number>`, shared by every
+    /// instance); this is read on every request instead of the database.
+    guesses: Mutex<HashMap<String, Guesses>>,
+    guess_sweep_at: std::sync::atomic::AtomicUsize,
     commits: mpsc::UnboundedSender<Commit>,
     /// Call starts and ends, gathered for `CALL_BATCH` before they go to the committer.
     calls: mpsc::UnboundedSender<Vec<Op>>,
 }
+
+/// What this instance knows of one cloud number's wrong digest answers in the current day.
+#[derive(Debug, Clone, Copy, Default)]
+struct Guesses {
+    /// Start of the day (UTC) the counts belong to.
+    window: Millis,
+    /// The highest count the database answered for that day.
+    counted: i64,
+    /// Wrong answers found here whose count the database has not answered yet.
+    pending: i64,
+}
+
+/// The window of the per-account count of wrong digest answers.
+const GUESS_WINDOW: Millis = crate::clock::DAY;
 
 /// Which challenge: a registrar's (401, WWW-Authenticate / Authorization) or a proxy's
 /// (407, Proxy-Authenticate / Proxy-Authorization).
@@ -272,6 +291,8 @@ impl Registrar {
             creds: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             fail_sweep_at: std::sync::atomic::AtomicUsize::new(100_000),
+            guesses: Mutex::new(HashMap::new()),
+            guess_sweep_at: std::sync::atomic::AtomicUsize::new(100_000),
             commits: tx.clone(),
             calls: calls_tx,
         });
@@ -429,6 +450,173 @@ impl Registrar {
         }
     }
 
+    /// Wrong digest answers for `user` today as this instance knows them: the count the
+    /// database last answered plus those being counted here.
+    fn guesses_today(&self, user: &str, now: Millis) -> i64 {
+        let window = now - now.rem_euclid(GUESS_WINDOW);
+        lock(&self.guesses)
+            .get(user)
+            .filter(|g| g.window == window)
+            .map_or(0, |g| g.counted + g.pending)
+    }
+
+    /// Take one of today's tries of `user` before its digest is compared (memory only, no
+    /// database): refused when the day's wrong answers and the tries being checked now
+    /// reach the limit, so that parallel guesses on this instance cannot run past it. Give
+    /// it back with [`Self::release_try`] on a right answer, or count it with
+    /// [`Self::count_guess`] on a wrong one.
+    fn take_try(&self, user: &str, now: Millis, exempt: bool) -> Result<(), Reply> {
+        use std::sync::atomic::Ordering;
+        let window = now - now.rem_euclid(GUESS_WINDOW);
+        let limit = i64::from(self.cfg.max_auth_failures_per_day) * if exempt { 2 } else { 1 };
+        let mut g = lock(&self.guesses);
+        if g.len() > self.guess_sweep_at.load(Ordering::Relaxed) {
+            g.retain(|_, e| e.window == window || e.pending > 0);
+            self.guess_sweep_at
+                .store((g.len() * 2).max(100_000), Ordering::Relaxed);
+        }
+        let e = g.entry(user.to_string()).or_default();
+        if e.window != window {
+            *e = Guesses {
+                window,
+                ..Guesses::default()
+            };
+        }
+        if e.counted + e.pending >= limit {
+            return Err(account_locked());
+        }
+        e.pending += 1;
+        Ok(())
+    }
+
+    /// Give back a try taken with [`Self::take_try`] (the answer was right).
+    fn release_try(&self, user: &str, now: Millis) {
+        let window = now - now.rem_euclid(GUESS_WINDOW);
+        let mut g = lock(&self.guesses);
+        if let Some(e) = g.get_mut(user) {
+            if e.window == window {
+                e.pending = (e.pending - 1).max(0);
+            }
+            if e.counted == 0 && e.pending == 0 {
+                // Only accounts with wrong answers today are kept.
+                g.remove(user);
+            }
+        }
+    }
+
+    /// Count a wrong digest answer (its try taken with [`Self::take_try`]) in the shared
+    /// per-day count — one upsert, on a failure only — and return today's count.
+    async fn count_guess(&self, user: &str, now: Millis) -> i64 {
+        let window = now - now.rem_euclid(GUESS_WINDOW);
+        let key = format!("sip-digest:{user}");
+        let counted = match self.app.store.conn().await {
+            Ok(mut c) => crate::store::accounts::hit(&mut c, &key, GUESS_WINDOW, now).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &counted {
+            tracing::warn!(error = %e, "sip: counting a wrong digest answer");
+        }
+        let mut g = lock(&self.guesses);
+        let Some(e) = g.get_mut(user).filter(|e| e.window == window) else {
+            // The day turned meanwhile: this answer belongs to the day before.
+            return counted.unwrap_or(0);
+        };
+        e.pending = (e.pending - 1).max(0);
+        // Without the database, count it here so that this instance still bounds it.
+        e.counted = e.counted.max(counted.unwrap_or(e.counted + 1));
+        e.counted + e.pending
+    }
+
+    /// Why a request of `user` is refused before its digest is checked, if it is:
+    /// `exempt` says it refreshes a live binding (see [`Self::refusal`]).
+    fn locked(&self, user: &str, ip: Option<IpAddr>, now: Millis, exempt: bool) -> Option<Reply> {
+        let day = self.guesses_today(user, now);
+        let limit = i64::from(self.cfg.max_auth_failures_per_day);
+        if exempt {
+            return (day >= 2 * limit).then(account_locked);
+        }
+        if self.shut_out(user, ip, now) {
+            return Some(Reply::because(
+                403,
+                "Forbidden: too many failed sign-ins, try again in 10 minutes",
+            ));
+        }
+        (day >= limit).then(account_locked)
+    }
+
+    /// Whether `req` comes from a device that holds a live binding of `account_id`: a
+    /// REGISTER with that binding's Call-ID, from its source address and port, over its
+    /// transport (over TCP or TLS the source is the connection's peer, so the same
+    /// connection); a proxied request (INVITE) only over the binding's own TCP or TLS
+    /// connection, since over UDP its source alone could be forged.
+    async fn refreshes(
+        &self,
+        account_id: i64,
+        req: &rsip::Request,
+        src: &Source,
+        kind: Auth,
+    ) -> bool {
+        let Some(addr) = src.addr else { return false };
+        let addr = addr.to_string();
+        let call_id = req.call_id_header().map(|c| c.value().to_string()).ok();
+        let Some(st) = lock(&self.accounts).get(&account_id).cloned() else {
+            return false;
+        };
+        let now = self.app.now();
+        let s = st.lock().await;
+        s.bindings.iter().any(|b| {
+            b.expires_at > now
+                && b.transport == src.transport
+                && b.source == addr
+                && match kind {
+                    Auth::Www => call_id.as_deref() == Some(b.call_id.as_str()),
+                    Auth::Proxy => src.connection.is_some(),
+                }
+        })
+    }
+
+    /// Whether a request of `user` may have its digest checked: Err(the 403) when a lock
+    /// holds, Ok(true) when it does but the request refreshes a live binding (exempt),
+    /// Ok(false) when no lock holds. The locks:
+    ///
+    /// - per cloud number and source address: `max_auth_failures` (5) wrong answers within
+    ///   10 minutes, then 403 for 10 minutes;
+    /// - per cloud number, from every address and every instance together:
+    ///   `max_auth_failures_per_day` (100) wrong answers in a day (UTC), then 403 "try again
+    ///   later" until the day ends — the right password included.
+    ///
+    /// A request that refreshes a live binding of the account (see [`Self::refreshes`]) is
+    /// refused by neither, so no one locks out a device that keeps its registration: the
+    /// Call-ID is not known to someone who merely forges the device's address. Its wrong
+    /// answers still count, and past twice the daily limit it is refused too, so the
+    /// guesses at one account's password are at most 2 × `max_auth_failures_per_day` a day
+    /// (the second half only through a live binding's own Call-ID and source), plus, with
+    /// several instances, what another instance checks before its first count answers.
+    async fn refusal(
+        &self,
+        req: &rsip::Request,
+        user: &str,
+        src: &Source,
+        kind: Auth,
+        now: Millis,
+    ) -> Result<bool, Reply> {
+        let ip = src.addr.map(|a| a.ip());
+        let Some(refused) = self.locked(user, ip, now, false) else {
+            return Ok(false);
+        };
+        let account = match self.account(user, now).await {
+            Ok(Some(a)) => a,
+            _ => return Err(refused),
+        };
+        if !self.refreshes(account.id, req, src, kind).await {
+            return Err(refused);
+        }
+        match self.locked(user, ip, now, true) {
+            Some(r) => Err(r),
+            None => Ok(true),
+        }
+    }
+
     /// The account of a cloud number: from the cache while no account or license changed on
     /// this instance since it was read and it is younger than `CREDENTIAL_TTL` (changes made
     /// through another instance are seen within that time), else from the database.
@@ -491,16 +679,12 @@ impl Registrar {
         &self,
         req: &rsip::Request,
         user: &str,
-        ip: Option<IpAddr>,
+        src: &Source,
         kind: Auth,
     ) -> Result<SipAccount, Reply> {
         let now = self.app.now();
-        if self.shut_out(user, ip, now) {
-            return Err(Reply::because(
-                403,
-                "Forbidden: too many failed sign-ins, try again in 10 minutes",
-            ));
-        }
+        let ip = src.addr.map(|a| a.ip());
+        self.refusal(req, user, src, kind, now).await?;
         let header = match kind {
             Auth::Www => req.authorization_header().map(|h| h.value().to_string()),
             Auth::Proxy => req.headers.iter().find_map(|h| match h {
@@ -549,13 +733,17 @@ impl Registrar {
             tracing::error!(error = %e, "sip: account lookup");
             Reply::new(500)
         })?;
+        // Again after the awaits above, then the day's try is taken with no await before
+        // the comparison below: a guess made while the limit is being reached on this
+        // instance is refused, not checked.
+        let exempt = self.refusal(req, user, src, kind, now).await?;
+        self.take_try(user, now, exempt)?;
         let ok = match &account {
             Some(a) => {
-                let password = self
-                    .app
-                    .secrets
-                    .open(&a.password_enc)
-                    .map_err(|_| Reply::new(500))?;
+                let Ok(password) = self.app.secrets.open(&a.password_enc) else {
+                    self.release_try(user, now);
+                    return Err(Reply::new(500));
+                };
                 let ha1 = digest::ha1(alg, user, &self.realm, &password);
                 let expected =
                     digest::expected_response(alg, &ha1, &req.method().to_string(), &cred);
@@ -564,13 +752,26 @@ impl Registrar {
             None => false,
         };
         let account = match (ok, account) {
-            (true, Some(a)) => a,
+            (true, Some(a)) => {
+                self.release_try(user, now);
+                a
+            }
             _ => {
-                if self.fail(user, ip, now) {
+                // Counted on every path, the exempt one included.
+                let here = self.fail(user, ip, now);
+                let day = self.count_guess(user, now).await;
+                let limit = i64::from(self.cfg.max_auth_failures_per_day);
+                if exempt {
+                    if day > 2 * limit {
+                        return Err(account_locked());
+                    }
+                } else if here {
                     return Err(Reply::because(
                         403,
                         "Forbidden: too many failed sign-ins, try again in 10 minutes",
                     ));
+                } else if day > limit {
+                    return Err(account_locked());
                 }
                 return Err(self.challenge_as(false, kind));
             }
@@ -585,7 +786,10 @@ impl Registrar {
             // A replayed nonce-count: make the client start again with a fresh nonce.
             return Err(self.challenge_as(true, kind));
         }
-        self.succeeded(user, ip);
+        if !exempt {
+            // A refresh says nothing about the other devices behind its address.
+            self.succeeded(user, ip);
+        }
         Ok(account)
     }
 
@@ -667,9 +871,7 @@ impl Registrar {
             .map(|u| u.value().to_string())
             .unwrap_or_default();
 
-        let account = self
-            .authenticate(req, &user, src.addr.map(|a| a.ip()), Auth::Www)
-            .await?;
+        let account = self.authenticate(req, &user, src, Auth::Www).await?;
         if account.in_force == 0 {
             return Err(Reply::because(
                 403,
@@ -936,6 +1138,14 @@ impl Registrar {
             let _ = wait.await;
         }
     }
+}
+
+/// The refusal once an account's wrong digest answers of the day reached the limit.
+fn account_locked() -> Reply {
+    Reply::because(
+        403,
+        "Forbidden: too many failed sign-ins for this account today, try again later",
+    )
 }
 
 fn http_date(ms: Millis) -> String {

@@ -42,14 +42,14 @@ pub(crate) fn sip_addr(s: &TestServer, t: Transport) -> SocketAddr {
     .unwrap()
 }
 
-pub(crate) async fn ua(
+pub(crate) fn options(
     s: &TestServer,
     t: Transport,
     user: &str,
     password: &str,
     instance: Option<&str>,
-) -> Ua {
-    Ua::connect(Options {
+) -> Options {
+    Options {
         server: sip_addr(s, t),
         transport: t,
         domain: "vcms.local".into(),
@@ -60,9 +60,36 @@ pub(crate) async fn ua(
         tls_ca: None,
         algorithm: Algorithm::Md5,
         contact_addr: None,
-    })
+    }
+}
+
+pub(crate) async fn ua(
+    s: &TestServer,
+    t: Transport,
+    user: &str,
+    password: &str,
+    instance: Option<&str>,
+) -> Ua {
+    Ua::connect(options(s, t, user, password, instance))
+        .await
+        .unwrap()
+}
+
+/// A UDP UA sending from 127.0.0.`host` (all of 127/8 is loopback on Linux).
+async fn ua_at(s: &TestServer, host: u8, user: &str, password: &str) -> Ua {
+    let local: SocketAddr = format!("127.0.0.{host}:0").parse().unwrap();
+    Ua::connect_from(
+        options(s, Transport::Udp, user, password, None),
+        Some(local),
+    )
     .await
     .unwrap()
+}
+
+/// Move the test clock to an hour past the next midnight (UTC), so that a test of the
+/// per-day limit does not straddle two days.
+fn start_of_a_day(s: &TestServer) {
+    s.advance(DAY - s.now().rem_euclid(DAY) + 60 * MINUTE);
 }
 
 /// A UA with the account's own credentials.
@@ -779,3 +806,151 @@ async fn default_challenge_is_md5_only(db: Db) {
     assert_eq!(md5.register(Some(600)).await.unwrap().code, 200);
 }
 both!(default_challenge_is_md5_only);
+
+async fn guessing_from_many_addresses_is_bounded_per_account(db: Db) {
+    let s = TestServer::start(db).await;
+    start_of_a_day(&s);
+    let (_, c) = s.owner("guess@example.com").await;
+    let a = c.add_account(&new("Gus", "1010")).await.unwrap();
+    // A device registered before the attack.
+    let mut device = ua_of(
+        &s,
+        Transport::Udp,
+        &a,
+        Some("7a0e1111-2222-4333-8444-555555555555"),
+    )
+    .await;
+    assert_eq!(device.register(Some(3600)).await.unwrap().code, 200);
+    let mut desk = ua_of(
+        &s,
+        Transport::Tcp,
+        &a,
+        Some("7a0e2222-2222-4333-8444-555555555555"),
+    )
+    .await;
+    assert_eq!(desk.register(Some(3600)).await.unwrap().code, 200);
+
+    // 200 wrong answers from 40 addresses (5 each, under the per-address lock), all at once.
+    let mut attackers = Vec::new();
+    for host in 2..=41u8 {
+        let mut u = ua_at(&s, host, &a.cloud_number, "not-the-password").await;
+        attackers.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            for _ in 0..5 {
+                codes.push(u.register(Some(600)).await.unwrap().code);
+            }
+            codes
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in attackers {
+        codes.extend(t.await.unwrap());
+    }
+    let checked = codes.iter().filter(|c| **c == 401).count();
+    assert!(
+        checked <= 100,
+        "{checked} of 200 wrong digests from 40 addresses were checked (at most 100 a day per account): {codes:?}"
+    );
+    assert!(codes.iter().all(|c| matches!(c, 401 | 403)), "{codes:?}");
+    let mut conn = s.running.app.store.conn().await.unwrap();
+    let counted: i64 = sqlx::query_scalar("SELECT count FROM rate_limits WHERE key = $1")
+        .bind(format!("sip-digest:{}", a.cloud_number))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(
+        counted, 100,
+        "the per-account count, shared through the database"
+    );
+
+    // Now the right password from a new address is refused too, with the reason.
+    let mut fresh = ua_at(&s, 42, &a.cloud_number, &a.password).await;
+    let r = fresh.register(Some(600)).await.unwrap();
+    assert_eq!(
+        r.code, 403,
+        "the right password from a new address after 100 wrong answers: {} {}",
+        r.code, r.reason
+    );
+    assert!(r.reason.contains("try again later"), "{}", r.reason);
+    // So is a call made with it (the proxy's 407 digest is the same account's).
+    let mut caller = ua_at(&s, 43, &a.cloud_number, &a.password).await;
+    let (_, fin) = caller.call("1010", "").await.unwrap();
+    assert_eq!(fin.unwrap().code, 403);
+
+    // Meanwhile the device that registered before keeps refreshing, and its binding stays.
+    for _ in 0..3 {
+        let r = device.register(Some(3600)).await.unwrap();
+        assert_eq!(
+            (r.code, r.headers("Contact").len()),
+            (200, 2),
+            "the device's refresh during the attack: {}",
+            r.reason
+        );
+        s.advance(9 * MINUTE);
+    }
+    // A device registered over TCP refreshes too, and calls over its own connection
+    // (authenticated: the dialled extension does not exist).
+    assert_eq!(desk.register(Some(3600)).await.unwrap().code, 200);
+    let (_, fin) = desk.call("9999", "").await.unwrap();
+    let fin = fin.unwrap();
+    assert_eq!(fin.code, 404, "{}", fin.reason);
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 2).await;
+    assert_eq!(d.status_text, "Registered successfully");
+    // Its wrong answers count as well: one is challenged again, the next right one passes.
+    device.opts.password = "not-the-password".into();
+    assert_eq!(device.register(Some(3600)).await.unwrap().code, 401);
+    device.opts.password = a.password.clone();
+    assert_eq!(device.register(Some(3600)).await.unwrap().code, 200);
+    let r = fresh.register(Some(600)).await.unwrap();
+    assert_eq!(r.code, 403, "still the same day: {}", r.reason);
+
+    // The day ends: the new address gets in with the right password.
+    s.advance(DAY);
+    let r = fresh.register(Some(600)).await.unwrap();
+    assert_eq!(r.code, 200, "the next day: {}", r.reason);
+}
+both!(guessing_from_many_addresses_is_bounded_per_account);
+
+async fn a_forged_source_cannot_lock_out_a_refreshing_device(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, c) = s.owner("forged@example.com").await;
+    let a = c.add_account(&new("Vic", "1011")).await.unwrap();
+    let mut device = ua_at(&s, 1, &a.cloud_number, &a.password).await;
+    assert_eq!(device.register(Some(3600)).await.unwrap().code, 200);
+
+    // Someone sends wrong answers from the device's own address (another port, their own
+    // Call-ID, a nonce fetched elsewhere) until that address is shut out.
+    let mut forger = ua_at(&s, 1, &a.cloud_number, "not-the-password").await;
+    let mut codes = Vec::new();
+    for _ in 0..7 {
+        codes.push(forger.register(Some(600)).await.unwrap().code);
+    }
+    assert_eq!(codes, [401, 401, 401, 401, 401, 403, 403]);
+
+    // The device keeps refreshing its binding.
+    for _ in 0..3 {
+        let r = device.register(Some(3600)).await.unwrap();
+        assert_eq!(
+            (r.code, r.headers("Contact").len()),
+            (200, 1),
+            "the device's refresh from its address after 5 forged wrong answers: {}",
+            r.reason
+        );
+        s.advance(3 * MINUTE);
+    }
+    // Its Call-ID from another port is not enough, nor is a new registration from there.
+    forger.opts.password = a.password.clone();
+    forger.call_id = device.call_id.clone();
+    assert_eq!(forger.register(Some(600)).await.unwrap().code, 403);
+    let mut other = ua_at(&s, 1, &a.cloud_number, &a.password).await;
+    assert_eq!(other.register(Some(600)).await.unwrap().code, 403);
+    let d = wait_details(&c, a.id, |d| d.bindings.len() == 1).await;
+    assert_eq!(d.bindings[0].state, "Registered(UDP)");
+
+    // The per-address lock ends after 10 minutes.
+    s.advance(10 * MINUTE);
+    assert_eq!(other.register(Some(600)).await.unwrap().code, 200);
+    assert_eq!(device.register(Some(3600)).await.unwrap().code, 200);
+}
+both!(a_forged_source_cannot_lock_out_a_refreshing_device);
