@@ -453,6 +453,38 @@ fn check_config_tries_the_smtp_connection_and_says_what_is_wrong() {
 
 // ---------------- log volume of SIP (issue 15) ----------------
 
+/// Spawn `cmd` (a `serve`) with its log going to `log`; the lines it prints as it starts
+/// (the rest of its output is read and dropped).
+fn spawn_logged(cmd: &mut Command, log: &std::path::Path) -> (std::process::Child, Vec<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for _ in 0..8 {
+        match lines.next() {
+            Some(Ok(l)) => printed.push(l),
+            _ => break,
+        }
+    }
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    (child, printed)
+}
+
+/// The address printed after `label` (say `sip udp:`) at start.
+fn printed_addr(printed: &[String], label: &str) -> std::net::SocketAddr {
+    printed
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(label)
+                .map(|a| a.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no {label} address in {printed:?}"))
+}
+
 /// With the default log settings, SIP traffic is not logged message by message: twenty
 /// REGISTER cycles write one INFO line for the registration that changed something, and
 /// no digest answer ever reaches the log.
@@ -484,34 +516,13 @@ fn sip_traffic_logs_one_line_per_change_and_no_digest() {
         .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
         .env_remove("VCMS_LOG")
         .env_remove("RUST_LOG");
-    let mut child = c
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    for _ in 0..8 {
-        match lines.next() {
-            Some(Ok(l)) => printed.push(l),
-            _ => break,
-        }
-    }
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let (mut child, printed) = spawn_logged(c.arg("serve"), &log);
     let url = printed[0]
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_string();
-    let udp: std::net::SocketAddr = printed
-        .iter()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("sip udp:")
-                .map(|a| a.trim().parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no sip udp address in {printed:?}"));
+    let udp = printed_addr(&printed, "sip udp:");
     let before = std::fs::metadata(&log).unwrap().len();
     rt.block_on(async {
         let mut c = vcms_server::client::Client::new(&url);
@@ -590,35 +601,15 @@ fn out_of_file_descriptors_backs_off_and_logs_once() {
             sh.env_remove(k);
         }
     }
-    let mut child = sh
-        .args(["-c", &format!("ulimit -n 64 && exec '{exe}' serve")])
+    sh.args(["-c", &format!("ulimit -n 64 && exec '{exe}' serve")])
         .env("VCMS_SIP_UDP", "127.0.0.1:0")
         .env("VCMS_SIP_TCP", "127.0.0.1:0")
         .env("VCMS_SIP_TLS", "127.0.0.1:0")
         .env("VCMS_DATA_DIR", dir.path())
         .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
-        .env("VCMS_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    for _ in 0..8 {
-        match lines.next() {
-            Some(Ok(l)) => printed.push(l),
-            _ => break,
-        }
-    }
-    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    let tcp: std::net::SocketAddr = printed
-        .iter()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("sip tcp:")
-                .map(|a| a.trim().parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no sip tcp address in {printed:?}"));
+        .env("VCMS_LOG", "info");
+    let (mut child, printed) = spawn_logged(&mut sh, &log);
+    let tcp = printed_addr(&printed, "sip tcp:");
     // Many sources (each under the per-address cap), more connections than descriptors.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let held = rt.block_on(async {
