@@ -1,6 +1,6 @@
-//! SIP: the UDP, TCP and TLS listeners (rsipstack's transport and transaction layers) and
-//! what we answer on them: REGISTER (the registrar), calls (the proxy), OPTIONS (keep-alive
-//! pings).
+//! SIP: the UDP, TCP and TLS listeners (our own, in `transport`, feeding rsipstack's
+//! transaction layer) and what we answer on them: REGISTER (the registrar), calls (the
+//! proxy), OPTIONS (keep-alive pings).
 
 pub mod client;
 pub mod digest;
