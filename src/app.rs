@@ -244,8 +244,6 @@ pub struct App {
     pub audit_search: String,
     pub api_keys: Option<ApiKeyList>,
     pub key_cursor: usize,
-    /// For an admin: may they manage colleagues? (None: not known yet.)
-    pub manage_admins: Option<bool>,
     /// Backup email and MFA of the signed-in administrator.
     pub security: Option<Security>,
     /// A Bulk Add being read, previewed or applied.
@@ -324,7 +322,6 @@ impl App {
             audit_search: String::new(),
             api_keys: None,
             key_cursor: 0,
-            manage_admins: None,
             security: None,
             import: None,
             export_progress: Default::default(),
@@ -397,22 +394,25 @@ impl App {
         }
     }
 
-    fn role(&self) -> &str {
-        self.profile.as_ref().map(|p| p.role.as_str()).unwrap_or("")
+    /// What the server says the signed-in administrator may do (`permissions` of the
+    /// profile); nothing before the profile has arrived.
+    fn perms(&self) -> Permissions {
+        self.profile
+            .as_ref()
+            .map(|p| p.permissions.clone())
+            .unwrap_or_default()
     }
 
-    /// The System sections the signed-in role may use.
+    /// The System sections the signed-in administrator may use.
     pub fn sys_views(&self) -> Vec<SysView> {
-        let role = self.role().to_string();
+        let p = self.perms();
         SysView::ALL
             .iter()
             .copied()
             .filter(|v| match v {
-                SysView::Colleagues => {
-                    role == "owner" || (role == "admin" && self.manage_admins == Some(true))
-                }
-                SysView::Audit => role == "owner" || role == "admin",
-                SysView::ApiKeys => role == "owner",
+                SysView::Colleagues => p.manage_colleagues,
+                SysView::Audit => p.view_audit,
+                SysView::ApiKeys => p.manage_api_keys,
                 _ => true,
             })
             .collect()
@@ -431,9 +431,6 @@ impl App {
     fn load_sys(&mut self) {
         if !self.sys_views().contains(&self.sys) {
             self.sys = SysView::License;
-        }
-        if self.role() == "admin" && self.manage_admins.is_none() {
-            self.request(Req::Colleagues);
         }
         match self.sys {
             SysView::Colleagues => {
@@ -863,25 +860,27 @@ impl App {
             RemoveColleague,
         ];
         let keys = [CreateKey, RevokeKey];
-        match self.profile.as_ref().map(|p| p.role.as_str()) {
-            Some("helpdesk") | Some("help-desk") => {
-                let mut v = vec![
-                    Add, Edit, Remove, MarkAll, FailedList, Resend, Delete, AddLicense, BulkAdd,
-                ];
-                v.extend(colleagues);
-                v.extend(keys);
-                v
-            }
-            Some("admin") => {
-                let mut v = vec![AddLicense];
-                if self.manage_admins != Some(true) {
-                    v.extend(colleagues);
-                }
-                v.extend(keys);
-                v
-            }
-            _ => vec![],
+        if self.profile.is_none() {
+            return vec![];
         }
+        let p = self.perms();
+        let mut v = Vec::new();
+        if !p.manage_accounts {
+            v.extend([Add, Edit, Remove, MarkAll, BulkAdd]);
+        }
+        if !p.failed_emails {
+            v.extend([FailedList, Resend, Delete]);
+        }
+        if !p.add_licenses {
+            v.push(AddLicense);
+        }
+        if !p.manage_colleagues {
+            v.extend(colleagues);
+        }
+        if !p.manage_api_keys {
+            v.extend(keys);
+        }
+        v
     }
 
     pub fn cmd(&mut self, c: Cmd) {
@@ -2015,9 +2014,6 @@ impl App {
                 self.toast(m.message, false);
             }
             Reply::Colleagues(Ok(l)) => {
-                if self.role() == "admin" {
-                    self.manage_admins = Some(true);
-                }
                 let n = l.items.len();
                 self.colleagues = Some(l);
                 if self.colleague_cursor >= n {
@@ -2025,14 +2021,7 @@ impl App {
                 }
             }
             Reply::Colleagues(Err(e)) => {
-                if self.role() == "admin" && e.status() == Some(reqwest::StatusCode::FORBIDDEN) {
-                    self.manage_admins = Some(false);
-                    if self.sys == SysView::Colleagues {
-                        self.sys = SysView::Audit;
-                    }
-                } else {
-                    self.form_error(e);
-                }
+                self.form_error(e);
             }
             Reply::ColleagueDone(res) => match res {
                 Ok(x) => {

@@ -156,6 +156,38 @@ pub struct Profile {
     /// creator); `name`, `role` above are the key's, `username` and `email` are empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<KeyIdentity>,
+    /// What the caller may do, computed by the server from the role and its flags (the
+    /// same rules that refuse a request with 403): clients show or hide commands from this
+    /// alone.
+    #[serde(default)]
+    pub permissions: Permissions,
+}
+
+/// What the caller of `GET /api/v1/me` (a session or an API key) may do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Permissions {
+    /// List and read accounts.
+    pub view_accounts: bool,
+    /// Reset an account's password or pincode.
+    pub reset_secrets: bool,
+    /// Send account emails.
+    pub send_emails: bool,
+    /// Add, edit, import and remove accounts.
+    pub manage_accounts: bool,
+    /// The failed email list: resend and delete.
+    pub failed_emails: bool,
+    /// Invite, change, disable and remove colleagues.
+    pub manage_colleagues: bool,
+    /// Read the audit log.
+    pub view_audit: bool,
+    /// Read the licenses.
+    pub view_licenses: bool,
+    /// Bind licenses.
+    pub add_licenses: bool,
+    /// Create and revoke API keys.
+    pub manage_api_keys: bool,
+    /// Password, profile, security and sign-out: a person's, never an API key's.
+    pub personal: bool,
 }
 
 /// The API key behind a request (`GET /api/v1/me` with a key).

@@ -78,6 +78,9 @@ fn profile(a: &admin::AdminRow, e: &admin::EnterpriseRow) -> api::Profile {
         role: a.role.clone(),
         language: a.language.clone(),
         api_key: None,
+        permissions: Role::parse(&a.role)
+            .map(|r| r.permissions(a.manage_admins != 0, true))
+            .unwrap_or_default(),
     }
 }
 

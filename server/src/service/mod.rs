@@ -156,7 +156,35 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Everything the role (with the admin's `manage_admins` flag) may do; `person` is
+    /// false for an API key. The rules are `Role::may`'s, so what clients are told matches
+    /// what the server refuses.
+    pub fn permissions(self, manage_admins: bool, person: bool) -> crate::api::Permissions {
+        let may = |p: Perm| self.may(p, manage_admins);
+        crate::api::Permissions {
+            view_accounts: may(Perm::ViewAccounts),
+            reset_secrets: may(Perm::ResetSecrets),
+            send_emails: may(Perm::SendEmails),
+            manage_accounts: may(Perm::ManageAccounts),
+            failed_emails: may(Perm::FailedEmails),
+            manage_colleagues: may(Perm::ManageColleagues),
+            view_audit: may(Perm::ViewAudit),
+            view_licenses: may(Perm::ViewLicenses),
+            add_licenses: may(Perm::OwnerOnly),
+            manage_api_keys: may(Perm::OwnerOnly),
+            personal: person,
+        }
+    }
+}
+
 impl Actor {
+    /// What this actor may do (`GET /api/v1/me`).
+    pub fn permissions(&self) -> crate::api::Permissions {
+        self.role
+            .permissions(self.manage_admins, self.key_id.is_none())
+    }
+
     pub fn require(&self, p: Perm) -> Result<(), crate::error::AppError> {
         if self.role.may(p, self.manage_admins) {
             Ok(())

@@ -1095,5 +1095,6 @@ pub async fn key_profile(app: &App, actor: &Actor, key_id: i64) -> AppResult<api
             manage_admins: key.manage_admins,
             prefix: key.prefix,
         }),
+        permissions: actor.permissions(),
     })
 }

@@ -1194,3 +1194,76 @@ async fn disable_and_remove_end_event_streams_at_once(db: Db) {
     }
 }
 both!(disable_and_remove_end_event_streams_at_once);
+
+/// `GET /api/v1/me` says what the caller may do, for sessions and API keys alike, and what
+/// it says is what the server enforces: each permission agrees with the answer of a route
+/// that needs it (403, or not).
+async fn me_says_what_the_caller_may_do(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, owner) = s.owner("boss@perms.example").await;
+    let (_, plain_admin) = colleague(&s, &owner, "admin@perms.example", "admin", false).await;
+    let (_, lead_admin) = colleague(&s, &owner, "lead@perms.example", "admin", true).await;
+    let (_, desk) = colleague(&s, &owner, "desk@perms.example", "helpdesk", false).await;
+    let (_, desk_key) = key_client(&s, &owner, json!({"name": "d", "role": "helpdesk"})).await;
+    let (_, admin_key) = key_client(&s, &owner, json!({"name": "a", "role": "admin"})).await;
+    let (_, lead_key) = key_client(
+        &s,
+        &owner,
+        json!({"name": "l", "role": "admin", "manage_admins": true}),
+    )
+    .await;
+    let actors: Vec<(&str, &Client, [bool; 5])> = vec![
+        // manage_colleagues, view_audit, manage_api_keys, manage_accounts, personal
+        ("owner", &owner, [true, true, true, true, true]),
+        ("admin", &plain_admin, [false, true, false, true, true]),
+        (
+            "admin with the flag",
+            &lead_admin,
+            [true, true, false, true, true],
+        ),
+        ("help desk", &desk, [false, false, false, false, true]),
+        (
+            "help-desk key",
+            &desk_key,
+            [false, false, false, false, false],
+        ),
+        ("admin key", &admin_key, [false, true, false, true, false]),
+        (
+            "admin key with the flag",
+            &lead_key,
+            [true, true, false, true, false],
+        ),
+    ];
+    for (who, c, want) in actors {
+        let me: Value = c.get("/api/v1/me").await.unwrap();
+        let p = &me["permissions"];
+        let got = [
+            p["manage_colleagues"].as_bool(),
+            p["view_audit"].as_bool(),
+            p["manage_api_keys"].as_bool(),
+            p["manage_accounts"].as_bool(),
+            p["personal"].as_bool(),
+        ];
+        assert_eq!(got, want.map(Some), "{who}: {me}");
+        assert_eq!(p["view_accounts"], true, "{who}: {me}");
+        // What the server does agrees.
+        let allowed = |code: u16| code != 403;
+        let enforced = [
+            allowed(status(c, Method::GET, "/api/v1/colleagues", None).await),
+            allowed(status(c, Method::GET, "/api/v1/audit", None).await),
+            allowed(status(c, Method::GET, "/api/v1/apikeys", None).await),
+            allowed(
+                status(
+                    c,
+                    Method::POST,
+                    "/api/v1/accounts",
+                    Some(json!({"name": "Perm Test", "extension": "4321", "send_email": false})),
+                )
+                .await,
+            ),
+            allowed(status(c, Method::GET, "/api/v1/me/security", None).await),
+        ];
+        assert_eq!(enforced, want, "{who}: the server enforces what /me says");
+    }
+}
+both!(me_says_what_the_caller_may_do);
