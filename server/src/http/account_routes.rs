@@ -98,7 +98,7 @@ async fn update_account(
 }
 
 /// Generate a new password; the account's endpoints are signed out.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", params(("id" = i64, Path)), security(("session" = [])),
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", operation_id = "reset_account_password", params(("id" = i64, Path)), security(("session" = [])),
     responses((status = 200, body = AccountDetails), (status = 404, body = ErrorBody)))]
 async fn reset_password(
     State(app): State<AppState>,
@@ -339,6 +339,7 @@ async fn endpoint_directory(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DirectoryEventsQuery {
     /// Resume after this event id (also read from the Last-Event-ID header).
     after: Option<i64>,

@@ -91,7 +91,7 @@ impl Modify for SecurityAddon {
 #[openapi(
     info(title = "vcms", description = "VC cloud management service: enterprises, administrators, licenses, cloud accounts, emails."),
     modifiers(&SecurityAddon),
-    components(schemas(crate::api::ErrorBody))
+    components(schemas(crate::api::ErrorBody, crate::api::AccountSort))
 )]
 struct ApiDoc;
 
