@@ -95,6 +95,90 @@ impl Modify for SecurityAddon {
 )]
 struct ApiDoc;
 
+/// What an error status means, for the document.
+fn status_text(status: &str) -> &'static str {
+    match status {
+        "400" => "Bad request: a body that is not JSON, a path parameter of the wrong type, or a wrong or expired token or captcha",
+        "401" => "Not signed in, or the session or key has ended",
+        "403" => "The caller's role may not do this (or an API key asks for something personal)",
+        "404" => "No such object in the caller's enterprise",
+        "409" => "Conflicts with what exists (`field` names the value)",
+        "413" => "The request body is larger than the server accepts",
+        "415" => "The body is not sent as `Content-Type: application/json`",
+        "422" => "A value breaks an input rule, or has the wrong type (`field` names it)",
+        "423" => "Frozen after too many wrong tries (`retry_after_secs`)",
+        "429" => "Too many tries: wait `retry_after_secs`",
+        "500" => "Something broke inside the server (the detail is in its log)",
+        "503" => "The database does not answer or is busy: try again",
+        _ => "",
+    }
+}
+
+/// The error statuses every operation of a kind can answer, documented once here rather than
+/// on each handler: 401 for authenticated routes, the JSON body's rejections (400, 413, 415,
+/// 422) where there is a body, 422 for a query parameter of the wrong type, 400 for a path
+/// parameter of the wrong type, 500 and 503 everywhere. Each handler lists its own (403, 404,
+/// 409, 423, 429…). Every error has the `ErrorBody` schema; empty descriptions are filled.
+fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |status: &str| {
+        ResponseBuilder::new()
+            .description(status_text(status))
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let has = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
+            let mut statuses = vec!["500", "503"];
+            if op.security.is_some() {
+                statuses.push("401");
+            }
+            if op.request_body.is_some() {
+                statuses.extend(["400", "413", "415", "422"]);
+            }
+            if has(ParameterIn::Query) {
+                statuses.push("422");
+            }
+            if has(ParameterIn::Path) {
+                statuses.push("400");
+            }
+            for status in statuses {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::T(error(status)));
+            }
+            for (status, r) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = r {
+                    if r.description.is_empty() {
+                        r.description = match status.as_str() {
+                            "200" | "201" | "202" => "Done".into(),
+                            s => status_text(s).into(),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The whole HTTP API and its OpenAPI document.
 pub fn router(app: AppState) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -103,6 +187,8 @@ pub fn router(app: AppState) -> Router {
         .merge(account_routes::routes())
         .merge(team_routes::routes())
         .split_for_parts();
+    let mut api = api;
+    complete_responses(&mut api);
     let doc = std::sync::Arc::new(api);
     router
         .route(
