@@ -97,3 +97,88 @@ async fn independent_validator_accepts_document() {
         "openapi-spec-validator refuses the document:\n{short}"
     );
 }
+
+/// A value of the wrong type for a typed query parameter: an integer, a boolean or an enum.
+fn bad_value(doc: &Value, schema: &Value) -> Option<&'static str> {
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => doc.pointer(r.strip_prefix('#')?)?,
+        None => schema,
+    };
+    if schema.get("enum").is_some() {
+        return Some("no-such-value");
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if types.contains(&"integer") || types.contains(&"number") {
+        Some("abc")
+    } else if types.contains(&"boolean") {
+        Some("maybe")
+    } else {
+        None
+    }
+}
+
+/// Every typed query parameter of every operation in the document is enforced: a value of the
+/// wrong type is refused with 422 `invalid_input` naming the parameter, never ignored.
+#[tokio::test]
+async fn bad_query_parameters_are_refused_naming_them() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, owner) = s.owner("contract@example.com").await;
+    let doc = document(&s).await;
+    let mut probes = vec![];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] != "query" {
+                    continue;
+                }
+                let name = p["name"].as_str().unwrap().to_string();
+                if let Some(bad) = bad_value(&doc, &p["schema"]) {
+                    let path = path.replace("{id}", "1");
+                    probes.push((method.to_uppercase(), format!("{path}?{name}={bad}"), name));
+                }
+            }
+        }
+    }
+    assert!(
+        probes.len() >= 8,
+        "only {} typed query parameters: is the document read?",
+        probes.len()
+    );
+    let mut wrong = vec![];
+    for (method, url, name) in &probes {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            owner.send::<Value, Value>(method.clone(), url, None),
+        )
+        .await;
+        let got = match r {
+            Err(_) => "accepted (a stream started)".to_string(),
+            Ok(Ok(_)) => "accepted".to_string(),
+            Ok(Err(e))
+                if e.status().map(|s| s.as_u16()) == Some(422)
+                    && e.code() == "invalid_input"
+                    && e.field() == Some(name.as_str()) =>
+            {
+                assert!(e.to_string().contains(name.as_str()), "{e}");
+                continue;
+            }
+            Ok(Err(e)) => format!(
+                "{:?} {} field={:?}: {e}",
+                e.status().map(|s| s.as_u16()),
+                e.code(),
+                e.field()
+            ),
+        };
+        wrong.push(format!("{method} {url}: {got}"));
+    }
+    assert!(
+        wrong.is_empty(),
+        "query parameters of the wrong type not refused with 422 naming them:\n{}",
+        wrong.join("\n")
+    );
+}
