@@ -128,7 +128,7 @@ async fn reset_password(
 
 /// Change the password (old, new, confirm). Other sessions end.
 #[utoipa::path(post, path = "/api/v1/password/change", tag = "auth", request_body = ChangePasswordRequest, security(("session" = [])),
-    responses((status = 200, body = Message), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 423, body = ErrorBody)))]
 async fn change_password(
     State(app): State<AppState>,
     Auth(actor): Auth,

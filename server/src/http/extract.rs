@@ -98,7 +98,20 @@ pub fn checked_json<T: DeserializeOwned>(
         Err(e) => return Ok(Err(e)),
     };
     check_json(&v)?;
+    if !v.is_object() {
+        return Err(not_an_object());
+    }
     Ok(serde_json::from_value(v))
+}
+
+/// Every request body of the API is a JSON object (serde would also take a struct written
+/// as an array, `[null, null]`: the document does not allow it, so neither does the server).
+fn not_an_object() -> AppError {
+    AppError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_request",
+        "The request body is not valid: it must be a JSON object",
+    )
 }
 
 /// JSON body whose strings are free of control characters and whose rejections are our
@@ -111,6 +124,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let axum::Json(v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
         check_json(&v)?;
+        if !v.is_object() {
+            return Err(not_an_object());
+        }
         Ok(ApiJson(from_value(v)?))
     }
 }

@@ -157,7 +157,8 @@ fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
                 statuses.push("422");
             }
             if has(ParameterIn::Path) {
-                statuses.push("400");
+                // A path parameter of the wrong type (400) or with a control character (422).
+                statuses.extend(["400", "422"]);
             }
             for status in statuses {
                 op.responses
@@ -179,6 +180,92 @@ fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// No string the API takes may hold a control character (`extract.rs` refuses them with 422):
+/// the document says so with a `pattern` on every string of a request body (and of the
+/// schemas it refers to) and on every string path or query parameter. Response schemas are
+/// left alone (a captcha's text art has newlines).
+fn refuse_control_characters(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    const PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+    fn add_pattern(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                let is_string = match map.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                };
+                if is_string && !map.contains_key("enum") && !map.contains_key("pattern") {
+                    map.insert("pattern".into(), Value::String(PATTERN.into()));
+                }
+                for (k, item) in map.iter_mut() {
+                    if k != "$ref" {
+                        add_pattern(item);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(add_pattern),
+            _ => {}
+        }
+    }
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, item) in map {
+                    match (k.as_str(), item) {
+                        ("$ref", Value::String(r)) => {
+                            if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                                out.push(name.to_string());
+                            }
+                        }
+                        _ => refs(item, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+            _ => {}
+        }
+    }
+    // Inline request schemas, and the components request bodies reach.
+    let mut todo = vec![];
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut() {
+                if let Some(body) = op.get_mut("requestBody") {
+                    refs(body, &mut todo);
+                    add_pattern(body);
+                }
+                for p in op
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if p["in"] == "path" || p["in"] == "query" {
+                        refs(&p["schema"], &mut todo);
+                        if let Some(schema) = p.get_mut("schema") {
+                            add_pattern(schema);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut done = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            refs(schema, &mut todo);
+            add_pattern(schema);
+        }
+    }
+}
+
 /// The whole HTTP API and its OpenAPI document.
 pub fn router(app: AppState) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -189,7 +276,9 @@ pub fn router(app: AppState) -> Router {
         .split_for_parts();
     let mut api = api;
     complete_responses(&mut api);
-    let doc = std::sync::Arc::new(api);
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    refuse_control_characters(&mut doc);
+    let doc = std::sync::Arc::new(doc);
     router
         .route(
             "/api/openapi.json",

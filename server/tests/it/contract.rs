@@ -182,3 +182,27 @@ async fn bad_query_parameters_are_refused_naming_them() {
         wrong.join("\n")
     );
 }
+
+/// Every request body is a JSON object: a struct written as an array (`[null, null]`, which
+/// serde alone would take for a struct of optional fields) is refused with 422, not applied.
+#[tokio::test]
+async fn request_bodies_must_be_objects() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, owner) = s.owner("objects@example.com").await;
+    let before = owner.profile().await.unwrap();
+    for (method, path) in [
+        (Method::PATCH, "/api/v1/me"),
+        (Method::PATCH, "/api/v1/me/security"),
+        (Method::POST, "/endpoint/v1/logout"),
+    ] {
+        let e = err(owner
+            .send::<Value, Value>(method.clone(), path, Some(&serde_json::json!([null, null])))
+            .await);
+        assert_eq!(
+            e.status().map(|s| s.as_u16()),
+            Some(422),
+            "{method} {path}: {e}"
+        );
+    }
+    assert_eq!(owner.profile().await.unwrap(), before);
+}
