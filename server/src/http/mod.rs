@@ -198,6 +198,15 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
                 if is_string && !map.contains_key("enum") && !map.contains_key("pattern") {
                     map.insert("pattern".into(), Value::String(PATTERN.into()));
                 }
+                // Keys of a body's objects are checked too.
+                if map.get("type").is_some_and(|t| t == "object")
+                    && !map.contains_key("propertyNames")
+                {
+                    map.insert(
+                        "propertyNames".into(),
+                        serde_json::json!({ "pattern": PATTERN }),
+                    );
+                }
                 for (k, item) in map.iter_mut() {
                     if k != "$ref" {
                         add_pattern(item);
