@@ -292,9 +292,11 @@ pub enum AccountSort {
 pub struct AccountQuery {
     /// 1-based page number (default 1).
     #[serde(default)]
+    #[param(minimum = 1)]
     pub page: Option<i64>,
     /// Rows per page, 1 to 100 (default 10).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i64>,
     /// Any part of the name, cloud number, extension or email, case-insensitive.
     #[serde(default)]
@@ -819,7 +821,9 @@ pub struct AuditQuery {
     pub search: Option<String>,
     #[serde(default)]
     pub page: Option<i64>,
+    /// Rows per page, 1 to 500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<i64>,
 }
 

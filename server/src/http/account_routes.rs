@@ -38,7 +38,7 @@ pub use super::extract::{ApiPath, ApiQuery};
 /// sorted by extension unless asked otherwise; `search` matches any part of the name, cloud
 /// number, extension or email.
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountQuery), security(("session" = [])),
-    responses((status = 200, body = AccountPage), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = AccountPage)))]
 async fn list_accounts(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -51,7 +51,7 @@ async fn list_accounts(
 /// the account-information email. The cloud number is the enterprise number + extension;
 /// the password and a 7-day single-use pincode are generated.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccount, security(("session" = [])),
-    responses((status = 201, body = AccountDetails), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = AccountDetails), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_account(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -76,7 +76,7 @@ async fn get_account(
 
 /// Details of the account with this extension.
 #[utoipa::path(get, path = "/api/v1/accounts/by-extension/{extension}", tag = "accounts", params(("extension" = String, Path)), security(("session" = [])),
-    responses((status = 200, body = AccountDetails), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AccountDetails), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn get_account_by_extension(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -87,7 +87,7 @@ async fn get_account_by_extension(
 
 /// Edit name, extension (the cloud number follows at once) and email ("" removes it).
 #[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = i64, Path)), request_body = AccountUpdate, security(("session" = [])),
-    responses((status = 200, body = AccountDetails), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = AccountDetails), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_account(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -98,7 +98,7 @@ async fn update_account(
 }
 
 /// Generate a new password; the account's endpoints are signed out.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", params(("id" = i64, Path)), security(("session" = [])),
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", operation_id = "reset_account_password", params(("id" = i64, Path)), security(("session" = [])),
     responses((status = 200, body = AccountDetails), (status = 404, body = ErrorBody)))]
 async fn reset_password(
     State(app): State<AppState>,
@@ -121,7 +121,7 @@ async fn reset_pincode(
 
 /// Remove accounts, all or nothing; their cloud numbers stop working at once.
 #[utoipa::path(post, path = "/api/v1/accounts/remove", tag = "accounts", request_body = IdList, security(("session" = [])),
-    responses((status = 200, body = RemoveResult), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = RemoveResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_accounts(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -148,7 +148,7 @@ async fn send_emails(
 /// (`replayed: true`) instead of importing twice; the same key with other rows gets 409.
 #[utoipa::path(post, path = "/api/v1/accounts/batch", tag = "accounts", request_body = BatchRequest, security(("session" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters; kept 24 hours")),
-    responses((status = 200, body = BatchResult), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = BatchResult), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn batch(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -169,7 +169,7 @@ async fn batch(
 
 /// The failed email list: recipient, account, reason, time, attempts.
 #[utoipa::path(get, path = "/api/v1/emails/failed", tag = "emails", security(("session" = [])),
-    responses((status = 200, body = FailedEmailList)))]
+    responses((status = 200, body = FailedEmailList), (status = 403, body = ErrorBody)))]
 async fn failed_emails(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -179,7 +179,7 @@ async fn failed_emails(
 
 /// Send failed emails again (account emails are rewritten with the account's current data).
 #[utoipa::path(post, path = "/api/v1/emails/failed/resend", tag = "emails", request_body = IdList, security(("session" = [])),
-    responses((status = 200, body = CountResult), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CountResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn resend_failed(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -190,7 +190,7 @@ async fn resend_failed(
 
 /// Delete failed emails from the list.
 #[utoipa::path(post, path = "/api/v1/emails/failed/delete", tag = "emails", request_body = IdList, security(("session" = [])),
-    responses((status = 200, body = CountResult), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CountResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_failed(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -264,7 +264,7 @@ async fn list_devices(
 
 /// Provision a device serial against an account; the answer shows the device secret once.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/devices", tag = "accounts", params(("id" = i64, Path)), request_body = ProvisionDeviceRequest, security(("session" = [])),
-    responses((status = 200, body = ProvisionedDevice), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ProvisionedDevice), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn provision_device(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -278,7 +278,7 @@ async fn provision_device(
 
 /// Remove a provisioned device: it can no longer sign in with its secret.
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}/devices/{serial}", tag = "accounts", params(("id" = i64, Path), ("serial" = String, Path)), security(("session" = [])),
-    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_device(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -339,6 +339,7 @@ async fn endpoint_directory(
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DirectoryEventsQuery {
     /// Resume after this event id (also read from the Last-Event-ID header).
     after: Option<i64>,

@@ -52,7 +52,7 @@ async fn new_captcha(State(app): State<AppState>) -> Result<Json<Captcha>, AppEr
 
 /// Register an enterprise; an activation email (valid 12 hours) goes to the email given.
 #[utoipa::path(post, path = "/api/v1/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = RegisterResponse), (status = 409, body = ErrorBody)))]
 async fn register(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,
@@ -62,7 +62,7 @@ async fn register(
 
 /// Activate an enterprise with the token from the activation email: starts the 30-day trial.
 #[utoipa::path(post, path = "/api/v1/activate", tag = "auth", request_body = TokenRequest,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 async fn activate(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
@@ -72,7 +72,7 @@ async fn activate(
 
 /// Send the activation email again (the same answer whether or not the email is known).
 #[utoipa::path(post, path = "/api/v1/activation/resend", tag = "auth", request_body = EmailRequest,
-    responses((status = 202, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 202, body = Message)))]
 async fn resend_activation(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<EmailRequest>,
@@ -97,14 +97,14 @@ async fn login(
 
 /// End this session.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "auth", security(("session" = [])),
-    responses((status = 200, body = Message), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody)))]
 async fn logout(State(app): State<AppState>, Auth(actor): Auth) -> Result<Json<Message>, AppError> {
     Ok(Json(auth::logout(&app, &actor).await?))
 }
 
 /// Ask for a password reset email (the same answer whether or not the email is known).
 #[utoipa::path(post, path = "/api/v1/password/forgot", tag = "auth", request_body = EmailRequest,
-    responses((status = 202, body = Message), (status = 400, body = ErrorBody)))]
+    responses((status = 202, body = Message)))]
 async fn forgot_password(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<EmailRequest>,
@@ -118,7 +118,7 @@ async fn forgot_password(
 /// Set a new password with the token from the reset email (valid 10 minutes, single use).
 /// Ends every session of the administrator.
 #[utoipa::path(post, path = "/api/v1/password/reset", tag = "auth", request_body = ResetPasswordRequest,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 async fn reset_password(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
@@ -128,7 +128,7 @@ async fn reset_password(
 
 /// Change the password (old, new, confirm). Other sessions end.
 #[utoipa::path(post, path = "/api/v1/password/change", tag = "auth", request_body = ChangePasswordRequest, security(("session" = [])),
-    responses((status = 200, body = Message), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 423, body = ErrorBody)))]
 async fn change_password(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -149,7 +149,7 @@ async fn get_profile(
 /// Edit personal information: name, company, country, language (username and enterprise
 /// number are read-only).
 #[utoipa::path(patch, path = "/api/v1/me", tag = "auth", request_body = ProfileUpdate, security(("session" = [])),
-    responses((status = 200, body = Profile), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Profile), (status = 403, body = ErrorBody)))]
 async fn update_profile(
     State(app): State<AppState>,
     Auth(actor): Auth,

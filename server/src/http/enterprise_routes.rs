@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventQuery {
     /// Resume after this event id (also read from the Last-Event-ID header).
     after: Option<i64>,
@@ -29,7 +30,7 @@ struct EventQuery {
 /// `ChangeEvent` as data and its id as the SSE id; `event: session_ended` when the session
 /// ends. Changes made through any server instance arrive within a second.
 #[utoipa::path(get, path = "/api/v1/events", tag = "enterprise", params(EventQuery), security(("session" = [])),
-    responses((status = 200, content_type = "text/event-stream", body = ChangeEvent), (status = 401, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/event-stream", body = ChangeEvent)))]
 async fn event_stream(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -76,7 +77,7 @@ async fn event_stream(
 
 /// The enterprise: number, trial and quota ("Account (13/20)", "7 can be added").
 #[utoipa::path(get, path = "/api/v1/enterprise", tag = "enterprise", security(("session" = [])),
-    responses((status = 200, body = Enterprise), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Enterprise)))]
 async fn get_enterprise(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -86,7 +87,7 @@ async fn get_enterprise(
 
 /// Licenses bound to the enterprise, with status, service life and days left.
 #[utoipa::path(get, path = "/api/v1/licenses", tag = "enterprise", security(("session" = [])),
-    responses((status = 200, body = LicenseList)))]
+    responses((status = 200, body = LicenseList), (status = 403, body = ErrorBody)))]
 async fn list_licenses(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -96,7 +97,7 @@ async fn list_licenses(
 
 /// Bind a license number (case-insensitive) to the enterprise: "License binding successfully".
 #[utoipa::path(post, path = "/api/v1/licenses", tag = "enterprise", request_body = AddLicenseRequest, security(("session" = [])),
-    responses((status = 200, body = AddLicenseResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = AddLicenseResponse), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_license(
     State(app): State<AppState>,
     Auth(actor): Auth,

@@ -4,7 +4,7 @@
 //! `rows[2].email`, or the parameter's name) before any handler or the database sees it. No
 //! field of the API is multi-line, so there are no exceptions. Rejections are our JSON errors.
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, RawPathParams, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -98,7 +98,20 @@ pub fn checked_json<T: DeserializeOwned>(
         Err(e) => return Ok(Err(e)),
     };
     check_json(&v)?;
+    if !v.is_object() {
+        return Err(not_an_object());
+    }
     Ok(serde_json::from_value(v))
+}
+
+/// Every request body of the API is a JSON object (serde would also take a struct written
+/// as an array, `[null, null]`: the document does not allow it, so neither does the server).
+fn not_an_object() -> AppError {
+    AppError::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "bad_request",
+        "The request body is not valid: it must be a JSON object",
+    )
 }
 
 /// JSON body whose strings are free of control characters and whose rejections are our
@@ -111,6 +124,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let axum::Json(v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
         check_json(&v)?;
+        if !v.is_object() {
+            return Err(not_an_object());
+        }
         Ok(ApiJson(from_value(v)?))
     }
 }
@@ -126,16 +142,36 @@ pub fn check_query(query: Option<&str>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Query extractor: control characters refused, rejections are our JSON errors.
+/// A query string as `T`; a parameter of the wrong type (`page=abc`, an unknown `sort`) is
+/// 422 `invalid_input` naming the parameter. Parameters `T` does not know are ignored.
+pub fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, AppError> {
+    check_query(query)?;
+    let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(
+        query.unwrap_or_default().as_bytes(),
+    ));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path.is_empty() || path == "." {
+            "query".to_string()
+        } else {
+            printable(&path)
+        };
+        AppError::invalid(
+            &field,
+            format!("The query parameter {field} is not valid: {}", e.inner()),
+        )
+    })
+}
+
+/// Query extractor: control characters refused, a parameter of the wrong type is 422 naming
+/// it; rejections are our JSON errors.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        check_query(parts.uri.query())?;
-        let Query(q) = Query::<T>::from_request_parts(parts, state).await?;
-        Ok(ApiQuery(q))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiQuery(parse_query(parts.uri.query())?))
     }
 }
 
@@ -173,6 +209,31 @@ mod tests {
             Some("email")
         );
         assert!(check_json(&serde_json::json!({"name": "陈媛媛 ok", "n": 1})).is_ok());
+    }
+
+    #[test]
+    fn query_parameters_of_the_wrong_type_name_the_parameter() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Q {
+            #[serde(default)]
+            page_size: Option<i64>,
+            #[serde(default)]
+            desc: Option<bool>,
+        }
+        let e = parse_query::<Q>(Some("page_size=abc")).unwrap_err();
+        assert_eq!(e.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.body.field.as_deref(), Some("page_size"));
+        assert_eq!(
+            parse_query::<Q>(Some("desc=maybe"))
+                .unwrap_err()
+                .body
+                .field
+                .as_deref(),
+            Some("desc")
+        );
+        let q = parse_query::<Q>(Some("page_size=5&other=x")).unwrap();
+        assert_eq!((q.page_size, q.desc), (Some(5), None));
+        assert!(parse_query::<Q>(None).unwrap().page_size.is_none());
     }
 
     #[test]

@@ -91,9 +91,189 @@ impl Modify for SecurityAddon {
 #[openapi(
     info(title = "vcms", description = "VC cloud management service: enterprises, administrators, licenses, cloud accounts, emails."),
     modifiers(&SecurityAddon),
-    components(schemas(crate::api::ErrorBody))
+    components(schemas(crate::api::ErrorBody, crate::api::AccountSort))
 )]
 struct ApiDoc;
+
+/// What an error status means, for the document.
+fn status_text(status: &str) -> &'static str {
+    match status {
+        "400" => "Bad request: a body that is not JSON, a path parameter of the wrong type, or a wrong or expired token or captcha",
+        "401" => "Not signed in, or the session or key has ended",
+        "403" => "The caller's role may not do this (or an API key asks for something personal)",
+        "404" => "No such object in the caller's enterprise",
+        "409" => "Conflicts with what exists (`field` names the value)",
+        "413" => "The request body is larger than the server accepts",
+        "415" => "The body is not sent as `Content-Type: application/json`",
+        "422" => "A value breaks an input rule, or has the wrong type (`field` names it)",
+        "423" => "Frozen after too many wrong tries (`retry_after_secs`)",
+        "429" => "Too many tries: wait `retry_after_secs`",
+        "500" => "Something broke inside the server (the detail is in its log)",
+        "503" => "The database does not answer or is busy: try again",
+        _ => "",
+    }
+}
+
+/// The error statuses every operation of a kind can answer, documented once here rather than
+/// on each handler: 401 for authenticated routes, the JSON body's rejections (400, 413, 415,
+/// 422) where there is a body, 422 for a query parameter of the wrong type, 400 for a path
+/// parameter of the wrong type, 500 and 503 everywhere. Each handler lists its own (403, 404,
+/// 409, 423, 429…). Every error has the `ErrorBody` schema; empty descriptions are filled.
+fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |status: &str| {
+        ResponseBuilder::new()
+            .description(status_text(status))
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in api.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let params = op.parameters.as_deref().unwrap_or_default();
+            let has = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
+            let mut statuses = vec!["500", "503"];
+            if op.security.is_some() {
+                statuses.push("401");
+            }
+            if op.request_body.is_some() {
+                statuses.extend(["400", "413", "415", "422"]);
+            }
+            if has(ParameterIn::Query) {
+                statuses.push("422");
+            }
+            if has(ParameterIn::Path) {
+                // A path parameter of the wrong type (400) or with a control character (422).
+                statuses.extend(["400", "422"]);
+            }
+            for status in statuses {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| RefOr::T(error(status)));
+            }
+            for (status, r) in op.responses.responses.iter_mut() {
+                if let RefOr::T(r) = r {
+                    if r.description.is_empty() {
+                        r.description = match status.as_str() {
+                            "200" | "201" | "202" => "Done".into(),
+                            s => status_text(s).into(),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// No string the API takes may hold a control character (`extract.rs` refuses them with 422):
+/// the document says so with a `pattern` on every string of a request body (and of the
+/// schemas it refers to) and on every string path or query parameter. Response schemas are
+/// left alone (a captcha's text art has newlines).
+fn refuse_control_characters(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    const PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+    fn add_pattern(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                let is_string = match map.get("type") {
+                    Some(Value::String(t)) => t == "string",
+                    Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                };
+                if is_string && !map.contains_key("enum") && !map.contains_key("pattern") {
+                    map.insert("pattern".into(), Value::String(PATTERN.into()));
+                }
+                // Keys of a body's objects are checked too.
+                if map.get("type").is_some_and(|t| t == "object")
+                    && !map.contains_key("propertyNames")
+                {
+                    map.insert(
+                        "propertyNames".into(),
+                        serde_json::json!({ "pattern": PATTERN }),
+                    );
+                }
+                for (k, item) in map.iter_mut() {
+                    if k != "$ref" {
+                        add_pattern(item);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(add_pattern),
+            _ => {}
+        }
+    }
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, item) in map {
+                    match (k.as_str(), item) {
+                        ("$ref", Value::String(r)) => {
+                            if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                                out.push(name.to_string());
+                            }
+                        }
+                        _ => refs(item, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+            _ => {}
+        }
+    }
+    // Inline request schemas, and the components request bodies reach.
+    let mut todo = vec![];
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for op in item.values_mut() {
+                if let Some(body) = op.get_mut("requestBody") {
+                    refs(body, &mut todo);
+                    add_pattern(body);
+                }
+                for p in op
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if p["in"] == "path" || p["in"] == "query" {
+                        refs(&p["schema"], &mut todo);
+                        if let Some(schema) = p.get_mut("schema") {
+                            add_pattern(schema);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut done = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !done.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            refs(schema, &mut todo);
+            add_pattern(schema);
+        }
+    }
+}
 
 /// The whole HTTP API and its OpenAPI document.
 pub fn router(app: AppState) -> Router {
@@ -103,7 +283,11 @@ pub fn router(app: AppState) -> Router {
         .merge(account_routes::routes())
         .merge(team_routes::routes())
         .split_for_parts();
-    let doc = std::sync::Arc::new(api);
+    let mut api = api;
+    complete_responses(&mut api);
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    refuse_control_characters(&mut doc);
+    let doc = std::sync::Arc::new(doc);
     router
         .route(
             "/api/openapi.json",

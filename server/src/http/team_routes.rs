@@ -40,7 +40,7 @@ async fn list_colleagues(
 
 /// Invite a colleague: an invitation email with a link valid 48 hours.
 #[utoipa::path(post, path = "/api/v1/colleagues", tag = "colleagues", request_body = InviteRequest, security(("session" = [])),
-    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn invite(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -64,7 +64,7 @@ async fn set_role(
 /// Send the invitation again (new link; the old one stops working). For a colleague who
 /// already set up, the password is scrambled and their sessions end.
 #[utoipa::path(post, path = "/api/v1/colleagues/{id}/resend", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
-    responses((status = 200, body = Colleague), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn resend(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -75,7 +75,7 @@ async fn resend(
 
 /// Disable a colleague: their sessions end at once and sign-in is refused.
 #[utoipa::path(post, path = "/api/v1/colleagues/{id}/disable", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
-    responses((status = 200, body = Colleague), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn disable(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -86,7 +86,7 @@ async fn disable(
 
 /// Enable a disabled colleague again.
 #[utoipa::path(post, path = "/api/v1/colleagues/{id}/enable", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
-    responses((status = 200, body = Colleague), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Colleague), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn enable(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -97,7 +97,7 @@ async fn enable(
 
 /// Remove a colleague.
 #[utoipa::path(post, path = "/api/v1/colleagues/{id}/remove", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
-    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -108,7 +108,7 @@ async fn remove(
 
 /// Accept an invitation: set a password with the token from the email (valid 48 hours).
 #[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "colleagues", request_body = AcceptInvitation,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
 async fn accept(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<AcceptInvitation>,
@@ -118,7 +118,7 @@ async fn accept(
 
 /// Finish an MFA sign-in with the 6-digit code from the email (valid 5 minutes, 5 tries).
 #[utoipa::path(post, path = "/api/v1/login/mfa", tag = "auth", request_body = MfaVerify,
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 423, body = ErrorBody)))]
 async fn verify_mfa(
     State(app): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -129,7 +129,7 @@ async fn verify_mfa(
 
 /// Send a new MFA code (at most every 30 seconds).
 #[utoipa::path(post, path = "/api/v1/login/mfa/resend", tag = "auth", request_body = MfaResend,
-    responses((status = 200, body = Message), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn resend_mfa(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<MfaResend>,
@@ -138,7 +138,7 @@ async fn resend_mfa(
 }
 
 /// Login email, backup email, MFA.
-#[utoipa::path(get, path = "/api/v1/me/security", tag = "auth", security(("session" = [])), responses((status = 200, body = Security)))]
+#[utoipa::path(get, path = "/api/v1/me/security", tag = "auth", security(("session" = [])), responses((status = 200, body = Security), (status = 403, body = ErrorBody)))]
 async fn get_security(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -148,7 +148,7 @@ async fn get_security(
 
 /// Change the login email, backup email or MFA (asks for the current password).
 #[utoipa::path(patch, path = "/api/v1/me/security", tag = "auth", request_body = SecurityUpdate, security(("session" = [])),
-    responses((status = 200, body = Security), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Security), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_security(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -181,7 +181,7 @@ async fn list_keys(
 
 /// Create an API key with a name and a role; the key is in this answer only.
 #[utoipa::path(post, path = "/api/v1/apikeys", tag = "apikeys", request_body = NewApiKey, security(("session" = [])),
-    responses((status = 200, body = ApiKeyCreated), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ApiKeyCreated), (status = 403, body = ErrorBody)))]
 async fn create_key(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -192,7 +192,7 @@ async fn create_key(
 
 /// Revoke an API key.
 #[utoipa::path(post, path = "/api/v1/apikeys/{id}/revoke", tag = "apikeys", params(("id" = i64, Path)), security(("session" = [])),
-    responses((status = 200, body = Message), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn revoke_key(
     State(app): State<AppState>,
     Auth(actor): Auth,

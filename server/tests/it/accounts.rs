@@ -268,8 +268,12 @@ async fn list_paging_sorting_and_search(db: Db) {
         })
         .await);
     assert_eq!(e.field(), Some("page"));
+    // A parameter of the wrong type: 422 naming it.
     let e = err(c.get::<AccountPage>("/api/v1/accounts?page=abc").await);
-    assert_eq!(e.code(), "bad_request");
+    assert_eq!(
+        (e.status().map(|s| s.as_u16()), e.code(), e.field()),
+        (Some(422), "invalid_input", Some("page"))
+    );
 }
 both!(list_paging_sorting_and_search);
 

@@ -421,11 +421,12 @@ async fn paging_cannot_overflow(db: Db) {
         .await
         .unwrap();
     assert_eq!((p.page, p.items.len()), (1, 1));
-    // A number past i64 is a JSON 400, not a 500.
+    // A number past i64 is a JSON 422 naming the parameter, not a 500.
     let e = err(c
         .get::<AuditPage>("/api/v1/audit?page=99999999999999999999")
         .await);
-    assert_eq!(e.status().map(|s| s.as_u16()), Some(400), "{e}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(422), "{e}");
+    assert_eq!(e.field(), Some("page"), "{e}");
 }
 both!(paging_cannot_overflow);
 

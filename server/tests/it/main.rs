@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod auth;
 mod calls;
+mod contract;
 mod enumeration;
 mod import;
 mod input;

@@ -146,6 +146,8 @@ async fn role_matrix(db: Db) {
     let mut n = 0;
     let mut ext = 2000;
     let mut covered = std::collections::BTreeSet::new();
+    // Every (method, path, status) seen: each status must be documented for its operation.
+    let mut observed: Vec<(Method, String, u16)> = vec![];
     for (who, client) in [
         (Owner, &owner),
         (Admin, &admin),
@@ -456,10 +458,12 @@ async fn role_matrix(db: Db) {
             // Another enterprise's object first (before ours may be removed).
             if let Some(fp) = foreign_path {
                 let st = status(client, m.clone(), &fp, body.clone()).await;
+                observed.push((m.clone(), fp.clone(), st));
                 let expect = if allowed.contains(&who) { 404 } else { 403 };
                 assert_eq!(st, expect, "{m} {fp} as {who:?}: another enterprise");
             }
             let (st, code) = code_of(client, m.clone(), &path, body).await;
+            observed.push((m.clone(), path.clone(), st));
             let ok = allowed.contains(&who);
             assert_eq!(st == 200, ok, "{m} {path} as {who:?}: got {st} {code}");
             if !ok {
@@ -507,10 +511,60 @@ async fn role_matrix(db: Db) {
             }
         }
     }
+    // Every status the matrix saw is documented for its operation, with the error body.
+    let mut undocumented = std::collections::BTreeSet::new();
+    for (m, path, st) in &observed {
+        let (template, op) = operation(&doc, m, path)
+            .unwrap_or_else(|| panic!("{m} {path} is not in the OpenAPI document"));
+        let responses = op["responses"].as_object().unwrap();
+        let documented = if *st == 200 {
+            // The client reports every 2xx as 200.
+            responses.keys().any(|k| k.starts_with('2'))
+        } else {
+            responses.get(&st.to_string()).is_some_and(|r| {
+                r["content"]["application/json"]["schema"]["$ref"]
+                    == "#/components/schemas/ErrorBody"
+            })
+        };
+        if !documented {
+            undocumented.insert(format!("{m} {template} -> {st}"));
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "statuses answered but not documented (with ErrorBody) in the OpenAPI document:\n{}",
+        undocumented.into_iter().collect::<Vec<_>>().join("\n")
+    );
     // The foreign enterprise's data is untouched.
     assert_eq!(other.account(foreign.id).await.unwrap().name, "B");
 }
 both!(role_matrix);
+
+/// The OpenAPI operation a concrete request goes to: the path template whose segments match
+/// (`{…}` matches any), the one with the most literal segments when several do.
+fn operation<'a>(doc: &'a Value, method: &Method, path: &str) -> Option<(String, &'a Value)> {
+    let path = path.split('?').next().unwrap_or_default();
+    let segs: Vec<&str> = path.split('/').collect();
+    let mut best: Option<(usize, &String, &Value)> = None;
+    for (template, item) in doc["paths"].as_object()? {
+        let t: Vec<&str> = template.split('/').collect();
+        if t.len() != segs.len() {
+            continue;
+        }
+        let matches = t
+            .iter()
+            .zip(&segs)
+            .all(|(a, b)| a.starts_with('{') || a == b);
+        let literal = t.iter().filter(|a| !a.starts_with('{')).count();
+        let Some(op) = item.get(method.as_str().to_lowercase()) else {
+            continue;
+        };
+        if matches && best.is_none_or(|(n, _, _)| literal > n) {
+            best = Some((literal, template, op));
+        }
+    }
+    best.map(|(_, t, op)| (t.clone(), op))
+}
 
 async fn invitations_expire_resend_disable_remove(db: Db) {
     let s = TestServer::start(db).await;

@@ -1,0 +1,208 @@
+//! The API contract: the OpenAPI document at `/api/openapi.json` is complete and valid (every
+//! `$ref` resolves; an independent validator accepts it), and every query parameter it
+//! types is enforced (a value of the wrong type is refused with 422 naming the parameter).
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::common::*;
+
+async fn document(s: &TestServer) -> Value {
+    s.client().get("/api/openapi.json").await.unwrap()
+}
+
+/// Every `$ref` in `v`, with the JSON pointer of the object that holds it.
+fn refs(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map {
+                if k == "$ref" {
+                    out.push((at.to_string(), item.as_str().unwrap_or_default().into()));
+                } else {
+                    let k = k.replace('~', "~0").replace('/', "~1");
+                    refs(item, &format!("{at}/{k}"), out);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                refs(item, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every `$ref` of the document points into the document itself and resolves: a client
+/// generator can follow all of them.
+#[tokio::test]
+async fn every_ref_resolves() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let doc = document(&s).await;
+    let mut all = vec![];
+    refs(&doc, "", &mut all);
+    assert!(
+        all.len() > 50,
+        "only {} references: is the document read?",
+        all.len()
+    );
+    let broken: Vec<String> = all
+        .iter()
+        .filter(|(_, r)| {
+            r.strip_prefix('#')
+                .and_then(|ptr| doc.pointer(ptr))
+                .is_none()
+        })
+        .map(|(at, r)| format!("{at}: {r}"))
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "references that do not resolve:\n{}",
+        broken.join("\n")
+    );
+}
+
+/// `openapi-spec-validator` (PyPI) accepts the document. Skipped with a note when it is not
+/// installed, unless `VCMS_REQUIRE_OPENAPI_VALIDATOR=1` (CI) makes its absence a failure.
+#[tokio::test]
+async fn independent_validator_accepts_document() {
+    let required = std::env::var("VCMS_REQUIRE_OPENAPI_VALIDATOR").as_deref() == Ok("1");
+    let s = TestServer::start(Db::Sqlite).await;
+    let doc = document(&s).await;
+    let path = s.dir.path().join("openapi.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let out = match std::process::Command::new("openapi-spec-validator")
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+            eprintln!(
+                "note: openapi-spec-validator is not installed (pip install openapi-spec-validator): \
+                 the document was not checked by it"
+            );
+            return;
+        }
+        Err(e) => panic!("openapi-spec-validator could not run: {e}"),
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its error repeats the whole document: keep the message readable.
+    let short: String = text.chars().take(2000).collect();
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator refuses the document:\n{short}"
+    );
+}
+
+/// A value of the wrong type for a typed query parameter: an integer, a boolean or an enum.
+fn bad_value(doc: &Value, schema: &Value) -> Option<&'static str> {
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => doc.pointer(r.strip_prefix('#')?)?,
+        None => schema,
+    };
+    if schema.get("enum").is_some() {
+        return Some("no-such-value");
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    if types.contains(&"integer") || types.contains(&"number") {
+        Some("abc")
+    } else if types.contains(&"boolean") {
+        Some("maybe")
+    } else {
+        None
+    }
+}
+
+/// Every typed query parameter of every operation in the document is enforced: a value of the
+/// wrong type is refused with 422 `invalid_input` naming the parameter, never ignored.
+#[tokio::test]
+async fn bad_query_parameters_are_refused_naming_them() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, owner) = s.owner("contract@example.com").await;
+    let doc = document(&s).await;
+    let mut probes = vec![];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                if p["in"] != "query" {
+                    continue;
+                }
+                let name = p["name"].as_str().unwrap().to_string();
+                if let Some(bad) = bad_value(&doc, &p["schema"]) {
+                    let path = path.replace("{id}", "1");
+                    probes.push((method.to_uppercase(), format!("{path}?{name}={bad}"), name));
+                }
+            }
+        }
+    }
+    assert!(
+        probes.len() >= 8,
+        "only {} typed query parameters: is the document read?",
+        probes.len()
+    );
+    let mut wrong = vec![];
+    for (method, url, name) in &probes {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            owner.send::<Value, Value>(method.clone(), url, None),
+        )
+        .await;
+        let got = match r {
+            Err(_) => "accepted (a stream started)".to_string(),
+            Ok(Ok(_)) => "accepted".to_string(),
+            Ok(Err(e))
+                if e.status().map(|s| s.as_u16()) == Some(422)
+                    && e.code() == "invalid_input"
+                    && e.field() == Some(name.as_str()) =>
+            {
+                assert!(e.to_string().contains(name.as_str()), "{e}");
+                continue;
+            }
+            Ok(Err(e)) => format!(
+                "{:?} {} field={:?}: {e}",
+                e.status().map(|s| s.as_u16()),
+                e.code(),
+                e.field()
+            ),
+        };
+        wrong.push(format!("{method} {url}: {got}"));
+    }
+    assert!(
+        wrong.is_empty(),
+        "query parameters of the wrong type not refused with 422 naming them:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Every request body is a JSON object: a struct written as an array (`[null, null]`, which
+/// serde alone would take for a struct of optional fields) is refused with 422, not applied.
+#[tokio::test]
+async fn request_bodies_must_be_objects() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, owner) = s.owner("objects@example.com").await;
+    let before = owner.profile().await.unwrap();
+    for (method, path) in [
+        (Method::PATCH, "/api/v1/me"),
+        (Method::PATCH, "/api/v1/me/security"),
+        (Method::POST, "/endpoint/v1/logout"),
+    ] {
+        let e = err(owner
+            .send::<Value, Value>(method.clone(), path, Some(&serde_json::json!([null, null])))
+            .await);
+        assert_eq!(
+            e.status().map(|s| s.as_u16()),
+            Some(422),
+            "{method} {path}: {e}"
+        );
+    }
+    assert_eq!(owner.profile().await.unwrap(), before);
+}
