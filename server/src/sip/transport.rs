@@ -172,12 +172,13 @@ impl Guard {
         if !is_reply {
             return true;
         }
+        if self.is_trusted(ip, now) {
+            return true;
+        }
+        // Only an address not yet trusted has its 2xx read (not every reply on the hot path).
         if bytes.starts_with(b"SIP/2.0 2") && completes_handshake(bytes) {
             self.trust(ip, now);
             lock(&self.budgets).remove(&ip);
-            return true;
-        }
-        if self.is_trusted(ip, now) {
             return true;
         }
         let mut b = lock(&self.budgets);
@@ -218,11 +219,6 @@ impl Guard {
             ip,
             handshaking: false,
         })
-    }
-
-    /// How many TCP/TLS connections are open now.
-    pub fn connections(&self) -> usize {
-        self.total.load(Ordering::Relaxed)
     }
 }
 
@@ -371,14 +367,9 @@ impl Wire {
             vcms_sipcheck::Verdict::Ignore => return Outcome::Drop,
             vcms_sipcheck::Verdict::Reject(r) => {
                 tracing::debug!(%src, status = r.status, why = r.detail, "sip: refused");
-                let mut headers = r.headers.clone();
-                headers.push(("Server".into(), self.user_agent.clone()));
                 // The reason names the field and the rule, so a device (or its user) sees why.
                 let reason = format!("{}: {}", r.reason, r.detail);
-                return match vcms_sipcheck::reply(raw, r.status, &reason, &headers, &to_tag()) {
-                    Some(b) => Outcome::Answer(b),
-                    None => Outcome::Drop,
-                };
+                return self.answer(raw, r.status, &reason, r.headers);
             }
             vcms_sipcheck::Verdict::Accept(info) => {
                 // A datagram longer than its Content-Length: the rest is not the body.
@@ -391,23 +382,11 @@ impl Wire {
             Ok(m) => m,
             Err(e) => {
                 tracing::debug!(%src, error = %e, "sip: unparsable message");
-                let (status, reason) = if unknown_method(raw) {
-                    (501, "Not Implemented")
+                return if unknown_method(raw) {
+                    let allow = ("Allow".to_string(), super::proxy::ALLOW.to_string());
+                    self.answer(raw, 501, "Not Implemented", vec![allow])
                 } else {
-                    (400, "Bad Request")
-                };
-                let headers = [
-                    ("Allow".to_string(), super::proxy::ALLOW.to_string()),
-                    ("Server".to_string(), self.user_agent.clone()),
-                ];
-                let headers = if status == 501 {
-                    &headers[..]
-                } else {
-                    &headers[1..]
-                };
-                return match vcms_sipcheck::reply(raw, status, reason, headers, &to_tag()) {
-                    Some(b) => Outcome::Answer(b),
-                    None => Outcome::Drop,
+                    self.answer(raw, 400, "Bad Request", vec![])
                 };
             }
         };
@@ -427,6 +406,22 @@ impl Wire {
         match SipConnection::update_msg_received(msg, src, transport) {
             Ok(m) => Outcome::Pass(m),
             Err(_) => Outcome::Drop,
+        }
+    }
+
+    /// A refusal built from the raw request (it may not parse further), with our Server
+    /// header; nothing when the request lacks what a response must copy.
+    fn answer(
+        &self,
+        raw: &[u8],
+        status: u16,
+        reason: &str,
+        mut headers: Vec<(String, String)>,
+    ) -> Outcome {
+        headers.push(("Server".into(), self.user_agent.clone()));
+        match vcms_sipcheck::reply(raw, status, reason, &headers, &to_tag()) {
+            Some(b) => Outcome::Answer(b),
+            None => Outcome::Drop,
         }
     }
 
@@ -693,8 +688,7 @@ impl Wire {
                     vcms_sipcheck::Frame::Bad(r) => {
                         // The stream cannot be framed any more: answer if we can, close.
                         let reason = format!("{}: {}", r.reason, r.detail);
-                        if let Some(b) =
-                            vcms_sipcheck::reply(&buf, r.status, &reason, &r.headers, &to_tag())
+                        if let Outcome::Answer(b) = self.answer(&buf, r.status, &reason, r.headers)
                         {
                             let _ = raw_tx.send(b).await;
                         }
