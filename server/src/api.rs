@@ -687,6 +687,24 @@ pub struct ChangeEvent {
     pub at: String,
 }
 
+/// `GET /api/v1/events` asked for JSON rather than a stream: the changes after `after` (at
+/// most 200) and the id to ask after next.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ChangePage {
+    pub changes: Vec<ChangeEvent>,
+    /// Send as `after` on the next poll.
+    pub last_id: i64,
+}
+
+/// `GET /endpoint/v1/directory/events` asked for JSON rather than a stream: the directory
+/// changes after `after` (at most 200) and the id to ask after next.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DirectoryChangePage {
+    pub changes: Vec<DirectoryChange>,
+    /// Send as `after` on the next poll.
+    pub last_id: i64,
+}
+
 // ---------------- colleagues, MFA, API keys, audit ----------------
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]

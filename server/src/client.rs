@@ -512,7 +512,9 @@ impl Client {
         };
         // No overall timeout: the stream lives as long as the session.
         let http = reqwest::Client::new();
-        let mut rb = http.get(url);
+        let mut rb = http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }

@@ -345,34 +345,33 @@ struct DirectoryEventsQuery {
     after: Option<i64>,
 }
 
-/// Live directory changes as server-sent events: `event: change` with a `DirectoryChange`
-/// (added, changed, removed, registration, reload) within a second of the change, from
-/// any server instance; `event: session_ended` when the endpoint signs out.
+/// Live directory changes as server-sent events (`Accept: text/event-stream`): `event:
+/// change` with a `DirectoryChange` (added, changed, removed, registration, reload) within a
+/// second of the change, from any server instance; `event: session_ended` when the endpoint
+/// signs out. A client that does not ask for a stream gets JSON instead: the changes after
+/// `after` (at most 200) and the id to poll after next.
 #[utoipa::path(get, path = "/endpoint/v1/directory/events", tag = "endpoint", params(DirectoryEventsQuery),
-    responses((status = 200, content_type = "text/event-stream", body = DirectoryChange), (status = 401, body = ErrorBody)))]
+    responses((status = 200, content(
+        (DirectoryChange = "text/event-stream"),
+        (crate::api::DirectoryChangePage = "application/json"))), (status = 401, body = ErrorBody)))]
 async fn endpoint_directory_events(
     State(app): State<AppState>,
     headers: axum::http::HeaderMap,
     ApiQuery(q): ApiQuery<DirectoryEventsQuery>,
-) -> Result<
-    axum::response::Sse<
-        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-    >,
-    AppError,
-> {
+) -> Result<axum::response::Response, AppError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::IntoResponse;
     use futures_util::StreamExt;
     let token = endpoint_token(&headers)?;
-    let resume = q.after.or_else(|| {
-        headers
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-    });
+    let resume = q.after.or_else(|| super::extract::last_event_id(&headers));
+    if !super::extract::wants_event_stream(&headers) {
+        let (changes, last_id) = crate::service::directory::poll(&app, &token, resume).await?;
+        return Ok(Json(crate::api::DirectoryChangePage { changes, last_id }).into_response());
+    }
     let s = crate::service::directory::stream(app, token, resume)
         .await?
         .map(|item| {
-            Ok(match item {
+            Ok::<_, std::convert::Infallible>(match item {
                 crate::service::directory::DirItem::Change(c) => Event::default()
                     .event("change")
                     .id(c.id.to_string())
@@ -383,5 +382,7 @@ async fn endpoint_directory_events(
                 }
             })
         });
-    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(s)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

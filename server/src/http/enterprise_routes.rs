@@ -26,33 +26,36 @@ struct EventQuery {
     after: Option<i64>,
 }
 
-/// Live changes of the enterprise as server-sent events: `event: change` with a
-/// `ChangeEvent` as data and its id as the SSE id; `event: session_ended` when the session
-/// ends. Changes made through any server instance arrive within a second.
+/// Live changes of the enterprise as server-sent events (`Accept: text/event-stream`):
+/// `event: change` with a `ChangeEvent` as data and its id as the SSE id; `event:
+/// session_ended` when the session ends. Changes made through any server instance arrive
+/// within a second. A client that does not ask for a stream gets JSON instead: the changes
+/// after `after` (at most 200) and the id to poll after next.
 #[utoipa::path(get, path = "/api/v1/events", tag = "enterprise", params(EventQuery), security(("session" = [])),
-    responses((status = 200, content_type = "text/event-stream", body = ChangeEvent)))]
+    responses((status = 200, content(
+        (ChangeEvent = "text/event-stream"),
+        (crate::api::ChangePage = "application/json")))))]
 async fn event_stream(
     State(app): State<AppState>,
     Auth(actor): Auth,
     headers: axum::http::HeaderMap,
     super::account_routes::ApiQuery(q): super::account_routes::ApiQuery<EventQuery>,
-) -> axum::response::Sse<
-    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
-> {
+) -> Result<axum::response::Response, AppError> {
     use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::IntoResponse;
     use futures_util::StreamExt;
+    let resume = q.after.or_else(|| super::extract::last_event_id(&headers));
+    if !super::extract::wants_event_stream(&headers) {
+        let (changes, last_id) =
+            crate::service::events::poll(&app, actor.enterprise_id, resume).await?;
+        return Ok(Json(crate::api::ChangePage { changes, last_id }).into_response());
+    }
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_whitespace().nth(1))
         .unwrap_or_default()
         .to_string();
-    let resume = q.after.or_else(|| {
-        headers
-            .get("last-event-id")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-    });
     let s = crate::service::events::stream(
         app,
         actor.enterprise_id,
@@ -61,7 +64,7 @@ async fn event_stream(
         crate::service::events::Holder::Admin,
     )
     .map(|item| {
-        Ok(match item {
+        Ok::<_, std::convert::Infallible>(match item {
             crate::service::events::Item::Change(ev) => Event::default()
                 .event("change")
                 .id(ev.id.to_string())
@@ -72,7 +75,9 @@ async fn event_stream(
             }
         })
     });
-    Sse::new(s).keep_alive(KeepAlive::default())
+    Ok(Sse::new(s)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// The enterprise: number, trial and quota ("Account (13/20)", "7 can be added").

@@ -69,42 +69,60 @@ pub async fn stream(
             async move {
                 match item {
                     Item::Ended(why) => Some(DirItem::Ended(why)),
-                    Item::Change(e) => {
-                        let kind = match e.kind.as_str() {
-                            "account_added" => "added",
-                            "account_changed" => "changed",
-                            "account_removed" => "removed",
-                            "accounts_imported" => "reload",
-                            "binding_changed" => "registration",
-                            _ => return None,
-                        };
-                        let mut kind = kind.to_string();
-                        let mut found = None;
-                        if let (Some(id), true) =
-                            (e.account_id, kind != "removed" && kind != "reload")
-                        {
-                            let row = match app.store.conn().await {
-                                Ok(mut c) => st::directory(&mut c, eid, Some(id), app.now())
-                                    .await
-                                    .ok()
-                                    .and_then(|mut v| v.pop()),
-                                Err(_) => None,
-                            };
-                            match row {
-                                Some(r) => found = Some(entry(r)),
-                                None => kind = "removed".into(),
-                            }
-                        }
-                        Some(DirItem::Change(api::DirectoryChange {
-                            id: e.id,
-                            kind,
-                            account_id: e.account_id,
-                            entry: found,
-                            version: version(e.id),
-                        }))
-                    }
+                    Item::Change(e) => dir_change(&app, eid, e).await.map(DirItem::Change),
                 }
             }
         })
         .filter_map(futures_util::future::ready))
+}
+
+/// Directory changes after event `after`, at most one page, for endpoints that poll instead
+/// of holding a stream open, and the id to poll after next (without `after`: none, and the
+/// id "from now" starts at).
+pub async fn poll(
+    app: &App,
+    token: &str,
+    after: Option<i64>,
+) -> AppResult<(Vec<api::DirectoryChange>, i64)> {
+    let (_, eid) = session(app, token).await?;
+    let (changes, next) = events::poll(app, eid, after).await?;
+    let mut out = Vec::with_capacity(changes.len());
+    for e in changes {
+        out.extend(dir_change(app, eid, e).await);
+    }
+    Ok((out, next))
+}
+
+/// What an enterprise change means to the directory (None: nothing the directory shows).
+async fn dir_change(app: &App, eid: i64, e: api::ChangeEvent) -> Option<api::DirectoryChange> {
+    let kind = match e.kind.as_str() {
+        "account_added" => "added",
+        "account_changed" => "changed",
+        "account_removed" => "removed",
+        "accounts_imported" => "reload",
+        "binding_changed" => "registration",
+        _ => return None,
+    };
+    let mut kind = kind.to_string();
+    let mut found = None;
+    if let (Some(id), true) = (e.account_id, kind != "removed" && kind != "reload") {
+        let row = match app.store.conn().await {
+            Ok(mut c) => st::directory(&mut c, eid, Some(id), app.now())
+                .await
+                .ok()
+                .and_then(|mut v| v.pop()),
+            Err(_) => None,
+        };
+        match row {
+            Some(r) => found = Some(entry(r)),
+            None => kind = "removed".into(),
+        }
+    }
+    Some(api::DirectoryChange {
+        id: e.id,
+        kind,
+        account_id: e.account_id,
+        entry: found,
+        version: version(e.id),
+    })
 }

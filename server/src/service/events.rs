@@ -53,6 +53,36 @@ async fn still_signed_in(app: &App, holder: Holder, token: &str) -> AppResult<()
     }
 }
 
+/// How many changes one poll answers at most (the stream reads as many per look).
+pub const PAGE: i64 = 200;
+
+/// The changes of an enterprise after `after`, at most [`PAGE`], for clients that poll
+/// instead of holding a stream open, and the id to poll after next. Without `after`, none:
+/// the id says where "from now" starts.
+pub async fn poll(
+    app: &App,
+    enterprise_id: i64,
+    after: Option<i64>,
+) -> AppResult<(Vec<ChangeEvent>, i64)> {
+    let mut c = app.store.conn().await?;
+    let last = match after {
+        Some(a) => a,
+        None => return Ok((vec![], events::last_id(&mut c, enterprise_id).await?)),
+    };
+    let rows = events::after(&mut c, enterprise_id, last, PAGE).await?;
+    let next = rows.last().map(|r| r.id).unwrap_or(last);
+    Ok((rows.into_iter().map(change).collect(), next))
+}
+
+fn change(r: events::EventRow) -> ChangeEvent {
+    ChangeEvent {
+        id: r.id,
+        kind: r.kind,
+        account_id: r.account_id,
+        at: clock::rfc3339(r.created_at),
+    }
+}
+
 /// The events of an enterprise after `after` (or from now), as long as the session lives.
 pub fn stream(
     app: AppState,
@@ -111,21 +141,15 @@ pub fn stream(
                     Some(l) => l,
                     None => events::last_id(&mut c, st.eid).await?,
                 };
-                let rows = events::after(&mut c, st.eid, last, 200).await?;
+                let rows = events::after(&mut c, st.eid, last, PAGE).await?;
                 Ok::<_, crate::error::AppError>((last, rows))
             }
             .await;
             match found {
                 Ok((last, rows)) => {
                     st.last = Some(rows.last().map(|r| r.id).unwrap_or(last));
-                    for r in rows {
-                        st.queue.push_back(Item::Change(ChangeEvent {
-                            id: r.id,
-                            kind: r.kind,
-                            account_id: r.account_id,
-                            at: clock::rfc3339(r.created_at),
-                        }));
-                    }
+                    st.queue
+                        .extend(rows.into_iter().map(|r| Item::Change(change(r))));
                 }
                 Err(e) => tracing::warn!(error = %e, "event stream"),
             }

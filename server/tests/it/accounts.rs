@@ -773,3 +773,81 @@ async fn changes_are_streamed_to_consoles_of_the_same_enterprise(db: Db) {
     );
 }
 both!(changes_are_streamed_to_consoles_of_the_same_enterprise);
+
+/// A client that does not ask for a stream (`Accept: text/event-stream`) gets the changes as
+/// JSON and the id to poll after next, at once, instead of a response that never ends: a
+/// script can poll, and the endpoint directory's changes come the same way.
+async fn changes_can_be_polled_as_json(db: Db) {
+    let s = TestServer::start(db).await;
+    let (_, a) = s.owner("poll@example.com").await;
+    let (_, b) = s.owner("poll-other@example.com").await;
+    let http = reqwest::Client::new();
+    let poll = |c: &Client, path: &str| {
+        let req = http
+            .get(format!("{}{path}", s.url))
+            .bearer_auth(c.token().unwrap_or_default())
+            .header("Accept", "application/json");
+        async move {
+            let r = tokio::time::timeout(std::time::Duration::from_secs(5), req.send())
+                .await
+                .expect("a JSON answer at once, not a stream")
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            assert!(r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"));
+            tokio::time::timeout(std::time::Duration::from_secs(5), r.json::<serde_json::Value>())
+                .await
+                .expect("the body ends")
+                .unwrap()
+        }
+    };
+    // From now: nothing yet, and where to start.
+    let first = poll(&a, "/api/v1/events").await;
+    assert_eq!(first["changes"], serde_json::json!([]));
+    let from = first["last_id"].as_i64().unwrap();
+    let anna = a.add_account(&new("Anna", "1001", None)).await.unwrap();
+    let page = poll(&a, &format!("/api/v1/events?after={from}")).await;
+    let changes = page["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{page}");
+    assert_eq!(changes[0]["kind"], "account_added");
+    assert_eq!(changes[0]["account_id"], anna.id);
+    let next = page["last_id"].as_i64().unwrap();
+    assert!(next > from);
+    // Nothing new after the last id; another enterprise sees none of it.
+    let again = poll(&a, &format!("/api/v1/events?after={next}")).await;
+    assert_eq!(again["changes"], serde_json::json!([]));
+    assert_eq!(again["last_id"].as_i64(), Some(next));
+    let other = poll(&b, "/api/v1/events?after=0").await;
+    assert_eq!(other["changes"], serde_json::json!([]), "{other}");
+
+    // The endpoint directory: the same, with the endpoint's sign-in token.
+    let login = s
+        .client()
+        .endpoint_login(&EndpointLoginRequest {
+            cloud_number: Some(anna.cloud_number.clone()),
+            password: Some(anna.password.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ep = s.client().with_token(login.token.clone());
+    let first = poll(&ep, "/endpoint/v1/directory/events").await;
+    let from = first["last_id"].as_i64().unwrap();
+    a.update_account(
+        anna.id,
+        &AccountUpdate {
+            name: Some("Anna Li".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let page = poll(&ep, &format!("/endpoint/v1/directory/events?after={from}")).await;
+    let changes = page["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{page}");
+    assert_eq!(changes[0]["kind"], "changed");
+    assert_eq!(changes[0]["entry"]["name"], "Anna Li");
+}
+both!(changes_can_be_polled_as_json);

@@ -10,6 +10,7 @@ mod auth;
 mod calls;
 mod contract;
 mod enumeration;
+mod fuzz;
 mod import;
 mod input;
 mod input_edge;
