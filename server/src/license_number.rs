@@ -53,6 +53,20 @@ pub fn normalize(raw: &str) -> Result<String, String> {
     Ok(s)
 }
 
+/// The pattern (OpenAPI document) of a license number as typed: 24 characters of the
+/// alphabet in either case, with dashes or spaces between (the check characters cannot be
+/// stated in a pattern).
+pub fn pattern() -> String {
+    let mut class = String::new();
+    for &b in ALPHABET {
+        class.push(b as char);
+        if b.is_ascii_alphabetic() {
+            class.push(b.to_ascii_lowercase() as char);
+        }
+    }
+    format!("^[- ]*(?:[{class}][- ]*){{{LEN}}}$")
+}
+
 /// Groups of four for display: ABCD-EFGH-...
 pub fn display(number: &str) -> String {
     number

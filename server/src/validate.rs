@@ -9,12 +9,105 @@ fn has_control(s: &str) -> bool {
 
 /// Characters that take no space on screen: zero-width spaces and joiners, direction marks,
 /// the soft hyphen, variation selectors, fillers and tags.
+const INVISIBLE: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+];
+
+/// Control characters (`char::is_control`: C0, DEL, C1).
+const CONTROL: &[(u32, u32)] = &[(0x00, 0x1F), (0x7F, 0x9F)];
+
+/// White space (`char::is_whitespace`, what `trim` removes).
+const WHITE_SPACE: &[(u32, u32)] = &[
+    (0x09, 0x0D),
+    (0x20, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+];
+
 pub fn is_invisible(c: char) -> bool {
-    matches!(c as u32,
-        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
-        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x2800 | 0x3164
-        | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0x1D173..=0x1D17A
-        | 0xE0000..=0xE0FFF)
+    let c = c as u32;
+    INVISIBLE.iter().any(|&(a, b)| (a..=b).contains(&c))
+}
+
+/// The ranges as the body of a regular expression class: `\uXXXX` escapes in the Basic
+/// Multilingual Plane, the characters themselves above it (read the same by ECMA-262 with
+/// the `u` flag and by Python's `re`).
+fn class(ranges: &[&[(u32, u32)]]) -> String {
+    let one = |c: u32| match char::from_u32(c) {
+        Some(ch) if c > 0xFFFF => ch.to_string(),
+        _ => format!("\\u{c:04X}"),
+    };
+    let mut out = String::new();
+    for &(a, b) in ranges.iter().flat_map(|r| r.iter()) {
+        out.push_str(&one(a));
+        if b != a {
+            out.push('-');
+            out.push_str(&one(b));
+        }
+    }
+    out
+}
+
+/// The pattern (OpenAPI document) of a string with no control character.
+pub fn pattern_plain() -> String {
+    format!("^[^{}]*$", class(&[CONTROL]))
+}
+
+/// The pattern of a required value: no control character, and something besides white
+/// space (what [`email_key`] and sign-in call "required").
+pub fn pattern_required() -> String {
+    let c = class(&[CONTROL]);
+    format!("^[^{c}]*[^{}][^{c}]*$", class(&[CONTROL, WHITE_SPACE]))
+}
+
+/// The pattern of an email address as the document states it: the common shape (letters,
+/// digits and `!#$%*+/=?^_`{|}~-` in up to four dot-separated pieces before the @, dot-separated host labels of up to 63
+/// characters after it). The
+/// server also takes letters of any script; what it refuses is in [`Email::parse`].
+pub fn pattern_email() -> String {
+    // Up to four dot-separated pieces of 16 characters before the @ (at most 64 in all).
+    let atom = "[A-Za-z0-9!#$%*+/=?^_`{|}~-]{1,16}";
+    let label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    format!("^{atom}(?:\\.{atom}){{0,3}}@{label}(?:\\.{label})+$")
+}
+
+/// The pattern of [`Password`]: no control character, a letter and a digit (length by
+/// `minLength`/`maxLength`).
+pub fn pattern_password() -> String {
+    let c = class(&[CONTROL]);
+    format!("^[^{c}]*(?:[^\\W\\d_][^{c}]*[0-9]|[0-9][^{c}]*[^\\W\\d_])[^{c}]*$")
+}
+
+/// The pattern of [`text`]: no control character, and at least one character that is
+/// neither white space nor invisible.
+pub fn pattern_text() -> String {
+    let c = class(&[CONTROL]);
+    format!(
+        "^[^{c}]*[^{}][^{c}]*$",
+        class(&[CONTROL, WHITE_SPACE, INVISIBLE])
+    )
 }
 
 /// Whether the mail transport (lettre, the library that sends every email) takes `s` as a

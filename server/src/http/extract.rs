@@ -78,7 +78,8 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), AppError> {
 
 /// A JSON value (already checked) as the request type; a mismatch is the same 422
 /// `bad_request` the JSON extractor gives.
-fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> {
+fn from_value<T: DeserializeOwned>(mut v: serde_json::Value) -> Result<T, AppError> {
+    whole_numbers(&mut v);
     serde_json::from_value(v).map_err(|e| {
         AppError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -86,6 +87,27 @@ fn from_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, AppError> 
             format!("The request body is not valid: Failed to deserialize the JSON body into the target type: {e}"),
         )
     })
+}
+
+/// A number written with a fraction of zero (`3.0`, `1e3`) is an integer in JSON Schema (and
+/// so in the document); serde takes only `3` for an integer field, so such numbers are
+/// rewritten as integers first, where a float holds them exactly (up to 2^53); anything
+/// larger stays as it is and is refused by the field's type.
+fn whole_numbers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+                #[allow(clippy::cast_possible_truncation)]
+                if f.fract() == 0.0 && f.abs() <= EXACT {
+                    *v = serde_json::Value::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 /// A JSON body read by a handler itself: the outer error is a control character (422), the
@@ -101,6 +123,8 @@ pub fn checked_json<T: DeserializeOwned>(
     if !v.is_object() {
         return Err(not_an_object());
     }
+    let mut v = v;
+    whole_numbers(&mut v);
     Ok(serde_json::from_value(v))
 }
 

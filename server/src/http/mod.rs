@@ -4,6 +4,7 @@ mod account_routes;
 mod auth_routes;
 mod enterprise_routes;
 pub mod extract;
+mod rules;
 mod team_routes;
 pub mod wire;
 
@@ -186,8 +187,8 @@ fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
 /// left alone (a captcha's text art has newlines).
 fn refuse_control_characters(doc: &mut serde_json::Value) {
     use serde_json::Value;
-    const PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
     fn add_pattern(v: &mut Value) {
+        let plain = crate::validate::pattern_plain();
         match v {
             Value::Object(map) => {
                 let is_string = match map.get("type") {
@@ -196,7 +197,7 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
                     _ => false,
                 };
                 if is_string && !map.contains_key("enum") && !map.contains_key("pattern") {
-                    map.insert("pattern".into(), Value::String(PATTERN.into()));
+                    map.insert("pattern".into(), Value::String(plain.clone()));
                 }
                 // Keys of a body's objects are checked too.
                 if map.get("type").is_some_and(|t| t == "object")
@@ -204,8 +205,11 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
                 {
                     map.insert(
                         "propertyNames".into(),
-                        serde_json::json!({ "pattern": PATTERN }),
+                        serde_json::json!({ "pattern": plain }),
                     );
+                    // Fields the server does not know are ignored, but checked all the same.
+                    map.entry("additionalProperties")
+                        .or_insert_with(|| serde_json::json!({ "$ref": ANY_VALUE }));
                 }
                 for (k, item) in map.iter_mut() {
                     if k != "$ref" {
@@ -234,6 +238,29 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
             Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
             _ => {}
         }
+    }
+    const ANY_VALUE: &str = "#/components/schemas/JsonValue";
+    let plain = crate::validate::pattern_plain();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.insert(
+            "JsonValue".into(),
+            serde_json::json!({
+                "description": "Any JSON value whose strings and object keys hold no control character",
+                "anyOf": [
+                    { "type": "string", "pattern": plain },
+                    { "type": ["number", "boolean", "null"] },
+                    { "type": "array", "items": { "$ref": ANY_VALUE } },
+                    {
+                        "type": "object",
+                        "propertyNames": { "pattern": plain },
+                        "additionalProperties": { "$ref": ANY_VALUE },
+                    },
+                ],
+            }),
+        );
     }
     // Inline request schemas, and the components request bodies reach.
     let mut todo = vec![];
@@ -286,6 +313,7 @@ pub fn router(app: AppState) -> Router {
     let mut api = api;
     complete_responses(&mut api);
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    rules::apply(&mut doc);
     refuse_control_characters(&mut doc);
     let doc = std::sync::Arc::new(doc);
     router
