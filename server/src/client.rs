@@ -575,11 +575,8 @@ impl Client {
         .await
     }
     pub async fn remove_colleague(&self, id: i64) -> ClientResult<Message> {
-        self.post(
-            &format!("/api/v1/colleagues/{id}/remove"),
-            &serde_json::json!({}),
-        )
-        .await
+        self.delete(&format!("/api/v1/colleagues/{id}"), &serde_json::json!({}))
+            .await
     }
     pub async fn accept_invitation(&self, req: &AcceptInvitation) -> ClientResult<Message> {
         self.post("/api/v1/invitations/accept", req).await

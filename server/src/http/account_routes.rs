@@ -382,7 +382,5 @@ async fn endpoint_directory_events(
                 }
             })
         });
-    Ok(Sse::new(s)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
 }

@@ -75,9 +75,7 @@ async fn event_stream(
             }
         })
     });
-    Ok(Sse::new(s)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// The enterprise: number, trial and quota ("Account (13/20)", "7 can be added").

@@ -38,7 +38,9 @@ enum Rule {
 }
 
 /// Spellings of the two languages (`validate::language`); empty means English.
-const LANGUAGES: &[&str] = &["", "en", "en-US", "en-GB", "zh-CN", "zh", "zh-Hans", "zh_CN"];
+const LANGUAGES: &[&str] = &[
+    "", "en", "en-US", "en-GB", "zh-CN", "zh", "zh-Hans", "zh_CN",
+];
 
 /// (component schema, property, rule). Import rows (`BatchRow`) carry none: the import
 /// checks every row and answers each one's problems in its report, all or nothing.
@@ -55,9 +57,17 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("LoginRequest", "password", Rule::Required),
     ("EmailRequest", "email", Rule::Required),
     ("ResetPasswordRequest", "new_password", Rule::NewPassword),
-    ("ResetPasswordRequest", "confirm_password", Rule::NewPassword),
+    (
+        "ResetPasswordRequest",
+        "confirm_password",
+        Rule::NewPassword,
+    ),
     ("ChangePasswordRequest", "new_password", Rule::NewPassword),
-    ("ChangePasswordRequest", "confirm_password", Rule::NewPassword),
+    (
+        "ChangePasswordRequest",
+        "confirm_password",
+        Rule::NewPassword,
+    ),
     ("AcceptInvitation", "password", Rule::NewPassword),
     ("AcceptInvitation", "confirm_password", Rule::NewPassword),
     ("ProfileUpdate", "name", Rule::Text(64)),
@@ -80,7 +90,11 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("SecurityUpdate", "email", Rule::Email),
     ("SecurityUpdate", "backup_email", Rule::EmailOrEmpty),
     ("NewApiKey", "name", Rule::Text(64)),
-    ("NewApiKey", "role", Rule::OneOf(&["owner", "admin", "helpdesk"])),
+    (
+        "NewApiKey",
+        "role",
+        Rule::OneOf(&["owner", "admin", "helpdesk"]),
+    ),
 ];
 
 fn constraints(rule: &Rule) -> Value {
@@ -155,7 +169,10 @@ pub fn apply(doc: &mut Value) {
     // Parameters: (path, parameter, rule).
     for (path, name, rule) in PARAMS {
         let Some(params) = doc
-            .pointer_mut(&format!("/paths/{}", path.replace('~', "~0").replace('/', "~1")))
+            .pointer_mut(&format!(
+                "/paths/{}",
+                path.replace('~', "~0").replace('/', "~1")
+            ))
             .and_then(Value::as_object_mut)
             .into_iter()
             .flat_map(|item| item.values_mut())
@@ -218,8 +235,16 @@ fn admin_flag() -> Value {
 
 /// (path, parameter, rule) for path, query and header parameters.
 const PARAMS: &[(&str, &str, Rule)] = &[
-    ("/api/v1/accounts/by-extension/{extension}", "extension", Rule::Extension),
-    ("/api/v1/accounts/batch", "Idempotency-Key", Rule::IdempotencyKey),
+    (
+        "/api/v1/accounts/by-extension/{extension}",
+        "extension",
+        Rule::Extension,
+    ),
+    (
+        "/api/v1/accounts/batch",
+        "Idempotency-Key",
+        Rule::IdempotencyKey,
+    ),
 ];
 
 /// The nodes of a property schema that describe its non-null value: the schema itself, or

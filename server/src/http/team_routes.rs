@@ -14,11 +14,16 @@ use crate::service::{team, AppState};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_colleagues, invite))
-        .routes(routes!(set_role))
+        .routes(routes!(set_role, remove))
+        // The old spelling of DELETE /api/v1/colleagues/{id}, kept for existing clients and
+        // left out of the document (an HTTP tester cannot know a POST removes).
+        .route(
+            "/api/v1/colleagues/{id}/remove",
+            axum::routing::post(remove),
+        )
         .routes(routes!(resend))
         .routes(routes!(disable))
         .routes(routes!(enable))
-        .routes(routes!(remove))
         .routes(routes!(accept))
         .routes(routes!(verify_mfa))
         .routes(routes!(resend_mfa))
@@ -95,8 +100,9 @@ async fn enable(
     Ok(Json(team::set_enabled(&app, &actor, id, true).await?))
 }
 
-/// Remove a colleague.
-#[utoipa::path(post, path = "/api/v1/colleagues/{id}/remove", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
+/// Remove a colleague (`POST /api/v1/colleagues/{id}/remove` does the same, for existing
+/// clients).
+#[utoipa::path(delete, path = "/api/v1/colleagues/{id}", tag = "colleagues", params(("id" = i64, Path)), security(("session" = [])),
     responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(app): State<AppState>,

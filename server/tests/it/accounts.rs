@@ -797,10 +797,13 @@ async fn changes_can_be_polled_as_json(db: Db) {
                 .to_str()
                 .unwrap()
                 .starts_with("application/json"));
-            tokio::time::timeout(std::time::Duration::from_secs(5), r.json::<serde_json::Value>())
-                .await
-                .expect("the body ends")
-                .unwrap()
+            tokio::time::timeout(
+                std::time::Duration::from_secs(5),
+                r.json::<serde_json::Value>(),
+            )
+            .await
+            .expect("the body ends")
+            .unwrap()
         }
     };
     // From now: nothing yet, and where to start.

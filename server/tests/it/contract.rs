@@ -206,3 +206,73 @@ async fn request_bodies_must_be_objects() {
     }
     assert_eq!(owner.profile().await.unwrap(), before);
 }
+
+/// JSON Schema calls `3.0` an integer, and so does the document: an id written with a zero
+/// fraction (as some JSON encoders write every number) is taken, however large, while a real
+/// fraction is refused naming the body.
+#[tokio::test]
+async fn integral_numbers_are_integers() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, owner) = s.owner("numbers@example.com").await;
+    let room: Value = owner
+        .post(
+            "/api/v1/accounts",
+            &serde_json::json!({ "name": "Room", "extension": "1000" }),
+        )
+        .await
+        .unwrap();
+    let id = room["id"].as_i64().unwrap();
+    let body = format!(r#"{{"ids": [{id}.0, 4060757272025898.0]}}"#);
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/accounts/remove", s.url))
+        .bearer_auth(owner.token().unwrap())
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_ne!(status, 422, "an integral number was refused: {text}");
+    let e = err(owner
+        .post::<Value, Value>(
+            "/api/v1/accounts/remove",
+            &serde_json::json!({ "ids": [1.5] }),
+        )
+        .await);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(422), "{e}");
+}
+
+/// The input rules are in the document, so a client can check before it sends: lengths,
+/// patterns and closed sets of the request fields the server checks.
+#[tokio::test]
+async fn document_states_the_input_rules() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let doc = document(&s).await;
+    let prop = |schema: &str, p: &str| {
+        doc.pointer(&format!("/components/schemas/{schema}/properties/{p}"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let pw = prop("RegisterRequest", "password");
+    assert_eq!(
+        (pw["minLength"].as_u64(), pw["maxLength"].as_u64()),
+        (Some(8), Some(32)),
+        "{pw}"
+    );
+    assert_eq!(prop("NewAccount", "extension")["pattern"], "^[0-9]{4}$");
+    assert_eq!(prop("RegisterRequest", "full_name")["maxLength"], 64);
+    assert!(prop("InviteRequest", "email")["pattern"].is_string());
+    let langs = prop("RegisterRequest", "language")["enum"].clone();
+    assert!(
+        langs.as_array().unwrap().contains(&Value::from("zh-CN")),
+        "{langs}"
+    );
+    let roles = prop("InviteRequest", "role")["enum"].clone();
+    assert_eq!(roles, serde_json::json!(["admin", "helpdesk"]));
+    // Unknown fields are ignored, but their strings are checked like the rest.
+    assert_eq!(
+        doc.pointer("/components/schemas/NewAccount/additionalProperties/$ref"),
+        Some(&Value::from("#/components/schemas/JsonValue"))
+    );
+}

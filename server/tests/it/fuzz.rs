@@ -83,13 +83,10 @@ async fn schemathesis_finds_no_failure() {
         .args(["--generation-database", "none", "--no-color"])
         .env("NO_COLOR", "1")
         .kill_on_drop(true);
-    let out = tokio::time::timeout(
-        Duration::from_secs(budget() + 240),
-        cmd.output(),
-    )
-    .await
-    .expect("schemathesis ran past its time bound")
-    .expect("run schemathesis");
+    let out = tokio::time::timeout(Duration::from_secs(budget() + 240), cmd.output())
+        .await
+        .expect("schemathesis ran past its time bound")
+        .expect("run schemathesis");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

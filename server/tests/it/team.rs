@@ -393,11 +393,11 @@ async fn role_matrix(db: Db) {
             ),
             (Method::GET, "/api/v1/audit".into(), None, ADMINS, None),
             (
-                Method::POST,
-                format!("/api/v1/colleagues/{c}/remove"),
+                Method::DELETE,
+                format!("/api/v1/colleagues/{c}"),
                 None,
                 MANAGERS,
-                Some(format!("/api/v1/colleagues/{}/remove", foreign_col.id)),
+                Some(format!("/api/v1/colleagues/{}", foreign_col.id)),
             ),
             (
                 Method::GET,
