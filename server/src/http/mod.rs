@@ -16,6 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::ErrorCode;
 use crate::error::AppError;
 use crate::service::{auth, Actor, AppState};
 
@@ -45,7 +46,7 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 AppError::unauthorized(
-                    "unauthenticated",
+                    ErrorCode::Unauthenticated,
                     "Sign in first: send Authorization: Bearer <token>",
                 )
             })?;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::api::ChangeEvent;
+use crate::api::{ChangeEvent, EventKind};
 use crate::clock;
 use crate::error::AppResult;
 use crate::service::{auth, App, AppState};
@@ -17,10 +17,10 @@ pub async fn publish(
     app: &App,
     c: &mut Conn,
     enterprise_id: i64,
-    kind: &str,
+    kind: EventKind,
     account_id: Option<i64>,
 ) -> AppResult<()> {
-    events::insert(c, enterprise_id, kind, account_id, app.now()).await?;
+    events::insert(c, enterprise_id, kind.as_str(), account_id, app.now()).await?;
     Ok(())
 }
 
@@ -119,12 +119,17 @@ pub fn stream(
                 Ok((last, rows)) => {
                     st.last = Some(rows.last().map(|r| r.id).unwrap_or(last));
                     for r in rows {
-                        st.queue.push_back(Item::Change(ChangeEvent {
-                            id: r.id,
-                            kind: r.kind,
-                            account_id: r.account_id,
-                            at: clock::rfc3339(r.created_at),
-                        }));
+                        // A kind this server does not know (a broken row, or one written by
+                        // a newer server) is logged and skipped: the stream goes on.
+                        match r.kind.parse::<EventKind>() {
+                            Ok(kind) => st.queue.push_back(Item::Change(ChangeEvent {
+                                id: r.id,
+                                kind,
+                                account_id: r.account_id,
+                                at: clock::rfc3339(r.created_at),
+                            })),
+                            Err(e) => tracing::error!(id = r.id, error = %e, "event stream"),
+                        }
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "event stream"),
