@@ -173,12 +173,6 @@ wire_enum! {
     }
 }
 
-impl Default for ErrorCode {
-    fn default() -> Self {
-        Self::Unknown
-    }
-}
-
 wire_enum! {
     /// An administrator's role (DOMAIN.md "Colleagues and permissions").
     pub enum Role {
