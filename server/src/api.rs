@@ -25,16 +25,18 @@ impl std::error::Error for UnknownValue {}
 
 /// A closed set of wire strings: the enum, `as_str`, `Display` and `FromStr`.
 macro_rules! wire_enum {
+    // `tt` fragments, not `literal` and `meta`: they reach the derives as plain tokens, which
+    // utoipa needs to read the renames and doc comments (it skips captured fragments).
     (
-        $(#[$meta:meta])*
+        $(#[$($meta:tt)*])*
         pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
+            $( $(#[$($vmeta:tt)*])* $variant:ident = $wire:tt, )+
         }
     ) => {
-        $(#[$meta])*
+        $(#[$($meta)*])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
         pub enum $name {
-            $( $(#[$vmeta])* #[serde(rename = $wire)] $variant, )+
+            $( $(#[$($vmeta)*])* #[serde(rename = $wire)] $variant, )+
         }
 
         impl $name {
