@@ -23,25 +23,60 @@ impl std::fmt::Display for UnknownValue {
 
 impl std::error::Error for UnknownValue {}
 
-/// A closed set of wire strings: the enum, `as_str`, `Display` and `FromStr`.
+/// Every closed set's schema name and its values' doc comments: the OpenAPI document lists
+/// them in each schema's description (utoipa keeps no description per value of a string enum).
+pub const VALUE_DOCS: &[(&str, &[(&str, &str)])] = &[
+    ErrorCode::DOCS,
+    Role::DOCS,
+    AdminStatus::DOCS,
+    EnterpriseStatus::DOCS,
+    QuotaBasis::DOCS,
+    LicenseStatus::DOCS,
+    AccountStatus::DOCS,
+    PincodeState::DOCS,
+    Transport::DOCS,
+    RowAction::DOCS,
+    EmailKind::DOCS,
+    EventKind::DOCS,
+    DirectoryChangeKind::DOCS,
+    DatabaseBackend::DOCS,
+    HealthStatus::DOCS,
+];
+
+/// A closed set of wire strings: the enum, `as_str`, `Display` and `FromStr`, and its values'
+/// doc comments for the OpenAPI document ([`VALUE_DOCS`]).
 macro_rules! wire_enum {
     // `tt` fragments, not `literal` and `meta`: they reach the derives as plain tokens, which
     // utoipa needs to read the renames and doc comments (it skips captured fragments).
     (
         $(#[$($meta:tt)*])*
         pub enum $name:ident {
-            $( $(#[$($vmeta:tt)*])* $variant:ident = $wire:tt, )+
+            $(
+                $(#[doc = $vdoc:tt])*
+                $(#[serde($($vserde:tt)*)])*
+                $variant:ident = $wire:tt,
+            )+
         }
     ) => {
         $(#[$($meta)*])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
         pub enum $name {
-            $( $(#[$($vmeta)*])* #[serde(rename = $wire)] $variant, )+
+            $(
+                $(#[doc = $vdoc])*
+                $(#[serde($($vserde)*)])*
+                #[serde(rename = $wire)]
+                $variant,
+            )+
         }
 
         impl $name {
             /// Every value, in the order of the declaration.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Each wire value with its doc comment (lines joined by `\n`; empty when none).
+            pub const DOCS: (&'static str, &'static [(&'static str, &'static str)]) = (
+                stringify!($name),
+                &[$(($wire, concat!($($vdoc, "\n",)* ""))),+],
+            );
             /// The wire string.
             pub fn as_str(self) -> &'static str {
                 match self {

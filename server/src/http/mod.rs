@@ -276,6 +276,36 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
     }
 }
 
+/// Each closed set's schema (a string `enum`) says what each value means in its description,
+/// from the values' doc comments: "- `invalid_credentials`: Wrong email and password…".
+fn describe_values(doc: &mut serde_json::Value) {
+    for (name, values) in crate::api::VALUE_DOCS {
+        let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) else {
+            continue;
+        };
+        let items: Vec<String> = values
+            .iter()
+            .filter_map(|(value, about)| {
+                let about: Vec<&str> = about
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                (!about.is_empty()).then(|| format!("- `{value}`: {}", about.join(" ")))
+            })
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let text = schema["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        schema["description"] =
+            serde_json::Value::String(format!("{text}\n\n{}", items.join("\n")));
+    }
+}
+
 /// The whole HTTP API and its OpenAPI document.
 pub fn router(app: AppState) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -287,6 +317,7 @@ pub fn router(app: AppState) -> Router {
     let mut api = api;
     complete_responses(&mut api);
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    describe_values(&mut doc);
     refuse_control_characters(&mut doc);
     let doc = std::sync::Arc::new(doc);
     router

@@ -312,6 +312,14 @@ async fn closed_sets_are_enums_in_the_document() {
         !codes.iter().any(|c| c == "credentials_invalid"),
         "one spelling per code: {codes:?}"
     );
+    // Each code says what it means (from its doc comment).
+    let about = doc["components"]["schemas"]["ErrorCode"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        about.contains("- `invalid_credentials`: Wrong email and password"),
+        "{about}"
+    );
     for (schema, prop, want) in [
         ("AccountRow", "status", &["registered", "unregistered"][..]),
         ("AccountDetails", "status", &["registered", "unregistered"]),
