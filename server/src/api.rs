@@ -1222,3 +1222,58 @@ pub struct AuditPage {
     pub page: i64,
     pub page_size: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str`, serde and `FromStr` agree on every value of every closed set.
+    fn round_trip<T>(all: &[T])
+    where
+        T: Copy + PartialEq + std::fmt::Debug + Serialize + std::str::FromStr + std::fmt::Display,
+        T: for<'de> Deserialize<'de>,
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for v in all {
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(json, serde_json::Value::String(v.to_string()), "{v:?}");
+            assert_eq!(serde_json::from_value::<T>(json).unwrap(), *v);
+            assert_eq!(v.to_string().parse::<T>().unwrap(), *v);
+        }
+    }
+
+    #[test]
+    fn closed_sets_round_trip() {
+        round_trip(ErrorCode::ALL);
+        round_trip(Role::ALL);
+        round_trip(AdminStatus::ALL);
+        round_trip(EnterpriseStatus::ALL);
+        round_trip(QuotaBasis::ALL);
+        round_trip(LicenseStatus::ALL);
+        round_trip(AccountStatus::ALL);
+        round_trip(PincodeState::ALL);
+        round_trip(Transport::ALL);
+        round_trip(RowAction::ALL);
+        round_trip(EmailKind::ALL);
+        round_trip(EventKind::ALL);
+        round_trip(DirectoryChangeKind::ALL);
+        round_trip(DatabaseBackend::ALL);
+        round_trip(HealthStatus::ALL);
+        assert_eq!(VALUE_DOCS.len(), 15);
+    }
+
+    #[test]
+    fn unknown_values() {
+        let e = "superuser".parse::<Role>().unwrap_err();
+        assert_eq!(e.to_string(), "unknown Role value \"superuser\"");
+        assert_eq!(
+            "credentials_invalid".parse::<ErrorCode>().unwrap(),
+            ErrorCode::InvalidCredentials
+        );
+        assert_eq!(
+            "from_a_newer_server".parse::<ErrorCode>().unwrap(),
+            ErrorCode::Unknown
+        );
+        assert_eq!(format!("{:<8}|", Role::Admin), "admin   |");
+    }
+}
