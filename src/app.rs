@@ -499,9 +499,9 @@ impl App {
                     return;
                 }
                 let relevant = match self.view {
-                    View::Table => ev.kind != "email_failed",
+                    View::Table => ev.kind != EventKind::EmailFailed,
                     View::Details => ev.account_id.is_some() && ev.account_id == self.details_id,
-                    View::Failed => ev.kind == "email_failed",
+                    View::Failed => ev.kind == EventKind::EmailFailed,
                 };
                 if relevant {
                     self.live_due = Some(Instant::now() + Duration::from_millis(300));
@@ -1203,11 +1203,11 @@ impl App {
             }
             SetRole => {
                 if let Some(x) = self.current_colleague() {
-                    let (id, role, flag) = (x.id, x.role.clone(), x.manage_admins);
+                    let (id, role, flag) = (x.id, x.role, x.manage_admins);
                     self.overlay = Some(Overlay::Form {
                         kind: FormKind::SetRole(id),
                         form: Form::new(vec![
-                            Field::new("role", "field.role", &role),
+                            Field::new("role", "field.role", role.as_str()),
                             Field::new(
                                 "manage_admins",
                                 "field.manage_admins",
@@ -1222,7 +1222,7 @@ impl App {
                     let who = format!("{} <{}>", x.name, x.email);
                     let (key, op) = match c {
                         ResendInvite => ("confirm.resend_invite", Op::ResendInvite(x.id)),
-                        ToggleDisabled if x.status == "disabled" => {
+                        ToggleDisabled if x.status == AdminStatus::Disabled => {
                             ("confirm.enable_colleague", Op::EnableColleague(x.id))
                         }
                         ToggleDisabled => ("confirm.disable_colleague", Op::DisableColleague(x.id)),
@@ -1532,15 +1532,14 @@ impl App {
             }
             FormKind::Invite | FormKind::SetRole(_) => {
                 let role = form.value("role").trim().to_ascii_lowercase();
-                let role = if role == "help-desk" {
-                    "helpdesk".to_string()
-                } else {
-                    role
+                let role = match role.as_str() {
+                    "admin" => Role::Admin,
+                    "helpdesk" | "help-desk" => Role::Helpdesk,
+                    _ => {
+                        form.set_error(Some("role"), t(lang, "err.role"));
+                        return;
+                    }
                 };
-                if role != "admin" && role != "helpdesk" {
-                    form.set_error(Some("role"), t(lang, "err.role"));
-                    return;
-                }
                 let flag = form.value("manage_admins").trim().to_ascii_lowercase();
                 let manage_admins = matches!(flag.as_str(), "y" | "yes" | "1" | "true" | "是");
                 match *kind {
@@ -1596,11 +1595,15 @@ impl App {
             }
             FormKind::Import | FormKind::Export | FormKind::Template => return,
             FormKind::CreateKey => {
-                let role = form.value("role").trim().to_ascii_lowercase();
-                if !matches!(role.as_str(), "owner" | "admin" | "helpdesk") {
+                let Ok(role) = form
+                    .value("role")
+                    .trim()
+                    .to_ascii_lowercase()
+                    .parse::<Role>()
+                else {
                     form.set_error(Some("role"), t(lang, "err.key_role"));
                     return;
-                }
+                };
                 Req::CreateKey(NewApiKey {
                     name: form.value("name").trim().to_string(),
                     role,
@@ -1765,7 +1768,10 @@ impl App {
     /// Handle errors every request shares; true when the error was dealt with.
     fn common_error(&mut self, e: &ClientError) -> bool {
         if e.status() == Some(reqwest::StatusCode::UNAUTHORIZED)
-            && matches!(e.code(), "session_ended" | "unauthenticated")
+            && matches!(
+                e.code(),
+                ErrorCode::SessionEnded | ErrorCode::Unauthenticated
+            )
         {
             self.session_ended(client_error_text(e));
             return true;
@@ -2175,12 +2181,12 @@ impl App {
         let lang = self.lang;
         let body = e.body().cloned();
         match body {
-            Some(b) if b.code == "mfa_required" && b.mfa_token.is_some() => {
+            Some(b) if b.code == ErrorCode::MfaRequired && b.mfa_token.is_some() => {
                 self.mfa_token = b.mfa_token.clone();
                 self.set_login_mode(LoginMode::Mfa);
                 self.login_notice(b.message.clone(), false);
             }
-            Some(b) if b.code == "frozen" => {
+            Some(b) if b.code == ErrorCode::Frozen => {
                 let secs = b.retry_after_secs.unwrap_or(300).max(0);
                 let mins = (secs + 59) / 60;
                 self.login_notice(tf(lang, "login.frozen", &[("min", &mins)]), true);

@@ -294,7 +294,7 @@ impl std::fmt::Display for CliError {
 impl From<ClientError> for CliError {
     fn from(e: ClientError) -> Self {
         CliError {
-            code: e.code().to_string(),
+            code: e.code_str().to_string(),
             message: e.to_string(),
             field: e.field().map(str::to_string),
             details: None,
@@ -368,7 +368,7 @@ fn details_text(d: &AccountDetails) -> String {
                 "{p} (valid until {})",
                 d.pincode_expires_at.as_deref().unwrap_or("-")
             ),
-            None => d.pincode_state.clone(),
+            None => d.pincode_state.to_string(),
         },
         d.status_text
     );
@@ -928,8 +928,8 @@ async fn import(
     })
 }
 
-fn role_flags(role: &str, manage_admins: bool) -> String {
-    if role == "admin" && manage_admins {
+fn role_flags(role: Role, manage_admins: bool) -> String {
+    if role == Role::Admin && manage_admins {
         "admin +manage-admins".into()
     } else {
         role.to_string()
@@ -952,7 +952,7 @@ fn colleague_table(items: &[Colleague]) -> String {
             pad(&x.id.to_string(), 5),
             pad(&x.name, 22),
             pad(&x.email, 30),
-            pad(&role_flags(&x.role, x.manage_admins), 22),
+            pad(&role_flags(x.role, x.manage_admins), 22),
             x.status,
             if x.mfa_enabled { " (MFA)" } else { "" }
         ));
@@ -966,21 +966,28 @@ fn colleague_line(x: &Colleague) -> String {
         x.id,
         x.name,
         x.email,
-        role_flags(&x.role, x.manage_admins),
+        role_flags(x.role, x.manage_admins),
         x.status
     )
 }
 
-fn check_role(role: &str, allowed: &[&str]) -> R<()> {
-    if allowed.contains(&role) {
-        Ok(())
-    } else {
-        Err(CliError {
-            code: "invalid_input".into(),
-            message: format!("--role must be one of: {}", allowed.join(", ")),
+/// The `--role` argument, when it is one of `allowed`.
+fn check_role(role: &str, allowed: &[Role]) -> R<Role> {
+    match role.parse::<Role>() {
+        Ok(r) if allowed.contains(&r) => Ok(r),
+        _ => Err(CliError {
+            code: ErrorCode::InvalidInput.to_string(),
+            message: format!(
+                "--role must be one of: {}",
+                allowed
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             field: Some("role".into()),
             details: None,
-        })
+        }),
     }
 }
 
@@ -997,13 +1004,13 @@ async fn colleague(c: &Client, json: bool, a: &ColleagueCmd) -> R<()> {
             role,
             manage_admins,
         } => {
-            check_role(role, &["admin", "helpdesk"])?;
+            let role = check_role(role, &[Role::Admin, Role::Helpdesk])?;
             let x = c
                 .invite(&InviteRequest {
                     first_name: first_name.clone(),
                     last_name: last_name.clone(),
                     email: email.clone(),
-                    role: role.clone(),
+                    role,
                     manage_admins: *manage_admins,
                 })
                 .await?;
@@ -1020,12 +1027,12 @@ async fn colleague(c: &Client, json: bool, a: &ColleagueCmd) -> R<()> {
             role,
             manage_admins,
         } => {
-            check_role(role, &["admin", "helpdesk"])?;
+            let role = check_role(role, &[Role::Admin, Role::Helpdesk])?;
             let x = c
                 .set_colleague_role(
                     *id,
                     &RoleUpdate {
-                        role: role.clone(),
+                        role,
                         manage_admins: *manage_admins,
                     },
                 )
@@ -1101,8 +1108,8 @@ async fn apikey(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
             role,
             manage_admins,
         } => {
-            check_role(role, &["owner", "admin", "helpdesk"])?;
-            if *manage_admins && role != "admin" {
+            let role = check_role(role, Role::ALL)?;
+            if *manage_admins && role != Role::Admin {
                 return Err(CliError {
                     code: "invalid_input".into(),
                     message: "--manage-admins is a flag of the admin role only".into(),
@@ -1113,7 +1120,7 @@ async fn apikey(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
             let k = c
                 .create_api_key(&NewApiKey {
                     name: name.clone(),
-                    role: role.clone(),
+                    role,
                     manage_admins: *manage_admins,
                 })
                 .await?;
@@ -1124,7 +1131,7 @@ async fn apikey(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
                     k.id,
                     k.name,
                     k.role,
-                    if k.manage_admins && k.role == "admin" {
+                    if k.manage_admins && k.role == Role::Admin {
                         ", manage administrators"
                     } else {
                         ""
@@ -1150,7 +1157,7 @@ async fn apikey(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
                         "{} {} {} {} {} {}{}\n",
                         pad(&k.id.to_string(), 5),
                         pad(&k.name, 20),
-                        pad(&k.role, 9),
+                        pad(k.role.as_str(), 9),
                         pad(&k.prefix, 14),
                         pad(&k.created_at, 20),
                         k.last_used_at.as_deref().unwrap_or("-"),

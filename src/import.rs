@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use vcms_server::api::{BatchResult, BatchRow, RowPlan};
+use vcms_server::api::{AccountStatus, BatchResult, BatchRow, RowAction, RowPlan};
 use vcms_server::client::{Client, ClientError, ClientResult};
 use vcms_sheet::{Limits, ReadError, Sheet};
 
@@ -124,7 +124,11 @@ pub async fn apply(
 
 /// "3 to create, 1 to update, 5 unchanged, 2 in error".
 pub fn counts(r: &BatchResult) -> String {
-    let bad = r.plan.iter().filter(|p| p.action == "error").count();
+    let bad = r
+        .plan
+        .iter()
+        .filter(|p| p.action == RowAction::Error)
+        .count();
     format!(
         "{} to create, {} to update, {} unchanged, {bad} in error",
         r.created, r.updated, r.unchanged
@@ -153,8 +157,8 @@ pub fn preview_lines(r: &BatchResult, rows: &[BatchRow]) -> Vec<String> {
 
 fn plan_line(p: &RowPlan, by_row: &std::collections::HashMap<i64, &BatchRow>) -> String {
     let name = by_row.get(&p.row).map(|b| b.name.as_str()).unwrap_or("");
-    let what = match p.action.as_str() {
-        "update" => p
+    let what = match p.action {
+        RowAction::Update => p
             .diff
             .iter()
             .map(|d| format!("{}: {} → {}", d.field, or_dash(&d.old), or_dash(&d.new)))
@@ -190,7 +194,7 @@ pub async fn export_rows(
                 a.extension.clone(),
                 a.email.clone().unwrap_or_default(),
                 a.cloud_number.clone(),
-                if a.status == "registered" {
+                if a.status == AccountStatus::Registered {
                     "Registered".into()
                 } else {
                     "Unregistered".into()

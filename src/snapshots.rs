@@ -35,7 +35,7 @@ fn quota() -> Quota {
         quota: 20,
         can_add: 7,
         in_force: true,
-        basis: "trial".into(),
+        basis: QuotaBasis::Trial,
     }
 }
 
@@ -47,7 +47,7 @@ fn profile() -> Profile {
         enterprise_number: "58492".into(),
         country: "China".into(),
         email: "owner@demo.vcms".into(),
-        role: "owner".into(),
+        role: Role::Owner,
         language: "en".into(),
         api_key: None,
         permissions: Permissions {
@@ -77,11 +77,10 @@ fn rows() -> Vec<AccountRow> {
             cloud_number: format!("58492{ext}"),
             email: email.map(str::to_string),
             status: if i % 4 == 0 {
-                "registered"
+                AccountStatus::Registered
             } else {
-                "unregistered"
-            }
-            .into(),
+                AccountStatus::Unregistered
+            },
         })
         .collect()
 }
@@ -113,14 +112,14 @@ fn details() -> AccountDetails {
         password: "rq4p4u9nKx7m".into(),
         pincode: Some("123456789".into()),
         pincode_expires_at: Some("2026-11-29T18:22:15Z".into()),
-        pincode_state: "valid".into(),
-        status: "registered".into(),
+        pincode_state: PincodeState::Valid,
+        status: AccountStatus::Registered,
         status_text: "Registered successfully".into(),
         in_call: false,
         bindings: vec![Binding {
             device_model: "Yealink VCDesktop".into(),
             device_version: "1.0.50.16".into(),
-            transport: "tls".into(),
+            transport: Transport::Tls,
             nat: true,
             address: "203.0.113.7:5061".into(),
             registered_at: "2026-11-22T09:00:00Z".into(),
@@ -156,11 +155,11 @@ fn typed(app: &mut App, s: &str) {
     }
 }
 
-fn api_error(status: u16, code: &str, msg: &str, field: Option<&str>) -> ClientError {
+fn api_error(status: u16, code: ErrorCode, msg: &str, field: Option<&str>) -> ClientError {
     ClientError::Api {
         status: StatusCode::from_u16(status).expect("status"),
         body: ErrorBody {
-            code: code.into(),
+            code,
             message: msg.into(),
             field: field.map(str::to_string),
             retry_after_secs: None,
@@ -227,7 +226,7 @@ fn login_field_error_and_frozen() {
     a.login.form.focus = 2;
     typed(&mut a, "wrong123");
     key(&mut a, KeyCode::Enter);
-    let mut e = api_error(401, "frozen", "frozen", None);
+    let mut e = api_error(401, ErrorCode::Frozen, "frozen", None);
     if let ClientError::Api { body, .. } = &mut e {
         body.retry_after_secs = Some(250);
     }
@@ -332,7 +331,7 @@ fn add_form_with_server_error() {
             send_email: false,
             res: Err(api_error(
                 409,
-                "conflict",
+                ErrorCode::Conflict,
                 "Extension 1001 is already used by Anna",
                 Some("extension"),
             )),
@@ -352,7 +351,7 @@ fn failed_emails() {
                 id: 1,
                 recipient: "anna@demo.vcms".into(),
                 account: Some("Anna (1001)".into()),
-                kind: "account".into(),
+                kind: EmailKind::AccountInfo,
                 reason: "550 mailbox unavailable".into(),
                 failed_at: "2026-11-22T10:00:00Z".into(),
                 attempts: 8,
@@ -361,7 +360,7 @@ fn failed_emails() {
                 id: 2,
                 recipient: "chenyy@demo.vcms".into(),
                 account: Some("陈媛媛 (2002)".into()),
-                kind: "account".into(),
+                kind: EmailKind::AccountInfo,
                 reason: "connection refused".into(),
                 failed_at: "2026-11-22T10:05:00Z".into(),
                 attempts: 8,
@@ -385,7 +384,7 @@ fn system_tab() {
     let lic = LicenseList {
         licenses: vec![License {
             number: "ABCDEFGHJKLMNPQRSTUVWX23".into(),
-            status: "activated".into(),
+            status: LicenseStatus::Activated,
             years: 2,
             quantity: 200,
             start: Some("2026-11-22T00:00:00Z".into()),
@@ -398,7 +397,7 @@ fn system_tab() {
             quota: 200,
             can_add: 187,
             in_force: true,
-            basis: "licensed".into(),
+            basis: QuotaBasis::Licensed,
         },
     };
     answer(
@@ -476,7 +475,7 @@ fn session_ended_returns_to_sign_in_then_back() {
         |r| matches!(r, Req::Failed),
         Reply::Failed(Err(api_error(
             401,
-            "session_ended",
+            ErrorCode::SessionEnded,
             "The session ended after 30 minutes without activity: sign in again",
             None,
         ))),
@@ -519,7 +518,7 @@ fn live_events_refresh_and_end_the_session() {
     let mut a = main_app(Lang::En);
     a.update(Action::Event(StreamItem::Change(ChangeEvent {
         id: 1,
-        kind: "account_changed".into(),
+        kind: EventKind::AccountChanged,
         account_id: Some(3),
         at: "2026-11-22T10:00:00Z".into(),
     })));
@@ -545,7 +544,12 @@ fn mfa_code_is_asked_after_the_password() {
     a.login.form.focus = 2;
     typed(&mut a, "Demo2026vcms");
     key(&mut a, KeyCode::Enter);
-    let mut e = api_error(401, "mfa_required", "A code was sent to your email", None);
+    let mut e = api_error(
+        401,
+        ErrorCode::MfaRequired,
+        "A code was sent to your email",
+        None,
+    );
     if let ClientError::Api { body, .. } = &mut e {
         body.mfa_token = Some("mfa-token".into());
     }
@@ -564,19 +568,17 @@ fn mfa_code_is_asked_after_the_password() {
 
 /// The profile of an administrator of `role`, with the permissions the server computes for
 /// it (the console decides nothing from the role itself).
-fn profile_as(role: &str, manage_admins: bool) -> Profile {
+fn profile_as(role: Role, manage_admins: bool) -> Profile {
     let mut p = profile();
-    p.role = role.into();
-    p.permissions = vcms_server::service::Role::parse(role)
-        .expect("a role")
-        .permissions(manage_admins, true);
+    p.role = role;
+    p.permissions = role.permissions(manage_admins, true);
     p
 }
 
 #[test]
 fn helpdesk_sees_no_add_or_remove() {
     let mut a = app(Lang::En);
-    a.signed_in(profile_as("helpdesk", false));
+    a.signed_in(profile_as(Role::Helpdesk, false));
     answer(
         &mut a,
         |r| matches!(r, Req::Page(_)),
@@ -587,7 +589,14 @@ fn helpdesk_sees_no_add_or_remove() {
     shots("helpdesk", &mut a);
 }
 
-fn colleague(id: i64, name: &str, email: &str, role: &str, flag: bool, status: &str) -> Colleague {
+fn colleague(
+    id: i64,
+    name: &str,
+    email: &str,
+    role: Role,
+    flag: bool,
+    status: AdminStatus,
+) -> Colleague {
     let (first, last) = name.split_once(' ').unwrap_or((name, ""));
     Colleague {
         id,
@@ -595,9 +604,9 @@ fn colleague(id: i64, name: &str, email: &str, role: &str, flag: bool, status: &
         last_name: last.into(),
         name: name.into(),
         email: email.into(),
-        role: role.into(),
+        role,
         manage_admins: flag,
-        status: status.into(),
+        status,
         mfa_enabled: id == 2,
         created_at: "2026-11-01T08:00:00Z".into(),
     }
@@ -630,26 +639,33 @@ fn colleagues_audit_and_api_keys() {
                     1,
                     "Olivia Owner",
                     "owner@demo.vcms",
-                    "owner",
+                    Role::Owner,
                     false,
-                    "active",
+                    AdminStatus::Active,
                 ),
-                colleague(2, "Adam Admin", "adam@demo.vcms", "admin", true, "active"),
+                colleague(
+                    2,
+                    "Adam Admin",
+                    "adam@demo.vcms",
+                    Role::Admin,
+                    true,
+                    AdminStatus::Active,
+                ),
                 colleague(
                     3,
                     "Hana Desk",
                     "hana@demo.vcms",
-                    "helpdesk",
+                    Role::Helpdesk,
                     false,
-                    "invited",
+                    AdminStatus::Invited,
                 ),
                 colleague(
                     4,
                     "Dan Gone",
                     "dan@demo.vcms",
-                    "helpdesk",
+                    Role::Helpdesk,
                     false,
-                    "disabled",
+                    AdminStatus::Disabled,
                 ),
             ],
         })),
@@ -675,7 +691,7 @@ fn colleagues_audit_and_api_keys() {
     key(&mut a, KeyCode::Enter);
     assert!(a.requests.iter().any(|(_, r)| matches!(
         r,
-        Req::Invite(i) if i.email == "ivy@demo.vcms" && i.role == "helpdesk"
+        Req::Invite(i) if i.email == "ivy@demo.vcms" && i.role == Role::Helpdesk
     )));
 
     let mut a = main_app(Lang::En);
@@ -744,7 +760,7 @@ fn colleagues_audit_and_api_keys() {
                 ApiKey {
                     id: 1,
                     name: "ci".into(),
-                    role: "owner".into(),
+                    role: Role::Owner,
                     manage_admins: true,
                     prefix: "vcms_3fa9".into(),
                     created_at: "2026-11-20T10:00:00Z".into(),
@@ -754,7 +770,7 @@ fn colleagues_audit_and_api_keys() {
                 ApiKey {
                     id: 2,
                     name: "old script".into(),
-                    role: "helpdesk".into(),
+                    role: Role::Helpdesk,
                     manage_admins: false,
                     prefix: "vcms_81c2".into(),
                     created_at: "2026-10-02T10:00:00Z".into(),
@@ -779,11 +795,11 @@ fn colleagues_audit_and_api_keys() {
     key(&mut a, KeyCode::Enter);
     answer(
         &mut a,
-        |r| matches!(r, Req::CreateKey(k) if k.name == "deploy" && k.role == "helpdesk"),
+        |r| matches!(r, Req::CreateKey(k) if k.name == "deploy" && k.role == Role::Helpdesk),
         Reply::KeyCreated(Ok(ApiKeyCreated {
             id: 3,
             name: "deploy".into(),
-            role: "helpdesk".into(),
+            role: Role::Helpdesk,
             manage_admins: false,
             key: "vcms_0123456789abcdef0123456789abcdef".into(),
             message: "API key created".into(),
@@ -799,11 +815,11 @@ fn colleagues_audit_and_api_keys() {
 fn system_sections_by_role() {
     use crate::app::SysView::*;
     let mut a = app(Lang::En);
-    a.signed_in(profile_as("helpdesk", false));
+    a.signed_in(profile_as(Role::Helpdesk, false));
     assert_eq!(a.sys_views(), vec![License, Profile, Server]);
     // An admin: what the profile's permissions say, without probing the server.
     let mut a = app(Lang::En);
-    a.signed_in(profile_as("admin", false));
+    a.signed_in(profile_as(Role::Admin, false));
     key(&mut a, KeyCode::Char('2'));
     assert!(
         !a.requests.iter().any(|(_, r)| matches!(r, Req::Colleagues)),
@@ -811,7 +827,7 @@ fn system_sections_by_role() {
     );
     assert_eq!(a.sys_views(), vec![License, Profile, Audit, Server]);
     let mut a = app(Lang::En);
-    a.signed_in(profile_as("admin", true));
+    a.signed_in(profile_as(Role::Admin, true));
     assert_eq!(
         a.sys_views(),
         vec![License, Profile, Colleagues, Audit, Server]

@@ -171,7 +171,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
             first_name: "Desk".into(),
             last_name: "Helper".into(),
             email: HELPDESK.into(),
-            role: "helpdesk".into(),
+            role: Role::Helpdesk,
             manage_admins: false,
         })
         .await

@@ -1,13 +1,401 @@
 //! Wire types of the HTTP API, shared by the server, the console and the tests.
+//!
+//! Every closed set (role, status, state, kind, error code) is an enum that serialises to
+//! the same snake_case string as the API has always sent; `as_str()` gives that string and
+//! `str::parse` reads it back (an unknown value is an [`UnknownValue`] error).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+/// A string that is not one of a closed set's values (e.g. read back from the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue {
+    /// The set, e.g. `Role`.
+    pub set: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown {} value {:?}", self.set, self.value)
+    }
+}
+
+impl std::error::Error for UnknownValue {}
+
+/// Every closed set's schema name and its values' doc comments: the OpenAPI document lists
+/// them in each schema's description (utoipa keeps no description per value of a string enum).
+pub const VALUE_DOCS: &[(&str, &[(&str, &str)])] = &[
+    ErrorCode::DOCS,
+    Role::DOCS,
+    AdminStatus::DOCS,
+    EnterpriseStatus::DOCS,
+    QuotaBasis::DOCS,
+    LicenseStatus::DOCS,
+    AccountStatus::DOCS,
+    PincodeState::DOCS,
+    Transport::DOCS,
+    RowAction::DOCS,
+    EmailKind::DOCS,
+    EventKind::DOCS,
+    DirectoryChangeKind::DOCS,
+    DatabaseBackend::DOCS,
+    HealthStatus::DOCS,
+];
+
+/// A closed set of wire strings: the enum, `as_str`, `Display` and `FromStr`, and its values'
+/// doc comments for the OpenAPI document ([`VALUE_DOCS`]).
+macro_rules! wire_enum {
+    // `tt` fragments, not `literal` and `meta`: they reach the derives as plain tokens, which
+    // utoipa needs to read the renames and doc comments (it skips captured fragments).
+    (
+        $(#[$($meta:tt)*])*
+        pub enum $name:ident {
+            $(
+                $(#[doc = $vdoc:tt])*
+                $(#[serde($($vserde:tt)*)])*
+                $variant:ident = $wire:tt,
+            )+
+        }
+    ) => {
+        $(#[$($meta)*])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(
+                $(#[doc = $vdoc])*
+                $(#[serde($($vserde)*)])*
+                #[serde(rename = $wire)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every value, in the order of the declaration.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Each wire value with its doc comment (lines joined by `\n`; empty when none).
+            pub const DOCS: (&'static str, &'static [(&'static str, &'static str)]) = (
+                stringify!($name),
+                &[$(($wire, concat!($($vdoc, "\n",)* ""))),+],
+            );
+            /// The wire string.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                use serde::de::{value::{Error, StrDeserializer}, IntoDeserializer};
+                let de: StrDeserializer<'_, Error> = s.into_deserializer();
+                $name::deserialize(de).map_err(|_| UnknownValue {
+                    set: stringify!($name),
+                    value: s.to_string(),
+                })
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// A stable machine code of an error (`ErrorBody.code`): one closed set, one spelling each.
+    pub enum ErrorCode {
+        /// A value broke an input rule (`field` names it).
+        InvalidInput = "invalid_input",
+        /// The request body, query string or path is not valid.
+        BadRequest = "bad_request",
+        /// No such object in the caller's enterprise.
+        NotFound = "not_found",
+        /// Conflicts with what exists (`field` names the value).
+        Conflict = "conflict",
+        /// Something broke inside the server (the detail is in its log).
+        Internal = "internal",
+        /// The database is busy: try again in a moment.
+        Busy = "busy",
+        /// The database does not answer.
+        DatabaseDown = "database_down",
+        /// The request body (or its headers) is larger than the server accepts.
+        TooLarge = "too_large",
+        /// The request line is longer than the server accepts.
+        UriTooLong = "uri_too_long",
+        /// Not signed in: no session token or API key, or an unknown one.
+        Unauthenticated = "unauthenticated",
+        /// The session has ended (signed out, timed out, password changed, disabled…).
+        SessionEnded = "session_ended",
+        /// The API key was revoked.
+        KeyRevoked = "key_revoked",
+        /// The caller's role may not do this.
+        Forbidden = "forbidden",
+        /// An API key asked for something only a person may do.
+        NotForApiKeys = "not_for_api_keys",
+        /// Wrong email and password (admin sign-in) or wrong cloud number and password
+        /// (endpoint sign-in). Endpoint sign-in answered `credentials_invalid` before; that
+        /// spelling is still read as this code.
+        #[serde(alias = "credentials_invalid")]
+        InvalidCredentials = "invalid_credentials",
+        /// Sign-in is frozen for a while after wrong passwords (`retry_after_secs`).
+        Frozen = "frozen",
+        /// Sign-in is locked until the password is reset.
+        Locked = "locked",
+        /// Too many tries: wait `retry_after_secs`.
+        Throttled = "throttled",
+        /// The enterprise is not activated yet.
+        NotActivated = "not_activated",
+        /// The administrator is disabled.
+        Disabled = "disabled",
+        /// The sign-in needs a second factor: finish it with `mfa_token` and the emailed code.
+        MfaRequired = "mfa_required",
+        /// The MFA sign-in attempt is unknown.
+        MfaInvalid = "mfa_invalid",
+        /// The MFA sign-in attempt has expired.
+        MfaExpired = "mfa_expired",
+        /// The MFA sign-in attempt was already used.
+        MfaUsed = "mfa_used",
+        /// The MFA code is wrong.
+        MfaWrong = "mfa_wrong",
+        /// Too many wrong MFA codes: the attempt is locked.
+        MfaLocked = "mfa_locked",
+        /// This request needs a captcha answer (`captcha_required`).
+        CaptchaRequired = "captcha_required",
+        /// The captcha has expired: get a new one.
+        CaptchaExpired = "captcha_expired",
+        /// The captcha's proof of work is missing or wrong.
+        CaptchaUnsolved = "captcha_unsolved",
+        /// The captcha answer is wrong.
+        CaptchaWrong = "captcha_wrong",
+        /// The emailed token (activation, reset, invitation) is unknown.
+        TokenInvalid = "token_invalid",
+        /// The emailed token has expired.
+        TokenExpired = "token_expired",
+        /// The emailed token was already used.
+        TokenUsed = "token_used",
+        /// The enterprise is already activated: sign in.
+        AlreadyActive = "already_active",
+        /// Neither the trial nor a license is in force: accounts cannot be added.
+        LicenseExpired = "license_expired",
+        /// Neither the trial nor a license is in force: endpoints cannot sign in.
+        LicenseInvalid = "license_invalid",
+        /// The license number was revoked.
+        LicenseRevoked = "license_revoked",
+        /// No such license number.
+        LicenseUnknown = "license_unknown",
+        /// The accounts would exceed the quota (`can_add`).
+        QuotaFull = "quota_full",
+        /// The pincode is wrong, used or expired (endpoint sign-in).
+        PincodeInvalid = "pincode_invalid",
+        /// The built-in device is not provisioned, or its secret is wrong (endpoint sign-in).
+        BuiltinUnknown = "builtin_unknown",
+        /// The endpoint session is unknown or has ended.
+        EndpointSession = "endpoint_session",
+        /// The device serial number is not valid (`field` is `serial`).
+        Serial = "serial",
+        /// Endpoint sign-in: `device.instance` is not a UUID.
+        DeviceInstance = "device.instance",
+        /// Endpoint sign-in: `device.model` is too long or has control characters.
+        DeviceModel = "device.model",
+        /// Endpoint sign-in: `device.version` is too long or has control characters.
+        DeviceVersion = "device.version",
+        /// A code this client does not know (a newer server), or an error answer that was not
+        /// the JSON error body. Never sent by the server.
+        #[serde(other)]
+        Unknown = "unknown",
+    }
+}
+
+wire_enum! {
+    /// An administrator's role (DOMAIN.md "Colleagues and permissions").
+    pub enum Role {
+        /// The enterprise's owner: everything.
+        Owner = "owner",
+        /// Accounts, emails and the audit log; colleagues with `manage_admins`.
+        Admin = "admin",
+        /// Views accounts, resets their secrets and sends their emails.
+        Helpdesk = "helpdesk",
+    }
+}
+
+impl Default for Role {
+    /// The least-privileged role.
+    fn default() -> Self {
+        Self::Helpdesk
+    }
+}
+
+wire_enum! {
+    /// An administrator's (colleague's) status.
+    pub enum AdminStatus {
+        /// Invited; has not accepted the invitation yet.
+        Invited = "invited",
+        /// Can sign in.
+        Active = "active",
+        /// Disabled by the owner or a manager: cannot sign in.
+        Disabled = "disabled",
+    }
+}
+
+wire_enum! {
+    /// An enterprise's status.
+    pub enum EnterpriseStatus {
+        /// Registered, not activated yet.
+        Pending = "pending",
+        /// Activated by its owner.
+        Active = "active",
+    }
+}
+
+wire_enum! {
+    /// What the enterprise's account quota rests on.
+    pub enum QuotaBasis {
+        /// The trial (no license bound yet).
+        Trial = "trial",
+        /// At least one license in force.
+        Licensed = "licensed",
+        /// Neither the trial nor a license is in force.
+        Expired = "expired",
+    }
+}
+
+wire_enum! {
+    /// A license's status.
+    pub enum LicenseStatus {
+        /// Issued by the distributor, not bound to an enterprise yet (operator listing only).
+        Issued = "issued",
+        /// Bound to an enterprise and in force (or not started yet).
+        Activated = "activated",
+        /// Its service life has ended.
+        Expired = "expired",
+        /// Revoked by the vendor.
+        Revoked = "revoked",
+    }
+}
+
+wire_enum! {
+    /// A cloud account's registration status.
+    pub enum AccountStatus {
+        /// At least one endpoint of the account is registered.
+        Registered = "registered",
+        /// No endpoint of the account is registered.
+        Unregistered = "unregistered",
+    }
+}
+
+wire_enum! {
+    /// The state of an account's pincode.
+    pub enum PincodeState {
+        /// Can be used to sign in once.
+        Valid = "valid",
+        /// Was used to sign in.
+        Used = "used",
+        /// Has expired unused.
+        Expired = "expired",
+    }
+}
+
+wire_enum! {
+    /// A SIP transport.
+    pub enum Transport {
+        Udp = "udp",
+        Tcp = "tcp",
+        Tls = "tls",
+    }
+}
+
+wire_enum! {
+    /// What a row of a batch does.
+    pub enum RowAction {
+        /// A new account.
+        Create = "create",
+        /// An existing extension: its name or email changes.
+        Update = "update",
+        /// An existing extension, nothing changes.
+        Unchanged = "unchanged",
+        /// The row is not valid (see `errors`).
+        Error = "error",
+    }
+}
+
+wire_enum! {
+    /// The kind of an email the server sends.
+    pub enum EmailKind {
+        /// An account's information (cloud number, password, pincode).
+        AccountInfo = "account_info",
+        /// The enterprise activation link.
+        Activation = "activation",
+        /// A colleague's invitation.
+        Invitation = "invitation",
+        /// A license runs out soon.
+        LicenseExpiry = "license_expiry",
+        /// An MFA sign-in code.
+        MfaCode = "mfa_code",
+        /// MFA codes keep failing on the administrator's sign-in.
+        MfaFailing = "mfa_failing",
+        /// A password reset link.
+        PasswordReset = "password_reset",
+        /// Someone tried to register an email that is already registered.
+        RegisterAttempt = "register_attempt",
+        /// A test email from `vcms-server`.
+        Test = "test",
+        /// The trial ended and its accounts will be purged.
+        TrialPurge = "trial_purge",
+    }
+}
+
+wire_enum! {
+    /// The kind of a change streamed to consoles (`GET /api/v1/events`).
+    pub enum EventKind {
+        AccountAdded = "account_added",
+        AccountChanged = "account_changed",
+        AccountRemoved = "account_removed",
+        /// Many accounts changed: reload the list.
+        AccountsImported = "accounts_imported",
+        /// An endpoint registered or unregistered.
+        BindingChanged = "binding_changed",
+        /// An email failed for good.
+        EmailFailed = "email_failed",
+    }
+}
+
+wire_enum! {
+    /// The kind of a change of the endpoints' directory.
+    pub enum DirectoryChangeKind {
+        Added = "added",
+        Changed = "changed",
+        Removed = "removed",
+        /// An entry's `registered` changed.
+        Registration = "registration",
+        /// Many changed: fetch the directory.
+        Reload = "reload",
+    }
+}
+
+wire_enum! {
+    /// The database behind the server.
+    pub enum DatabaseBackend {
+        Sqlite = "sqlite",
+        Postgres = "postgres",
+    }
+}
+
+wire_enum! {
+    /// The server's health (`GET /healthz`; a broken database answers 503 instead).
+    pub enum HealthStatus {
+        Ok = "ok",
+    }
+}
 
 /// Every error: a stable code, a sentence for people, and the field it concerns.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct ErrorBody {
     /// Stable machine code, e.g. `invalid_input`, `frozen`, `quota_full`.
-    pub code: String,
+    pub code: ErrorCode,
     /// What went wrong and what to do, in a sentence.
     pub message: String,
     /// The request field the error is about, when there is one.
@@ -35,8 +423,8 @@ pub struct Message {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    pub status: String,
-    pub database: String,
+    pub status: HealthStatus,
+    pub database: DatabaseBackend,
     pub version: String,
 }
 
@@ -150,7 +538,7 @@ pub struct Profile {
     pub enterprise_number: String,
     pub country: String,
     pub email: String,
-    pub role: String,
+    pub role: Role,
     pub language: String,
     /// Set when the request came with an API key: the key is the principal (it is never its
     /// creator); `name`, `role` above are the key's, `username` and `email` are empty.
@@ -195,8 +583,8 @@ pub struct Permissions {
 pub struct KeyIdentity {
     pub id: i64,
     pub name: String,
-    /// owner | admin | helpdesk: exactly the role the key was created with.
-    pub role: String,
+    /// Exactly the role the key was created with.
+    pub role: Role,
     /// "Manage administrators": only when the key was created with it (admin keys).
     pub manage_admins: bool,
     /// The first characters of the key.
@@ -223,8 +611,7 @@ pub struct Quota {
     pub can_add: i64,
     /// True while the trial or at least one license is in force.
     pub in_force: bool,
-    /// trial | licensed | expired
-    pub basis: String,
+    pub basis: QuotaBasis,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -232,8 +619,7 @@ pub struct Enterprise {
     pub number: String,
     pub company: String,
     pub country: String,
-    /// pending | active
-    pub status: String,
+    pub status: EnterpriseStatus,
     pub trial_ends_at: Option<String>,
     pub trial_days_left: i64,
     pub quota: Quota,
@@ -247,8 +633,7 @@ pub struct AddLicenseRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct License {
     pub number: String,
-    /// activated | expired | revoked
-    pub status: String,
+    pub status: LicenseStatus,
     /// Service life in years.
     pub years: i64,
     pub quantity: i64,
@@ -316,8 +701,7 @@ pub struct AccountRow {
     pub extension: String,
     pub cloud_number: String,
     pub email: Option<String>,
-    /// registered | unregistered
-    pub status: String,
+    pub status: AccountStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -336,8 +720,7 @@ pub struct AccountPage {
 pub struct Binding {
     pub device_model: String,
     pub device_version: String,
-    /// udp | tcp | tls
-    pub transport: String,
+    pub transport: Transport,
     pub nat: bool,
     pub address: String,
     pub registered_at: String,
@@ -358,10 +741,8 @@ pub struct AccountDetails {
     /// None once used.
     pub pincode: Option<String>,
     pub pincode_expires_at: Option<String>,
-    /// valid | used | expired
-    pub pincode_state: String,
-    /// registered | unregistered
-    pub status: String,
+    pub pincode_state: PincodeState,
+    pub status: AccountStatus,
     /// "In a call" | "Registered successfully" | "Unregistered"
     pub status_text: String,
     /// An endpoint of the account is in an answered call now.
@@ -469,7 +850,7 @@ pub struct RowError {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct RowPlan {
     pub row: i64,
-    pub action: String,
+    pub action: RowAction,
     /// The row's extension as sent.
     #[serde(default)]
     pub extension: String,
@@ -514,7 +895,7 @@ pub struct FailedEmail {
     pub recipient: String,
     /// The account's name and extension when the email was about an account.
     pub account: Option<String>,
-    pub kind: String,
+    pub kind: EmailKind,
     pub reason: String,
     pub failed_at: String,
     pub attempts: i64,
@@ -610,8 +991,7 @@ pub struct SipSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct SipServer {
-    /// udp | tcp | tls
-    pub transport: String,
+    pub transport: Transport,
     pub host: String,
     pub port: u16,
 }
@@ -639,8 +1019,7 @@ pub struct Directory {
 pub struct DirectoryChange {
     /// The event id (also the SSE id, for resuming with Last-Event-ID).
     pub id: i64,
-    /// added | changed | removed | registration | reload (many changed: fetch the directory)
-    pub kind: String,
+    pub kind: DirectoryChangeKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<i64>,
     /// The entry as it is now (absent for removed and reload).
@@ -680,9 +1059,7 @@ pub struct ProvisionDeviceRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 pub struct ChangeEvent {
     pub id: i64,
-    /// account_added | account_changed | account_removed | accounts_imported |
-    /// binding_changed | email_failed
-    pub kind: String,
+    pub kind: EventKind,
     pub account_id: Option<i64>,
     pub at: String,
 }
@@ -714,11 +1091,9 @@ pub struct Colleague {
     pub last_name: String,
     pub name: String,
     pub email: String,
-    /// owner | admin | helpdesk
-    pub role: String,
+    pub role: Role,
     pub manage_admins: bool,
-    /// invited | active | disabled
-    pub status: String,
+    pub status: AdminStatus,
     pub mfa_enabled: bool,
     pub created_at: String,
 }
@@ -733,15 +1108,16 @@ pub struct InviteRequest {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
-    /// admin | helpdesk
-    pub role: String,
+    /// admin or helpdesk (an invitation cannot make an owner).
+    pub role: Role,
     #[serde(default)]
     pub manage_admins: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct RoleUpdate {
-    pub role: String,
+    /// admin or helpdesk.
+    pub role: Role,
     #[serde(default)]
     pub manage_admins: bool,
 }
@@ -794,8 +1170,7 @@ pub struct EnterpriseSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct NewApiKey {
     pub name: String,
-    /// owner | admin | helpdesk
-    pub role: String,
+    pub role: Role,
     /// "Manage administrators" for an admin key (off unless asked for).
     #[serde(default)]
     pub manage_admins: bool,
@@ -805,7 +1180,7 @@ pub struct NewApiKey {
 pub struct ApiKeyCreated {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     #[serde(default)]
     pub manage_admins: bool,
     /// Shown once: use it as `Authorization: Bearer <key>` or `VCMS_API_KEY`.
@@ -817,7 +1192,7 @@ pub struct ApiKeyCreated {
 pub struct ApiKey {
     pub id: i64,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     #[serde(default)]
     pub manage_admins: bool,
     /// The first characters of the key, to tell keys apart.
@@ -864,4 +1239,59 @@ pub struct AuditPage {
     pub total: i64,
     pub page: i64,
     pub page_size: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str`, serde and `FromStr` agree on every value of every closed set.
+    fn round_trip<T>(all: &[T])
+    where
+        T: Copy + PartialEq + std::fmt::Debug + Serialize + std::str::FromStr + std::fmt::Display,
+        T: for<'de> Deserialize<'de>,
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for v in all {
+            let json = serde_json::to_value(v).unwrap();
+            assert_eq!(json, serde_json::Value::String(v.to_string()), "{v:?}");
+            assert_eq!(serde_json::from_value::<T>(json).unwrap(), *v);
+            assert_eq!(v.to_string().parse::<T>().unwrap(), *v);
+        }
+    }
+
+    #[test]
+    fn closed_sets_round_trip() {
+        round_trip(ErrorCode::ALL);
+        round_trip(Role::ALL);
+        round_trip(AdminStatus::ALL);
+        round_trip(EnterpriseStatus::ALL);
+        round_trip(QuotaBasis::ALL);
+        round_trip(LicenseStatus::ALL);
+        round_trip(AccountStatus::ALL);
+        round_trip(PincodeState::ALL);
+        round_trip(Transport::ALL);
+        round_trip(RowAction::ALL);
+        round_trip(EmailKind::ALL);
+        round_trip(EventKind::ALL);
+        round_trip(DirectoryChangeKind::ALL);
+        round_trip(DatabaseBackend::ALL);
+        round_trip(HealthStatus::ALL);
+        assert_eq!(VALUE_DOCS.len(), 15);
+    }
+
+    #[test]
+    fn unknown_values() {
+        let e = "superuser".parse::<Role>().unwrap_err();
+        assert_eq!(e.to_string(), "unknown Role value \"superuser\"");
+        assert_eq!(
+            "credentials_invalid".parse::<ErrorCode>().unwrap(),
+            ErrorCode::InvalidCredentials
+        );
+        assert_eq!(
+            "from_a_newer_server".parse::<ErrorCode>().unwrap(),
+            ErrorCode::Unknown
+        );
+        assert_eq!(format!("{:<8}|", Role::Admin), "admin   |");
+    }
 }

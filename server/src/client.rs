@@ -41,8 +41,18 @@ impl ClientError {
             ClientError::Transport(_) => None,
         }
     }
-    pub fn code(&self) -> &str {
-        self.body().map(|b| b.code.as_str()).unwrap_or("transport")
+    /// The error's code; [`ErrorCode::Unknown`] when the server could not be reached or its
+    /// answer was not an error body (or carried a code this client does not know).
+    pub fn code(&self) -> ErrorCode {
+        self.body().map_or(ErrorCode::Unknown, |b| b.code)
+    }
+    /// The code as a string for output: the wire code, or `transport` when the server could
+    /// not be reached.
+    pub fn code_str(&self) -> &'static str {
+        match self {
+            ClientError::Api { body, .. } => body.code.as_str(),
+            ClientError::Transport(_) => "transport",
+        }
     }
     pub fn field(&self) -> Option<&str> {
         self.body().and_then(|b| b.field.as_deref())
@@ -142,7 +152,7 @@ impl Client {
             })
         } else {
             let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
-                code: "http".into(),
+                code: ErrorCode::Unknown,
                 message: format!(
                     "the server answered {status}: {}",
                     String::from_utf8_lossy(&bytes)
@@ -525,7 +535,7 @@ impl Client {
             let status = resp.status();
             let bytes = resp.bytes().await.unwrap_or_default();
             let body = serde_json::from_slice::<ErrorBody>(&bytes).unwrap_or_else(|_| ErrorBody {
-                code: "http".into(),
+                code: ErrorCode::Unknown,
                 message: format!("the server answered {status}"),
                 field: None,
                 retry_after_secs: None,

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::api::ErrorBody;
+use crate::api::{ErrorBody, ErrorCode, UnknownValue};
 
 #[derive(Debug, Clone)]
 pub struct AppError {
@@ -16,11 +16,11 @@ pub struct AppError {
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             body: Box::new(ErrorBody {
-                code: code.to_string(),
+                code,
                 message: message.into(),
                 field: None,
                 retry_after_secs: None,
@@ -48,29 +48,34 @@ impl AppError {
     }
     /// A value broke an input rule: 422 naming the field and the rule.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message).with_field(field)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidInput,
+            message,
+        )
+        .with_field(field)
     }
-    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
-    pub fn unauthorized(code: &str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
-    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
     pub fn conflict(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message).with_field(field)
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message).with_field(field)
     }
     /// Something broke inside: the client gets a generic message, the log gets the detail.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "Something went wrong on the server; the administrator can find the details in its log",
         )
     }
@@ -87,12 +92,20 @@ impl std::fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
+/// A closed set's value read back from the database that this server does not know: the
+/// data is broken (or from a newer server), which is an internal error, not a panic.
+impl From<UnknownValue> for AppError {
+    fn from(e: UnknownValue) -> Self {
+        AppError::internal(format!("database: {e}"))
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::PoolTimedOut = e {
             return AppError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
+                ErrorCode::Busy,
                 "The server is busy; try again in a moment",
             );
         }
@@ -105,14 +118,14 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             return AppError::new(
                 e.status(),
-                "too_large",
+                ErrorCode::TooLarge,
                 "The request is larger than this server accepts (import.max_body_bytes): \
                  send fewer rows at a time",
             );
         }
         AppError::new(
             e.status(),
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("The request body is not valid: {}", e.body_text()),
         )
     }
@@ -122,7 +135,7 @@ impl From<axum::extract::rejection::QueryRejection> for AppError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
         AppError::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("The query string is not valid: {}", e.body_text()),
         )
     }
@@ -132,7 +145,7 @@ impl From<axum::extract::rejection::PathRejection> for AppError {
     fn from(e: axum::extract::rejection::PathRejection) -> Self {
         AppError::new(
             StatusCode::BAD_REQUEST,
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("The path is not valid: {}", e.body_text()),
         )
     }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use vcms_server::api::{AccountDetails, NewAccount};
+use vcms_server::api::{AccountDetails, NewAccount, Transport};
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
 use vcms_server::service::{accounts, auth, license, Actor, AppState};
@@ -216,9 +216,9 @@ async fn sipp_registers_over_udp_and_tcp() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             d = details(&app, eid, a.id).await;
         }
-        let mut transports: Vec<&str> = d.bindings.iter().map(|b| b.transport.as_str()).collect();
-        transports.sort_unstable();
-        assert_eq!(transports, ["tcp", "udp"], "{d:?}");
+        let mut transports: Vec<Transport> = d.bindings.iter().map(|b| b.transport).collect();
+        transports.sort_unstable_by_key(|t| t.as_str());
+        assert_eq!(transports, [Transport::Tcp, Transport::Udp], "{d:?}");
         for b in &d.bindings {
             assert_eq!(
                 (b.device_model.as_str(), b.device_version.as_str()),

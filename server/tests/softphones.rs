@@ -214,10 +214,14 @@ enum Transport {
 
 impl Transport {
     fn name(self) -> &'static str {
+        self.wire().as_str()
+    }
+    /// The transport as the API names it.
+    fn wire(self) -> vcms_server::api::Transport {
         match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-            Transport::Tls => "tls",
+            Transport::Udp => vcms_server::api::Transport::Udp,
+            Transport::Tcp => vcms_server::api::Transport::Tcp,
+            Transport::Tls => vcms_server::api::Transport::Tls,
         }
     }
 }
@@ -651,7 +655,7 @@ async fn baresip_call_over(t: Transport) {
     for who in [&anna, &ben] {
         srv.until(who.id, "registered over the transport", |d| {
             d.bindings.len() == 1
-                && d.bindings[0].transport == t.name()
+                && d.bindings[0].transport == t.wire()
                 && d.bindings[0].device_model.starts_with("baresip")
         })
         .await;
@@ -740,7 +744,7 @@ async fn linphonec_over_tls_checks_the_server_certificate() {
     linphonec_started(&mut b).await;
     linphonec_registered(&mut a, &anna).await;
     srv.until(anna.id, "linphonec registered over TLS", |d| {
-        d.bindings.len() == 1 && d.bindings[0].transport == "tls"
+        d.bindings.len() == 1 && d.bindings[0].transport == Transport::Tls.wire()
     })
     .await;
     // Ben's linphonec has had as long as Anna's and more: it is not registered, and says
@@ -777,7 +781,7 @@ async fn baresip_and_linphonec_call_by_extension_and_cloud_number_with_hold() {
     baresip_registered(&mut a, &anna, Transport::Udp).await;
     linphonec_registered(&mut b, &ben).await;
     srv.until(ben.id, "linphonec registered over UDP", |d| {
-        d.bindings.len() == 1 && d.bindings[0].transport == "udp"
+        d.bindings.len() == 1 && d.bindings[0].transport == Transport::Udp.wire()
     })
     .await;
 
@@ -879,9 +883,13 @@ async fn linphonec_over_tcp_calls_baresip_over_tls_by_cloud_number() {
     );
     let tcp = srv.addr(Transport::Tcp);
     assert!(
-        signed.sip.servers.iter().any(|s| s.transport == "tcp"
-            && s.host == tcp.ip().to_string()
-            && s.port == tcp.port()),
+        signed
+            .sip
+            .servers
+            .iter()
+            .any(|s| s.transport == Transport::Tcp.wire()
+                && s.host == tcp.ip().to_string()
+                && s.port == tcp.port()),
         "{:?}",
         signed.sip.servers
     );
@@ -894,7 +902,7 @@ async fn linphonec_over_tcp_calls_baresip_over_tls_by_cloud_number() {
     baresip_registered(&mut a, &anna, Transport::Tls).await;
     linphonec_registered(&mut c, &cleo).await;
     srv.until(cleo.id, "linphonec registered over TCP", |d| {
-        d.bindings.len() == 1 && d.bindings[0].transport == "tcp"
+        d.bindings.len() == 1 && d.bindings[0].transport == Transport::Tcp.wire()
     })
     .await;
 

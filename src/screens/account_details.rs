@@ -4,6 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
+use vcms_server::api::AccountStatus;
 
 use crate::app::{short_time, App};
 use crate::i18n::{t, tf};
@@ -43,7 +44,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         .max()
         .unwrap_or(10)
         + 2;
-    let pin = match (&d.pincode, d.pincode_state.as_str()) {
+    let pin = match (&d.pincode, d.pincode_state) {
         (Some(p), _) => Line::from(vec![
             Span::styled(p.clone(), th.title),
             Span::styled(
@@ -65,7 +66,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     };
     let status = if d.in_call {
         Span::styled(format!("● {}", d.status_text), th.title)
-    } else if d.status == "registered" {
+    } else if d.status == AccountStatus::Registered {
         Span::styled(format!("● {}", d.status_text), th.ok)
     } else {
         Span::styled(format!("○ {}", d.status_text), th.muted)

@@ -4,6 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
+use vcms_server::api::AccountStatus;
 
 use crate::app::App;
 use crate::i18n::{t, tf};
@@ -59,7 +60,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 .iter()
                 .map(|r| {
                     let marked = app.marked.contains(&r.id);
-                    let status = if r.status == "registered" {
+                    let status = if r.status == AccountStatus::Registered {
                         Span::styled(format!("● {}", t(lang, "status.registered")), th.ok)
                     } else {
                         Span::styled(format!("○ {}", t(lang, "status.unregistered")), th.muted)

@@ -4,6 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
+use vcms_server::api::{AdminStatus, LicenseStatus};
 
 use crate::app::{short_time, App, SysView};
 use crate::i18n::{t, tf};
@@ -64,7 +65,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 .map(|l| {
                     let status = Span::styled(
                         t(lang, &format!("license.{}", l.status)),
-                        if l.status == "activated" {
+                        if l.status == LicenseStatus::Activated {
                             th.ok
                         } else {
                             th.error
@@ -149,7 +150,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 ),
                 ("field.country", p.country.clone(), false),
                 ("field.email", p.email.clone(), true),
-                ("profile.role", p.role.clone(), true),
+                ("profile.role", p.role.to_string(), true),
             ];
             let mut items = items.to_vec();
             if let Some(s) = &app.security {
@@ -304,10 +305,10 @@ fn colleagues(f: &mut Frame, area: Rect, app: &App) {
             }
             let status = Span::styled(
                 t(lang, &format!("status.{}", x.status)),
-                match x.status.as_str() {
-                    "active" => app.theme.ok,
-                    "disabled" => app.theme.error,
-                    _ => app.theme.warn,
+                match x.status {
+                    AdminStatus::Active => app.theme.ok,
+                    AdminStatus::Disabled => app.theme.error,
+                    AdminStatus::Invited => app.theme.warn,
                 },
             );
             vec![

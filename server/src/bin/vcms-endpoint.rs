@@ -280,7 +280,7 @@ impl Endpoint {
         let target = sip
             .servers
             .iter()
-            .find(|s| s.transport.eq_ignore_ascii_case(transport.name()))
+            .find(|s| s.transport.as_str().eq_ignore_ascii_case(transport.name()))
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "the server offers no SIP over {} (it offers: {})",

@@ -228,7 +228,7 @@ async fn endpoint_logout(
     } else {
         Some(super::extract::checked_json(&body)?.map_err(|e| {
             AppError::bad_request(
-                "bad_request",
+                ErrorCode::BadRequest,
                 format!("The body must be {{\"token\": \"…\"}}: {e}"),
             )
         })?)
@@ -242,7 +242,7 @@ async fn endpoint_logout(
         })
         .map(str::to_string);
     let token = body.and_then(|b| b.token).or(bearer).ok_or_else(|| {
-        AppError::unauthorized("endpoint_session", "Send the token of the sign-in")
+        AppError::unauthorized(ErrorCode::EndpointSession, "Send the token of the sign-in")
             .with_field("token")
     })?;
     endpoint::logout(&app, &token).await?;
@@ -305,7 +305,7 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
 fn endpoint_token(headers: &axum::http::HeaderMap) -> Result<String, AppError> {
     bearer(headers).ok_or_else(|| {
         AppError::unauthorized(
-            "endpoint_session",
+            ErrorCode::EndpointSession,
             "Send the token of the endpoint sign-in: Authorization: Bearer <token>",
         )
     })

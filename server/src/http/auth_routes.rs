@@ -32,14 +32,17 @@ async fn healthz(State(app): State<AppState>) -> Result<Json<Health>, AppError> 
     let mut c = app.store.conn().await.map_err(|_| {
         AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "database_down",
+            ErrorCode::DatabaseDown,
             "The database does not answer",
         )
     })?;
     sqlx::query("SELECT 1").execute(&mut *c).await?;
     Ok(Json(Health {
-        status: "ok".into(),
-        database: format!("{:?}", app.store.backend).to_lowercase(),
+        status: HealthStatus::Ok,
+        database: match app.store.backend {
+            crate::store::Backend::Sqlite => DatabaseBackend::Sqlite,
+            crate::store::Backend::Postgres => DatabaseBackend::Postgres,
+        },
         version: env!("CARGO_PKG_VERSION").into(),
     }))
 }

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request}
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::api::ErrorCode;
 use crate::error::AppError;
 
 /// The first control character of `s`, if any.
@@ -83,7 +84,7 @@ fn from_value<T: DeserializeOwned>(mut v: serde_json::Value) -> Result<T, AppErr
     serde_json::from_value(v).map_err(|e| {
         AppError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_request",
+            ErrorCode::BadRequest,
             format!("The request body is not valid: Failed to deserialize the JSON body into the target type: {e}"),
         )
     })
@@ -133,7 +134,7 @@ pub fn checked_json<T: DeserializeOwned>(
 fn not_an_object() -> AppError {
     AppError::new(
         axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        "bad_request",
+        ErrorCode::BadRequest,
         "The request body is not valid: it must be a JSON object",
     )
 }

@@ -17,6 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::api::ErrorCode;
 use crate::error::AppError;
 use crate::service::{auth, Actor, AppState};
 
@@ -46,7 +47,7 @@ impl FromRequestParts<AppState> for Auth {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
                 AppError::unauthorized(
-                    "unauthenticated",
+                    ErrorCode::Unauthenticated,
                     "Sign in first: send Authorization: Bearer <token>",
                 )
             })?;
@@ -302,6 +303,36 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
     }
 }
 
+/// Each closed set's schema (a string `enum`) says what each value means in its description,
+/// from the values' doc comments: "- `invalid_credentials`: Wrong email and password…".
+fn describe_values(doc: &mut serde_json::Value) {
+    for (name, values) in crate::api::VALUE_DOCS {
+        let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) else {
+            continue;
+        };
+        let items: Vec<String> = values
+            .iter()
+            .filter_map(|(value, about)| {
+                let about: Vec<&str> = about
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                (!about.is_empty()).then(|| format!("- `{value}`: {}", about.join(" ")))
+            })
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let text = schema["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        schema["description"] =
+            serde_json::Value::String(format!("{text}\n\n{}", items.join("\n")));
+    }
+}
+
 /// The whole HTTP API and its OpenAPI document.
 pub fn router(app: AppState) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -313,6 +344,7 @@ pub fn router(app: AppState) -> Router {
     let mut api = api;
     complete_responses(&mut api);
     let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    describe_values(&mut doc);
     rules::apply(&mut doc);
     refuse_control_characters(&mut doc);
     let doc = std::sync::Arc::new(doc);

@@ -11,6 +11,8 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::api::ErrorCode;
+
 /// The JSON answer for hyper's own bare error head, if `buf` is one.
 fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
     let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
@@ -18,15 +20,15 @@ fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
     let status_line = head.split("\r\n").next()?;
     let (code, message) = match status_line {
         "HTTP/1.1 414 URI Too Long" => (
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             "The request line is longer than this server accepts (65,534 characters): \
              shorten the query (a search is at most 128 characters)",
         ),
         "HTTP/1.1 431 Request Header Fields Too Large" => (
-            "too_large",
+            ErrorCode::TooLarge,
             "The request headers are larger than this server accepts",
         ),
-        "HTTP/1.1 400 Bad Request" => ("bad_request", "The request is not valid HTTP/1.1"),
+        "HTTP/1.1 400 Bad Request" => (ErrorCode::BadRequest, "The request is not valid HTTP/1.1"),
         _ => return None,
     };
     // Only hyper's own answers: no body at all. Every answer of the API has a JSON body.

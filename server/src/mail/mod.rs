@@ -379,8 +379,14 @@ impl Mailer {
                 tracing::warn!(id = row.id, kind = %row.kind, %error, "email delivery failed");
                 outbox::mark_failed(&mut c, row.id, now, error).await?;
                 if let Some(eid) = row.enterprise_id {
-                    crate::store::events::insert(&mut c, eid, "email_failed", row.account_id, now)
-                        .await?;
+                    crate::store::events::insert(
+                        &mut c,
+                        eid,
+                        crate::api::EventKind::EmailFailed.as_str(),
+                        row.account_id,
+                        now,
+                    )
+                    .await?;
                 }
             }
         }

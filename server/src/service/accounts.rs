@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::api;
+use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::crypto::{self, SecretBox};
 use crate::error::{AppError, AppResult};
@@ -84,11 +84,11 @@ pub async fn details(app: &App, c: &mut Conn, a: &AccountRecord) -> AppResult<ap
     let now = app.now();
     let bindings = st::live_bindings(c, a.id, now).await?;
     let pincode_state = if a.pincode_used_at.is_some() {
-        "used"
+        api::PincodeState::Used
     } else if a.pincode_expires_at < now {
-        "expired"
+        api::PincodeState::Expired
     } else {
-        "valid"
+        api::PincodeState::Valid
     };
     let registered = !bindings.is_empty();
     // A call record outlives its endpoints only when its BYE never came: trust it while the
@@ -103,13 +103,12 @@ pub async fn details(app: &App, c: &mut Conn, a: &AccountRecord) -> AppResult<ap
         password: app.secrets.open(&a.password_enc)?,
         pincode: Some(app.secrets.open(&a.pincode_enc)?),
         pincode_expires_at: Some(clock::rfc3339(a.pincode_expires_at)),
-        pincode_state: pincode_state.into(),
+        pincode_state,
         status: if registered {
-            "registered"
+            api::AccountStatus::Registered
         } else {
-            "unregistered"
-        }
-        .into(),
+            api::AccountStatus::Unregistered
+        },
         in_call,
         status_text: if in_call {
             "In a call"
@@ -123,18 +122,18 @@ pub async fn details(app: &App, c: &mut Conn, a: &AccountRecord) -> AppResult<ap
             .iter()
             .map(|b| {
                 let nat = if b.nat != 0 { "-NAT" } else { "" };
-                api::Binding {
+                Ok(api::Binding {
                     device_model: b.device_model.clone(),
                     device_version: b.device_version.clone(),
-                    transport: b.transport.clone(),
+                    transport: b.transport.parse()?,
                     nat: b.nat != 0,
                     address: b.address.clone(),
                     registered_at: clock::rfc3339(b.registered_at),
                     expires_at: clock::rfc3339(b.expires_at),
                     state: format!("Registered({}{nat})", b.transport.to_uppercase()),
-                }
+                })
             })
-            .collect(),
+            .collect::<AppResult<_>>()?,
         created_at: clock::rfc3339(a.created_at),
         updated_at: clock::rfc3339(a.updated_at),
     })
@@ -184,11 +183,10 @@ pub async fn list(app: &App, actor: &Actor, q: &api::AccountQuery) -> AppResult<
                 cloud_number: r.cloud_number,
                 email: r.email,
                 status: if r.registered != 0 {
-                    "registered"
+                    api::AccountStatus::Registered
                 } else {
-                    "unregistered"
-                }
-                .into(),
+                    api::AccountStatus::Unregistered
+                },
             })
             .collect(),
         total,
@@ -240,7 +238,7 @@ pub async fn get_by_extension(
 
 fn quota_full(q: &api::Quota) -> AppError {
     AppError::forbidden(
-        "quota_full",
+        ErrorCode::QuotaFull,
         format!(
             "The account quota is full ({}/{}): {} can be added; activate a license for more",
             q.used, q.quota, q.can_add
@@ -333,7 +331,7 @@ pub async fn add(
         app,
         &mut tx,
         actor.enterprise_id,
-        "account_added",
+        api::EventKind::AccountAdded,
         Some(a.id),
     )
     .await?;
@@ -361,7 +359,7 @@ async fn finish_change(
         app,
         &mut tx,
         actor.enterprise_id,
-        "account_changed",
+        api::EventKind::AccountChanged,
         Some(id),
     )
     .await?;
@@ -518,7 +516,7 @@ pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::Rem
             app,
             &mut tx,
             actor.enterprise_id,
-            "account_removed",
+            api::EventKind::AccountRemoved,
             Some(*id),
         )
         .await?;
@@ -666,16 +664,18 @@ pub async fn failed_emails(app: &App, actor: &Actor) -> AppResult<api::FailedEma
     let rows = outbox::failed_of_enterprise(&mut c, actor.enterprise_id).await?;
     let items: Vec<_> = rows
         .into_iter()
-        .map(|r| api::FailedEmail {
-            id: r.id,
-            recipient: r.recipient,
-            account: r.account_label,
-            kind: r.kind,
-            reason: r.last_error.unwrap_or_default(),
-            failed_at: r.failed_at.map(clock::rfc3339).unwrap_or_default(),
-            attempts: r.attempts,
+        .map(|r| {
+            Ok(api::FailedEmail {
+                id: r.id,
+                recipient: r.recipient,
+                account: r.account_label,
+                kind: r.kind.parse()?,
+                reason: r.last_error.unwrap_or_default(),
+                failed_at: r.failed_at.map(clock::rfc3339).unwrap_or_default(),
+                attempts: r.attempts,
+            })
         })
-        .collect();
+        .collect::<AppResult<_>>()?;
     let waiting = outbox::pending_of_enterprise(&mut c, actor.enterprise_id).await?;
     Ok(api::FailedEmailList {
         total: items.len() as i64,
@@ -908,7 +908,7 @@ pub async fn batch(
             None => {
                 plan.push(api::RowPlan {
                     row: v.row,
-                    action: "create".into(),
+                    action: api::RowAction::Create,
                     extension: v.ext.clone(),
                     changes: vec![],
                     diff: vec![],
@@ -933,14 +933,14 @@ pub async fn batch(
                 }
                 let action = if diff.is_empty() {
                     unchanged += 1;
-                    "unchanged"
+                    api::RowAction::Unchanged
                 } else {
                     updates.push((v, old.id));
-                    "update"
+                    api::RowAction::Update
                 };
                 plan.push(api::RowPlan {
                     row: v.row,
-                    action: action.into(),
+                    action,
                     extension: v.ext.clone(),
                     changes: diff.iter().map(|d| d.field.clone()).collect(),
                     diff,
@@ -956,7 +956,7 @@ pub async fn batch(
         if !in_plan.contains(&row) && bad.contains(&row) && listed.insert(row) {
             plan.push(api::RowPlan {
                 row,
-                action: "error".into(),
+                action: api::RowAction::Error,
                 extension: r.extension.trim().to_string(),
                 changes: vec![],
                 diff: vec![],
@@ -1114,7 +1114,14 @@ pub async fn batch(
         let stored = serde_json::to_string(&done).map_err(AppError::internal)?;
         st::save_batch_request(&mut tx, actor.enterprise_id, key, &hash, &stored, now).await?;
     }
-    events::publish(app, &mut tx, actor.enterprise_id, "accounts_imported", None).await?;
+    events::publish(
+        app,
+        &mut tx,
+        actor.enterprise_id,
+        api::EventKind::AccountsImported,
+        None,
+    )
+    .await?;
     team::record(
         app,
         &mut tx,

@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 
-use crate::api;
+use crate::api::{self, ErrorCode};
 use crate::clock::{Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
@@ -49,7 +49,7 @@ fn frozen_error(until: Millis, now: Millis) -> AppError {
     if until >= LOCKED {
         return AppError::new(
             StatusCode::LOCKED,
-            "locked",
+            ErrorCode::Locked,
             "Too many wrong passwords: sign-in is locked until the password is reset with \"Forgot password\"",
         )
         .with_field("password");
@@ -57,7 +57,7 @@ fn frozen_error(until: Millis, now: Millis) -> AppError {
     let left = (until - now).max(SECOND);
     AppError::new(
         StatusCode::LOCKED,
-        "frozen",
+        ErrorCode::Frozen,
         format!(
             "Too many wrong passwords: sign-in is frozen for {} more (try again later, or reset the password)",
             minutes_text(left)
@@ -67,21 +67,20 @@ fn frozen_error(until: Millis, now: Millis) -> AppError {
     .with_retry_after((left + SECOND - 1) / SECOND)
 }
 
-fn profile(a: &admin::AdminRow, e: &admin::EnterpriseRow) -> api::Profile {
-    api::Profile {
+fn profile(a: &admin::AdminRow, e: &admin::EnterpriseRow) -> AppResult<api::Profile> {
+    let role: Role = a.role.parse()?;
+    Ok(api::Profile {
         username: a.email.clone(),
         name: a.name.clone(),
         company: e.company.clone(),
         enterprise_number: e.number.clone(),
         country: e.country.clone(),
         email: a.email.clone(),
-        role: a.role.clone(),
+        role,
         language: a.language.clone(),
         api_key: None,
-        permissions: Role::parse(&a.role)
-            .map(|r| r.permissions(a.manage_admins != 0, true))
-            .unwrap_or_default(),
-    }
+        permissions: role.permissions(a.manage_admins != 0, true),
+    })
 }
 
 fn link(app: &App, path: &str, token: &str) -> String {
@@ -303,7 +302,7 @@ fn requested_email(raw: &str) -> AppResult<String> {
     Ok(key)
 }
 
-fn token_error(kind: &str, code: &str, what: &str) -> AppError {
+fn token_error(kind: &str, code: ErrorCode, what: &str) -> AppError {
     let _ = kind;
     AppError::bad_request(code, what.to_string()).with_field("token")
 }
@@ -317,7 +316,7 @@ pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
         .ok_or_else(|| {
             token_error(
                 "activation",
-                "token_invalid",
+                ErrorCode::TokenInvalid,
                 "This activation token is not valid: check that it was pasted whole",
             )
         })?;
@@ -330,28 +329,28 @@ pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
     if e.status == "active" {
         return Err(token_error(
             "activation",
-            "already_active",
+            ErrorCode::AlreadyActive,
             "This enterprise is already activated: sign in",
         ));
     }
     if t.used_at.is_some() {
         return Err(token_error(
             "activation",
-            "token_used",
+            ErrorCode::TokenUsed,
             "This activation token was replaced by a newer one: use the latest activation email",
         ));
     }
     if t.expires_at < now {
         return Err(token_error(
             "activation",
-            "token_expired",
+            ErrorCode::TokenExpired,
             "This activation link has expired (valid 12 hours): ask for a new activation email",
         ));
     }
     if !admin::use_token(&mut tx, t.id, now).await? {
         return Err(token_error(
             "activation",
-            "token_used",
+            ErrorCode::TokenUsed,
             "This activation token was already used",
         ));
     }
@@ -460,7 +459,7 @@ pub async fn login(
                 }
                 let left = 3 - n % 3;
                 return Err(AppError::unauthorized(
-                    "invalid_credentials",
+                    ErrorCode::InvalidCredentials,
                     format!(
                     "Wrong email or password: {left} more wrong {} freeze sign-in for 5 minutes",
                     if left == 1 { "attempt will" } else { "attempts will" }
@@ -476,7 +475,7 @@ pub async fn login(
     admin::clear_attempts(&mut c, &key).await?;
     if e.status != "active" {
         return Err(AppError::forbidden(
-            "not_activated",
+            ErrorCode::NotActivated,
             "This enterprise is not activated yet: open the link in the activation email (valid 12 hours), or ask for a new one",
         ));
     }
@@ -493,7 +492,7 @@ pub async fn login(
         )
         .await?;
         return Err(AppError::forbidden(
-            "disabled",
+            ErrorCode::Disabled,
             "This administrator is disabled: ask the enterprise owner to enable it again",
         ));
     }
@@ -549,7 +548,7 @@ pub async fn start_session(
     Ok(api::LoginResponse {
         token,
         idle_timeout_secs: IDLE_TIMEOUT / SECOND,
-        profile: profile(&a, e),
+        profile: profile(&a, e)?,
     })
 }
 
@@ -588,13 +587,13 @@ async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Acto
         .await?
         .ok_or_else(|| {
             AppError::unauthorized(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "Sign in first: the session token is missing or unknown",
             )
         })?;
     if let Some(reason) = &s.end_reason {
         return Err(AppError::unauthorized(
-            "session_ended",
+            ErrorCode::SessionEnded,
             ended_message(reason),
         ));
     }
@@ -602,7 +601,7 @@ async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Acto
     if now - s.last_seen_at > IDLE_TIMEOUT {
         admin::end_session(&mut c, s.id, "idle", now).await?;
         return Err(AppError::unauthorized(
-            "session_ended",
+            ErrorCode::SessionEnded,
             ended_message("idle"),
         ));
     }
@@ -611,9 +610,8 @@ async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Acto
     }
     let a = admin::admin_by_id(&mut c, s.admin_id)
         .await?
-        .ok_or_else(|| AppError::unauthorized("unauthenticated", "Sign in first"))?;
-    let role = Role::parse(&a.role)
-        .ok_or_else(|| AppError::internal(format!("unknown role {}", a.role)))?;
+        .ok_or_else(|| AppError::unauthorized(ErrorCode::Unauthenticated, "Sign in first"))?;
+    let role: Role = a.role.parse()?;
     Ok(Actor {
         admin_id: a.id,
         enterprise_id: a.enterprise_id,
@@ -727,28 +725,28 @@ pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppRe
         .ok_or_else(|| {
             token_error(
                 "reset",
-                "token_invalid",
+                ErrorCode::TokenInvalid,
                 "This reset token is not valid: check that it was pasted whole",
             )
         })?;
     if t.used_at.is_some() {
         return Err(token_error(
             "reset",
-            "token_used",
+            ErrorCode::TokenUsed,
             "This reset token was already used or replaced: ask for a new one",
         ));
     }
     if t.expires_at < now {
         return Err(token_error(
             "reset",
-            "token_expired",
+            ErrorCode::TokenExpired,
             "This reset link has expired (valid 10 minutes): ask for a new one",
         ));
     }
     if !admin::use_token(&mut tx, t.id, now).await? {
         return Err(token_error(
             "reset",
-            "token_used",
+            ErrorCode::TokenUsed,
             "This reset token was already used",
         ));
     }
@@ -867,7 +865,7 @@ pub async fn get_profile(app: &App, actor: &Actor) -> AppResult<api::Profile> {
     let e = admin::enterprise_by_id(&mut c, a.enterprise_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such enterprise"))?;
-    Ok(profile(&a, &e))
+    profile(&a, &e)
 }
 
 pub async fn update_profile(
@@ -898,7 +896,7 @@ pub async fn update_profile(
         .transpose()?;
     if (company.is_some() || country.is_some()) && actor.role != Role::Owner {
         return Err(AppError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "Only the enterprise owner may change the company or country",
         ));
     }

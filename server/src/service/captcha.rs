@@ -3,6 +3,7 @@
 //! challenge also carries a proof of work ([`crate::pow`], the captcha id is its challenge):
 //! the console solves it in about 0.2 s, a script pays the same for every try.
 
+use crate::api::ErrorCode;
 use crate::clock::MINUTE;
 use crate::error::AppError;
 use crate::service::App;
@@ -90,7 +91,7 @@ pub async fn check(
         (Some(i), Some(a)) if !i.is_empty() && !a.is_empty() => (i, a),
         _ => {
             return Err(AppError::bad_request(
-                "captcha_required",
+                ErrorCode::CaptchaRequired,
                 "Type the characters of the captcha (ask for one with POST /api/v1/captcha)",
             )
             .with_field("captcha"))
@@ -99,7 +100,7 @@ pub async fn check(
     let pow = pow.map(str::trim).unwrap_or("");
     if app.captcha_pow_bits > 0 && pow.is_empty() {
         return Err(AppError::bad_request(
-            "captcha_required",
+            ErrorCode::CaptchaRequired,
             "Send the captcha's proof of work in captcha_pow (a decimal nonce such that \
              SHA-256(\"<captcha id>:<nonce>\") starts with pow_bits zero bits)",
         )
@@ -112,7 +113,7 @@ pub async fn check(
             let typed: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
             if app.captcha_pow_bits > 0 && !crate::pow::verify(id, pow, app.captcha_pow_bits) {
                 Err(AppError::bad_request(
-                    "captcha_unsolved",
+                    ErrorCode::CaptchaUnsolved,
                     "The captcha's proof of work is not solved; ask for a new captcha",
                 )
                 .with_field("captcha"))
@@ -120,14 +121,14 @@ pub async fn check(
                 Ok(())
             } else {
                 Err(AppError::bad_request(
-                    "captcha_wrong",
+                    ErrorCode::CaptchaWrong,
                     "The captcha characters do not match; here is a new one to try",
                 )
                 .with_field("captcha"))
             }
         }
         _ => Err(AppError::bad_request(
-            "captcha_expired",
+            ErrorCode::CaptchaExpired,
             "The captcha has expired or was already used; ask for a new one",
         )
         .with_field("captcha")),

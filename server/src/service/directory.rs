@@ -3,7 +3,7 @@
 
 use futures_util::StreamExt;
 
-use crate::api;
+use crate::api::{self, ErrorCode};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::events::{self, Holder, Item};
@@ -17,7 +17,7 @@ pub async fn session(app: &App, token: &str) -> AppResult<(i64, i64)> {
         .await?
         .ok_or_else(|| {
             AppError::unauthorized(
-                "endpoint_session",
+                ErrorCode::EndpointSession,
                 "This endpoint is not signed in: sign in with POST /endpoint/v1/login and send its token",
             )
         })
@@ -95,17 +95,17 @@ pub async fn poll(
 
 /// What an enterprise change means to the directory (None: nothing the directory shows).
 async fn dir_change(app: &App, eid: i64, e: api::ChangeEvent) -> Option<api::DirectoryChange> {
-    let kind = match e.kind.as_str() {
-        "account_added" => "added",
-        "account_changed" => "changed",
-        "account_removed" => "removed",
-        "accounts_imported" => "reload",
-        "binding_changed" => "registration",
-        _ => return None,
+    use api::{DirectoryChangeKind as Dir, EventKind as Ev};
+    let mut kind = match e.kind {
+        Ev::AccountAdded => Dir::Added,
+        Ev::AccountChanged => Dir::Changed,
+        Ev::AccountRemoved => Dir::Removed,
+        Ev::AccountsImported => Dir::Reload,
+        Ev::BindingChanged => Dir::Registration,
+        Ev::EmailFailed => return None,
     };
-    let mut kind = kind.to_string();
     let mut found = None;
-    if let (Some(id), true) = (e.account_id, kind != "removed" && kind != "reload") {
+    if let (Some(id), true) = (e.account_id, !matches!(kind, Dir::Removed | Dir::Reload)) {
         let row = match app.store.conn().await {
             Ok(mut c) => st::directory(&mut c, eid, Some(id), app.now())
                 .await
@@ -115,7 +115,7 @@ async fn dir_change(app: &App, eid: i64, e: api::ChangeEvent) -> Option<api::Dir
         };
         match row {
             Some(r) => found = Some(entry(r)),
-            None => kind = "removed".into(),
+            None => kind = Dir::Removed,
         }
     }
     Some(api::DirectoryChange {

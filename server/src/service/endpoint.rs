@@ -3,7 +3,7 @@
 //! for pincodes, across the service, so the 9-digit space of live pincodes cannot be
 //! searched; see [`login`] for why a valid credential still works during an attack.
 
-use crate::api;
+use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
@@ -15,7 +15,7 @@ fn throttled(window: Millis, now: Millis) -> AppError {
     let left = window - now.rem_euclid(window);
     AppError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "throttled",
+        ErrorCode::Throttled,
         "Too many failed sign-ins: wait a little and try again",
     )
     .with_retry_after((left + 999) / 1000)
@@ -23,15 +23,18 @@ fn throttled(window: Millis, now: Millis) -> AppError {
 
 fn invalid_pincode() -> AppError {
     AppError::unauthorized(
-        "pincode_invalid",
+        ErrorCode::PincodeInvalid,
         "This pincode is not valid: it may be mistyped, already used or expired; ask your administrator for a new one",
     )
     .with_field("pincode")
 }
 
 fn invalid_password() -> AppError {
-    AppError::unauthorized("credentials_invalid", "Wrong cloud number or password")
-        .with_field("password")
+    AppError::unauthorized(
+        ErrorCode::InvalidCredentials,
+        "Wrong cloud number or password",
+    )
+    .with_field("password")
 }
 
 /// What a sign-in guesses at; each kind has its own per-address count, so guessing one
@@ -174,7 +177,7 @@ fn instance_of(d: &api::Device) -> AppResult<String> {
     }
     if i.len() > 64 || !i.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(AppError::bad_request(
-            "device.instance",
+            ErrorCode::DeviceInstance,
             "device.instance must be a UUID (letters, digits and -, up to 64)",
         )
         .with_field("device.instance"));
@@ -182,11 +185,12 @@ fn instance_of(d: &api::Device) -> AppResult<String> {
     Ok(i.to_ascii_lowercase())
 }
 
-fn clean(s: &str, field: &str) -> AppResult<String> {
+fn clean(s: &str, code: ErrorCode) -> AppResult<String> {
     let s = s.trim();
     if s.chars().count() > 64 || s.chars().any(char::is_control) {
+        let field = code.as_str();
         return Err(AppError::bad_request(
-            field,
+            code,
             format!("{field} must be at most 64 characters, without control characters"),
         )
         .with_field(field));
@@ -230,7 +234,7 @@ async fn attempt(
         (None, None, Some(b)) => {
             let unknown = || {
                 AppError::unauthorized(
-                    "builtin_unknown",
+                    ErrorCode::BuiltinUnknown,
                     "This device is not provisioned for one-key sign-in, or its secret is wrong",
                 )
                 .with_field("builtin")
@@ -249,7 +253,7 @@ async fn attempt(
         }
         _ => {
             return Err(AppError::bad_request(
-                "bad_request",
+                ErrorCode::BadRequest,
                 "Sign in with exactly one of: pincode; cloud_number and password; builtin",
             ))
         }
@@ -257,7 +261,7 @@ async fn attempt(
     let q = license::quota(&mut tx, account.enterprise_id, now).await?;
     if !q.in_force {
         return Err(AppError::forbidden(
-            "license_invalid",
+            ErrorCode::LicenseInvalid,
             "Unavailable terminals for invalid license",
         ));
     }
@@ -270,8 +274,8 @@ async fn attempt(
         .await?
         .ok_or_else(|| AppError::internal("account without enterprise"))?;
     let instance = instance_of(&req.device)?;
-    let model = clean(&req.device.model, "device.model")?;
-    let version = clean(&req.device.version, "device.version")?;
+    let model = clean(&req.device.model, ErrorCode::DeviceModel)?;
+    let version = clean(&req.device.version, ErrorCode::DeviceVersion)?;
     let token = crypto::new_token();
     sst::insert_session(
         &mut tx,
@@ -312,7 +316,7 @@ pub async fn logout(app: &App, token: &str) -> AppResult<()> {
     let s = sst::session_by_token(&mut tx, &crypto::token_hash(token.trim()))
         .await?
         .ok_or_else(|| {
-            AppError::unauthorized("endpoint_session", "This endpoint is not signed in")
+            AppError::unauthorized(ErrorCode::EndpointSession, "This endpoint is not signed in")
         })?;
     sst::delete_session(&mut tx, s.id).await?;
     let eid: Option<i64> = sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
@@ -326,7 +330,14 @@ pub async fn logout(app: &App, token: &str) -> AppResult<()> {
         None => {
             let mut tx = app.store.begin().await?;
             sst::delete_binding(&mut tx, s.account_id, &s.instance).await?;
-            events::publish(app, &mut tx, eid, "binding_changed", Some(s.account_id)).await?;
+            events::publish(
+                app,
+                &mut tx,
+                eid,
+                api::EventKind::BindingChanged,
+                Some(s.account_id),
+            )
+            .await?;
             tx.commit().await?;
             events::wake(app);
         }
@@ -363,7 +374,7 @@ pub async fn provision(
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(AppError::bad_request(
-            "serial",
+            ErrorCode::Serial,
             "serial must be 1 to 64 letters, digits, - or _",
         )
         .with_field("serial"));

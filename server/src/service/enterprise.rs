@@ -16,7 +16,7 @@ pub async fn get(app: &App, actor: &Actor) -> AppResult<api::Enterprise> {
         number: e.number.clone(),
         company: e.company.clone(),
         country: e.country.clone(),
-        status: e.status.clone(),
+        status: e.status.parse()?,
         trial_ends_at: e.trial_ends_at.map(clock::rfc3339),
         trial_days_left: e
             .trial_ends_at

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::api::ChangeEvent;
+use crate::api::{ChangeEvent, EventKind};
 use crate::clock;
 use crate::error::AppResult;
 use crate::service::{auth, App, AppState};
@@ -17,10 +17,10 @@ pub async fn publish(
     app: &App,
     c: &mut Conn,
     enterprise_id: i64,
-    kind: &str,
+    kind: EventKind,
     account_id: Option<i64>,
 ) -> AppResult<()> {
-    events::insert(c, enterprise_id, kind, account_id, app.now()).await?;
+    events::insert(c, enterprise_id, kind.as_str(), account_id, app.now()).await?;
     Ok(())
 }
 
@@ -71,15 +71,23 @@ pub async fn poll(
     };
     let rows = events::after(&mut c, enterprise_id, last, PAGE).await?;
     let next = rows.last().map(|r| r.id).unwrap_or(last);
-    Ok((rows.into_iter().map(change).collect(), next))
+    Ok((rows.into_iter().filter_map(change).collect(), next))
 }
 
-fn change(r: events::EventRow) -> ChangeEvent {
-    ChangeEvent {
-        id: r.id,
-        kind: r.kind,
-        account_id: r.account_id,
-        at: clock::rfc3339(r.created_at),
+/// An event row as the wire says it. A kind this server does not know (a broken row, or one
+/// written by a newer server) is logged and skipped: the stream or page goes on.
+fn change(r: events::EventRow) -> Option<ChangeEvent> {
+    match r.kind.parse::<EventKind>() {
+        Ok(kind) => Some(ChangeEvent {
+            id: r.id,
+            kind,
+            account_id: r.account_id,
+            at: clock::rfc3339(r.created_at),
+        }),
+        Err(e) => {
+            tracing::error!(id = r.id, error = %e, "event stream");
+            None
+        }
     }
 }
 
@@ -149,7 +157,7 @@ pub fn stream(
                 Ok((last, rows)) => {
                     st.last = Some(rows.last().map(|r| r.id).unwrap_or(last));
                     st.queue
-                        .extend(rows.into_iter().map(|r| Item::Change(change(r))));
+                        .extend(rows.into_iter().filter_map(change).map(Item::Change));
                 }
                 Err(e) => tracing::warn!(error = %e, "event stream"),
             }

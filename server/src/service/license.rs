@@ -1,6 +1,6 @@
 //! Licenses and the account quota (DOMAIN.md "Licenses").
 
-use crate::api;
+use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::error::{AppError, AppResult};
 use crate::license_number;
@@ -30,18 +30,18 @@ pub async fn quota_with_used(
     let (sum, n) = license::in_force(c, enterprise_id, now).await?;
     let trial = e.status == "active" && e.trial_ends_at.is_some_and(|t| t > now);
     let (quota, basis) = if n > 0 {
-        (sum, "licensed")
+        (sum, api::QuotaBasis::Licensed)
     } else if trial {
-        (TRIAL_QUOTA, "trial")
+        (TRIAL_QUOTA, api::QuotaBasis::Trial)
     } else {
-        (0, "expired")
+        (0, api::QuotaBasis::Expired)
     };
     Ok(api::Quota {
         used,
         quota,
         can_add: (quota - used).max(0),
         in_force: n > 0 || trial,
-        basis: basis.into(),
+        basis,
     })
 }
 
@@ -51,29 +51,30 @@ pub fn require_in_force(q: &api::Quota) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::forbidden(
-            "license_expired",
+            ErrorCode::LicenseExpired,
             "The trial has ended and no license is in force: activate a license under System → License",
         ))
     }
 }
 
 fn to_api(l: &license::LicenseRow, now: Millis) -> api::License {
+    use api::LicenseStatus;
     let status = if l.status == "revoked" {
-        "revoked"
+        LicenseStatus::Revoked
     } else if l.expires_at.is_some_and(|e| e <= now) {
-        "expired"
+        LicenseStatus::Expired
     } else {
-        "activated"
+        LicenseStatus::Activated
     };
     let days_left = match (status, l.expires_at) {
-        ("activated", Some(end)) => clock::days_left(now, end),
+        (LicenseStatus::Activated, Some(end)) => clock::days_left(now, end),
         _ => 0,
     };
-    let note = (status == "activated" && days_left <= 30)
+    let note = (status == LicenseStatus::Activated && days_left <= 30)
         .then(|| format!("Only {days_left} days left, contact your reseller to renew"));
     api::License {
         number: l.number.clone(),
-        status: status.into(),
+        status,
         years: l.years,
         quantity: l.quantity,
         start: l.activated_at.map(clock::rfc3339),
@@ -102,7 +103,7 @@ pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicen
     let mut tx = app.store.begin().await?;
     let l = license::by_number(&mut tx, &number).await?.ok_or_else(|| {
         AppError::bad_request(
-            "license_unknown",
+            ErrorCode::LicenseUnknown,
             "This license number does not exist: check it with your reseller",
         )
         .with_field("license_number")
@@ -110,7 +111,7 @@ pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicen
     match (l.status.as_str(), l.enterprise_id) {
         ("revoked", _) => {
             return Err(AppError::bad_request(
-                "license_revoked",
+                ErrorCode::LicenseRevoked,
                 "This license number has been revoked by the distributor",
             )
             .with_field("license_number"))
@@ -193,7 +194,7 @@ pub async fn revoke(app: &App, raw: &str) -> AppResult<()> {
         .ok_or_else(|| AppError::not_found("No license with this number"))?;
     if !license::revoke(&mut c, l.id, app.now()).await? {
         return Err(AppError::bad_request(
-            "license_revoked",
+            ErrorCode::LicenseRevoked,
             "This license is already revoked",
         ));
     }
@@ -212,7 +213,7 @@ pub async fn list_all(app: &App) -> AppResult<Vec<(api::License, Option<String>)
         };
         let mut a = to_api(&l, now);
         if l.status == "issued" {
-            a.status = "issued".into();
+            a.status = api::LicenseStatus::Issued;
         }
         out.push((a, ent));
     }

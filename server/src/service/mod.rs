@@ -14,6 +14,7 @@ pub mod team;
 
 use std::sync::Arc;
 
+use crate::api::ErrorCode;
 use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::mail::Mailer;
@@ -71,31 +72,8 @@ impl App {
     }
 }
 
-/// Administrator roles (DOMAIN.md "Colleagues and permissions").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Owner,
-    Admin,
-    Helpdesk,
-}
-
-impl Role {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "owner" => Some(Self::Owner),
-            "admin" => Some(Self::Admin),
-            "helpdesk" => Some(Self::Helpdesk),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Helpdesk => "helpdesk",
-        }
-    }
-}
+/// Administrator roles (DOMAIN.md "Colleagues and permissions"): the wire type.
+pub use crate::api::Role;
 
 /// The signed-in administrator behind a request.
 #[derive(Debug, Clone)]
@@ -190,7 +168,7 @@ impl Actor {
             Ok(())
         } else {
             Err(crate::error::AppError::forbidden(
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!("The {} role may not do this", self.role.as_str()),
             ))
         }
@@ -201,7 +179,7 @@ impl Actor {
             Ok(())
         } else {
             Err(crate::error::AppError::forbidden(
-                "forbidden",
+                ErrorCode::Forbidden,
                 "Only the enterprise owner may do this",
             ))
         }
@@ -212,7 +190,7 @@ impl Actor {
     pub fn require_person(&self) -> Result<(), crate::error::AppError> {
         if self.key_id.is_some() {
             Err(crate::error::AppError::forbidden(
-                "not_for_api_keys",
+                ErrorCode::NotForApiKeys,
                 "This is personal to a signed-in administrator: an API key has no password, profile, security settings or session",
             ))
         } else {

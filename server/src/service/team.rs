@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::api;
+use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, HOUR, MINUTE, SECOND};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
@@ -137,7 +137,7 @@ fn mfa_frozen(until: Millis, now: Millis) -> AppError {
     let left = (until - now).max(SECOND);
     AppError::new(
         StatusCode::LOCKED,
-        "frozen",
+        ErrorCode::Frozen,
         format!(
             "Too many wrong sign-in codes: sign-in is frozen for {} more (if this was not you, someone knows your password: reset it with \"Forgot password\")",
             crate::service::auth::minutes_text(left)
@@ -208,7 +208,7 @@ async fn mfa_freeze_of(
 fn code_sent_moments_ago(wait: Millis) -> AppError {
     AppError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "throttled",
+        ErrorCode::Throttled,
         "A code was sent moments ago: wait a little before asking again",
     )
     .with_retry_after((wait.max(1) + 999) / 1000)
@@ -262,7 +262,7 @@ pub async fn start_mfa(
         app.mailer.wake();
     }
     let mut e = AppError::unauthorized(
-        "mfa_required",
+        ErrorCode::MfaRequired,
         if sent {
             format!(
                 "Enter the 6-digit code sent to {} (valid 5 minutes)",
@@ -285,7 +285,7 @@ async fn challenge(c: &mut Conn, token: &str) -> AppResult<team::MfaRow> {
         .await?
         .ok_or_else(|| {
             AppError::unauthorized(
-                "mfa_invalid",
+                ErrorCode::MfaInvalid,
                 "This sign-in attempt is unknown or over: sign in again",
             )
             .with_field("mfa_token")
@@ -340,28 +340,28 @@ pub async fn verify_mfa(
     let ch = challenge(&mut c, &req.mfa_token).await?;
     if ch.used_at.is_some() {
         return Err(AppError::unauthorized(
-            "mfa_used",
+            ErrorCode::MfaUsed,
             "This code was already used: sign in again",
         )
         .with_field("code"));
     }
     if ch.tries >= MFA_TRIES {
         return Err(AppError::unauthorized(
-            "mfa_locked",
+            ErrorCode::MfaLocked,
             "Too many wrong codes: sign in again for a new code",
         )
         .with_field("code"));
     }
     if ch.expires_at < now {
         return Err(AppError::unauthorized(
-            "mfa_expired",
+            ErrorCode::MfaExpired,
             "The code has expired (valid 5 minutes): send a new one or sign in again",
         )
         .with_field("code"));
     }
     let a = admin::admin_by_id(&mut c, ch.admin_id)
         .await?
-        .ok_or_else(|| AppError::unauthorized("mfa_invalid", "Sign in again"))?;
+        .ok_or_else(|| AppError::unauthorized(ErrorCode::MfaInvalid, "Sign in again"))?;
     // Counted per admin before the code is checked, across every sign-in attempt.
     if let Some(until) = mfa_freeze_of(&mut c, &a, now).await? {
         return Err(mfa_frozen(until, now));
@@ -392,12 +392,12 @@ pub async fn verify_mfa(
         let left = MFA_TRIES - tries;
         return Err(if left <= 0 {
             AppError::unauthorized(
-                "mfa_locked",
+                ErrorCode::MfaLocked,
                 "Too many wrong codes: sign in again for a new code",
             )
         } else {
             AppError::unauthorized(
-                "mfa_wrong",
+                ErrorCode::MfaWrong,
                 format!(
                     "Wrong code: {left} more {} left",
                     if left == 1 { "try" } else { "tries" }
@@ -409,7 +409,7 @@ pub async fn verify_mfa(
     throttle::mfa_clear(&mut c, a.id, MFA_ROUND).await?;
     if !team::mfa_use(&mut c, ch.id, now).await? {
         return Err(AppError::unauthorized(
-            "mfa_used",
+            ErrorCode::MfaUsed,
             "This code was already used: sign in again",
         )
         .with_field("code"));
@@ -420,7 +420,7 @@ pub async fn verify_mfa(
     drop(c);
     if a.status != "active" {
         return Err(AppError::forbidden(
-            "disabled",
+            ErrorCode::Disabled,
             "This administrator is disabled: ask the enterprise owner to enable it again",
         ));
     }
@@ -434,13 +434,13 @@ pub async fn resend_mfa(app: &App, req: &api::MfaResend) -> AppResult<api::Messa
     let ch = challenge(&mut tx, &req.mfa_token).await?;
     if ch.used_at.is_some() {
         return Err(
-            AppError::unauthorized("mfa_used", "This sign-in is already complete")
+            AppError::unauthorized(ErrorCode::MfaUsed, "This sign-in is already complete")
                 .with_field("mfa_token"),
         );
     }
     let a = admin::admin_by_id(&mut tx, ch.admin_id)
         .await?
-        .ok_or_else(|| AppError::unauthorized("mfa_invalid", "Sign in again"))?;
+        .ok_or_else(|| AppError::unauthorized(ErrorCode::MfaInvalid, "Sign in again"))?;
     if let Some(until) = mfa_freeze_of(&mut tx, &a, now).await? {
         return Err(mfa_frozen(until, now));
     }
@@ -465,26 +465,26 @@ pub async fn resend_mfa(app: &App, req: &api::MfaResend) -> AppResult<api::Messa
 
 // ---- colleagues ----
 
-fn to_colleague(a: &admin::AdminRow) -> api::Colleague {
-    api::Colleague {
+fn to_colleague(a: &admin::AdminRow) -> AppResult<api::Colleague> {
+    let role: Role = a.role.parse()?;
+    Ok(api::Colleague {
         id: a.id,
         first_name: a.first_name.clone(),
         last_name: a.last_name.clone(),
         name: a.name.clone(),
         email: a.email.clone(),
-        role: a.role.clone(),
-        manage_admins: a.manage_admins != 0 || a.role == "owner",
-        status: a.status.clone(),
+        role,
+        manage_admins: a.manage_admins != 0 || role == Role::Owner,
+        status: a.status.parse()?,
         mfa_enabled: a.mfa_enabled != 0,
         created_at: clock::rfc3339(a.created_at),
-    }
+    })
 }
 
-fn colleague_role(raw: &str) -> AppResult<Role> {
-    match Role::parse(raw.trim()) {
-        Some(Role::Admin) => Ok(Role::Admin),
-        Some(Role::Helpdesk) => Ok(Role::Helpdesk),
-        _ => Err(AppError::invalid("role", "role must be admin or helpdesk")),
+fn colleague_role(role: Role) -> AppResult<Role> {
+    match role {
+        Role::Admin | Role::Helpdesk => Ok(role),
+        Role::Owner => Err(AppError::invalid("role", "role must be admin or helpdesk")),
     }
 }
 
@@ -494,13 +494,13 @@ async fn target(c: &mut Conn, actor: &Actor, id: i64) -> AppResult<admin::AdminR
         .ok_or_else(|| AppError::not_found("No such colleague in your enterprise"))?;
     if a.role == "owner" {
         return Err(AppError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "The enterprise owner cannot be changed here",
         ));
     }
     if a.id == actor.admin_id {
         return Err(AppError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "You cannot change your own role or status",
         ));
     }
@@ -515,7 +515,7 @@ pub async fn list_colleagues(app: &App, actor: &Actor) -> AppResult<api::Colleag
             .await?
             .iter()
             .map(to_colleague)
-            .collect(),
+            .collect::<AppResult<_>>()?,
     })
 }
 
@@ -596,7 +596,7 @@ pub async fn invite(
     let first = validate::name("first_name", &req.first_name)?;
     let last = validate::text("last_name", &req.last_name, 64)?;
     let email = Email::parse("email", &req.email)?;
-    let role = colleague_role(&req.role)?;
+    let role = colleague_role(req.role)?;
     if req.manage_admins && role != Role::Admin {
         return Err(AppError::invalid(
             "manage_admins",
@@ -638,7 +638,7 @@ pub async fn invite(
     .await?;
     tx.commit().await?;
     app.mailer.wake();
-    Ok(to_colleague(&a))
+    to_colleague(&a)
 }
 
 /// A new invitation (the old link stops working). To a colleague who already set up, the
@@ -663,7 +663,7 @@ pub async fn resend(app: &App, actor: &Actor, id: i64) -> AppResult<api::Colleag
     app.mailer.wake();
     // Their open event streams look at their session at once and end.
     crate::service::events::wake(app);
-    Ok(to_colleague(&a))
+    to_colleague(&a)
 }
 
 pub async fn accept(app: &App, req: &api::AcceptInvitation) -> AppResult<api::Message> {
@@ -681,30 +681,31 @@ pub async fn accept(app: &App, req: &api::AcceptInvitation) -> AppResult<api::Me
         .await?
         .ok_or_else(|| {
             AppError::bad_request(
-                "token_invalid",
+                ErrorCode::TokenInvalid,
                 "This invitation token is not valid: check that it was pasted whole",
             )
             .with_field("token")
         })?;
     if t.used_at.is_some() {
         return Err(AppError::bad_request(
-            "token_used",
+            ErrorCode::TokenUsed,
             "This invitation was already used or replaced by a newer one",
         )
         .with_field("token"));
     }
     if t.expires_at < now {
         return Err(AppError::bad_request(
-            "token_expired",
+            ErrorCode::TokenExpired,
             "This invitation has expired (valid 48 hours): ask for a new one",
         )
         .with_field("token"));
     }
     if !admin::use_token(&mut tx, t.id, now).await? {
-        return Err(
-            AppError::bad_request("token_used", "This invitation was already used")
-                .with_field("token"),
-        );
+        return Err(AppError::bad_request(
+            ErrorCode::TokenUsed,
+            "This invitation was already used",
+        )
+        .with_field("token"));
     }
     let a = admin::admin_by_id(&mut tx, t.admin_id)
         .await?
@@ -737,7 +738,7 @@ pub async fn set_role(
     req: &api::RoleUpdate,
 ) -> AppResult<api::Colleague> {
     actor.require(Perm::ManageColleagues)?;
-    let role = colleague_role(&req.role)?;
+    let role = colleague_role(req.role)?;
     if req.manage_admins && role != Role::Admin {
         return Err(AppError::invalid(
             "manage_admins",
@@ -760,7 +761,7 @@ pub async fn set_role(
         .await?
         .ok_or_else(|| AppError::internal("colleague vanished"))?;
     tx.commit().await?;
-    Ok(to_colleague(&a))
+    to_colleague(&a)
 }
 
 pub async fn set_enabled(
@@ -802,7 +803,7 @@ pub async fn set_enabled(
         // Their open event streams look at their session at once and end.
         crate::service::events::wake(app);
     }
-    Ok(to_colleague(&a))
+    to_colleague(&a)
 }
 
 pub async fn remove(app: &App, actor: &Actor, id: i64) -> AppResult<api::Message> {
@@ -946,17 +947,18 @@ pub async fn set_enterprise_settings(
 
 // ---- API keys ----
 
-fn to_key(k: &team::ApiKeyRow) -> api::ApiKey {
-    api::ApiKey {
+fn to_key(k: &team::ApiKeyRow) -> AppResult<api::ApiKey> {
+    let role: Role = k.role.parse()?;
+    Ok(api::ApiKey {
         id: k.id,
         name: k.name.clone(),
-        role: k.role.clone(),
-        manage_admins: k.manage_admins != 0 || k.role == "owner",
+        role,
+        manage_admins: k.manage_admins != 0 || role == Role::Owner,
         prefix: k.prefix.clone(),
         created_at: clock::rfc3339(k.created_at),
         last_used_at: k.last_used_at.map(clock::rfc3339),
         revoked: k.revoked_at.is_some(),
-    }
+    })
 }
 
 pub async fn create_key(
@@ -967,13 +969,12 @@ pub async fn create_key(
     actor.require(Perm::OwnerOnly)?;
     if actor.key_id.is_some() {
         return Err(AppError::forbidden(
-            "forbidden",
+            ErrorCode::Forbidden,
             "API keys cannot create API keys",
         ));
     }
     let name = validate::text("name", &req.name, 64)?;
-    let role = Role::parse(req.role.trim())
-        .ok_or_else(|| AppError::invalid("role", "role must be owner, admin or helpdesk"))?;
+    let role = req.role;
     if req.manage_admins && role != Role::Admin {
         return Err(AppError::invalid(
             "manage_admins",
@@ -1005,7 +1006,7 @@ pub async fn create_key(
     Ok(api::ApiKeyCreated {
         id,
         name,
-        role: role.as_str().into(),
+        role,
         manage_admins: req.manage_admins || role == Role::Owner,
         key,
         message: "Copy the key now: it is shown only once".into(),
@@ -1020,7 +1021,7 @@ pub async fn list_keys(app: &App, actor: &Actor) -> AppResult<api::ApiKeyList> {
             .await?
             .iter()
             .map(to_key)
-            .collect(),
+            .collect::<AppResult<_>>()?,
     })
 }
 
@@ -1044,10 +1045,12 @@ pub async fn key_actor(app: &App, key: &str) -> AppResult<Actor> {
     let mut c = app.store.conn().await?;
     let k = team::key_by_hash(&mut c, &crypto::token_hash(key))
         .await?
-        .ok_or_else(|| AppError::unauthorized("unauthenticated", "This API key is unknown"))?;
+        .ok_or_else(|| {
+            AppError::unauthorized(ErrorCode::Unauthenticated, "This API key is unknown")
+        })?;
     if k.revoked_at.is_some() {
         return Err(AppError::unauthorized(
-            "key_revoked",
+            ErrorCode::KeyRevoked,
             "This API key was revoked",
         ));
     }
@@ -1055,7 +1058,7 @@ pub async fn key_actor(app: &App, key: &str) -> AppResult<Actor> {
     if k.last_used_at.is_none_or(|t| now - t > MINUTE) {
         team::touch_key(&mut c, k.id, now).await?;
     }
-    let role = Role::parse(&k.role).ok_or_else(|| AppError::internal("unknown role"))?;
+    let role: Role = k.role.parse()?;
     // The key is the principal: never its creator, exactly its own role and flags.
     Ok(Actor {
         admin_id: 0,
@@ -1074,11 +1077,13 @@ pub async fn key_profile(app: &App, actor: &Actor, key_id: i64) -> AppResult<api
     let mut c = app.store.conn().await?;
     let k = team::key_by_id(&mut c, actor.enterprise_id, key_id)
         .await?
-        .ok_or_else(|| AppError::unauthorized("unauthenticated", "This API key is unknown"))?;
+        .ok_or_else(|| {
+            AppError::unauthorized(ErrorCode::Unauthenticated, "This API key is unknown")
+        })?;
     let e = admin::enterprise_by_id(&mut c, actor.enterprise_id)
         .await?
         .ok_or_else(|| AppError::not_found("No such enterprise"))?;
-    let key = to_key(&k);
+    let key = to_key(&k)?;
     Ok(api::Profile {
         username: String::new(),
         name: k.name.clone(),
@@ -1086,7 +1091,7 @@ pub async fn key_profile(app: &App, actor: &Actor, key_id: i64) -> AppResult<api
         enterprise_number: e.number,
         country: e.country,
         email: String::new(),
-        role: k.role.clone(),
+        role: key.role,
         language: "en".into(),
         api_key: Some(api::KeyIdentity {
             id: key.id,

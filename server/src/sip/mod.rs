@@ -313,16 +313,20 @@ impl SipServer {
 
     /// What a device is told: the domain and where to register.
     pub fn settings(&self, config: &Config) -> Vec<api::SipServer> {
-        [("udp", self.udp), ("tcp", self.tcp), ("tls", self.tls)]
-            .into_iter()
-            .filter_map(|(t, a)| {
-                a.map(|a| api::SipServer {
-                    transport: t.into(),
-                    host: advertised_host(config, a),
-                    port: a.port(),
-                })
+        [
+            (api::Transport::Udp, self.udp),
+            (api::Transport::Tcp, self.tcp),
+            (api::Transport::Tls, self.tls),
+        ]
+        .into_iter()
+        .filter_map(|(transport, a)| {
+            a.map(|a| api::SipServer {
+                transport,
+                host: advertised_host(config, a),
+                port: a.port(),
             })
-            .collect()
+        })
+        .collect()
     }
 
     pub async fn shutdown(self) {

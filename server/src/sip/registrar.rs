@@ -1208,8 +1208,14 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
                 Op::Upsert(b) => st::upsert_binding(&mut tx, b).await?,
                 Op::Delete(a, k) => st::delete_binding(&mut tx, *a, k).await?,
                 Op::Event(e, a) => {
-                    crate::store::events::insert(&mut tx, *e, "binding_changed", Some(*a), now)
-                        .await?
+                    crate::store::events::insert(
+                        &mut tx,
+                        *e,
+                        crate::api::EventKind::BindingChanged.as_str(),
+                        Some(*a),
+                        now,
+                    )
+                    .await?
                 }
                 Op::CallUp(call_id, a, at) => st::call_up(&mut tx, call_id, *a, *at).await?,
                 Op::CallDown(call_id) => st::call_down(&mut tx, call_id).await?,

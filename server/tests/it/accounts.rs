@@ -74,12 +74,12 @@ async fn add_account_and_generated_secrets(db: Db) {
     let pin = a.pincode.clone().unwrap();
     assert!(pin.len() == 9 && pin.chars().all(|ch| ch.is_ascii_digit()));
     assert_eq!(
+        (a.pincode_state, a.status, a.status_text.as_str()),
         (
-            a.pincode_state.as_str(),
-            a.status.as_str(),
-            a.status_text.as_str()
-        ),
-        ("valid", "unregistered", "Unregistered")
+            PincodeState::Valid,
+            AccountStatus::Unregistered,
+            "Unregistered"
+        )
     );
     assert!(a.bindings.is_empty());
     assert_eq!(c.account(a.id).await.unwrap(), a);
@@ -136,7 +136,7 @@ async fn quota_edge_and_license_in_force(db: Db) {
     let e = err(c.add_account(&new("Twenty-one", "2000", None)).await);
     assert_eq!(
         (e.code(), e.body().unwrap().can_add),
-        ("quota_full", Some(0))
+        (ErrorCode::QuotaFull, Some(0))
     );
     assert!(e.to_string().contains("0 can be added"), "{e}");
 
@@ -151,7 +151,7 @@ async fn quota_edge_and_license_in_force(db: Db) {
     s.advance(366 * DAY);
     let c = s.login("quota@example.com", "secret123").await.unwrap();
     let e = err(c.add_account(&new("Late", "2001", None)).await);
-    assert_eq!(e.code(), "license_expired");
+    assert_eq!(e.code(), ErrorCode::LicenseExpired);
     assert_eq!(
         c.accounts(&AccountQuery::default()).await.unwrap().total,
         21
@@ -162,7 +162,7 @@ async fn quota_edge_and_license_in_force(db: Db) {
         .client()
         .endpoint_login(&pw_login(&a.cloud_number, &a.password))
         .await);
-    assert_eq!(e.code(), "license_invalid");
+    assert_eq!(e.code(), ErrorCode::LicenseInvalid);
     assert!(e
         .to_string()
         .contains("Unavailable terminals for invalid license"));
@@ -184,7 +184,10 @@ async fn list_paging_sorting_and_search(db: Db) {
         exts,
         ["1001", "1002", "1003", "1004", "1005", "2002", "2004", "3567", "3578", "8908"]
     );
-    assert!(p1.items.iter().all(|r| r.status == "unregistered"));
+    assert!(p1
+        .items
+        .iter()
+        .all(|r| r.status == AccountStatus::Unregistered));
 
     let p = all(AccountQuery {
         page: Some(3),
@@ -272,7 +275,7 @@ async fn list_paging_sorting_and_search(db: Db) {
     let e = err(c.get::<AccountPage>("/api/v1/accounts?page=abc").await);
     assert_eq!(
         (e.status().map(|s| s.as_u16()), e.code(), e.field()),
-        (Some(422), "invalid_input", Some("page"))
+        (Some(422), ErrorCode::InvalidInput, Some("page"))
     );
 }
 both!(list_paging_sorting_and_search);
@@ -301,7 +304,7 @@ async fn edit_and_resets_take_effect_at_once(db: Db) {
             .endpoint_login(&pw_login(&anna.cloud_number, &anna.password))
             .await)
         .code(),
-        "credentials_invalid"
+        ErrorCode::InvalidCredentials
     );
     s.client()
         .endpoint_login(&pw_login(&moved.cloud_number, &anna.password))
@@ -383,7 +386,7 @@ async fn edit_and_resets_take_effect_at_once(db: Db) {
             .endpoint_login(&pw_login(&reset.cloud_number, &anna.password))
             .await)
         .code(),
-        "credentials_invalid"
+        ErrorCode::InvalidCredentials
     );
     s.client()
         .endpoint_login(&pw_login(&reset.cloud_number, &reset.password))
@@ -397,7 +400,7 @@ async fn edit_and_resets_take_effect_at_once(db: Db) {
     assert_ne!(old_pin, new_pin);
     assert_eq!(
         err(s.client().endpoint_login(&pin_login(&old_pin)).await).code(),
-        "pincode_invalid"
+        ErrorCode::PincodeInvalid
     );
     let who = s
         .client()
@@ -419,7 +422,10 @@ async fn edit_and_resets_take_effect_at_once(db: Db) {
         (reuse.code(), reuse.status()),
         (unknown.code(), unknown.status())
     );
-    assert_eq!(c.account(anna.id).await.unwrap().pincode_state, "used");
+    assert_eq!(
+        c.account(anna.id).await.unwrap().pincode_state,
+        PincodeState::Used
+    );
 }
 both!(edit_and_resets_take_effect_at_once);
 
@@ -440,9 +446,12 @@ async fn pincode_expires_after_seven_days(db: Db) {
         .client()
         .endpoint_login(&pin_login(a.pincode.as_ref().unwrap()))
         .await);
-    assert_eq!(e.code(), "pincode_invalid");
+    assert_eq!(e.code(), ErrorCode::PincodeInvalid);
     let c = s.login("pin@example.com", "secret123").await.unwrap();
-    assert_eq!(c.account(a.id).await.unwrap().pincode_state, "expired");
+    assert_eq!(
+        c.account(a.id).await.unwrap().pincode_state,
+        PincodeState::Expired
+    );
     // A reset gives 7 new days.
     let fresh = c.reset_account_pincode(a.id).await.unwrap();
     s.client()
@@ -487,7 +496,7 @@ async fn remove_is_all_or_nothing(db: Db) {
         .client()
         .endpoint_login(&pw_login(&victim.cloud_number, &victim.password))
         .await);
-    assert_eq!(e.code(), "credentials_invalid");
+    assert_eq!(e.code(), ErrorCode::InvalidCredentials);
     assert_eq!(err(c.account(ids[0]).await).status().unwrap().as_u16(), 404);
 }
 both!(remove_is_all_or_nothing);
@@ -699,14 +708,17 @@ async fn pincode_guessing_is_throttled(db: Db) {
             .client()
             .endpoint_login(&pin_login(&format!("{:09}", i)))
             .await);
-        assert_eq!(e.code(), "pincode_invalid");
+        assert_eq!(e.code(), ErrorCode::PincodeInvalid);
     }
     // The 21st try from the same address is throttled, even with the right pincode.
     let e = err(s
         .client()
         .endpoint_login(&pin_login(a.pincode.as_ref().unwrap()))
         .await);
-    assert_eq!((e.status().unwrap().as_u16(), e.code()), (429, "throttled"));
+    assert_eq!(
+        (e.status().unwrap().as_u16(), e.code()),
+        (429, ErrorCode::Throttled)
+    );
     assert!(e.body().unwrap().retry_after_secs.unwrap() > 0);
     s.advance(10 * 60 * SECOND);
     s.client()
@@ -735,8 +747,8 @@ async fn changes_are_streamed_to_consoles_of_the_same_enterprise(db: Db) {
     let anna = a.add_account(&new("Anna", "1001", None)).await.unwrap();
     match next(&mut a_events).await {
         Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(
-            (ev.kind.as_str(), ev.account_id),
-            ("account_added", Some(anna.id))
+            (ev.kind, ev.account_id),
+            (EventKind::AccountAdded, Some(anna.id))
         ),
         other => panic!("no event within a second: {other:?}"),
     }
@@ -750,12 +762,12 @@ async fn changes_are_streamed_to_consoles_of_the_same_enterprise(db: Db) {
     .await
     .unwrap();
     match next(&mut a_events).await {
-        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(ev.kind, "account_changed"),
+        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(ev.kind, EventKind::AccountChanged),
         other => panic!("no event within a second: {other:?}"),
     }
     a.remove_accounts(&[anna.id]).await.unwrap();
     match next(&mut a_events).await {
-        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(ev.kind, "account_removed"),
+        Ok(Some(Ok(StreamItem::Change(ev)))) => assert_eq!(ev.kind, EventKind::AccountRemoved),
         other => panic!("no event within a second: {other:?}"),
     }
     // The other enterprise hears nothing.

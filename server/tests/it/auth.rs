@@ -13,7 +13,7 @@ async fn registration_activation_and_trial(db: Db) {
 
     // Not activated yet: sign-in refused with a message saying so.
     let e = err(s.login("owner@example.com", "secret123").await);
-    assert_eq!(e.code(), "not_activated", "{e}");
+    assert_eq!(e.code(), ErrorCode::NotActivated, "{e}");
     assert!(e.to_string().contains("not activated"));
 
     let mail = s.smtp.wait_for("Owner@Example.com", 1).await;
@@ -28,14 +28,14 @@ async fn registration_activation_and_trial(db: Db) {
     // The same link again: already active.
     assert_eq!(
         err(s.client().activate(&token).await).code(),
-        "already_active"
+        ErrorCode::AlreadyActive
     );
 
     // Email is case-insensitive for sign-in.
     let c = s.login("OWNER@example.COM", "secret123").await.unwrap();
     let ent = c.enterprise().await.unwrap();
     assert_eq!(ent.number, r.enterprise_number);
-    assert_eq!(ent.status, "active");
+    assert_eq!(ent.status, EnterpriseStatus::Active);
     assert_eq!(ent.trial_days_left, 30);
     assert_eq!(
         ent.quota,
@@ -44,7 +44,7 @@ async fn registration_activation_and_trial(db: Db) {
             quota: 20,
             can_add: 20,
             in_force: true,
-            basis: "trial".into()
+            basis: QuotaBasis::Trial
         }
     );
     let p = c.profile().await.unwrap();
@@ -68,8 +68,8 @@ async fn registration_activation_and_trial(db: Db) {
     let c = s.login("owner@example.com", "secret123").await.unwrap();
     let q = c.enterprise().await.unwrap().quota;
     assert_eq!(
-        (q.in_force, q.quota, q.basis.as_str()),
-        (false, 0, "expired")
+        (q.in_force, q.quota, q.basis),
+        (false, 0, QuotaBasis::Expired)
     );
 }
 both!(registration_activation_and_trial);
@@ -80,7 +80,10 @@ async fn activation_link_expires_after_12_hours_and_can_be_resent(db: Db) {
     let first = s.smtp.wait_for("late@example.com", 1).await.token();
     s.advance(12 * HOUR + SECOND);
     let e = err(s.client().activate(&first).await);
-    assert_eq!((e.code(), e.field()), ("token_expired", Some("token")));
+    assert_eq!(
+        (e.code(), e.field()),
+        (ErrorCode::TokenExpired, Some("token"))
+    );
     assert!(e.to_string().contains("12 hours"));
 
     // Resend: same answer for known and unknown emails; only the known one gets mail.
@@ -103,7 +106,7 @@ async fn activation_link_expires_after_12_hours_and_can_be_resent(db: Db) {
     assert!(s.smtp.mails_to("nobody@example.com").is_empty());
     assert_eq!(
         err(s.client().activate("not-a-token").await).code(),
-        "token_invalid"
+        ErrorCode::TokenInvalid
     );
 }
 both!(activation_link_expires_after_12_hours_and_can_be_resent);
@@ -129,7 +132,10 @@ async fn three_wrong_passwords_freeze_for_five_minutes(db: Db) {
         ));
         // Without a captcha the next try is refused and not counted.
         let e = err(s.login(email, "wrong-pass1").await);
-        assert_eq!((e.code(), e.field()), ("captcha_required", Some("captcha")));
+        assert_eq!(
+            (e.code(), e.field()),
+            (ErrorCode::CaptchaRequired, Some("captcha"))
+        );
         for _ in 0..2 {
             let e = err(s.login_with_captcha(email, "wrong-pass1").await);
             answers.push((
@@ -139,7 +145,7 @@ async fn three_wrong_passwords_freeze_for_five_minutes(db: Db) {
             ));
         }
         let last = err(s.login_with_captcha(email, "secret123").await);
-        assert_eq!(last.code(), "frozen", "{email}: {last}");
+        assert_eq!(last.code(), ErrorCode::Frozen, "{email}: {last}");
         let secs = last.body().unwrap().retry_after_secs.unwrap();
         assert!((295..=300).contains(&secs), "{secs}");
         assert!(last.to_string().contains("5 minutes"), "{last}");
@@ -166,7 +172,7 @@ async fn three_wrong_passwords_freeze_for_five_minutes(db: Db) {
     let e = err(s
         .login_with_captcha("frozen@example.com", "secret123")
         .await);
-    assert_eq!(e.code(), "frozen");
+    assert_eq!(e.code(), ErrorCode::Frozen);
     assert!(e.to_string().contains("1 minute"), "{e}");
     s.advance(59 * SECOND);
     assert_eq!(
@@ -174,7 +180,7 @@ async fn three_wrong_passwords_freeze_for_five_minutes(db: Db) {
             .login_with_captcha("frozen@example.com", "secret123")
             .await)
         .code(),
-        "frozen"
+        ErrorCode::Frozen
     );
     s.advance(2 * SECOND);
     s.login_with_captcha("frozen@example.com", "secret123")
@@ -198,14 +204,14 @@ async fn freezes_escalate_and_never_pass_100_failures(db: Db) {
             .login_with_captcha("target@example.com", "nope12345")
             .await);
         match e.code() {
-            "invalid_credentials" => failures += 1,
-            "frozen" => {
+            ErrorCode::InvalidCredentials => failures += 1,
+            ErrorCode::Frozen => {
                 failures += 1;
                 let secs = e.body().unwrap().retry_after_secs.unwrap();
                 freezes.push(secs);
                 s.advance(secs * SECOND + SECOND);
             }
-            "locked" => {
+            ErrorCode::Locked => {
                 failures += 1;
                 break;
             }
@@ -223,7 +229,7 @@ async fn freezes_escalate_and_never_pass_100_failures(db: Db) {
             .login_with_captcha("target@example.com", "secret123")
             .await)
         .code(),
-        "locked"
+        ErrorCode::Locked
     );
     // ...but a password reset by email does.
     s.client()
@@ -263,7 +269,7 @@ async fn sessions_idle_logout_and_replacement(db: Db) {
     let e = err(c.profile().await);
     assert_eq!(
         (e.status().unwrap().as_u16(), e.code()),
-        (401, "session_ended")
+        (401, ErrorCode::SessionEnded)
     );
     assert!(e.to_string().contains("30 minutes"), "{e}");
 
@@ -271,17 +277,17 @@ async fn sessions_idle_logout_and_replacement(db: Db) {
     let a = s.login("sess@example.com", "secret123").await.unwrap();
     let b = s.login("sess@example.com", "secret123").await.unwrap();
     let e = err(a.profile().await);
-    assert_eq!(e.code(), "session_ended");
+    assert_eq!(e.code(), ErrorCode::SessionEnded);
     assert!(e.to_string().contains("signed in again"), "{e}");
     b.profile().await.unwrap();
 
     // Logout ends it on the server.
     b.logout().await.unwrap();
-    assert_eq!(err(b.profile().await).code(), "session_ended");
+    assert_eq!(err(b.profile().await).code(), ErrorCode::SessionEnded);
     // A made-up token is refused.
     assert_eq!(
         err(s.client().with_token("made-up").profile().await).code(),
-        "unauthenticated"
+        ErrorCode::Unauthenticated
     );
     assert_eq!(
         err(s.client().profile().await).status().unwrap().as_u16(),
@@ -338,7 +344,7 @@ async fn forgot_and_reset_password(db: Db) {
     };
     assert_eq!(
         err(s.client().reset_password(&req(&token)).await).code(),
-        "token_expired"
+        ErrorCode::TokenExpired
     );
 
     ask("reset@example.com").await.unwrap();
@@ -366,13 +372,16 @@ async fn forgot_and_reset_password(db: Db) {
     // Single use.
     assert_eq!(
         err(s.client().reset_password(&req(&token)).await).code(),
-        "token_used"
+        ErrorCode::TokenUsed
     );
     // All sessions ended; the old password no longer works; the new one does.
-    assert_eq!(err(old_session.profile().await).code(), "session_ended");
+    assert_eq!(
+        err(old_session.profile().await).code(),
+        ErrorCode::SessionEnded
+    );
     assert_eq!(
         err(s.login("reset@example.com", "secret123").await).code(),
-        "invalid_credentials"
+        ErrorCode::InvalidCredentials
     );
     s.login_with_captcha("reset@example.com", "newpass123")
         .await
@@ -463,12 +472,15 @@ async fn captcha_is_single_use_and_expires(db: Db) {
     req.captcha_pow = pow;
     req.captcha_answer = "WRONG".into();
     let e = err(s.client().register(&req).await);
-    assert_eq!((e.code(), e.field()), ("captcha_wrong", Some("captcha")));
+    assert_eq!(
+        (e.code(), e.field()),
+        (ErrorCode::CaptchaWrong, Some("captcha"))
+    );
     // The challenge is spent even after a wrong answer.
     req.captcha_answer = answer;
     assert_eq!(
         err(s.client().register(&req).await).code(),
-        "captcha_expired"
+        ErrorCode::CaptchaExpired
     );
     // Expired after 5 minutes; answers are case-insensitive.
     let (id, answer, pow) = s.captcha().await;
@@ -478,7 +490,7 @@ async fn captcha_is_single_use_and_expires(db: Db) {
     req.captcha_answer = answer.to_lowercase();
     assert_eq!(
         err(s.client().register(&req).await).code(),
-        "captcha_expired"
+        ErrorCode::CaptchaExpired
     );
     let (id, answer, pow) = s.captcha().await;
     req.captcha_id = id;
@@ -517,7 +529,7 @@ async fn wrong_old_password_on_change_counts_toward_the_sign_in_freeze(db: Db) {
     let e = err(c.change_password(&change("guess-123")).await);
     assert_eq!(
         (e.status().unwrap().as_u16(), e.code()),
-        (423, "frozen"),
+        (423, ErrorCode::Frozen),
         "{e}"
     );
     let secs = e.body().unwrap().retry_after_secs.unwrap();
@@ -526,11 +538,11 @@ async fn wrong_old_password_on_change_counts_toward_the_sign_in_freeze(db: Db) {
     // Frozen: the right old password and the right sign-in are refused alike.
     assert_eq!(
         err(c.change_password(&change("secret123")).await).code(),
-        "frozen"
+        ErrorCode::Frozen
     );
     assert_eq!(
         err(s.login("guess@example.com", "secret123").await).code(),
-        "frozen"
+        ErrorCode::Frozen
     );
     // Audited: three failed changes, by whom and from where.
     let page = c.audit(&AuditQuery::default()).await.unwrap();

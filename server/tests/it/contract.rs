@@ -6,6 +6,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::common::*;
+use vcms_server::api::ErrorCode;
 
 async fn document(s: &TestServer) -> Value {
     s.client().get("/api/openapi.json").await.unwrap()
@@ -161,7 +162,7 @@ async fn bad_query_parameters_are_refused_naming_them() {
             Ok(Ok(_)) => "accepted".to_string(),
             Ok(Err(e))
                 if e.status().map(|s| s.as_u16()) == Some(422)
-                    && e.code() == "invalid_input"
+                    && e.code() == ErrorCode::InvalidInput
                     && e.field() == Some(name.as_str()) =>
             {
                 assert!(e.to_string().contains(name.as_str()), "{e}");
@@ -275,4 +276,151 @@ async fn document_states_the_input_rules() {
         doc.pointer("/components/schemas/NewAccount/additionalProperties/$ref"),
         Some(&Value::from("#/components/schemas/JsonValue"))
     );
+}
+
+/// The error body of a raw request: (status, `code` exactly as sent).
+async fn raw_code(url: String, body: Value) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    let v: Value = r.json().await.expect("a JSON error body");
+    (status, v["code"].as_str().unwrap_or_default().to_string())
+}
+
+/// Wrong credentials answer the same code on both sign-ins, spelt `invalid_credentials` on
+/// the wire (endpoint sign-in answered `credentials_invalid` before).
+#[tokio::test]
+async fn both_sign_ins_answer_invalid_credentials() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, c) = s.owner("codes@example.com").await;
+    let anna = c
+        .add_account(&vcms_server::api::NewAccount {
+            name: "Anna".into(),
+            extension: "1001".into(),
+            email: None,
+            send_email: false,
+        })
+        .await
+        .unwrap();
+    let admin = raw_code(
+        format!("{}/api/v1/login", s.url),
+        serde_json::json!({"email": "codes@example.com", "password": "wrong-password"}),
+    )
+    .await;
+    let endpoint = raw_code(
+        format!("{}/endpoint/v1/login", s.url),
+        serde_json::json!({"cloud_number": anna.cloud_number, "password": "wrong-password"}),
+    )
+    .await;
+    assert_eq!(admin, (401, "invalid_credentials".to_string()));
+    assert_eq!(endpoint, (401, "invalid_credentials".to_string()));
+    // The typed client reads both as the one code, and still reads the old spelling.
+    let e = err(s
+        .client()
+        .endpoint_login(&vcms_server::api::EndpointLoginRequest {
+            cloud_number: Some(anna.cloud_number.clone()),
+            password: Some("wrong-password".into()),
+            ..Default::default()
+        })
+        .await);
+    assert_eq!(e.code(), ErrorCode::InvalidCredentials);
+    let old: vcms_server::api::ErrorBody =
+        serde_json::from_value(serde_json::json!({"code": "credentials_invalid", "message": "m"}))
+            .unwrap();
+    assert_eq!(old.code, ErrorCode::InvalidCredentials);
+    // A code this client does not know (a newer server) is read, not refused.
+    let newer: vcms_server::api::ErrorBody =
+        serde_json::from_value(serde_json::json!({"code": "from_the_future", "message": "m"}))
+            .unwrap();
+    assert_eq!(newer.code, ErrorCode::Unknown);
+}
+
+/// The schema `schema` stands for: itself, or what its `$ref` points to.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("{r} does not resolve")),
+        None => schema,
+    }
+}
+
+/// The `enum` values of property `prop` of schema `name` (following a `$ref`).
+fn enum_of(doc: &Value, name: &str, prop: &str) -> Vec<String> {
+    let schema = &doc["components"]["schemas"][name]["properties"][prop];
+    let values = resolve(doc, schema)["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}.{prop} is not an enum: {schema}"));
+    values
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Closed sets are enums in the document: the error code (one spelling per code), roles,
+/// statuses, kinds.
+#[tokio::test]
+async fn closed_sets_are_enums_in_the_document() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let doc = document(&s).await;
+    let codes = enum_of(&doc, "ErrorBody", "code");
+    for code in [
+        "invalid_credentials",
+        "invalid_input",
+        "frozen",
+        "quota_full",
+        "pincode_invalid",
+        "session_ended",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "{code} missing: {codes:?}");
+    }
+    assert!(
+        !codes.iter().any(|c| c == "credentials_invalid"),
+        "one spelling per code: {codes:?}"
+    );
+    // Each code says what it means (from its doc comment).
+    let about = doc["components"]["schemas"]["ErrorCode"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        about.contains("- `invalid_credentials`: Wrong email and password"),
+        "{about}"
+    );
+    for (schema, prop, want) in [
+        ("AccountRow", "status", &["registered", "unregistered"][..]),
+        ("AccountDetails", "status", &["registered", "unregistered"]),
+        (
+            "AccountDetails",
+            "pincode_state",
+            &["valid", "used", "expired"],
+        ),
+        ("Profile", "role", &["owner", "admin", "helpdesk"]),
+        ("Colleague", "role", &["owner", "admin", "helpdesk"]),
+        ("Colleague", "status", &["invited", "active", "disabled"]),
+        ("ApiKey", "role", &["owner", "admin", "helpdesk"]),
+        ("Quota", "basis", &["trial", "licensed", "expired"]),
+        ("License", "status", &["activated", "expired", "revoked"]),
+        ("Enterprise", "status", &["pending", "active"]),
+        ("SipServer", "transport", &["udp", "tcp", "tls"]),
+        (
+            "RowPlan",
+            "action",
+            &["create", "update", "unchanged", "error"],
+        ),
+        ("ChangeEvent", "kind", &["account_added", "email_failed"]),
+        ("DirectoryChange", "kind", &["added", "reload"]),
+        ("FailedEmail", "kind", &["account_info", "invitation"]),
+    ] {
+        let got = enum_of(&doc, schema, prop);
+        for w in want {
+            assert!(
+                got.iter().any(|g| g == w),
+                "{schema}.{prop}: {w} not in {got:?}"
+            );
+        }
+    }
 }

@@ -196,7 +196,7 @@ async fn register_with_a_known_email_answers_like_a_new_one(db: Db) {
     s.login("taken@reg.example", "secret123").await.unwrap();
     assert_eq!(
         err(s.login("taken@reg.example", "other12345").await).code(),
-        "invalid_credentials"
+        ErrorCode::InvalidCredentials
     );
 }
 both!(register_with_a_known_email_answers_like_a_new_one);
@@ -303,11 +303,14 @@ async fn captcha_needs_a_proof_of_work_once(db: Db) {
     let body = email_request(&s, "pow@example.com").await;
     forgot(body.clone()).await.unwrap();
     let e = err(forgot(body).await);
-    assert_eq!((e.code(), e.field()), ("captcha_expired", Some("captcha")));
+    assert_eq!(
+        (e.code(), e.field()),
+        (ErrorCode::CaptchaExpired, Some("captcha"))
+    );
     // The proof does not replace the characters: both are needed.
     let mut body = email_request(&s, "pow@example.com").await;
     body["captcha_answer"] = json!("WRONG");
-    assert_eq!(err(forgot(body).await).code(), "captcha_wrong");
+    assert_eq!(err(forgot(body).await).code(), ErrorCode::CaptchaWrong);
     // Registration and sign-in after a failure take the same captcha.
     let mut reg = serde_json::to_value(s.register_request("new@pow.example", "secret123")).unwrap();
     let (id, answer, _) = paid_captcha(&s).await;
@@ -383,7 +386,7 @@ async fn clashes_with_another_enterprise_do_not_confirm_it(db: Db) {
         first_name: "X".into(),
         last_name: "Y".into(),
         email: email.into(),
-        role: "admin".into(),
+        role: Role::Admin,
         manage_admins: false,
     };
     let e = err(a.invite(&invite("OWNER@b.clash")).await);

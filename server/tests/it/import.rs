@@ -71,17 +71,17 @@ async fn preview_names_every_row_and_a_bad_file_changes_nothing(db: Db) {
     assert!(!r.applied && r.errors.is_empty(), "{r:?}");
     assert_eq!((r.created, r.updated, r.unchanged), (1, 1, 1));
     assert_eq!(r.message, "Ready: 1 to create, 1 to update, 1 unchanged");
-    let plan: Vec<(i64, &str, &str)> = r
+    let plan: Vec<(i64, RowAction, &str)> = r
         .plan
         .iter()
-        .map(|p| (p.row, p.action.as_str(), p.extension.as_str()))
+        .map(|p| (p.row, p.action, p.extension.as_str()))
         .collect();
     assert_eq!(
         plan,
         vec![
-            (2, "create", "2002"),
-            (3, "update", "1001"),
-            (5, "unchanged", "1002")
+            (2, RowAction::Create, "2002"),
+            (3, RowAction::Update, "1001"),
+            (5, RowAction::Unchanged, "1002")
         ]
     );
     assert_eq!(
@@ -130,19 +130,11 @@ async fn preview_names_every_row_and_a_bad_file_changes_nothing(db: Db) {
             r.errors[3]
         );
         assert!(r.errors[4].reason.contains("64"), "{:?}", r.errors[4]);
-        let actions: Vec<&str> = r.plan.iter().map(|p| p.action.as_str()).collect();
+        let actions: Vec<RowAction> = r.plan.iter().map(|p| p.action).collect();
+        use RowAction::{Create, Error, Unchanged, Update};
         assert_eq!(
             actions,
-            [
-                "create",
-                "update",
-                "unchanged",
-                "error",
-                "error",
-                "error",
-                "error",
-                "error"
-            ]
+            [Create, Update, Unchanged, Error, Error, Error, Error, Error]
         );
         assert_eq!(r.plan[6].extension, "2002");
         assert_eq!(snapshot(&s, &c).await, before, "nothing is written");
@@ -248,12 +240,15 @@ async fn limits_on_rows_and_body_size(db: Db) {
         .map(|i| row(i + 2, "X", &format!("{}", 5000 + i), None))
         .collect();
     let e = err(c.batch_accounts(&req(rows, true)).await);
-    assert_eq!((e.code(), e.field()), ("invalid_input", Some("rows")));
+    assert_eq!(
+        (e.code(), e.field()),
+        (ErrorCode::InvalidInput, Some("rows"))
+    );
     assert!(e.to_string().contains("at most 5 rows"), "{e}");
     let big = vec![row(2, &"x".repeat(70_000), "5000", None)];
     let e = err(c.batch_accounts(&req(big, true)).await);
     assert_eq!(e.status().map(|s| s.as_u16()), Some(413));
-    assert_eq!(e.code(), "too_large");
+    assert_eq!(e.code(), ErrorCode::TooLarge);
     assert!(e.to_string().contains("fewer rows"), "{e}");
 }
 both!(limits_on_rows_and_body_size);

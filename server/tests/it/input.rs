@@ -129,7 +129,7 @@ async fn profile_and_license_input_rules(db: Db) {
     let e = err(c
         .post::<_, Message>("/api/v1/licenses", &serde_json::json!({ "nope": 1 }))
         .await);
-    assert_eq!(e.code(), "bad_request");
+    assert_eq!(e.code(), ErrorCode::BadRequest);
     assert!(e.to_string().contains("license_number"), "{e}");
 }
 both!(profile_and_license_input_rules);
@@ -161,7 +161,10 @@ async fn openapi_documents_every_route() {
     }
     assert!(doc["components"]["securitySchemes"]["session"].is_object());
     let h = s.client().health().await.unwrap();
-    assert_eq!((h.status.as_str(), h.database.as_str()), ("ok", "sqlite"));
+    assert_eq!(
+        (h.status, h.database),
+        (HealthStatus::Ok, DatabaseBackend::Sqlite)
+    );
     let e = err(s
         .client()
         .get::<serde_json::Value>("/api/v1/nothing-here")

@@ -467,7 +467,7 @@ async fn long_search_gets_a_json_error(db: Db) {
         if status == 422 {
             assert_eq!(body.field.as_deref(), Some("search"), "{body:?}");
         } else {
-            assert_eq!(body.code, "uri_too_long", "{body:?}");
+            assert_eq!(body.code, ErrorCode::UriTooLong, "{body:?}");
         }
     }
     // The server goes on serving, on a new connection.
@@ -563,7 +563,7 @@ async fn unsendable_addresses_refused_where_typed(db: Db) {
                 first_name: "Di".into(),
                 last_name: "Li".into(),
                 email: addr.into(),
-                role: "admin".into(),
+                role: Role::Admin,
                 manage_admins: false,
             })
             .await;

@@ -2,6 +2,7 @@
 
 use crate::both;
 use crate::common::*;
+use vcms_server::api::{ErrorCode, LicenseStatus, QuotaBasis};
 use vcms_server::clock::{DAY, SECOND};
 
 async fn bind_license_and_quota(db: Db) {
@@ -16,15 +17,11 @@ async fn bind_license_and_quota(db: Db) {
     let r = a.add_license(&typed).await.unwrap();
     assert_eq!(r.message, "License binding successfully");
     assert_eq!(
-        (
-            r.license.status.as_str(),
-            r.license.quantity,
-            r.license.years
-        ),
-        ("activated", 1000, 2)
+        (r.license.status, r.license.quantity, r.license.years),
+        (LicenseStatus::Activated, 1000, 2)
     );
     assert_eq!(r.quota.quota, 1000);
-    assert_eq!(r.quota.basis, "licensed");
+    assert_eq!(r.quota.basis, QuotaBasis::Licensed);
     assert_eq!(a.enterprise().await.unwrap().quota.can_add, 1000);
 
     // Distinct, clear errors.
@@ -46,12 +43,18 @@ async fn bind_license_and_quota(db: Db) {
     let e = err(b.add_license("ABC").await);
     assert!(e.to_string().contains("24 characters"), "{e}");
     let unknown = vcms_server::license_number::generate();
-    assert_eq!(err(b.add_license(&unknown).await).code(), "license_unknown");
+    assert_eq!(
+        err(b.add_license(&unknown).await).code(),
+        ErrorCode::LicenseUnknown
+    );
     let revoked = s.issue_license(10, 1).await;
     vcms_server::service::license::revoke(&s.running.app, &revoked)
         .await
         .unwrap();
-    assert_eq!(err(b.add_license(&revoked).await).code(), "license_revoked");
+    assert_eq!(
+        err(b.add_license(&revoked).await).code(),
+        ErrorCode::LicenseRevoked
+    );
     // b is still on its trial.
     assert_eq!(b.enterprise().await.unwrap().quota.quota, 20);
 
@@ -67,11 +70,14 @@ async fn bind_license_and_quota(db: Db) {
     let statuses: Vec<_> = list
         .licenses
         .iter()
-        .map(|l| (l.quantity, l.status.clone()))
+        .map(|l| (l.quantity, l.status))
         .collect();
     assert_eq!(
         statuses,
-        vec![(1000, "activated".to_string()), (50, "revoked".to_string())]
+        vec![
+            (1000, LicenseStatus::Activated),
+            (50, LicenseStatus::Revoked)
+        ]
     );
     assert!(list.licenses[0].note.is_none());
     assert!(list.licenses[0].start.is_some() && list.licenses[0].end.is_some());
@@ -89,7 +95,7 @@ async fn bind_license_and_quota(db: Db) {
     s.advance(20 * DAY + SECOND);
     let a = s.login("a@example.com", "secret123").await.unwrap();
     let list = a.licenses().await.unwrap();
-    assert_eq!(list.licenses[0].status, "expired");
+    assert_eq!(list.licenses[0].status, LicenseStatus::Expired);
     assert!(!list.quota.in_force);
     assert_eq!(list.quota.quota, 0);
 }
@@ -146,7 +152,7 @@ async fn unlicensed_trial_is_warned_then_purged_after_three_months(db: Db) {
     assert_eq!(s.run_jobs().await.purged, 1);
     assert_eq!(
         err(s.login("purge@example.com", "secret123").await).code(),
-        "invalid_credentials"
+        ErrorCode::InvalidCredentials
     );
     // An enterprise that activated a license is kept.
     s.login("kept@example.com", "secret123").await.unwrap();

@@ -168,7 +168,7 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
     let h = rt
         .block_on(vcms_server::client::Client::new(&url).health())
         .unwrap();
-    assert_eq!(h.status, "ok");
+    assert_eq!(h.status, vcms_server::api::HealthStatus::Ok);
     assert!(dir.path().join("vcms.db").exists());
     let key = dir.path().join("secret.key");
     #[cfg(unix)]

@@ -9,7 +9,7 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
+use vcms_server::api::{self, *};
 use vcms_server::client::{Client, StreamItem};
 use vcms_server::clock::{DAY, MINUTE, SECOND};
 use vcms_server::sip::client::{Options, Transport, Ua};
@@ -145,8 +145,15 @@ async fn pincode_then_register_on_every_transport(db: Db) {
     );
     assert_eq!(sip.password, a.password);
     assert_eq!(sip.instance, "6f1e3c52-7c3e-4a55-9d0b-2d7f4a0e9a11");
-    let transports: Vec<&str> = sip.servers.iter().map(|s| s.transport.as_str()).collect();
-    assert_eq!(transports, ["udp", "tcp", "tls"]);
+    let transports: Vec<api::Transport> = sip.servers.iter().map(|s| s.transport).collect();
+    assert_eq!(
+        transports,
+        [
+            api::Transport::Udp,
+            api::Transport::Tcp,
+            api::Transport::Tls
+        ]
+    );
     // The pincode works once.
     let e = err(s
         .client()
@@ -155,7 +162,7 @@ async fn pincode_then_register_on_every_transport(db: Db) {
             ..Default::default()
         })
         .await);
-    assert_eq!(e.code(), "pincode_invalid");
+    assert_eq!(e.code(), ErrorCode::PincodeInvalid);
 
     // The signed-in device registers with what it was given; the model comes from the
     // sign-in, not the User-Agent.
@@ -277,7 +284,9 @@ async fn five_endpoints_at_most_and_the_same_device_replaces_its_own(db: Db) {
     let r = again.register(Some(600)).await.unwrap();
     assert_eq!((r.code, r.headers("Contact").len()), (200, 5));
     let d = wait_details(&c, a.id, |d| {
-        d.bindings.iter().any(|b| b.transport == "tcp")
+        d.bindings
+            .iter()
+            .any(|b| b.transport == api::Transport::Tcp)
     })
     .await;
     assert_eq!(d.bindings.len(), 5);
@@ -316,7 +325,7 @@ async fn expiry_and_min_expires(db: Db) {
         .unwrap()
         .unwrap();
     assert!(
-        matches!(ev, StreamItem::Change(ref e) if e.kind == "binding_changed" && e.account_id == Some(a.id)),
+        matches!(ev, StreamItem::Change(ref e) if e.kind == EventKind::BindingChanged && e.account_id == Some(a.id)),
         "{ev:?}"
     );
     let d = c.account(a.id).await.unwrap();
@@ -424,7 +433,7 @@ async fn provisioned_device_signs_in_and_logout_unregisters(db: Db) {
     };
     assert_eq!(
         err(s.client().endpoint_login(&builtin("wrong")).await).code(),
-        "builtin_unknown"
+        ErrorCode::BuiltinUnknown
     );
     let login = s.client().endpoint_login(&builtin(&secret)).await.unwrap();
     assert_eq!(login.cloud_number, a.cloud_number);
@@ -443,7 +452,7 @@ async fn provisioned_device_signs_in_and_logout_unregisters(db: Db) {
     assert!(d.bindings.is_empty(), "{d:?}");
     assert_eq!(
         err(s.client().endpoint_logout(&login.token).await).code(),
-        "endpoint_session"
+        ErrorCode::EndpointSession
     );
     // Removed device: no more sign-in. Another enterprise cannot see or remove it.
     let (_, other) = s.owner("other@example.com").await;
@@ -454,7 +463,7 @@ async fn provisioned_device_signs_in_and_logout_unregisters(db: Db) {
     c.remove_device(a.id, "YEA-VC800-0001").await.unwrap();
     assert_eq!(
         err(s.client().endpoint_login(&builtin(&secret)).await).code(),
-        "builtin_unknown"
+        ErrorCode::BuiltinUnknown
     );
 }
 both!(provisioned_device_signs_in_and_logout_unregisters);
@@ -633,7 +642,10 @@ async fn endpoint_directory_and_its_live_changes(db: Db) {
     assert_eq!(names, ["Anna", "陈媛媛"]);
     assert!(d.entries.iter().all(|e| !e.registered));
     // Not signed in: refused.
-    assert_eq!(err(s.client().directory().await).code(), "endpoint_session");
+    assert_eq!(
+        err(s.client().directory().await).code(),
+        ErrorCode::EndpointSession
+    );
     // The ETag: 304 while nothing changes.
     let http = reqwest::Client::new();
     let url = format!("{}/endpoint/v1/directory", s.url);
@@ -674,28 +686,28 @@ async fn endpoint_directory_and_its_live_changes(db: Db) {
     .unwrap();
     let ch = next(&mut events).await;
     assert_eq!(
-        (ch.kind.as_str(), ch.entry.as_ref().map(|e| e.name.as_str())),
-        ("changed", Some("Chen Yuanyuan"))
+        (ch.kind, ch.entry.as_ref().map(|e| e.name.as_str())),
+        (DirectoryChangeKind::Changed, Some("Chen Yuanyuan"))
     );
     let m = c.add_account(&new("Mark", "8908")).await.unwrap();
     let ch = next(&mut events).await;
     assert_eq!(
-        (
-            ch.kind.as_str(),
-            ch.entry.as_ref().map(|e| e.extension.as_str())
-        ),
-        ("added", Some("8908"))
+        (ch.kind, ch.entry.as_ref().map(|e| e.extension.as_str())),
+        (DirectoryChangeKind::Added, Some("8908"))
     );
     let mut u = ua_of(&s, Transport::Udp, &m, None).await;
     assert_eq!(u.register(Some(600)).await.unwrap().code, 200);
     let ch = next(&mut events).await;
     assert_eq!(
-        (ch.kind.as_str(), ch.entry.as_ref().map(|e| e.registered)),
-        ("registration", Some(true))
+        (ch.kind, ch.entry.as_ref().map(|e| e.registered)),
+        (DirectoryChangeKind::Registration, Some(true))
     );
     c.remove_accounts(&[m.id]).await.unwrap();
     let ch = next(&mut events).await;
-    assert_eq!((ch.kind.as_str(), ch.account_id), ("removed", Some(m.id)));
+    assert_eq!(
+        (ch.kind, ch.account_id),
+        (DirectoryChangeKind::Removed, Some(m.id))
+    );
     // The version moved on: the old ETag no longer matches.
     let r = http
         .get(&url)
@@ -707,7 +719,7 @@ async fn endpoint_directory_and_its_live_changes(db: Db) {
     assert_eq!(r.status().as_u16(), 200);
     // Signing out ends the stream.
     s.client().endpoint_logout(&login.token).await.unwrap();
-    assert_eq!(err(ep.directory().await).code(), "endpoint_session");
+    assert_eq!(err(ep.directory().await).code(), ErrorCode::EndpointSession);
 }
 both!(endpoint_directory_and_its_live_changes);
 
@@ -760,7 +772,7 @@ async fn tls_certificate_names_the_advertised_address(db: Db) {
         .sip
         .servers
         .iter()
-        .find(|x| x.transport == "tls")
+        .find(|x| x.transport == api::Transport::Tls)
         .unwrap();
     let pem = std::fs::read(s.dir.path().join("sip-tls.crt")).unwrap();
     let mut roots = rustls::RootCertStore::empty();

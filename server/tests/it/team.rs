@@ -13,20 +13,20 @@ async fn colleague(
     s: &TestServer,
     owner: &Client,
     email: &str,
-    role: &str,
+    role: Role,
     manage: bool,
 ) -> (i64, Client) {
     let c = owner
         .invite(&InviteRequest {
             first_name: "Col".into(),
-            last_name: role.into(),
+            last_name: role.as_str().into(),
             email: email.into(),
-            role: role.into(),
+            role,
             manage_admins: manage,
         })
         .await
         .unwrap();
-    assert_eq!(c.status, "invited");
+    assert_eq!(c.status, AdminStatus::Invited);
     let mail = s
         .smtp
         .wait_for(email, s.smtp.mails_to(email).len().max(1))
@@ -67,9 +67,9 @@ async fn role_matrix(db: Db) {
         .add_license(&s.issue_license(1000, 1).await)
         .await
         .unwrap();
-    let (_, admin) = colleague(&s, &owner, "admin@a.example", "admin", false).await;
-    let (_, manager) = colleague(&s, &owner, "manager@a.example", "admin", true).await;
-    let (_, helpdesk) = colleague(&s, &owner, "helpdesk@a.example", "helpdesk", false).await;
+    let (_, admin) = colleague(&s, &owner, "admin@a.example", Role::Admin, false).await;
+    let (_, manager) = colleague(&s, &owner, "manager@a.example", Role::Admin, true).await;
+    let (_, helpdesk) = colleague(&s, &owner, "helpdesk@a.example", Role::Helpdesk, false).await;
     let (_, other) = s.owner("owner@b.example").await;
     let foreign = other
         .add_account(&NewAccount {
@@ -84,7 +84,7 @@ async fn role_matrix(db: Db) {
             first_name: "B".into(),
             last_name: "Col".into(),
             email: "col@b.example".into(),
-            role: "helpdesk".into(),
+            role: Role::Helpdesk,
             manage_admins: false,
         })
         .await
@@ -92,7 +92,7 @@ async fn role_matrix(db: Db) {
     let foreign_key = other
         .create_api_key(&NewApiKey {
             name: "b".into(),
-            role: "admin".into(),
+            role: Role::Admin,
             ..Default::default()
         })
         .await
@@ -195,7 +195,7 @@ async fn role_matrix(db: Db) {
                 first_name: "T".into(),
                 last_name: "C".into(),
                 email: format!("t{ext}@a.example"),
-                role: "helpdesk".into(),
+                role: Role::Helpdesk,
                 manage_admins: false,
             })
             .await
@@ -203,7 +203,7 @@ async fn role_matrix(db: Db) {
         let key = owner
             .create_api_key(&NewApiKey {
                 name: format!("k{ext}"),
-                role: "helpdesk".into(),
+                role: Role::Helpdesk,
                 ..Default::default()
             })
             .await
@@ -574,7 +574,7 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
             first_name: "Hui".into(),
             last_name: "Desk".into(),
             email: "hd@inv.example".into(),
-            role: "helpdesk".into(),
+            role: Role::Helpdesk,
             manage_admins: false,
         })
         .await
@@ -583,7 +583,7 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
     // An invited colleague cannot sign in yet.
     assert_eq!(
         err(s.login("hd@inv.example", "colleague1").await).code(),
-        "invalid_credentials"
+        ErrorCode::InvalidCredentials
     );
     s.advance(48 * HOUR + SECOND);
     let accept = |t: &str| AcceptInvitation {
@@ -593,14 +593,14 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
     };
     assert_eq!(
         err(s.client().accept_invitation(&accept(&first)).await).code(),
-        "token_expired"
+        ErrorCode::TokenExpired
     );
     let owner = s.login("owner@inv.example", "secret123").await.unwrap();
     owner.resend_invitation(c.id).await.unwrap();
     let second = s.smtp.wait_for("hd@inv.example", 2).await.token();
     assert_eq!(
         err(s.client().accept_invitation(&accept(&first)).await).code(),
-        "token_used"
+        ErrorCode::TokenUsed
     );
     s.client()
         .accept_invitation(&accept(&second))
@@ -610,14 +610,14 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
         .login_with_captcha("hd@inv.example", "colleague1")
         .await
         .unwrap();
-    assert_eq!(hd.profile().await.unwrap().role, "helpdesk");
+    assert_eq!(hd.profile().await.unwrap().role, Role::Helpdesk);
 
     // Resend to a colleague who set up: password scrambled, sessions end.
     owner.resend_invitation(c.id).await.unwrap();
-    assert_eq!(err(hd.profile().await).code(), "session_ended");
+    assert_eq!(err(hd.profile().await).code(), ErrorCode::SessionEnded);
     assert_eq!(
         err(s.login_with_captcha("hd@inv.example", "colleague1").await).code(),
-        "invalid_credentials"
+        ErrorCode::InvalidCredentials
     );
     let third = s.smtp.wait_for("hd@inv.example", 3).await.token();
     s.client().accept_invitation(&accept(&third)).await.unwrap();
@@ -628,10 +628,10 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
 
     // Disable: sessions end at once, sign-in refused; enable: back.
     owner.disable_colleague(c.id).await.unwrap();
-    assert_eq!(err(hd.profile().await).code(), "session_ended");
+    assert_eq!(err(hd.profile().await).code(), ErrorCode::SessionEnded);
     assert_eq!(
         err(s.login("hd@inv.example", "colleague1").await).code(),
-        "disabled"
+        ErrorCode::Disabled
     );
     owner.enable_colleague(c.id).await.unwrap();
     let hd = s.login("hd@inv.example", "colleague1").await.unwrap();
@@ -640,7 +640,7 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
         .set_colleague_role(
             c.id,
             &RoleUpdate {
-                role: "admin".into(),
+                role: Role::Admin,
                 manage_admins: false,
             },
         )
@@ -654,7 +654,7 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
         .unwrap()
         .items
         .into_iter()
-        .find(|x| x.role == "owner")
+        .find(|x| x.role == Role::Owner)
         .unwrap();
     assert_eq!(
         err(owner.disable_colleague(me.id).await)
@@ -668,7 +668,7 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
             .set_colleague_role(
                 c.id,
                 &RoleUpdate {
-                    role: "owner".into(),
+                    role: Role::Owner,
                     manage_admins: false
                 }
             )
@@ -681,7 +681,7 @@ async fn invitations_expire_resend_disable_remove(db: Db) {
             first_name: "X".into(),
             last_name: "Y".into(),
             email: "owner@inv.example".into(),
-            role: "admin".into(),
+            role: Role::Admin,
             manage_admins: false,
         })
         .await);
@@ -730,7 +730,7 @@ async fn mfa_by_email(db: Db) {
                 })
                 .await
                 .unwrap_err();
-            assert_eq!(e.code(), "mfa_required");
+            assert_eq!(e.code(), ErrorCode::MfaRequired);
             e.body().unwrap().mfa_token.clone().unwrap()
         }
     };
@@ -762,7 +762,7 @@ async fn mfa_by_email(db: Db) {
             })
             .await)
         .code(),
-        "mfa_used"
+        ErrorCode::MfaUsed
     );
 
     // Expired at 5 minutes + 1 s (one code email per admin per 30 s: wait for the next).
@@ -779,7 +779,7 @@ async fn mfa_by_email(db: Db) {
             })
             .await)
         .code(),
-        "mfa_expired"
+        ErrorCode::MfaExpired
     );
     // A new code for the same attempt (throttled to one per 30 s).
     s.client()
@@ -796,7 +796,7 @@ async fn mfa_by_email(db: Db) {
             })
             .await)
         .code(),
-        "throttled"
+        ErrorCode::Throttled
     );
     let code = code_of(s.smtp.wait_for("mfa@example.com", 4).await);
     s.client()
@@ -819,7 +819,10 @@ async fn mfa_by_email(db: Db) {
                 code: format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i) % 1_000_000),
             })
             .await);
-        assert!(e.code() == "mfa_wrong" || e.code() == "mfa_locked", "{e}");
+        assert!(
+            e.code() == ErrorCode::MfaWrong || e.code() == ErrorCode::MfaLocked,
+            "{e}"
+        );
     }
     assert_eq!(
         err(s
@@ -830,7 +833,7 @@ async fn mfa_by_email(db: Db) {
             })
             .await)
         .code(),
-        "mfa_locked"
+        ErrorCode::MfaLocked
     );
 
     // A password reset goes to both emails and does not switch MFA off.
@@ -856,18 +859,18 @@ async fn mfa_by_email(db: Db) {
         })
         .await
         .unwrap_err();
-    assert_eq!(e.code(), "mfa_required");
+    assert_eq!(e.code(), ErrorCode::MfaRequired);
 
     // The owner can require MFA of everyone.
     let (_, owner2) = s.owner("req@example.com").await;
-    let (_, _admin) = colleague(&s, &owner2, "adm@example.com", "admin", false).await;
+    let (_, _admin) = colleague(&s, &owner2, "adm@example.com", Role::Admin, false).await;
     owner2
         .set_enterprise_settings(&EnterpriseSettings { mfa_required: true })
         .await
         .unwrap();
     assert_eq!(
         err(s.login("adm@example.com", "colleague1").await).code(),
-        "mfa_required"
+        ErrorCode::MfaRequired
     );
 }
 both!(mfa_by_email);
@@ -886,7 +889,7 @@ async fn api_keys_and_audit(db: Db) {
     let created = owner
         .create_api_key(&NewApiKey {
             name: "helpdesk script".into(),
-            role: "helpdesk".into(),
+            role: Role::Helpdesk,
             ..Default::default()
         })
         .await
@@ -930,7 +933,7 @@ async fn api_keys_and_audit(db: Db) {
         err(script
             .create_api_key(&NewApiKey {
                 name: "x".into(),
-                role: "owner".into(),
+                role: Role::Owner,
                 ..Default::default()
             })
             .await)
@@ -942,7 +945,7 @@ async fn api_keys_and_audit(db: Db) {
     owner.revoke_api_key(created.id).await.unwrap();
     assert_eq!(
         err(script.accounts(&AccountQuery::default()).await).code(),
-        "key_revoked"
+        ErrorCode::KeyRevoked
     );
 
     // The audit log: who, what, when, from where.
@@ -1016,7 +1019,7 @@ async fn key_client(s: &TestServer, owner: &Client, body: Value) -> (i64, Client
 async fn api_keys_are_principals_not_their_creator(db: Db) {
     let s = TestServer::start(db).await;
     let (_, owner) = s.owner("boss@keys.example").await;
-    let (col_id, col) = colleague(&s, &owner, "col@keys.example", "helpdesk", false).await;
+    let (col_id, col) = colleague(&s, &owner, "col@keys.example", Role::Helpdesk, false).await;
     let (_, desk) = key_client(
         &s,
         &owner,
@@ -1111,8 +1114,8 @@ async fn api_keys_are_principals_not_their_creator(db: Db) {
     let listed = owner.colleagues().await.unwrap();
     let c = listed.items.iter().find(|c| c.id == col_id).unwrap();
     assert_eq!(
-        (c.role.as_str(), c.manage_admins, c.status.as_str()),
-        ("helpdesk", false, "active")
+        (c.role, c.manage_admins, c.status),
+        (Role::Helpdesk, false, AdminStatus::Active)
     );
     assert!(s.smtp.mails_to("evil@keys.example").is_empty());
 
@@ -1202,7 +1205,7 @@ async fn disable_and_remove_end_event_streams_at_once(db: Db) {
     let limit = std::time::Duration::from_secs(1);
     for (i, action) in ["disable", "remove"].into_iter().enumerate() {
         let email = format!("{action}@live.example");
-        let (id, col) = colleague(&s, &owner, &email, "helpdesk", false).await;
+        let (id, col) = colleague(&s, &owner, &email, Role::Helpdesk, false).await;
         let mut stream = col.events(None).await.unwrap();
         // The stream is live: a change arrives.
         owner
@@ -1255,9 +1258,9 @@ both!(disable_and_remove_end_event_streams_at_once);
 async fn me_says_what_the_caller_may_do(db: Db) {
     let s = TestServer::start(db).await;
     let (_, owner) = s.owner("boss@perms.example").await;
-    let (_, plain_admin) = colleague(&s, &owner, "admin@perms.example", "admin", false).await;
-    let (_, lead_admin) = colleague(&s, &owner, "lead@perms.example", "admin", true).await;
-    let (_, desk) = colleague(&s, &owner, "desk@perms.example", "helpdesk", false).await;
+    let (_, plain_admin) = colleague(&s, &owner, "admin@perms.example", Role::Admin, false).await;
+    let (_, lead_admin) = colleague(&s, &owner, "lead@perms.example", Role::Admin, true).await;
+    let (_, desk) = colleague(&s, &owner, "desk@perms.example", Role::Helpdesk, false).await;
     let (_, desk_key) = key_client(&s, &owner, json!({"name": "d", "role": "helpdesk"})).await;
     let (_, admin_key) = key_client(&s, &owner, json!({"name": "a", "role": "admin"})).await;
     let (_, lead_key) = key_client(

@@ -183,7 +183,7 @@ async fn parallel_guesses_are_counted_atomically(db: Db) {
         .map(|i| (http.clone(), pw(&anna.cloud_number, &format!("wrong{i}"))))
         .collect();
     let answers = burst(&s.url, reqs).await;
-    let checked = count(&answers, "credentials_invalid");
+    let checked = count(&answers, "invalid_credentials");
     assert_eq!(checked + count(&answers, "throttled"), 256, "{answers:?}");
     assert!(
         checked <= 20,
@@ -208,7 +208,7 @@ async fn password_guessing_is_bounded_per_account(db: Db) {
         }
     }
     let answers = burst(&s.url, reqs).await;
-    let checked = count(&answers, "credentials_invalid");
+    let checked = count(&answers, "invalid_credentials");
     assert_eq!(checked + count(&answers, "throttled"), 150, "{answers:?}");
     // 20 per account per 10 minutes, plus at most one try per address.
     assert!(
@@ -267,7 +267,7 @@ async fn sign_in(s: &TestServer, email: &str) -> Result<String, vcms_server::cli
         .await
         .unwrap_err();
     match e.code() {
-        "mfa_required" => Ok(e.body().unwrap().mfa_token.clone().unwrap()),
+        ErrorCode::MfaRequired => Ok(e.body().unwrap().mfa_token.clone().unwrap()),
         _ => Err(e),
     }
 }
@@ -343,7 +343,7 @@ async fn mfa_guessing_is_bounded_per_admin(db: Db) {
             Err(e) => {
                 assert_eq!(
                     (e.status().unwrap().as_u16(), e.code()),
-                    (423, "frozen"),
+                    (423, ErrorCode::Frozen),
                     "{e}"
                 );
                 s.advance(e.body().unwrap().retry_after_secs.unwrap() * SECOND);
@@ -355,9 +355,9 @@ async fn mfa_guessing_is_bounded_per_admin(db: Db) {
             match verify(&s, &token, &format!("{:06}", guess % 1_000_000)).await {
                 Ok(_) => panic!("a guessed code signed in"),
                 Err(e) => match e.code() {
-                    "mfa_wrong" => {}
-                    "mfa_locked" => break,
-                    "frozen" => {
+                    ErrorCode::MfaWrong => {}
+                    ErrorCode::MfaLocked => break,
+                    ErrorCode::Frozen => {
                         if first_freeze_at.is_none() {
                             first_freeze_at = Some(wrong_codes(&s).await);
                         }
@@ -406,23 +406,26 @@ async fn mfa_right_password_does_not_reset_wrong_codes(db: Db) {
                 .await
                 .err()
                 .unwrap();
-            assert_eq!(e.code(), "mfa_wrong");
+            assert_eq!(e.code(), ErrorCode::MfaWrong);
         }
         s.advance(31 * SECOND);
     }
     let token = sign_in(&s, email).await.unwrap();
     // The 9th is wrong, the 10th in a row freezes, whatever the sign-in.
     let e = verify(&s, &token, "000001").await.err().unwrap();
-    assert_eq!(e.code(), "mfa_wrong");
+    assert_eq!(e.code(), ErrorCode::MfaWrong);
     let e = verify(&s, &token, "000002").await.err().unwrap();
-    assert_eq!((e.status().unwrap().as_u16(), e.code()), (423, "frozen"));
+    assert_eq!(
+        (e.status().unwrap().as_u16(), e.code()),
+        (423, ErrorCode::Frozen)
+    );
     // Frozen: the right password gets no new code, only the freeze.
     s.advance(31 * SECOND);
     // The three sign-ins above each sent a code: wait for the third to arrive.
     nth_code(&s, email, 3).await;
     let sent = code_mails(&s, email).len();
     let e = sign_in(&s, email).await.err().unwrap();
-    assert_eq!(e.code(), "frozen");
+    assert_eq!(e.code(), ErrorCode::Frozen);
     assert!(e.body().unwrap().retry_after_secs.unwrap() <= 300);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(code_mails(&s, email).len(), sent);
@@ -438,7 +441,7 @@ async fn mfa_right_password_does_not_reset_wrong_codes(db: Db) {
             .await
             .err()
             .unwrap();
-        assert_eq!(e.code(), "mfa_wrong");
+        assert_eq!(e.code(), ErrorCode::MfaWrong);
     }
 }
 both!(mfa_right_password_does_not_reset_wrong_codes);
@@ -463,7 +466,7 @@ async fn one_code_email_per_30_seconds(db: Db) {
             .await
             .unwrap_err();
         match e.code() {
-            "mfa_required" => tokens.push(e.body().unwrap().mfa_token.clone().unwrap()),
+            ErrorCode::MfaRequired => tokens.push(e.body().unwrap().mfa_token.clone().unwrap()),
             other => panic!("unexpected {other}: {e}"),
         }
     }
