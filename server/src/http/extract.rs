@@ -219,6 +219,29 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
+/// The client asked for a stream of server-sent events (`Accept: text/event-stream`, as
+/// every EventSource sends); any other client of an event route gets a JSON page.
+pub fn wants_event_stream(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            t.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
+        })
+}
+
+/// The SSE `Last-Event-ID` header, when it is a number.
+pub fn last_event_id(headers: &axum::http::HeaderMap) -> Option<i64> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,27 +291,4 @@ mod tests {
         assert!(check_query(Some("search=%E9%99%88+x&page=2")).is_ok());
         assert!(check_query(Some("search=a%09")).is_err());
     }
-}
-
-/// The client asked for a stream of server-sent events (`Accept: text/event-stream`, as
-/// every EventSource sends); any other client of an event route gets a JSON page.
-pub fn wants_event_stream(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get_all(axum::http::header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| {
-            t.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/event-stream"))
-        })
-}
-
-/// The SSE `Last-Event-ID` header, when it is a number.
-pub fn last_event_id(headers: &axum::http::HeaderMap) -> Option<i64> {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
 }
