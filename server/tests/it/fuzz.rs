@@ -82,6 +82,8 @@ async fn schemathesis_finds_no_failure() {
         .arg(&report)
         .args(["--generation-database", "none", "--no-color"])
         .env("NO_COLOR", "1")
+        // Its caches and reports go to the temporary directory, not the checkout.
+        .current_dir(dir.path())
         .kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(budget() + 240), cmd.output())
         .await
