@@ -33,6 +33,10 @@ pub struct Cli {
     /// Machine-readable output (scripting commands).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Confirm without asking: every command that changes something takes it (removals
+    /// and imports ask otherwise).
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
     #[command(subcommand)]
     pub cmd: Option<Cmd>,
 }
@@ -121,13 +125,8 @@ pub enum ColleagueCmd {
     Disable { id: i64 },
     /// Enable again.
     Enable { id: i64 },
-    /// Remove.
-    Remove {
-        id: i64,
-        /// Confirm without asking.
-        #[arg(long)]
-        yes: bool,
-    },
+    /// Remove (asks first, unless --yes).
+    Remove { id: i64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -202,9 +201,6 @@ pub enum AccountCmd {
     Remove {
         #[arg(required = true)]
         exts: Vec<String>,
-        /// Confirm without asking.
-        #[arg(long)]
-        yes: bool,
     },
     /// Generate a new password.
     ResetPassword { ext: String },
@@ -217,9 +213,6 @@ pub enum AccountCmd {
         /// Only show the preview.
         #[arg(long)]
         dry_run: bool,
-        /// Apply without asking.
-        #[arg(long)]
-        yes: bool,
         /// Send the account-information email to the new accounts that have an email.
         #[arg(long)]
         send_email: bool,
@@ -363,12 +356,13 @@ fn details_text(d: &AccountDetails) -> String {
         d.extension,
         d.email.as_deref().unwrap_or("-"),
         d.password,
-        match &d.pincode {
-            Some(p) => format!(
+        match (&d.pincode, d.pincode_state) {
+            (Some(p), PincodeState::Valid) => format!(
                 "{p} (valid until {})",
                 d.pincode_expires_at.as_deref().unwrap_or("-")
             ),
-            None => d.pincode_state.to_string(),
+            // Spent: it can no longer sign in.
+            (_, state) => format!("{state} (reset it to get a new one)"),
         },
         d.status_text
     );
@@ -494,12 +488,11 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
                 AccountCmd::Import {
                     file,
                     dry_run,
-                    yes,
                     send_email,
                 } => {
                     let opts = ImportOpts {
                         dry_run: *dry_run,
-                        yes: *yes,
+                        yes: cli.yes,
                         send_email: *send_email,
                     };
                     import(&c, cfg, json, file, opts).await
@@ -517,7 +510,7 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
                         || format!("Exported {} account(s) to {}", rows.len(), file.display()),
                     )
                 }
-                _ => account(&c, json, a).await,
+                _ => account(&c, json, cli.yes, a).await,
             }
         }
         Cmd::Email(EmailCmd::Failed(f)) => {
@@ -600,7 +593,7 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
         }
         Cmd::Colleague(a) => {
             let c = signed_in(cli.server.as_deref(), server)?;
-            colleague(&c, json, a).await
+            colleague(&c, json, cli.yes, a).await
         }
         Cmd::Apikey(a) => {
             let c = signed_in(cli.server.as_deref(), server)?;
@@ -628,7 +621,7 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
     }
 }
 
-async fn account(c: &Client, json: bool, a: &AccountCmd) -> R<()> {
+async fn account(c: &Client, json: bool, yes: bool, a: &AccountCmd) -> R<()> {
     match a {
         AccountCmd::List {
             search,
@@ -695,7 +688,7 @@ async fn account(c: &Client, json: bool, a: &AccountCmd) -> R<()> {
                 .await?;
             print(json, &d, || details_text(&d))
         }
-        AccountCmd::Remove { exts, yes } => {
+        AccountCmd::Remove { exts } => {
             if !yes {
                 return Err(err(
                     "confirm",
@@ -973,7 +966,14 @@ fn colleague_line(x: &Colleague) -> String {
 
 /// The `--role` argument, when it is one of `allowed`.
 fn check_role(role: &str, allowed: &[Role]) -> R<Role> {
-    match role.parse::<Role>() {
+    // The documents spell it "help desk": help-desk, help_desk and HelpDesk are taken too.
+    let spelled: String = role
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    match spelled.parse::<Role>() {
         Ok(r) if allowed.contains(&r) => Ok(r),
         _ => Err(CliError {
             code: ErrorCode::InvalidInput.to_string(),
@@ -991,7 +991,7 @@ fn check_role(role: &str, allowed: &[Role]) -> R<Role> {
     }
 }
 
-async fn colleague(c: &Client, json: bool, a: &ColleagueCmd) -> R<()> {
+async fn colleague(c: &Client, json: bool, yes: bool, a: &ColleagueCmd) -> R<()> {
     match a {
         ColleagueCmd::List => {
             let l = c.colleagues().await?;
@@ -1047,7 +1047,7 @@ async fn colleague(c: &Client, json: bool, a: &ColleagueCmd) -> R<()> {
             let x = c.enable_colleague(*id).await?;
             print(json, &x, || colleague_line(&x))
         }
-        ColleagueCmd::Remove { id, yes } => {
+        ColleagueCmd::Remove { id } => {
             if !yes {
                 return Err(err("confirm", "Remove this colleague? Add --yes to remove"));
             }

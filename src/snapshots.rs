@@ -305,6 +305,41 @@ fn details_and_confirms() {
     shots("new_pincode", &mut a);
 }
 
+/// A pincode that can no longer sign in (used or expired) is not shown as if it still
+/// worked: the details say which, and that a reset gives a new one.
+#[test]
+fn details_of_a_spent_pincode() {
+    for (state, said) in [
+        (PincodeState::Used, "used (reset it to get a new one)"),
+        (PincodeState::Expired, "expired (reset it to get a new one)"),
+    ] {
+        let mut a = main_app(Lang::En);
+        for _ in 0..8 {
+            key(&mut a, KeyCode::Char('j'));
+        }
+        key(&mut a, KeyCode::Enter);
+        let mut d = details();
+        d.pincode_state = state;
+        answer(
+            &mut a,
+            |r| matches!(r, Req::Details(9)),
+            Reply::Details(Ok(d.clone())),
+        );
+        let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
+        term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+        let screen = text(term.backend().buffer());
+        assert!(screen.contains(said), "{state}: {screen}");
+        assert!(
+            !screen.contains("valid until"),
+            "{state} pincode shown as valid: {screen}"
+        );
+        assert!(
+            !screen.contains(d.pincode.as_deref().unwrap_or("-")),
+            "{state} pincode still shown: {screen}"
+        );
+    }
+}
+
 #[test]
 fn remove_marked_confirm() {
     let mut a = main_app(Lang::En);

@@ -246,8 +246,26 @@ async fn colleague_apikey_audit_commands() {
             "boss",
         ]);
         assert_eq!(e["error"]["field"], "role");
-        let x = v.json(&["colleague", "resend", &id]);
+        // The documents spell the role "help desk": help-desk is taken as well.
+        let hy = v.json(&[
+            "colleague",
+            "invite",
+            "--first-name",
+            "Hy",
+            "--last-name",
+            "Phen",
+            "--email",
+            "hy@cli.vcms",
+            "--role",
+            "help-desk",
+        ]);
+        assert_eq!(hy["role"], "helpdesk");
+        // --yes is taken by every command that changes something, not only removals.
+        let x = v.json(&["colleague", "resend", &id, "--yes"]);
         assert_eq!(x["status"], "invited");
+        let hy_id = hy["id"].as_i64().expect("id").to_string();
+        let r = v.json(&["colleague", "remove", &hy_id, "-y"]);
+        assert!(r["message"].is_string());
         let x = v.json(&[
             "colleague",
             "set-role",

@@ -4,7 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
-use vcms_server::api::AccountStatus;
+use vcms_server::api::{AccountStatus, PincodeState};
 
 use crate::app::{short_time, App};
 use crate::i18n::{t, tf};
@@ -45,7 +45,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
         .unwrap_or(10)
         + 2;
     let pin = match (&d.pincode, d.pincode_state) {
-        (Some(p), _) => Line::from(vec![
+        (Some(p), PincodeState::Valid) => Line::from(vec![
             Span::styled(p.clone(), th.title),
             Span::styled(
                 format!(
@@ -62,7 +62,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
                 th.muted,
             ),
         ]),
-        (None, state) => Line::styled(t(lang, &format!("pincode.{state}")), th.muted),
+        // Spent (used or expired): it can no longer sign in, so it is not shown.
+        (_, state) => Line::styled(t(lang, &format!("pincode.{state}")), th.muted),
     };
     let status = if d.in_call {
         Span::styled(format!("● {}", d.status_text), th.title)
