@@ -205,6 +205,9 @@ pub struct App {
     pub page: Option<AccountPage>,
     pub page_no: i64,
     pub page_size: i64,
+    /// The page size follows the terminal's height (no `page_size` in the config, and not
+    /// changed with `s` since).
+    pub page_auto: bool,
     pub cursor: usize,
     pub search: String,
     pub searching: bool,
@@ -263,6 +266,7 @@ impl App {
     pub fn new(config: Config, client: Client, lang: Lang, theme: Theme) -> anyhow::Result<App> {
         let keymap = Keymap::new(&config.keys).map_err(|e| anyhow::anyhow!(e))?;
         let page_size = config.page_size.unwrap_or(10);
+        let page_auto = config.page_size.is_none();
         let server = client.base().to_string();
         let email = config.email.clone().unwrap_or_default();
         let remember_password = config.remember_password;
@@ -288,6 +292,7 @@ impl App {
             page: None,
             page_no: 1,
             page_size,
+            page_auto,
             cursor: 0,
             search: String::new(),
             searching: false,
@@ -364,6 +369,26 @@ impl App {
             page_size: Some(self.page_size),
             search: (!self.search.trim().is_empty()).then(|| self.search.trim().to_string()),
             ..Default::default()
+        }
+    }
+
+    /// The terminal is `height` rows tall (at start and on every resize): in automatic page
+    /// size, the table shows as many rows as fit, keeping the selected account selected.
+    fn resize(&mut self, height: u16) {
+        if !self.page_auto {
+            return;
+        }
+        let n = crate::screens::accounts::rows_that_fit(height);
+        if n == self.page_size {
+            return;
+        }
+        let cursor = i64::try_from(self.cursor).unwrap_or(0);
+        let first = (self.page_no - 1) * self.page_size + cursor;
+        self.page_size = n;
+        self.page_no = first / n + 1;
+        self.cursor = usize::try_from(first % n).unwrap_or(0);
+        if self.screen == Screen::Main && self.page.is_some() {
+            self.load_page();
         }
     }
 
@@ -472,7 +497,7 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Tick => self.tick(),
-            Action::Resize(..) => {}
+            Action::Resize(_, h) => self.resize(h),
             Action::Paste(s) => self.paste(&s),
             Action::Key(k) => self.key(k),
             Action::Cmd(c) => self.cmd(c),
@@ -1146,6 +1171,7 @@ impl App {
                 self.request(Req::Failed);
             }
             PageSize => {
+                self.page_auto = false;
                 self.page_size = match self.page_size {
                     n if n < 20 => 20,
                     n if n < 50 => 50,
@@ -2304,6 +2330,9 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let mut stream: Option<(String, tokio::task::JoinHandle<()>)> = None;
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    if let Ok(size) = terminal.size() {
+        app.update(Action::Resize(size.width, size.height));
+    }
     terminal.draw(|f| crate::ui::draw(f, app))?;
     loop {
         let action = tokio::select! {

@@ -127,7 +127,10 @@ mod tests {
         let text = include_str!("../config.example.toml");
         let cfg = Config::parse(text).expect("config.example.toml parses");
         assert_eq!(cfg.server.as_deref(), Some(DEFAULT_SERVER));
-        assert_eq!(cfg.page_size, Some(10));
+        assert_eq!(
+            cfg.page_size, None,
+            "the example leaves the page size to the terminal"
+        );
         assert!(cfg.keys.contains_key("accounts"));
     }
 

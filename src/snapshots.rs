@@ -879,3 +879,75 @@ fn system_sections_by_role() {
     assert_eq!(a.sys, Audit);
     assert!(a.requests.iter().any(|(_, r)| matches!(r, Req::Audit(_))));
 }
+
+/// With no `page_size` in the config, the table shows as many rows as the terminal has room
+/// for and follows a resize, keeping the selected account; `s` fixes the size again, and a
+/// configured size is kept whatever the terminal.
+#[test]
+fn page_size_follows_the_terminal() {
+    let mut a = main_app(Lang::En);
+    assert!(a.page_auto);
+    for _ in 0..3 {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    a.update(Action::Resize(120, 40));
+    let fit = crate::screens::accounts::rows_that_fit(40);
+    assert_eq!(fit, 32);
+    let requested = a.requests.iter().rev().find_map(|(_, r)| match r {
+        Req::Page(q) => Some((q.page, q.page_size)),
+        _ => None,
+    });
+    assert_eq!(requested, Some((Some(1), Some(fit))));
+    let items: Vec<AccountRow> = (0..fit)
+        .map(|i| AccountRow {
+            id: i + 1,
+            name: format!("Room {i:02}"),
+            extension: format!("{:04}", 1000 + i),
+            cloud_number: format!("58492{}", 1000 + i),
+            email: None,
+            status: AccountStatus::Unregistered,
+        })
+        .collect();
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Page(_)),
+        Reply::Page(Ok(AccountPage {
+            items,
+            total: 100,
+            page: 1,
+            page_size: fit,
+            pages: 4,
+            quota: quota(),
+        })),
+    );
+    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+    let screen = text(term.backend().buffer());
+    for i in [0, fit - 1] {
+        assert!(
+            screen.contains(&format!("Room {i:02}")),
+            "row {i} not shown:\n{screen}"
+        );
+    }
+    // The selected account stays selected (4th row) on a smaller terminal.
+    a.update(Action::Resize(80, 10));
+    assert_eq!((a.page_size, a.page_no, a.cursor), (2, 2, 1));
+    // `s` fixes the size; resizing no longer changes it.
+    key(&mut a, KeyCode::Char('s'));
+    let fixed = a.page_size;
+    a.update(Action::Resize(120, 60));
+    assert_eq!(a.page_size, fixed);
+    // A configured size is kept.
+    let mut b = App::new(
+        Config {
+            page_size: Some(10),
+            ..Default::default()
+        },
+        Client::new("http://127.0.0.1:8080"),
+        Lang::En,
+        Theme::mono(),
+    )
+    .expect("app");
+    b.update(Action::Resize(120, 60));
+    assert_eq!(b.page_size, 10);
+}

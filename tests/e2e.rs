@@ -35,10 +35,15 @@ async fn seeded(
 async fn sign_in_page_search_reset_pincode_remove_two() {
     let dir = tempfile::tempdir().expect("tmp");
     let (running, client, url, home) = seeded(dir.path()).await;
+    // The web console's page of 10 rows, set in the config (without it the page fills the
+    // terminal: all 13 would fit on 24 rows).
+    let config_dir = home.join("config").join("vcms");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    std::fs::write(config_dir.join("config.toml"), "page_size = 10\n").expect("config");
     let steps = tokio::task::spawn_blocking(move || {
         let mut t = Pty::spawn(&url, &home);
         t.wait_for("Sign in");
-        // Email is focused (empty config); then the password.
+        // Email is focused; then the password.
         t.send(EMAIL);
         t.send("\t");
         t.send(PASSWORD);

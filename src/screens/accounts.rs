@@ -9,6 +9,13 @@ use vcms_server::api::AccountStatus;
 use crate::app::App;
 use crate::i18n::{t, tf};
 
+/// How many account rows the table shows on a terminal `height` rows tall: the screen's
+/// tabs, status and key lines (3), this view's header and page line (2), the table's rules
+/// and column titles (3); 1 to 100.
+pub fn rows_that_fit(height: u16) -> i64 {
+    i64::from(height.saturating_sub(8)).clamp(1, 100)
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let [head, table, pager] = Layout::vertical([
         Constraint::Length(1),
