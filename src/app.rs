@@ -208,6 +208,9 @@ pub struct App {
     /// The page size follows the terminal's height (no `page_size` in the config, and not
     /// changed with `s` since).
     pub page_auto: bool,
+    /// The terminal's width (0 until it is known): from [`PANE_WIDTH`] columns the details
+    /// of the selected account show beside the table.
+    pub width: u16,
     pub cursor: usize,
     pub search: String,
     pub searching: bool,
@@ -293,6 +296,7 @@ impl App {
             page_no: 1,
             page_size,
             page_auto,
+            width: 0,
             cursor: 0,
             search: String::new(),
             searching: false,
@@ -497,12 +501,39 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Tick => self.tick(),
-            Action::Resize(_, h) => self.resize(h),
+            Action::Resize(w, h) => {
+                self.width = w;
+                self.resize(h);
+            }
             Action::Paste(s) => self.paste(&s),
             Action::Key(k) => self.key(k),
             Action::Cmd(c) => self.cmd(c),
             Action::Reply { id, reply } => self.reply(id, *reply),
             Action::Event(item) => self.event(item),
+        }
+        self.follow_pane();
+    }
+
+    /// Whether the details pane shows beside the account table.
+    pub fn pane_shown(&self) -> bool {
+        self.width >= PANE_WIDTH
+            && self.screen == Screen::Main
+            && self.tab == Tab::Account
+            && self.view == View::Table
+    }
+
+    /// With the details pane shown, the details follow the cursor: the selected account's
+    /// are asked for when it changes (a reply for an account no longer selected is dropped).
+    fn follow_pane(&mut self) {
+        if !self.pane_shown() {
+            return;
+        }
+        let Some(id) = self.current_row().map(|r| r.id) else {
+            return;
+        };
+        if self.details_id != Some(id) {
+            self.details_id = Some(id);
+            self.request(Req::Details(id));
         }
     }
 
@@ -530,6 +561,12 @@ impl App {
                 };
                 if relevant {
                     self.live_due = Some(Instant::now() + Duration::from_millis(300));
+                }
+                // The details pane shows this account: its details change too.
+                if let (true, Some(id)) = (self.pane_shown(), ev.account_id) {
+                    if self.details_id == Some(id) {
+                        self.request(Req::Details(id));
+                    }
                 }
             }
         }
@@ -2314,6 +2351,9 @@ pub fn short_time(s: &str) -> String {
     let s = s.replace('T', " ");
     s.chars().take(16).collect()
 }
+
+/// Terminals at least this wide show the selected account's details beside the table.
+pub const PANE_WIDTH: u16 = 140;
 
 /// Poll the terminal events, the replies and a ticker; update; draw when dirty.
 pub async fn run<B, S, F>(

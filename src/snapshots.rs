@@ -951,3 +951,46 @@ fn page_size_follows_the_terminal() {
     b.update(Action::Resize(120, 60));
     assert_eq!(b.page_size, 10);
 }
+
+/// On a terminal at least 140 columns wide the selected account's details show beside the
+/// table and follow the cursor; narrower terminals keep the full-screen details.
+#[test]
+fn details_pane_beside_the_table_when_wide() {
+    let mut a = main_app(Lang::En);
+    a.update(Action::Resize(100, 24));
+    assert!(
+        !a.requests.iter().any(|(_, r)| matches!(r, Req::Details(_))),
+        "no pane on a narrow terminal"
+    );
+    a.update(Action::Resize(160, 24));
+    let first = rows()[0].id;
+    answer(
+        &mut a,
+        |r| matches!(r, Req::Details(id) if *id == first),
+        Reply::Details(Ok(AccountDetails {
+            id: first,
+            ..details()
+        })),
+    );
+    let mut term = Terminal::new(TestBackend::new(160, 24)).expect("terminal");
+    term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+    let screen = text(term.backend().buffer());
+    let d = details();
+    assert!(screen.contains(&rows()[1].name), "table:\n{screen}");
+    assert!(screen.contains(&d.password), "details pane:\n{screen}");
+    insta::assert_snapshot!("details_pane_160x24", screen);
+    // The cursor moves: the next account's details are asked for, and shown when they come.
+    key(&mut a, KeyCode::Char('j'));
+    let second = rows()[1].id;
+    assert!(a
+        .requests
+        .iter()
+        .any(|(_, r)| matches!(r, Req::Details(id) if *id == second)));
+    let mut term = Terminal::new(TestBackend::new(160, 24)).expect("terminal");
+    term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+    let screen = text(term.backend().buffer());
+    assert!(
+        !screen.contains(&d.password),
+        "the previous account's details stay shown:\n{screen}"
+    );
+}

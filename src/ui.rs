@@ -65,6 +65,13 @@ fn draw_main(f: &mut Frame, area: Rect, app: &mut App) {
 
     match app.tab {
         Tab::Account => match app.view {
+            crate::app::View::Table if app.pane_shown() => {
+                // Wide terminals: the selected account's details beside the table.
+                let [table, pane] =
+                    Layout::horizontal([Constraint::Min(80), Constraint::Length(60)]).areas(body);
+                crate::screens::accounts::draw(f, table, app);
+                crate::screens::account_details::draw_pane(f, pane, app);
+            }
             crate::app::View::Table => crate::screens::accounts::draw(f, body, app),
             crate::app::View::Details => crate::screens::account_details::draw(f, body, app),
             crate::app::View::Failed => crate::screens::failed_emails::draw(f, body, app),

@@ -10,6 +10,22 @@ use crate::app::{short_time, App};
 use crate::i18n::{t, tf};
 use crate::widgets::text::pad;
 
+/// The details pane beside the account table (wide terminals): the selected account's
+/// details once they arrive, "loading" until then.
+pub fn draw_pane(f: &mut Frame, area: Rect, app: &mut App) {
+    if app.details.as_ref().map(|d| d.id) == app.details_id {
+        draw(f, area, app);
+    } else {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {}", t(app.lang, "loading")),
+                app.theme.muted,
+            )),
+            area,
+        );
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App) {
     let lang = app.lang;
     let th = &app.theme;
