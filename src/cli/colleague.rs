@@ -1,0 +1,181 @@
+//! `vcms colleague list | invite | resend | set-role | disable | enable | remove`: the
+//! enterprise's administrators.
+
+use clap::Subcommand;
+use vcms_server::api::*;
+use vcms_server::client::Client;
+
+use super::output::{err, print, CliError, R};
+
+#[derive(Subcommand, Debug)]
+pub enum ColleagueCmd {
+    /// Every colleague.
+    List,
+    /// Invite a colleague (an invitation email with a link valid 48 hours).
+    Invite {
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: String,
+        /// admin or helpdesk.
+        #[arg(long)]
+        role: String,
+        /// An admin who may manage other administrators.
+        #[arg(long)]
+        manage_admins: bool,
+    },
+    /// Send the invitation again (new link; a colleague already set up gets a new password).
+    Resend { id: i64 },
+    /// Change the role.
+    SetRole {
+        id: i64,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        manage_admins: bool,
+    },
+    /// Disable (their sessions end at once).
+    Disable { id: i64 },
+    /// Enable again.
+    Enable { id: i64 },
+    /// Remove (asks first, unless --yes).
+    Remove { id: i64 },
+}
+
+pub(super) fn role_flags(role: Role, manage_admins: bool) -> String {
+    if role == Role::Admin && manage_admins {
+        "admin +manage-admins".into()
+    } else {
+        role.to_string()
+    }
+}
+
+pub(super) fn colleague_table(items: &[Colleague]) -> String {
+    use crate::widgets::text::pad;
+    let mut s = format!(
+        "{} {} {} {} {}\n",
+        pad("ID", 5),
+        pad("NAME", 22),
+        pad("EMAIL", 30),
+        pad("ROLE", 22),
+        "STATUS"
+    );
+    for x in items {
+        s.push_str(&format!(
+            "{} {} {} {} {}{}\n",
+            pad(&x.id.to_string(), 5),
+            pad(&x.name, 22),
+            pad(&x.email, 30),
+            pad(&role_flags(x.role, x.manage_admins), 22),
+            x.status,
+            if x.mfa_enabled { " (MFA)" } else { "" }
+        ));
+    }
+    s
+}
+
+pub(super) fn colleague_line(x: &Colleague) -> String {
+    format!(
+        "{} {} <{}>: {}, {}",
+        x.id,
+        x.name,
+        x.email,
+        role_flags(x.role, x.manage_admins),
+        x.status
+    )
+}
+
+/// The `--role` argument, when it is one of `allowed`.
+pub(super) fn check_role(role: &str, allowed: &[Role]) -> R<Role> {
+    // The documents spell it "help desk": help-desk, help_desk and HelpDesk are taken too.
+    let spelled: String = role
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    match spelled.parse::<Role>() {
+        Ok(r) if allowed.contains(&r) => Ok(r),
+        _ => Err(CliError {
+            code: ErrorCode::InvalidInput.to_string(),
+            message: format!(
+                "--role must be one of: {}",
+                allowed
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            field: Some("role".into()),
+            details: None,
+        }),
+    }
+}
+
+pub(super) async fn run(c: &Client, json: bool, yes: bool, a: &ColleagueCmd) -> R<()> {
+    match a {
+        ColleagueCmd::List => {
+            let l = c.colleagues().await?;
+            print(json, &l, || colleague_table(&l.items))
+        }
+        ColleagueCmd::Invite {
+            first_name,
+            last_name,
+            email,
+            role,
+            manage_admins,
+        } => {
+            let role = check_role(role, &[Role::Admin, Role::Helpdesk])?;
+            let x = c
+                .invite(&InviteRequest {
+                    first_name: first_name.clone(),
+                    last_name: last_name.clone(),
+                    email: email.clone(),
+                    role,
+                    manage_admins: *manage_admins,
+                })
+                .await?;
+            print(json, &x, || format!("Invited {}", colleague_line(&x)))
+        }
+        ColleagueCmd::Resend { id } => {
+            let x = c.resend_invitation(*id).await?;
+            print(json, &x, || {
+                format!("Invitation sent again to {}", colleague_line(&x))
+            })
+        }
+        ColleagueCmd::SetRole {
+            id,
+            role,
+            manage_admins,
+        } => {
+            let role = check_role(role, &[Role::Admin, Role::Helpdesk])?;
+            let x = c
+                .set_colleague_role(
+                    *id,
+                    &RoleUpdate {
+                        role,
+                        manage_admins: *manage_admins,
+                    },
+                )
+                .await?;
+            print(json, &x, || colleague_line(&x))
+        }
+        ColleagueCmd::Disable { id } => {
+            let x = c.disable_colleague(*id).await?;
+            print(json, &x, || colleague_line(&x))
+        }
+        ColleagueCmd::Enable { id } => {
+            let x = c.enable_colleague(*id).await?;
+            print(json, &x, || colleague_line(&x))
+        }
+        ColleagueCmd::Remove { id } => {
+            if !yes {
+                return Err(err("confirm", "Remove this colleague? Add --yes to remove"));
+            }
+            let r = c.remove_colleague(*id).await?;
+            print(json, &r, || r.message.clone())
+        }
+    }
+}
