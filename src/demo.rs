@@ -49,15 +49,8 @@ impl Demo {
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        let mut cfg = ServerConfig {
-            data_dir: data_dir.clone(),
-            ..Default::default()
-        };
-        cfg.http.listen = "127.0.0.1:0".into();
         // SIP on free ports: `vcms-endpoint` learns them at sign-in.
-        cfg.sip.udp = "127.0.0.1:0".into();
-        cfg.sip.tcp = "127.0.0.1:0".into();
-        cfg.sip.tls = "127.0.0.1:0".into();
+        let mut cfg = ServerConfig::loopback(&data_dir);
         cfg.mail.transport = MailTransportKind::Folder;
         cfg.security.captcha = false;
         let outbox = cfg.outbox_dir();

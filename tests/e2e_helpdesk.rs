@@ -117,10 +117,7 @@ use support::Pty;
 async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
     let dir = tempfile::tempdir().expect("tmp");
     let (inbox, smtp_port) = Inbox::start();
-    let mut cfg = vcms_server::config::Config {
-        data_dir: dir.path().join("server"),
-        ..Default::default()
-    };
+    let mut cfg = vcms_server::config::Config::loopback(&dir.path().join("server"));
     cfg.security.captcha = false;
     (cfg.sip.udp, cfg.sip.tcp, cfg.sip.tls) = (String::new(), String::new(), String::new());
     cfg.mail.transport = vcms_server::config::MailTransportKind::Smtp;

@@ -334,6 +334,20 @@ impl Default for JobsConfig {
 }
 
 impl Config {
+    /// Everything on 127.0.0.1 with free ports (HTTP, SIP over UDP, TCP and TLS), data in
+    /// `data_dir`: what `vcms demo` and the tests start from.
+    pub fn loopback(data_dir: &Path) -> Config {
+        let mut cfg = Config {
+            data_dir: data_dir.to_path_buf(),
+            ..Default::default()
+        };
+        cfg.http.listen = "127.0.0.1:0".into();
+        cfg.sip.udp = "127.0.0.1:0".into();
+        cfg.sip.tcp = "127.0.0.1:0".into();
+        cfg.sip.tls = "127.0.0.1:0".into();
+        cfg
+    }
+
     /// Defaults, then the TOML file if given, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut cfg = match file {

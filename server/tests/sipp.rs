@@ -122,14 +122,8 @@ async fn details(app: &AppState, enterprise_id: i64, id: i64) -> AccountDetails 
 /// A server on SQLite with UDP and TCP, one enterprise with a license, and `n` accounts
 /// (extensions 1001…).
 async fn boot(dir: &Path, n: usize) -> (vcms_server::Running, AppState, i64, Vec<AccountDetails>) {
-    let mut cfg = Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    cfg.http.listen = "127.0.0.1:0".into();
+    let mut cfg = Config::loopback(dir);
     cfg.sip.ring_secs = 20;
-    cfg.sip.udp = "127.0.0.1:0".into();
-    cfg.sip.tcp = "127.0.0.1:0".into();
     cfg.sip.tls = String::new();
     cfg.database.url = Some(format!(
         "sqlite://{}?mode=rwc",

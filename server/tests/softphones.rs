@@ -85,15 +85,8 @@ impl Vcms {
     /// license, and `n` accounts (extensions 1001…).
     async fn boot(n: usize) -> Vcms {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config {
-            data_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        };
-        cfg.http.listen = "127.0.0.1:0".into();
+        let mut cfg = Config::loopback(dir.path());
         cfg.sip.ring_secs = 30;
-        cfg.sip.udp = "127.0.0.1:0".into();
-        cfg.sip.tcp = "127.0.0.1:0".into();
-        cfg.sip.tls = "127.0.0.1:0".into();
         cfg.database.url = Some(format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("vcms.db").display()

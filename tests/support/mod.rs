@@ -20,13 +20,7 @@ pub async fn server(
     password: &str,
     tweak: impl FnOnce(&mut Config),
 ) -> vcms_server::Running {
-    let mut cfg = Config {
-        data_dir: dir.join("server"),
-        ..Default::default()
-    };
-    cfg.http.listen = "127.0.0.1:0".into();
-    cfg.sip.udp = "127.0.0.1:0".into();
-    cfg.sip.tcp = "127.0.0.1:0".into();
+    let mut cfg = Config::loopback(&dir.join("server"));
     cfg.sip.tls = String::new();
     cfg.security.captcha = false;
     tweak(&mut cfg);

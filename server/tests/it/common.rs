@@ -318,14 +318,7 @@ pub struct TestServer {
 }
 
 pub fn test_config(dir: &std::path::Path, db_url: &str, smtp_port: u16) -> Config {
-    let mut cfg = Config {
-        data_dir: dir.to_path_buf(),
-        ..Default::default()
-    };
-    cfg.http.listen = "127.0.0.1:0".into();
-    cfg.sip.udp = "127.0.0.1:0".into();
-    cfg.sip.tcp = "127.0.0.1:0".into();
-    cfg.sip.tls = "127.0.0.1:0".into();
+    let mut cfg = Config::loopback(dir);
     cfg.database.url = Some(db_url.to_string());
     cfg.mail.transport = MailTransportKind::Smtp;
     cfg.smtp.host = "127.0.0.1".into();
