@@ -36,7 +36,7 @@ async fn healthz(State(app): State<AppState>) -> Result<Json<Health>, AppError> 
             "The database does not answer",
         )
     })?;
-    sqlx::query("SELECT 1").execute(&mut *c).await?;
+    crate::store::ping(&mut c).await?;
     Ok(Json(Health {
         status: HealthStatus::Ok,
         database: match app.store.backend {

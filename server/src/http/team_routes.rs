@@ -9,7 +9,7 @@ use super::account_routes::{ApiPath, ApiQuery};
 use super::{ApiJson, Auth, ClientIp};
 use crate::api::*;
 use crate::error::AppError;
-use crate::service::{team, AppState};
+use crate::service::{api_keys, audit, mfa, security, team, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -130,7 +130,7 @@ async fn verify_mfa(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<MfaVerify>,
 ) -> Result<Json<LoginResponse>, AppError> {
-    Ok(Json(team::verify_mfa(&app, &req, ip.as_deref()).await?))
+    Ok(Json(mfa::verify_mfa(&app, &req, ip.as_deref()).await?))
 }
 
 /// Send a new MFA code (at most every 30 seconds).
@@ -140,7 +140,7 @@ async fn resend_mfa(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<MfaResend>,
 ) -> Result<Json<Message>, AppError> {
-    Ok(Json(team::resend_mfa(&app, &req).await?))
+    Ok(Json(mfa::resend_mfa(&app, &req).await?))
 }
 
 /// Login email, backup email, MFA.
@@ -149,7 +149,7 @@ async fn get_security(
     State(app): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<Security>, AppError> {
-    Ok(Json(team::security(&app, &actor).await?))
+    Ok(Json(security::security(&app, &actor).await?))
 }
 
 /// Change the login email, backup email or MFA (asks for the current password).
@@ -160,7 +160,7 @@ async fn update_security(
     Auth(actor): Auth,
     ApiJson(req): ApiJson<SecurityUpdate>,
 ) -> Result<Json<Security>, AppError> {
-    Ok(Json(team::update_security(&app, &actor, &req).await?))
+    Ok(Json(security::update_security(&app, &actor, &req).await?))
 }
 
 /// Enterprise settings (owner): require MFA of every administrator.
@@ -172,7 +172,7 @@ async fn enterprise_settings(
     ApiJson(req): ApiJson<EnterpriseSettings>,
 ) -> Result<Json<Security>, AppError> {
     Ok(Json(
-        team::set_enterprise_settings(&app, &actor, &req).await?,
+        security::set_enterprise_settings(&app, &actor, &req).await?,
     ))
 }
 
@@ -182,7 +182,7 @@ async fn list_keys(
     State(app): State<AppState>,
     Auth(actor): Auth,
 ) -> Result<Json<ApiKeyList>, AppError> {
-    Ok(Json(team::list_keys(&app, &actor).await?))
+    Ok(Json(api_keys::list_keys(&app, &actor).await?))
 }
 
 /// Create an API key with a name and a role; the key is in this answer only.
@@ -193,7 +193,7 @@ async fn create_key(
     Auth(actor): Auth,
     ApiJson(req): ApiJson<NewApiKey>,
 ) -> Result<Json<ApiKeyCreated>, AppError> {
-    Ok(Json(team::create_key(&app, &actor, &req).await?))
+    Ok(Json(api_keys::create_key(&app, &actor, &req).await?))
 }
 
 /// Revoke an API key.
@@ -204,7 +204,7 @@ async fn revoke_key(
     Auth(actor): Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Message>, AppError> {
-    Ok(Json(team::revoke_key(&app, &actor, id).await?))
+    Ok(Json(api_keys::revoke_key(&app, &actor, id).await?))
 }
 
 /// The audit log, newest first: sign-ins, changes, password reveals; who, what, when, from where.
@@ -215,5 +215,5 @@ async fn audit(
     Auth(actor): Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, AppError> {
-    Ok(Json(team::audit_list(&app, &actor, &q).await?))
+    Ok(Json(audit::audit_list(&app, &actor, &q).await?))
 }

@@ -7,7 +7,7 @@ use crate::clock::{self, Millis, DAY};
 use crate::crypto::{self, SecretBox};
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
-use crate::service::{events, license, team, Actor, App, Perm};
+use crate::service::{audit, events, license, Actor, App, Perm};
 use crate::store::accounts::{self as st, AccountRecord, Fields, Secrets};
 use crate::store::{self, admin, outbox, Conn};
 use crate::validate::{self, Email, Extension};
@@ -209,7 +209,7 @@ async fn reveal(
     actor: &Actor,
     a: &AccountRecord,
 ) -> AppResult<api::AccountDetails> {
-    team::record(app, c, actor, "account.reveal_password", &label(a), "").await?;
+    audit::record(app, c, actor, "account.reveal_password", &label(a), "").await?;
     details(app, c, a).await
 }
 
@@ -335,7 +335,7 @@ pub async fn add(
         Some(a.id),
     )
     .await?;
-    team::record(app, &mut tx, actor, "account.add", &label(&a), "").await?;
+    audit::record(app, &mut tx, actor, "account.add", &label(&a), "").await?;
     tx.commit().await?;
     app.mailer.wake();
     events::wake(app);
@@ -363,7 +363,7 @@ async fn finish_change(
         Some(id),
     )
     .await?;
-    team::record(app, &mut tx, actor, action, &label(&a), "").await?;
+    audit::record(app, &mut tx, actor, action, &label(&a), "").await?;
     tx.commit().await?;
     events::wake(app);
     Ok(d)
@@ -522,7 +522,7 @@ pub async fn remove(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::Rem
         .await?;
     }
     let names: Vec<String> = found.iter().map(label).collect();
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,
@@ -630,7 +630,7 @@ pub async fn send_emails(
             });
         }
     }
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,
@@ -735,7 +735,7 @@ pub async fn resend_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
         }
         n += 1;
     }
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,
@@ -758,7 +758,7 @@ pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
     let rows = failed_rows(&mut tx, actor.enterprise_id, ids).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let n = outbox::delete_failed(&mut tx, actor.enterprise_id, &ids).await? as i64;
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,
@@ -1122,7 +1122,7 @@ pub async fn batch(
         None,
     )
     .await?;
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,

@@ -436,7 +436,7 @@ pub async fn login(
             (_, found) => {
                 let now = app.now();
                 if let Some(a) = &found {
-                    crate::service::team::audit_as(
+                    crate::service::audit::audit_as(
                         app,
                         &mut c,
                         a.enterprise_id,
@@ -480,7 +480,7 @@ pub async fn login(
         ));
     }
     if admin.status == "disabled" {
-        crate::service::team::audit_as(
+        crate::service::audit::audit_as(
             app,
             &mut c,
             e.id,
@@ -502,7 +502,7 @@ pub async fn login(
         None => admin.language.clone(),
     };
     if admin.mfa_enabled != 0 || e.mfa_required != 0 {
-        return Err(crate::service::team::start_mfa(app, &admin, &language, client_ip).await?);
+        return Err(crate::service::mfa::start_mfa(app, &admin, &language, client_ip).await?);
     }
     start_session(app, admin, &e, &language, client_ip).await
 }
@@ -531,7 +531,7 @@ pub async fn start_session(
     if language != admin.language {
         admin::update_admin_profile(&mut tx, admin.id, &admin.name, language).await?;
     }
-    crate::service::team::audit_as(
+    crate::service::audit::audit_as(
         app,
         &mut tx,
         e.id,
@@ -578,8 +578,8 @@ pub async fn check_session(app: &App, token: &str) -> AppResult<Actor> {
 }
 
 async fn session_actor(app: &App, token: &str, activity: bool) -> AppResult<Actor> {
-    if token.starts_with(crate::service::team::KEY_PREFIX) {
-        return crate::service::team::key_actor(app, token).await;
+    if token.starts_with(crate::service::api_keys::KEY_PREFIX) {
+        return crate::service::api_keys::key_actor(app, token).await;
     }
     let hash = crypto::token_hash(token);
     let mut c = app.store.conn().await?;
@@ -792,7 +792,7 @@ async fn check_old_password(
         return Ok(());
     }
     let now = app.now();
-    crate::service::team::record(
+    crate::service::audit::record(
         app,
         &mut c,
         actor,
@@ -845,7 +845,7 @@ pub async fn change_password(
         now,
     )
     .await?;
-    crate::service::team::record(app, &mut tx, actor, "password.change", &a.email, "").await?;
+    crate::service::audit::record(app, &mut tx, actor, "password.change", &a.email, "").await?;
     tx.commit().await?;
     // Streams of the sessions that ended look at once.
     crate::service::events::wake(app);
@@ -856,7 +856,7 @@ pub async fn change_password(
 
 pub async fn get_profile(app: &App, actor: &Actor) -> AppResult<api::Profile> {
     if let Some(key_id) = actor.key_id {
-        return crate::service::team::key_profile(app, actor, key_id).await;
+        return crate::service::api_keys::key_profile(app, actor, key_id).await;
     }
     let mut c = app.store.conn().await?;
     let a = admin::admin_by_id(&mut c, actor.admin_id)

@@ -7,7 +7,7 @@ use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
-use crate::service::{accounts, events, license, team, Actor, App, Perm};
+use crate::service::{accounts, audit, events, license, Actor, App, Perm};
 use crate::sip::digest::{ha1, Algorithm};
 use crate::store::{accounts as st, admin, sip as sst, throttle};
 
@@ -319,10 +319,7 @@ pub async fn logout(app: &App, token: &str) -> AppResult<()> {
             AppError::unauthorized(ErrorCode::EndpointSession, "This endpoint is not signed in")
         })?;
     sst::delete_session(&mut tx, s.id).await?;
-    let eid: Option<i64> = sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
-        .bind(s.account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let eid = st::enterprise_of(&mut tx, s.account_id).await?;
     tx.commit().await?;
     let Some(eid) = eid else { return Ok(()) };
     match app.sip.get() {
@@ -411,7 +408,7 @@ pub async fn provision(
         now,
     )
     .await?;
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,
@@ -465,7 +462,7 @@ pub async fn unprovision(app: &App, actor: &Actor, account_id: i64, serial: &str
     if !found || sst::delete_device(&mut tx, actor.enterprise_id, serial).await? == 0 {
         return Err(AppError::not_found("No such device on this account"));
     }
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,

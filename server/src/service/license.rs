@@ -4,7 +4,7 @@ use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::error::{AppError, AppResult};
 use crate::license_number;
-use crate::service::{team, Actor, App, Perm};
+use crate::service::{audit, Actor, App, Perm};
 use crate::store::{self, accounts, admin, license, Conn};
 
 pub const TRIAL_QUOTA: i64 = 20;
@@ -141,7 +141,7 @@ pub async fn add(app: &App, actor: &Actor, raw: &str) -> AppResult<api::AddLicen
         .await?
         .ok_or_else(|| AppError::internal("license vanished"))?;
     let q = quota(&mut tx, actor.enterprise_id, now).await?;
-    team::record(
+    audit::record(
         app,
         &mut tx,
         actor,

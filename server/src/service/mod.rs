@@ -2,6 +2,8 @@
 //! functions; none of them re-implements a rule.
 
 pub mod accounts;
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod captcha;
 pub mod directory;
@@ -10,6 +12,8 @@ pub mod enterprise;
 pub mod events;
 pub mod license;
 pub mod mail_requests;
+pub mod mfa;
+pub mod security;
 pub mod team;
 
 use std::sync::Arc;

@@ -253,6 +253,14 @@ pub async fn by_id(
     .await
 }
 
+/// The enterprise an account belongs to, if the account still exists.
+pub async fn enterprise_of(c: &mut Conn, id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
 pub async fn by_extension(
     c: &mut Conn,
     enterprise_id: i64,

@@ -112,6 +112,12 @@ impl Store {
     }
 }
 
+/// A round trip to the database (the health check).
+pub async fn ping(c: &mut Conn) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(c).await?;
+    Ok(())
+}
+
 /// The SQLite database holds sealed secrets, hashes and personal data: create it (and its
 /// WAL and shared-memory files, which SQLite creates with the database file's mode) readable
 /// by the owner only, and tighten files left by older versions.
