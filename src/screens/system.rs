@@ -242,15 +242,36 @@ fn time(s: &str) -> String {
 }
 
 /// A table with a cursor row, or a "none" line when empty.
+/// A column of a System table: its title (a message key) and its width on wide (≥ 100
+/// columns) and narrow terminals.
+struct Col {
+    title: &'static str,
+    wide: Constraint,
+    narrow: Constraint,
+}
+
+const fn col(title: &'static str, wide: Constraint, narrow: Constraint) -> Col {
+    Col {
+        title,
+        wide,
+        narrow,
+    }
+}
+
 fn cursor_table(
     f: &mut Frame,
     area: Rect,
     app: &App,
-    header: Vec<String>,
-    widths: Vec<Constraint>,
+    cols: &[Col],
     rows: Vec<Vec<Cell<'static>>>,
     cursor: usize,
 ) {
+    let wide = area.width >= 100;
+    let header: Vec<String> = cols.iter().map(|c| t(app.lang, c.title)).collect();
+    let widths: Vec<Constraint> = cols
+        .iter()
+        .map(|c| if wide { c.wide } else { c.narrow })
+        .collect();
     let th = &app.theme;
     if rows.is_empty() {
         f.render_widget(
@@ -291,7 +312,6 @@ fn colleagues(f: &mut Frame, area: Rect, app: &App) {
     let Some(l) = &app.colleagues else {
         return loading(f, area, app);
     };
-    let wide = area.width >= 100;
     let rows: Vec<Vec<Cell>> = l
         .items
         .iter()
@@ -320,31 +340,7 @@ fn colleagues(f: &mut Frame, area: Rect, app: &App) {
             ]
         })
         .collect();
-    let widths = if wide {
-        vec![
-            Constraint::Length(22),
-            Constraint::Length(32),
-            Constraint::Length(12),
-            Constraint::Length(22),
-            Constraint::Min(8),
-        ]
-    } else {
-        vec![
-            Constraint::Length(14),
-            Constraint::Length(22),
-            Constraint::Length(9),
-            Constraint::Length(14),
-            Constraint::Min(8),
-        ]
-    };
-    let header = vec![
-        t(lang, "col.name"),
-        t(lang, "col.email"),
-        t(lang, "col.role"),
-        t(lang, "col.flags"),
-        t(lang, "col.status"),
-    ];
-    cursor_table(f, area, app, header, widths, rows, app.colleague_cursor);
+    cursor_table(f, area, app, &COLLEAGUE_COLS, rows, app.colleague_cursor);
 }
 
 fn audit(f: &mut Frame, area: Rect, app: &App) {
@@ -399,31 +395,7 @@ fn audit(f: &mut Frame, area: Rect, app: &App) {
             ]
         })
         .collect();
-    let widths = if wide {
-        vec![
-            Constraint::Length(16),
-            Constraint::Length(26),
-            Constraint::Length(24),
-            Constraint::Min(20),
-            Constraint::Length(16),
-        ]
-    } else {
-        vec![
-            Constraint::Length(16),
-            Constraint::Length(16),
-            Constraint::Length(21),
-            Constraint::Min(10),
-            Constraint::Length(9),
-        ]
-    };
-    let header = vec![
-        t(lang, "col.time"),
-        t(lang, "col.who"),
-        t(lang, "col.action"),
-        t(lang, "col.target"),
-        t(lang, "col.from"),
-    ];
-    cursor_table(f, body, app, header, widths, rows, app.audit_cursor);
+    cursor_table(f, body, app, &AUDIT_COLS, rows, app.audit_cursor);
 }
 
 fn api_keys(f: &mut Frame, area: Rect, app: &App) {
@@ -450,33 +422,38 @@ fn api_keys(f: &mut Frame, area: Rect, app: &App) {
             ]
         })
         .collect();
-    let wide = area.width >= 100;
-    let widths = if wide {
-        vec![
-            Constraint::Length(20),
-            Constraint::Length(12),
-            Constraint::Length(16),
-            Constraint::Length(17),
-            Constraint::Length(17),
-            Constraint::Min(8),
-        ]
-    } else {
-        vec![
-            Constraint::Length(12),
-            Constraint::Length(9),
-            Constraint::Length(12),
-            Constraint::Length(16),
-            Constraint::Length(0),
-            Constraint::Min(7),
-        ]
-    };
-    let header = vec![
-        t(lang, "col.name"),
-        t(lang, "col.role"),
-        t(lang, "col.key"),
-        t(lang, "col.created"),
-        t(lang, "col.last_used"),
-        t(lang, "col.status"),
-    ];
-    cursor_table(f, area, app, header, widths, rows, app.key_cursor);
+    cursor_table(f, area, app, &KEY_COLS, rows, app.key_cursor);
 }
+
+const COLLEAGUE_COLS: [Col; 5] = [
+    col("col.name", Constraint::Length(22), Constraint::Length(14)),
+    col("col.email", Constraint::Length(32), Constraint::Length(22)),
+    col("col.role", Constraint::Length(12), Constraint::Length(9)),
+    col("col.flags", Constraint::Length(22), Constraint::Length(14)),
+    col("col.status", Constraint::Min(8), Constraint::Min(8)),
+];
+
+const AUDIT_COLS: [Col; 5] = [
+    col("col.time", Constraint::Length(16), Constraint::Length(16)),
+    col("col.who", Constraint::Length(26), Constraint::Length(16)),
+    col("col.action", Constraint::Length(24), Constraint::Length(21)),
+    col("col.target", Constraint::Min(20), Constraint::Min(10)),
+    col("col.from", Constraint::Length(16), Constraint::Length(9)),
+];
+
+const KEY_COLS: [Col; 6] = [
+    col("col.name", Constraint::Length(20), Constraint::Length(12)),
+    col("col.role", Constraint::Length(12), Constraint::Length(9)),
+    col("col.key", Constraint::Length(16), Constraint::Length(12)),
+    col(
+        "col.created",
+        Constraint::Length(17),
+        Constraint::Length(16),
+    ),
+    col(
+        "col.last_used",
+        Constraint::Length(17),
+        Constraint::Length(0),
+    ),
+    col("col.status", Constraint::Min(8), Constraint::Min(7)),
+];
