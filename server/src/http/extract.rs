@@ -79,14 +79,23 @@ pub fn check_json(v: &serde_json::Value) -> Result<(), AppError> {
 
 /// A JSON value (already checked) as the request type; a mismatch is the same 422
 /// `bad_request` the JSON extractor gives.
+/// A value of the wrong type or outside its closed set inside the body is refused naming
+/// its field (`rows[0].extension`) like every other input rule; a body that misses a field
+/// or is not an object is refused as a whole.
 fn from_value<T: DeserializeOwned>(mut v: serde_json::Value) -> Result<T, AppError> {
     whole_numbers(&mut v);
-    serde_json::from_value(v).map_err(|e| {
-        AppError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::BadRequest,
-            format!("The request body is not valid: Failed to deserialize the JSON body into the target type: {e}"),
-        )
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if field.is_empty() || field == "." {
+            AppError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::BadRequest,
+                format!("The request body is not valid: Failed to deserialize the JSON body into the target type: {inner}"),
+            )
+        } else {
+            AppError::invalid(&field, format!("{field}: {inner}"))
+        }
     })
 }
 

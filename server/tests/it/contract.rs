@@ -424,3 +424,30 @@ async fn closed_sets_are_enums_in_the_document() {
         }
     }
 }
+
+/// A value outside a closed set (or of the wrong type) inside a body is refused naming the
+/// field and what it may be, like every other input rule, not as an anonymous bad body.
+#[tokio::test]
+async fn a_bad_value_in_a_body_names_its_field() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, owner) = s.owner("fields@example.com").await;
+    let e = err(owner
+        .post::<Value, Value>(
+            "/api/v1/colleagues",
+            &serde_json::json!({
+                "first_name": "A", "last_name": "B", "email": "ab@example.com", "role": "superuser"
+            }),
+        )
+        .await);
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(422), "{e}");
+    assert_eq!(e.code(), ErrorCode::InvalidInput, "{e}");
+    assert_eq!(e.field(), Some("role"), "{e}");
+    assert!(e.to_string().contains("helpdesk"), "{e}");
+    let e = err(owner
+        .post::<Value, Value>(
+            "/api/v1/accounts/batch",
+            &serde_json::json!({ "rows": [{ "name": "A", "extension": 1234 }] }),
+        )
+        .await);
+    assert_eq!(e.field(), Some("rows[0].extension"), "{e}");
+}
