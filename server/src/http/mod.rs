@@ -188,8 +188,7 @@ fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
 /// left alone (a captcha's text art has newlines).
 fn refuse_control_characters(doc: &mut serde_json::Value) {
     use serde_json::Value;
-    fn add_pattern(v: &mut Value) {
-        let plain = crate::validate::pattern_plain();
+    fn add_pattern(v: &mut Value, plain: &str) {
         match v {
             Value::Object(map) => {
                 let is_string = match map.get("type") {
@@ -198,7 +197,7 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
                     _ => false,
                 };
                 if is_string && !map.contains_key("enum") && !map.contains_key("pattern") {
-                    map.insert("pattern".into(), Value::String(plain.clone()));
+                    map.insert("pattern".into(), Value::String(plain.to_string()));
                 }
                 // Keys of a body's objects are checked too.
                 if map.get("type").is_some_and(|t| t == "object")
@@ -214,11 +213,11 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
                 }
                 for (k, item) in map.iter_mut() {
                     if k != "$ref" {
-                        add_pattern(item);
+                        add_pattern(item, plain);
                     }
                 }
             }
-            Value::Array(items) => items.iter_mut().for_each(add_pattern),
+            Value::Array(items) => items.iter_mut().for_each(|i| add_pattern(i, plain)),
             _ => {}
         }
     }
@@ -273,7 +272,7 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
             for op in item.values_mut() {
                 if let Some(body) = op.get_mut("requestBody") {
                     refs(body, &mut todo);
-                    add_pattern(body);
+                    add_pattern(body, &plain);
                 }
                 for p in op
                     .get_mut("parameters")
@@ -284,7 +283,7 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
                     if p["in"] == "path" || p["in"] == "query" {
                         refs(&p["schema"], &mut todo);
                         if let Some(schema) = p.get_mut("schema") {
-                            add_pattern(schema);
+                            add_pattern(schema, &plain);
                         }
                     }
                 }
@@ -298,7 +297,7 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
         }
         if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
             refs(schema, &mut todo);
-            add_pattern(schema);
+            add_pattern(schema, &plain);
         }
     }
 }
