@@ -114,9 +114,20 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// `VCMS_LOG` (default `info`). rsipstack logs whole SIP messages (digest answers
+/// included) at INFO: it stays at `warn` unless `VCMS_LOG` names it, so `VCMS_LOG=info`
+/// does not turn on a line per message; `VCMS_LOG=info,rsipstack=debug` does.
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VCMS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,rsipstack=warn"));
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("VCMS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let given = std::env::var("VCMS_LOG").unwrap_or_default();
+    for (target, directive) in [("rsipstack", "rsipstack=warn"), ("sqlx", "sqlx=warn")] {
+        if !given.contains(target) {
+            if let Ok(d) = directive.parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -502,12 +502,13 @@ fn linphonec(
         })
         .unwrap_or_default();
     std::fs::create_dir_all(home.path().join(".local/share/linphone")).unwrap();
-    // Over TLS the proxy is named `localhost`, a DNS name of the certificate: the mbedTLS
-    // 2.28 under Debian 12's linphone matches only DNS names and the CN, never an IP SAN
-    // ("Found certificate depth=[0], flags=[CN-mismatch ]" for 127.0.0.1). Only for
-    // registration; calls go over UDP and TCP with the server as route.
+    // Over TLS the proxy is the address sign-in advertises (127.0.0.1), as a user would
+    // type it: the mbedTLS 2.28 under Debian 12's linphone matches only DNS names and the
+    // CN, never an IP SAN ("flags=[CN-mismatch ]"), so the generated certificate names
+    // its addresses as DNS names too. Only for registration; calls go over UDP and TCP
+    // with the server as route.
     let (host, route) = match transport {
-        Transport::Tls => ("localhost".to_string(), String::new()),
+        Transport::Tls => (addr.ip().to_string(), String::new()),
         _ => (
             addr.ip().to_string(),
             format!("reg_route=<sip:{addr};transport={t};lr>\n"),

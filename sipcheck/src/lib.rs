@@ -1274,9 +1274,9 @@ pub fn reply(
     };
     let head = parse_head(head_bytes);
     let vias: Vec<&Header> = head.all("via").collect();
-    let from = head.first("from")?;
-    let to = head.first("to")?;
-    let call_id = head.first("call-id")?;
+    // Via routes the response and CSeq names the transaction: without them nobody could
+    // match it. From, To and Call-ID are copied when the request has them; RFC 4475 3.3.1
+    // (insuf) asks for a 400 even to a request that lacks them.
     let cseq = head.first("cseq")?;
     if vias.is_empty() {
         return None;
@@ -1294,14 +1294,20 @@ pub fn reply(
     for v in vias {
         line(b"Via", &v.value, &mut out);
     }
-    line(b"From", &from.value, &mut out);
-    let mut to_value = to.value.clone();
-    if !to_tag.is_empty() && !has_tag(&to.value) {
-        to_value.extend_from_slice(b";tag=");
-        to_value.extend_from_slice(to_tag.as_bytes());
+    if let Some(from) = head.first("from") {
+        line(b"From", &from.value, &mut out);
     }
-    line(b"To", &to_value, &mut out);
-    line(b"Call-ID", &call_id.value, &mut out);
+    if let Some(to) = head.first("to") {
+        let mut to_value = to.value.clone();
+        if !to_tag.is_empty() && !has_tag(&to.value) {
+            to_value.extend_from_slice(b";tag=");
+            to_value.extend_from_slice(to_tag.as_bytes());
+        }
+        line(b"To", &to_value, &mut out);
+    }
+    if let Some(call_id) = head.first("call-id") {
+        line(b"Call-ID", &call_id.value, &mut out);
+    }
     line(b"CSeq", &cseq.value, &mut out);
     for (name, value) in headers {
         line(&clean(name.as_bytes()), value.as_bytes(), &mut out);

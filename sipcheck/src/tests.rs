@@ -219,13 +219,8 @@ fn replies_to_rejected_requests() {
         let Verdict::Reject(r) = check(&c.bytes, &Policy::DEFAULT) else {
             continue;
         };
-        let Some(resp) = reply(&c.bytes, r.status, r.reason, &r.headers, "abc") else {
-            assert_eq!(
-                c.name, "insuf",
-                "only insuf lacks the headers a reply needs"
-            );
-            continue;
-        };
+        let resp = reply(&c.bytes, r.status, r.reason, &r.headers, "abc")
+            .unwrap_or_else(|| panic!("{}: every rejected request is answered", c.name));
         answered += 1;
         // A complete, framed response.
         assert_eq!(
@@ -246,6 +241,11 @@ fn replies_to_rejected_requests() {
                 "{}: {name}",
                 c.name
             );
+        }
+        if c.name == "insuf" {
+            // It has no From, To or Call-ID to copy: Via and CSeq are enough to match it.
+            assert!(header_values(&resp, "to").is_empty());
+            continue;
         }
         let to = header_values(&resp, "to").remove(0);
         // (quotbal's To is an unterminated quoted string, so its tag lands inside it.)

@@ -159,6 +159,12 @@ pub async fn invite(
     if let Some(other) = admin::admin_by_email_key(&mut tx, &email.key()).await? {
         return Err(email_taken(other.enterprise_id == actor.enterprise_id));
     }
+    // The colleague starts in the owner's language (the invitation is in it too); they
+    // can change it in their profile.
+    let language = match admin::owner_of(&mut tx, actor.enterprise_id).await? {
+        Some(owner) => owner.language,
+        None => "en".to_string(),
+    };
     let id = team::insert_colleague(
         &mut tx,
         actor.enterprise_id,
@@ -169,7 +175,7 @@ pub async fn invite(
         role.as_str(),
         req.manage_admins,
         &unusable,
-        "en",
+        &language,
         now,
     )
     .await?;

@@ -98,7 +98,9 @@ fn tls_material(config: &Config, advertised: &[String]) -> anyhow::Result<(Vec<u
     names.extend(advertised.iter().cloned());
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| !n.is_empty() && seen.insert(n.to_ascii_lowercase()));
-    let listed = names.join("\n");
+    // The first line names the certificate's layout: one made before addresses were also
+    // DNS names is made again.
+    let listed = format!("names+ip-dns\n{}", names.join("\n"));
     if cert_path.exists() && key_path.exists() {
         // A certificate from before the names were recorded is kept only if nothing new
         // is advertised; otherwise devices that check it would fail.
@@ -107,9 +109,21 @@ fn tls_material(config: &Config, advertised: &[String]) -> anyhow::Result<(Vec<u
             return Ok((std::fs::read(&cert_path)?, std::fs::read(&key_path)?));
         }
     }
-    let ck = rcgen::generate_simple_self_signed(names.clone())?;
-    let cert = ck.cert.pem().into_bytes();
-    let key = ck.signing_key.serialize_pem().into_bytes();
+    let mut params = rcgen::CertificateParams::new(names.clone())?;
+    // An address is named twice: as an IP address (RFC 5280, what rustls and OpenSSL
+    // check) and as a DNS name, which is all that linphone's mbedTLS 2.28 compares with
+    // the host it dialled.
+    for n in names
+        .iter()
+        .filter(|n| n.parse::<std::net::IpAddr>().is_ok())
+    {
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::DnsName(n.as_str().try_into()?));
+    }
+    let signing_key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&signing_key)?.pem().into_bytes();
+    let key = signing_key.serialize_pem().into_bytes();
     write_file(&cert_path, &cert, false)?;
     write_file(&key_path, &key, true)?;
     write_file(&names_path, listed.as_bytes(), false)?;

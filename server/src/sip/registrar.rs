@@ -377,7 +377,8 @@ impl Registrar {
 
     /// What is answered before any transaction is made (so a spoofed source gets one
     /// reply, never retransmissions, and nothing is kept): the challenge to a REGISTER or
-    /// an out-of-dialog INVITE that carries no credentials, the 404 to a REGISTER for
+    /// an out-of-dialog INVITE that carries no credentials (or, for an INVITE, credentials
+    /// that cannot be right), the 483 to an INVITE out of hops, the 404 to a REGISTER for
     /// another domain, and the 200 to an OPTIONS keep-alive.
     pub fn stateless(&self, req: &rsip::Request) -> Option<Reply> {
         let has = |f: fn(&Header) -> bool| req.headers.iter().any(f);
@@ -399,8 +400,33 @@ impl Registrar {
                     Header::MaxForwards(m) => m.value().trim() != "0",
                     _ => true,
                 });
-                (hops_left && !has(|h| matches!(h, Header::ProxyAuthorization(_))))
-                    .then(|| self.challenge_as(false, Auth::Proxy))
+                if !hops_left {
+                    return Some(Reply::because(483, "Too Many Hops"));
+                }
+                let credentials = req.headers.iter().find_map(|h| match h {
+                    Header::ProxyAuthorization(p) => Some(p.value()),
+                    _ => None,
+                });
+                match credentials {
+                    None => Some(self.challenge_as(false, Auth::Proxy)),
+                    // Credentials that cannot be right whatever the password (unreadable,
+                    // another realm, a nonce we never gave) get their answer here too:
+                    // only an answer worth checking makes a transaction.
+                    Some(h) => match digest::parse_authorization(h) {
+                        Err(e) => Some(Reply::because(
+                            400,
+                            &format!("Bad Authorization header: {e}"),
+                        )),
+                        Ok(c)
+                            if c.realm != self.realm
+                                || self.nonces.check(&c.nonce, self.app.now())
+                                    == NonceState::Invalid =>
+                        {
+                            Some(self.challenge_as(false, Auth::Proxy))
+                        }
+                        Ok(_) => None,
+                    },
+                }
             }
             rsip::Method::Options if !in_dialog => {
                 Some(Reply::new(200).with(Header::Allow(rsip::Allow::new(super::proxy::ALLOW))))

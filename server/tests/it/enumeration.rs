@@ -116,7 +116,7 @@ async fn medians(s: &TestServer, c: &Client, path: &str, known: &str, n: usize) 
 }
 
 /// Forgot password and activation resend: a known email is not measurably slower than an
-/// unknown one (medians of 120 requests each within 10%; one retry on a noisy machine).
+/// unknown one (medians of 120 requests each within 10%; two retries on a noisy machine).
 async fn forgot_and_resend_take_the_same_time(db: Db) {
     let s = TestServer::start(db).await;
     s.register_and_activate("known@timing.example", "secret123")

@@ -256,5 +256,19 @@ async fn account_email_is_in_the_owners_language(db: Db) {
         mail.subject
     );
     assert!(mail.text.contains("您好"), "{}", mail.text);
+    // A colleague's invitation is in the owner's language too (it was always English).
+    owner
+        .invite(&vcms_server::api::InviteRequest {
+            first_name: "王".into(),
+            last_name: "芳".into(),
+            email: "wangfang@example.com".into(),
+            role: vcms_server::api::Role::Helpdesk,
+            manage_admins: false,
+        })
+        .await
+        .unwrap();
+    let mail = s.smtp.wait_for("wangfang@example.com", 1).await;
+    assert!(mail.subject.contains("邀请您管理"), "{}", mail.subject);
+    assert!(mail.text.contains("您好"), "{}", mail.text);
 }
 both!(account_email_is_in_the_owners_language);

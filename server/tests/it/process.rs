@@ -485,11 +485,16 @@ fn printed_addr(printed: &[String], label: &str) -> std::net::SocketAddr {
         .unwrap_or_else(|| panic!("no {label} address in {printed:?}"))
 }
 
-/// With the default log settings, SIP traffic is not logged message by message: twenty
-/// REGISTER cycles write one INFO line for the registration that changed something, and
-/// no digest answer ever reaches the log.
+/// With the default log settings, and with `VCMS_LOG=info` too, SIP traffic is not logged
+/// message by message: twenty REGISTER cycles write one INFO line for the registration that
+/// changed something, and no digest answer ever reaches the log (whole messages are DEBUG).
 #[test]
 fn sip_traffic_logs_one_line_per_change_and_no_digest() {
+    sip_traffic_logs_with(None);
+    sip_traffic_logs_with(Some("info"));
+}
+
+fn sip_traffic_logs_with(vcms_log: Option<&str>) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, err) = run(
@@ -516,6 +521,9 @@ fn sip_traffic_logs_one_line_per_change_and_no_digest() {
         .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
         .env_remove("VCMS_LOG")
         .env_remove("RUST_LOG");
+    if let Some(l) = vcms_log {
+        c.env("VCMS_LOG", l);
+    }
     let (mut child, printed) = spawn_logged(c.arg("serve"), &log);
     let url = printed[0]
         .split_whitespace()
@@ -577,7 +585,7 @@ fn sip_traffic_logs_one_line_per_change_and_no_digest() {
         .collect();
     assert!(
         sip_lines.len() <= 3,
-        "{} SIP log lines for 20 REGISTER cycles:\n{}",
+        "VCMS_LOG={vcms_log:?}: {} SIP log lines for 20 REGISTER cycles:\n{}",
         sip_lines.len(),
         sip_lines.join("\n")
     );

@@ -95,6 +95,48 @@ async fn unauthenticated_requests_draw_one_bounded_reply() {
     assert_eq!(got.len(), 1, "one challenge, no retransmissions: {got:#?}");
     assert_eq!(status(&got[0]), 407);
 
+    // Credentials that cannot be right (another realm, a nonce we never gave) and an
+    // INVITE out of hops are answered once too: no transaction retransmits them.
+    let realm = got[0]
+        .split("realm=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let with = |realm: &str, nonce: &str| {
+        let auth = format!(
+            "Proxy-Authorization: Digest username=\"{0}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"sip:1002@vcms.local\", response=\"0123456789abcdef0123456789abcdef\"\r\n",
+            anna.cloud_number
+        );
+        request(
+            "INVITE",
+            "sip:1002@vcms.local",
+            &anna.cloud_number,
+            &auth,
+            &sdp("127.0.0.1:9".parse().unwrap(), 4000),
+        )
+    };
+    let hopless = invite.replace("Max-Forwards: 70", "Max-Forwards: 0");
+    let cases = [
+        (with("elsewhere.test", "00ff"), "127.0.0.68:0", 407),
+        (with(&realm, "0000.1111.2222"), "127.0.0.69:0", 407),
+        (hopless, "127.0.0.70:0", 483),
+    ];
+    let answers = futures_util::future::join_all(
+        cases
+            .iter()
+            .map(|(m, from, _)| udp_once(udp, from, m, Duration::from_secs(4))),
+    )
+    .await;
+    for ((_, from, code), got) in cases.iter().zip(answers) {
+        assert_eq!(
+            got.len(),
+            1,
+            "{from}: one answer, no retransmissions: {got:#?}"
+        );
+        assert_eq!(status(&got[0]), *code, "{from}");
+    }
+
     // A flood from one unverified address: the replies are bounded.
     let sock = UdpSocket::bind("127.0.0.67:0").await.unwrap();
     sock.connect(udp).await.unwrap();
