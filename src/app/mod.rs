@@ -247,7 +247,7 @@ impl App {
         let p = self.shared.perms();
         let sections = &self.views.system.sections;
         (0..sections.len())
-            .filter(|i| sections[*i].allowed(&p))
+            .filter(|i| (sections[*i].about().allowed)(&p))
             .collect()
     }
 
@@ -255,7 +255,10 @@ impl App {
     pub fn sys_views(&self) -> Vec<&'static str> {
         let sections = &self.views.system.sections;
         let allowed = self.allowed_sections();
-        allowed.iter().map(|i| sections[*i].names()[0]).collect()
+        allowed
+            .iter()
+            .map(|i| sections[*i].about().names[0])
+            .collect()
     }
 
     /// The name of the System section shown.
@@ -418,7 +421,9 @@ impl App {
         let s = match (self.screen, self.tab, self.view) {
             (Screen::Login, ..) => return vec![Scope::Login],
             (Screen::Main, Tab::System, _) => {
-                self.views.system.sections[self.views.system.current].scope()
+                self.views.system.sections[self.views.system.current]
+                    .about()
+                    .scope
             }
             (Screen::Main, Tab::Account, View::Table) => Scope::Accounts,
             (Screen::Main, Tab::Account, View::Details) => Scope::Details,
@@ -595,8 +600,8 @@ impl App {
             if sections[cur].on_cmd(c, cx) {
                 return;
             }
-            let scope = sections[cur].scope();
-            for s in sections.iter_mut().filter(|s| s.scope() == scope) {
+            let scope = sections[cur].about().scope;
+            for s in sections.iter_mut().filter(|s| s.about().scope == scope) {
                 if s.on_cmd(c, cx) {
                     return;
                 }

@@ -6,11 +6,11 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::Cell;
 use ratatui::Frame;
-use vcms_server::api::{ApiKey, NewApiKey, Permissions, Role};
+use vcms_server::api::{ApiKey, NewApiKey, Role};
 
 use super::forms::FormKind;
 use super::overlay::{Op, Overlay};
-use super::{short_time, Ctx, Look, Section};
+use super::{list_move, short_time, About, Ctx, Look, Section};
 use crate::action::{Reply, Req};
 use crate::i18n::t;
 use crate::keymap::{Cmd, Scope};
@@ -44,21 +44,16 @@ const COLS: [Col; 6] = [
     col("col.status", Constraint::Min(8), Constraint::Min(7)),
 ];
 
+static ABOUT: About = About {
+    names: &["apikeys", "keys"],
+    title: "system.api_keys",
+    scope: Scope::ApiKeys,
+    allowed: |p| p.manage_api_keys,
+};
+
 impl Section for ApiKeys {
-    fn names(&self) -> &'static [&'static str] {
-        &["apikeys", "keys"]
-    }
-
-    fn title(&self) -> &'static str {
-        "system.api_keys"
-    }
-
-    fn allowed(&self, p: &Permissions) -> bool {
-        p.manage_api_keys
-    }
-
-    fn scope(&self) -> Scope {
-        Scope::ApiKeys
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn on_show(&mut self, cx: &mut Ctx) {
@@ -66,13 +61,10 @@ impl Section for ApiKeys {
     }
 
     fn on_cmd(&mut self, c: Cmd, cx: &mut Ctx) -> bool {
+        if list_move(&mut self.list, c) {
+            return true;
+        }
         match c {
-            Cmd::Up => {
-                self.list.up();
-            }
-            Cmd::Down => {
-                self.list.down();
-            }
             Cmd::CreateKey => cx.form(
                 FormKind::CreateKey,
                 vec![

@@ -6,9 +6,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph};
 use ratatui::Frame;
-use vcms_server::api::{AuditEntry, AuditQuery, Permissions};
+use vcms_server::api::{AuditEntry, AuditQuery};
 
-use super::{search_param, short_time, Ctx, Look, Section};
+use super::{list_move, search_param, short_time, About, Ctx, Look, Section};
 use crate::action::{Reply, Req};
 use crate::i18n::{t, tf};
 use crate::keymap::{Cmd, Scope};
@@ -43,21 +43,16 @@ impl Audit {
     }
 }
 
+static ABOUT: About = About {
+    names: &["audit"],
+    title: "system.audit",
+    scope: Scope::Audit,
+    allowed: |p| p.view_audit,
+};
+
 impl Section for Audit {
-    fn names(&self) -> &'static [&'static str] {
-        &["audit"]
-    }
-
-    fn title(&self) -> &'static str {
-        "system.audit"
-    }
-
-    fn allowed(&self, p: &Permissions) -> bool {
-        p.view_audit
-    }
-
-    fn scope(&self) -> Scope {
-        Scope::Audit
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn on_show(&mut self, cx: &mut Ctx) {
@@ -70,13 +65,10 @@ impl Section for Audit {
     }
 
     fn on_cmd(&mut self, c: Cmd, cx: &mut Ctx) -> bool {
+        if list_move(&mut self.list, c) {
+            return true;
+        }
         match c {
-            Cmd::Up => {
-                self.list.up();
-            }
-            Cmd::Down => {
-                self.list.down();
-            }
             Cmd::Back => {
                 if !self.search.is_empty() {
                     self.search.clear();

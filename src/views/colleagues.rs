@@ -7,11 +7,11 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::Cell;
 use ratatui::Frame;
-use vcms_server::api::{AdminStatus, Colleague, InviteRequest, Permissions, Role, RoleUpdate};
+use vcms_server::api::{AdminStatus, Colleague, InviteRequest, Role, RoleUpdate};
 
 use super::forms::FormKind;
 use super::overlay::Op;
-use super::{Ctx, Look, Section};
+use super::{list_move, About, Ctx, Look, Section};
 use crate::action::{Reply, Req};
 use crate::i18n::{t, tf, Lang};
 use crate::keymap::{Cmd, Scope};
@@ -56,21 +56,16 @@ impl Colleagues {
     }
 }
 
+static ABOUT: About = About {
+    names: &["colleagues", "colleague"],
+    title: "system.colleagues",
+    scope: Scope::Colleagues,
+    allowed: |p| p.manage_colleagues,
+};
+
 impl Section for Colleagues {
-    fn names(&self) -> &'static [&'static str] {
-        &["colleagues", "colleague"]
-    }
-
-    fn title(&self) -> &'static str {
-        "system.colleagues"
-    }
-
-    fn allowed(&self, p: &Permissions) -> bool {
-        p.manage_colleagues
-    }
-
-    fn scope(&self) -> Scope {
-        Scope::Colleagues
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn on_show(&mut self, cx: &mut Ctx) {
@@ -78,13 +73,10 @@ impl Section for Colleagues {
     }
 
     fn on_cmd(&mut self, c: Cmd, cx: &mut Ctx) -> bool {
+        if list_move(&mut self.list, c) {
+            return true;
+        }
         match c {
-            Cmd::Up => {
-                self.list.up();
-            }
-            Cmd::Down => {
-                self.list.down();
-            }
             Cmd::Invite => cx.form(
                 FormKind::Invite,
                 vec![

@@ -10,7 +10,7 @@ use vcms_server::api::{License, LicenseStatus};
 
 use super::accounts::quota_title;
 use super::forms::FormKind;
-use super::{short_time, Ctx, Look, Section};
+use super::{short_time, About, Ctx, Look, Section};
 use crate::action::{Reply, Req};
 use crate::i18n::{t, tf};
 use crate::keymap::Cmd;
@@ -35,13 +35,11 @@ fn date(s: Option<&str>) -> String {
         .collect()
 }
 
-impl Section for Licenses {
-    fn names(&self) -> &'static [&'static str] {
-        &["license", "licenses"]
-    }
+static ABOUT: About = About::open(&["license", "licenses"], "system.license");
 
-    fn title(&self) -> &'static str {
-        "system.license"
+impl Section for Licenses {
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn on_tab(&mut self, cx: &mut Ctx) {

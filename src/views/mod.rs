@@ -45,21 +45,34 @@ pub const SYSTEM_VIEWS: &[fn() -> Box<dyn Section>] = &[
     server::section,
 ];
 
-/// A section of the System tab. Only `name`, `title` and `draw` are required; the rest
-/// have the defaults of a section that shows what the tab loads.
-pub trait Section {
-    /// Its name on the `:` command line (the first is its id), e.g. `["audit"]`.
-    fn names(&self) -> &'static [&'static str];
+/// What the System tab needs to know of a section before it is shown.
+pub struct About {
+    /// Its names on the `:` command line (the first is its id), e.g. `["audit"]`.
+    pub names: &'static [&'static str],
     /// The message key of its title on the section line.
-    fn title(&self) -> &'static str;
-    /// Whether the signed-in administrator may use it.
-    fn allowed(&self, _perms: &Permissions) -> bool {
-        true
-    }
+    pub title: &'static str,
     /// The key table in force on it.
-    fn scope(&self) -> Scope {
-        Scope::System
+    pub scope: Scope,
+    /// Whether the signed-in administrator may use it.
+    pub allowed: fn(&Permissions) -> bool,
+}
+
+impl About {
+    /// A section anyone signed in may use, with the System key table.
+    pub const fn open(names: &'static [&'static str], title: &'static str) -> About {
+        About {
+            names,
+            title,
+            scope: Scope::System,
+            allowed: |_| true,
+        }
     }
+}
+
+/// A section of the System tab. Only `about` and `draw` are required; the rest have the
+/// defaults of a section that shows what the tab loads.
+pub trait Section {
+    fn about(&self) -> &'static About;
     /// Load what it needs whenever the System tab is (re)loaded, whichever section shows.
     fn on_tab(&mut self, _cx: &mut Ctx) {}
     /// Load what it shows, when it is the section shown (entered, refreshed).
@@ -109,12 +122,14 @@ impl System {
 
     /// The id of the section shown (its first command name).
     pub fn name(&self) -> &'static str {
-        self.sections[self.current].names()[0]
+        self.sections[self.current].about().names[0]
     }
 
     /// The index of the section called `name` on the command line.
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.sections.iter().position(|s| s.names().contains(&name))
+        self.sections
+            .iter()
+            .position(|s| s.about().names.contains(&name))
     }
 }
 
@@ -311,6 +326,16 @@ impl Look<'_> {
             ]
         }
     }
+}
+
+/// Up and Down in a table with a cursor; false for any other command.
+pub fn list_move<T>(list: &mut crate::widgets::listing::Listing<T>, c: Cmd) -> bool {
+    match c {
+        Cmd::Up => list.up(),
+        Cmd::Down => list.down(),
+        _ => return false,
+    };
+    true
 }
 
 /// The text of a failed request.

@@ -11,7 +11,7 @@ use vcms_server::api::{ChangePasswordRequest, ProfileUpdate, Security, SecurityU
 
 use super::forms::FormKind;
 use super::overlay::Overlay;
-use super::{Ctx, Look, Section};
+use super::{About, Ctx, Look, Section};
 use crate::action::{Reply, Req};
 use crate::i18n::{t, Lang};
 use crate::keymap::Cmd;
@@ -28,13 +28,11 @@ pub fn section() -> Box<dyn Section> {
     Box::<ProfileSection>::default()
 }
 
-impl Section for ProfileSection {
-    fn names(&self) -> &'static [&'static str] {
-        &["profile", "me"]
-    }
+static ABOUT: About = About::open(&["profile", "me"], "system.profile");
 
-    fn title(&self) -> &'static str {
-        "system.profile"
+impl Section for ProfileSection {
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn on_tab(&mut self, cx: &mut Ctx) {

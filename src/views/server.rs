@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{Look, Section};
+use super::{About, Look, Section};
 use crate::widgets::text::pad;
 
 pub struct Server;
@@ -16,13 +16,11 @@ pub fn section() -> Box<dyn Section> {
     Box::new(Server)
 }
 
-impl Section for Server {
-    fn names(&self) -> &'static [&'static str] {
-        &["server"]
-    }
+static ABOUT: About = About::open(&["server"], "system.server");
 
-    fn title(&self) -> &'static str {
-        "system.server"
+impl Section for Server {
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, look: &Look) {
