@@ -1,4 +1,8 @@
-//! One Action enum: user intents, ticks, and the results of background requests.
+//! The request plumbing: one Action enum (user intents, ticks, and the results of
+//! background requests), the requests to the server ([`Req`]) and their answers
+//! ([`Reply`]), and [`Requests`], which numbers them so a stale answer is dropped.
+
+use std::collections::HashMap;
 
 use crossterm::event::KeyEvent;
 use vcms_server::api::*;
@@ -167,4 +171,61 @@ pub enum Reply {
     Imported(ClientResult<BatchResult>),
     /// A file written (what to tell the user), or why not.
     FileWritten(Result<String, String>),
+}
+
+/// The requests to start and the ones on their way: each gets an id, and a newer request
+/// in the same slot makes the answer of the older one stale.
+pub struct Requests {
+    /// To start (the event loop spawns them).
+    pub queue: Vec<(u64, Req)>,
+    next_id: u64,
+    inflight: HashMap<&'static str, u64>,
+}
+
+impl Default for Requests {
+    fn default() -> Self {
+        Requests {
+            queue: vec![],
+            next_id: 1,
+            inflight: HashMap::new(),
+        }
+    }
+}
+
+impl Requests {
+    /// Queue `req`; its id.
+    pub fn send(&mut self, req: Req) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.inflight.insert(req.slot(), id);
+        self.queue.push((id, req));
+        id
+    }
+
+    /// The answer to request `id` arrived: whether it is still wanted (it is no longer
+    /// on its way either way).
+    pub fn accept(&mut self, id: u64) -> bool {
+        let slot = self
+            .inflight
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| *k);
+        match slot {
+            Some(slot) => {
+                self.inflight.remove(slot);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any request is on its way.
+    pub fn busy(&self) -> bool {
+        !self.inflight.is_empty()
+    }
+
+    /// Drop every request on its way: their answers will be stale.
+    pub fn forget(&mut self) {
+        self.inflight.clear();
+    }
 }

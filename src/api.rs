@@ -40,6 +40,8 @@ pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Ve
     Ok(rows.iter().map(|r| r.id).collect())
 }
 
+// One arm a request, each a call of the typed client: a table, long because there are
+// many requests, not because any arm is.
 pub async fn exec(mut client: Client, req: Req) -> Reply {
     match req {
         // The proof of work is solved here, off the UI thread (about 0.2 s), before the art

@@ -297,6 +297,7 @@ fn b(keys: &[&str], cmd: Cmd, desc: &'static str, hint: bool) -> Binding {
     }
 }
 
+// The default key tables: data, one line a binding, kept in one place to read at a glance.
 fn defaults(scope: Scope) -> Vec<Binding> {
     use Cmd::*;
     match scope {

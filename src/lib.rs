@@ -9,12 +9,12 @@ pub mod demo;
 pub mod i18n;
 pub mod import;
 pub mod keymap;
-pub mod screens;
 pub mod secrets;
 pub mod session;
 pub mod term;
 pub mod theme;
 pub mod ui;
+pub mod views;
 pub mod widgets;
 
 #[cfg(test)]

@@ -103,12 +103,13 @@ async fn console(
     let remember = cfg.remember_password;
     let email = cfg.email.clone();
     let mut app = App::new(cfg, Client::new(server), lang, theme)?;
-    app.server_info
+    app.shared
+        .server_info
         .push((t(lang, "server.log"), log.display().to_string()));
     if remember {
         if let Some(e) = email {
             if let Some(p) = vcms::secrets::load_password(&e) {
-                app.login.form.set_value("password", &p);
+                app.views.login.form.set_value("password", &p);
             }
         }
     }
@@ -125,7 +126,7 @@ async fn demo(
     eprintln!("Starting the demo server…");
     let demo = vcms::demo::Demo::start(data).await?;
     let mut app = App::new(cfg, demo.client.clone(), lang, theme)?;
-    app.login.form.set_value("email", vcms::demo::OWNER);
+    app.views.login.form.set_value("email", vcms::demo::OWNER);
     let sip = demo
         .running
         .sip
@@ -138,12 +139,15 @@ async fn demo(
                 .join(" · ")
         })
         .unwrap_or_default();
-    app.server_info.push((t(lang, "server.sip"), sip));
-    app.server_info
+    app.shared.server_info.push((t(lang, "server.sip"), sip));
+    app.shared
+        .server_info
         .push((t(lang, "server.data"), demo.data_dir.display().to_string()));
-    app.server_info
+    app.shared
+        .server_info
         .push((t(lang, "server.outbox"), demo.outbox.display().to_string()));
-    app.server_info
+    app.shared
+        .server_info
         .push((t(lang, "server.log"), log.display().to_string()));
     if let Some(n) = demo.notes.first() {
         app.toast = Some(vcms::app::Toast {

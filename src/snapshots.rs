@@ -135,10 +135,11 @@ fn details() -> AccountDetails {
 fn answer(app: &mut App, pick: impl Fn(&Req) -> bool, reply: Reply) {
     let pos = app
         .requests
+        .queue
         .iter()
         .rposition(|(_, r)| pick(r))
         .expect("a matching request");
-    let (id, _) = app.requests.remove(pos);
+    let (id, _) = app.requests.queue.remove(pos);
     app.update(Action::Reply {
         id,
         reply: Box::new(reply),
@@ -215,15 +216,15 @@ fn shots(name: &str, app: &mut App) {
 fn login() {
     let mut a = app(Lang::En);
     typed(&mut a, "");
-    a.login.form.set_value("email", "owner@demo.vcms");
+    a.views.login.form.set_value("email", "owner@demo.vcms");
     shots("login", &mut a);
 }
 
 #[test]
 fn login_field_error_and_frozen() {
     let mut a = app(Lang::En);
-    a.login.form.set_value("email", "owner@demo.vcms");
-    a.login.form.focus = 2;
+    a.views.login.form.set_value("email", "owner@demo.vcms");
+    a.views.login.form.focus = 2;
     typed(&mut a, "wrong123");
     key(&mut a, KeyCode::Enter);
     let mut e = api_error(401, ErrorCode::Frozen, "frozen", None);
@@ -235,7 +236,7 @@ fn login_field_error_and_frozen() {
         |r| matches!(r, Req::Login(_)),
         Reply::Login(Box::new(Err(e))),
     );
-    a.login.form.set_error(
+    a.views.login.form.set_error(
         Some("password"),
         "Password: 8 to 32 characters with letters and digits".into(),
     );
@@ -326,7 +327,7 @@ fn details_of_a_spent_pincode() {
             Reply::Details(Ok(d.clone())),
         );
         let mut term = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
-        term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+        term.draw(|f| crate::ui::draw(f, &a)).expect("draw");
         let screen = text(term.backend().buffer());
         assert!(screen.contains(said), "{state}: {screen}");
         assert!(
@@ -461,6 +462,7 @@ fn system_tab() {
     key(&mut a, KeyCode::Enter);
     assert!(
         a.requests
+            .queue
             .iter()
             .all(|(_, r)| !matches!(r, Req::AddLicense(_))),
         "a short number is not sent"
@@ -479,6 +481,7 @@ fn system_tab() {
     key(&mut a, KeyCode::Enter);
     assert!(
         a.requests
+            .queue
             .iter()
             .all(|(_, r)| !matches!(r, Req::UpdateSecurity(_))),
         "the current password is asked first"
@@ -486,7 +489,7 @@ fn system_tab() {
     // The error moved the focus to the password field.
     typed(&mut a, "OwnerSecret1");
     key(&mut a, KeyCode::Enter);
-    assert!(a.requests.iter().any(|(_, r)| matches!(
+    assert!(a.requests.queue.iter().any(|(_, r)| matches!(
         r,
         Req::UpdateSecurity(u) if u.mfa_enabled == Some(true)
             && u.current_password == "OwnerSecret1"
@@ -537,14 +540,19 @@ fn session_ended_returns_to_sign_in_then_back() {
 fn stale_replies_are_dropped() {
     let mut a = main_app(Lang::En);
     key(&mut a, KeyCode::PageDown);
-    let (old, _) = a.requests.pop().expect("page 2 request");
+    let (old, _) = a.requests.queue.pop().expect("page 2 request");
     key(&mut a, KeyCode::Char('g'));
     // The page-2 answer arrives after the user went back to page 1: ignored.
     a.update(Action::Reply {
         id: old,
         reply: Box::new(Reply::Page(Ok(page(2)))),
     });
-    assert_eq!(a.page.as_ref().map(|p| p.page), Some(1));
+    let accounts = &a.views.accounts.list;
+    assert_eq!(accounts.page_no, 1);
+    assert_eq!(
+        accounts.items.first().map(|r| r.id),
+        Some(page(1).items[0].id)
+    );
 }
 
 #[test]
@@ -557,15 +565,20 @@ fn live_events_refresh_and_end_the_session() {
         account_id: Some(3),
         at: "2026-11-22T10:00:00Z".into(),
     })));
-    assert!(a.requests.is_empty(), "debounced");
+    assert!(a.requests.queue.is_empty(), "debounced");
     std::thread::sleep(std::time::Duration::from_millis(350));
     a.update(Action::Tick);
-    assert!(a.requests.iter().any(|(_, r)| matches!(r, Req::Page(_))));
+    assert!(a
+        .requests
+        .queue
+        .iter()
+        .any(|(_, r)| matches!(r, Req::Page(_))));
     a.update(Action::Event(StreamItem::SessionEnded(
         "You signed in again somewhere else, which ended this session: sign in again".into(),
     )));
     assert_eq!(a.screen, crate::app::Screen::Login);
     assert!(a
+        .views
         .login
         .notice
         .as_ref()
@@ -575,8 +588,8 @@ fn live_events_refresh_and_end_the_session() {
 #[test]
 fn mfa_code_is_asked_after_the_password() {
     let mut a = app(Lang::En);
-    a.login.form.set_value("email", "owner@demo.vcms");
-    a.login.form.focus = 2;
+    a.views.login.form.set_value("email", "owner@demo.vcms");
+    a.views.login.form.focus = 2;
     typed(&mut a, "Demo2026vcms");
     key(&mut a, KeyCode::Enter);
     let mut e = api_error(
@@ -593,10 +606,10 @@ fn mfa_code_is_asked_after_the_password() {
         |r| matches!(r, Req::Login(_)),
         Reply::Login(Box::new(Err(e))),
     );
-    assert_eq!(a.login.mode, crate::app::LoginMode::Mfa);
+    assert_eq!(a.views.login.mode, crate::app::LoginMode::Mfa);
     typed(&mut a, "123456");
     key(&mut a, KeyCode::Enter);
-    assert!(a.requests.iter().any(
+    assert!(a.requests.queue.iter().any(
         |(_, r)| matches!(r, Req::VerifyMfa(m) if m.code == "123456" && m.mfa_token == "mfa-token")
     ));
 }
@@ -664,7 +677,7 @@ fn colleagues_audit_and_api_keys() {
     key(&mut a, KeyCode::Char('2'));
     key(&mut a, KeyCode::Char('l'));
     key(&mut a, KeyCode::Char('l'));
-    assert_eq!(a.sys, crate::app::SysView::Colleagues);
+    assert_eq!(a.sys(), "colleagues");
     answer(
         &mut a,
         |r| matches!(r, Req::Colleagues),
@@ -712,9 +725,9 @@ fn colleagues_audit_and_api_keys() {
     assert!(matches!(
         a.overlay,
         Some(crate::app::Overlay::Confirm {
-            op: crate::app::Op::RemoveColleague(3),
+            op: crate::app::Op::Send(ref req),
             ..
-        })
+        }) if matches!(**req, Req::RemoveColleague(3))
     ));
     key(&mut a, KeyCode::Char('n'));
     key(&mut a, KeyCode::Char('n'));
@@ -724,7 +737,7 @@ fn colleagues_audit_and_api_keys() {
     key(&mut a, KeyCode::Tab);
     typed(&mut a, "ivy@demo.vcms");
     key(&mut a, KeyCode::Enter);
-    assert!(a.requests.iter().any(|(_, r)| matches!(
+    assert!(a.requests.queue.iter().any(|(_, r)| matches!(
         r,
         Req::Invite(i) if i.email == "ivy@demo.vcms" && i.role == Role::Helpdesk
     )));
@@ -734,7 +747,7 @@ fn colleagues_audit_and_api_keys() {
     for _ in 0..3 {
         key(&mut a, KeyCode::Char('l'));
     }
-    assert_eq!(a.sys, crate::app::SysView::Audit);
+    assert_eq!(a.sys(), "audit");
     answer(
         &mut a,
         |r| matches!(r, Req::Audit(_)),
@@ -775,18 +788,21 @@ fn colleagues_audit_and_api_keys() {
     shots("audit_log", &mut a);
     key(&mut a, KeyCode::Enter);
     a.update(Action::Tick);
-    assert!(a.requests.iter().any(|(_, r)| matches!(
+    assert!(a.requests.queue.iter().any(|(_, r)| matches!(
         r,
         Req::Audit(q) if q.search.as_deref() == Some("signin")
     )));
-    assert_eq!(a.search, "", "the accounts search is untouched");
+    assert_eq!(
+        a.views.accounts.search, "",
+        "the accounts search is untouched"
+    );
 
     let mut a = main_app(Lang::En);
     key(&mut a, KeyCode::Char('2'));
     for _ in 0..4 {
         key(&mut a, KeyCode::Char('l'));
     }
-    assert_eq!(a.sys, crate::app::SysView::ApiKeys);
+    assert_eq!(a.sys(), "apikeys");
     answer(
         &mut a,
         |r| matches!(r, Req::ApiKeys),
@@ -820,9 +836,9 @@ fn colleagues_audit_and_api_keys() {
     assert!(matches!(
         a.overlay,
         Some(crate::app::Overlay::Confirm {
-            op: crate::app::Op::RevokeKey(1),
+            op: crate::app::Op::Send(ref req),
             ..
-        })
+        }) if matches!(**req, Req::RevokeKey(1))
     ));
     key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Char('n'));
@@ -848,36 +864,42 @@ fn colleagues_audit_and_api_keys() {
 
 #[test]
 fn system_sections_by_role() {
-    use crate::app::SysView::*;
     let mut a = app(Lang::En);
     a.signed_in(profile_as(Role::Helpdesk, false));
-    assert_eq!(a.sys_views(), vec![License, Profile, Server]);
+    assert_eq!(a.sys_views(), vec!["license", "profile", "server"]);
     // An admin: what the profile's permissions say, without probing the server.
     let mut a = app(Lang::En);
     a.signed_in(profile_as(Role::Admin, false));
     key(&mut a, KeyCode::Char('2'));
     assert!(
-        !a.requests.iter().any(|(_, r)| matches!(r, Req::Colleagues)),
+        !a.requests
+            .queue
+            .iter()
+            .any(|(_, r)| matches!(r, Req::Colleagues)),
         "no probe for the colleagues list"
     );
-    assert_eq!(a.sys_views(), vec![License, Profile, Audit, Server]);
+    assert_eq!(a.sys_views(), vec!["license", "profile", "audit", "server"]);
     let mut a = app(Lang::En);
     a.signed_in(profile_as(Role::Admin, true));
     assert_eq!(
         a.sys_views(),
-        vec![License, Profile, Colleagues, Audit, Server]
+        vec!["license", "profile", "colleagues", "audit", "server"]
     );
     key(&mut a, KeyCode::Char(':'));
     typed(&mut a, "apikeys");
     key(&mut a, KeyCode::Enter);
-    assert_ne!(a.sys, ApiKeys, "an admin has no API keys section");
+    assert_ne!(a.sys(), "apikeys", "an admin has no API keys section");
     let mut a = main_app(Lang::En);
     assert_eq!(a.sys_views().len(), 6, "the owner sees every section");
     key(&mut a, KeyCode::Char(':'));
     typed(&mut a, "audit");
     key(&mut a, KeyCode::Enter);
-    assert_eq!(a.sys, Audit);
-    assert!(a.requests.iter().any(|(_, r)| matches!(r, Req::Audit(_))));
+    assert_eq!(a.sys(), "audit");
+    assert!(a
+        .requests
+        .queue
+        .iter()
+        .any(|(_, r)| matches!(r, Req::Audit(_))));
 }
 
 /// With no `page_size` in the config, the table shows as many rows as the terminal has room
@@ -886,14 +908,14 @@ fn system_sections_by_role() {
 #[test]
 fn page_size_follows_the_terminal() {
     let mut a = main_app(Lang::En);
-    assert!(a.page_auto);
+    assert!(a.views.accounts.page_auto);
     for _ in 0..3 {
         key(&mut a, KeyCode::Char('j'));
     }
     a.update(Action::Resize(120, 40));
-    let fit = crate::screens::accounts::rows_that_fit(40);
+    let fit = crate::views::accounts::rows_that_fit(40);
     assert_eq!(fit, 32);
-    let requested = a.requests.iter().rev().find_map(|(_, r)| match r {
+    let requested = a.requests.queue.iter().rev().find_map(|(_, r)| match r {
         Req::Page(q) => Some((q.page, q.page_size)),
         _ => None,
     });
@@ -921,7 +943,7 @@ fn page_size_follows_the_terminal() {
         })),
     );
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+    term.draw(|f| crate::ui::draw(f, &a)).expect("draw");
     let screen = text(term.backend().buffer());
     for i in [0, fit - 1] {
         assert!(
@@ -931,12 +953,13 @@ fn page_size_follows_the_terminal() {
     }
     // The selected account stays selected (4th row) on a smaller terminal.
     a.update(Action::Resize(80, 10));
-    assert_eq!((a.page_size, a.page_no, a.cursor), (2, 2, 1));
+    let l = &a.views.accounts.list;
+    assert_eq!((l.page_size, l.page_no, l.cursor), (2, 2, 1));
     // `s` fixes the size; resizing no longer changes it.
     key(&mut a, KeyCode::Char('s'));
-    let fixed = a.page_size;
+    let fixed = a.views.accounts.list.page_size;
     a.update(Action::Resize(120, 60));
-    assert_eq!(a.page_size, fixed);
+    assert_eq!(a.views.accounts.list.page_size, fixed);
     // A configured size is kept.
     let mut b = App::new(
         Config {
@@ -949,7 +972,7 @@ fn page_size_follows_the_terminal() {
     )
     .expect("app");
     b.update(Action::Resize(120, 60));
-    assert_eq!(b.page_size, 10);
+    assert_eq!(b.views.accounts.list.page_size, 10);
 }
 
 /// On a terminal at least 140 columns wide the selected account's details show beside the
@@ -959,7 +982,10 @@ fn details_pane_beside_the_table_when_wide() {
     let mut a = main_app(Lang::En);
     a.update(Action::Resize(100, 24));
     assert!(
-        !a.requests.iter().any(|(_, r)| matches!(r, Req::Details(_))),
+        !a.requests
+            .queue
+            .iter()
+            .any(|(_, r)| matches!(r, Req::Details(_))),
         "no pane on a narrow terminal"
     );
     a.update(Action::Resize(160, 24));
@@ -973,7 +999,7 @@ fn details_pane_beside_the_table_when_wide() {
         })),
     );
     let mut term = Terminal::new(TestBackend::new(160, 24)).expect("terminal");
-    term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+    term.draw(|f| crate::ui::draw(f, &a)).expect("draw");
     let screen = text(term.backend().buffer());
     let d = details();
     assert!(screen.contains(&rows()[1].name), "table:\n{screen}");
@@ -984,10 +1010,11 @@ fn details_pane_beside_the_table_when_wide() {
     let second = rows()[1].id;
     assert!(a
         .requests
+        .queue
         .iter()
         .any(|(_, r)| matches!(r, Req::Details(id) if *id == second)));
     let mut term = Terminal::new(TestBackend::new(160, 24)).expect("terminal");
-    term.draw(|f| crate::ui::draw(f, &mut a)).expect("draw");
+    term.draw(|f| crate::ui::draw(f, &a)).expect("draw");
     let screen = text(term.backend().buffer());
     assert!(
         !screen.contains(&d.password),

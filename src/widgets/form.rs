@@ -169,11 +169,11 @@ impl Form {
             + 2
     }
 
-    pub fn render(&mut self, frame: &mut Frame, area: Rect, theme: &Theme, lang: Lang) {
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, lang: Lang) {
         let lw = self.label_width(lang) as u16;
         let mut y = area.y;
         let bottom = area.y + area.height;
-        for (i, f) in self.fields.iter_mut().enumerate() {
+        for (i, f) in self.fields.iter().enumerate() {
             if y >= bottom {
                 break;
             }
@@ -189,18 +189,20 @@ impl Form {
             let ix = area.x + lw + 2;
             if ix < area.x + area.width {
                 let irect = Rect::new(ix, y, area.x + area.width - ix, 1);
+                // The styles follow the focus: set on a copy, so drawing changes nothing.
+                let mut input = f.input.clone();
                 if focused {
-                    f.input.set_cursor_style(theme.selected);
-                    f.input.set_style(theme.base);
+                    input.set_cursor_style(theme.selected);
+                    input.set_style(theme.base);
                 } else {
-                    f.input.set_cursor_style(Style::default());
-                    f.input.set_style(theme.muted);
+                    input.set_cursor_style(Style::default());
+                    input.set_style(theme.muted);
                 }
                 frame.render_widget(
                     Paragraph::new("_".repeat(irect.width as usize)).style(theme.muted),
                     irect,
                 );
-                frame.render_widget(&f.input, irect);
+                frame.render_widget(&input, irect);
             }
             y += 1;
             if let Some(e) = &f.error {
