@@ -573,8 +573,10 @@ impl Registrar {
     /// Whether `req` comes from a device that holds a live binding of `account_id`: a
     /// REGISTER with that binding's Call-ID, from its source address and port, over its
     /// transport (over TCP or TLS the source is the connection's peer, so the same
-    /// connection); a proxied request (INVITE) only over the binding's own TCP or TLS
-    /// connection, since over UDP its source alone could be forged.
+    /// connection); a proxied request (INVITE) from the binding's source and transport.
+    /// Over UDP that source could be forged by someone who knows the device's address and
+    /// port; what that gains is bounded: the exempt guesses share the second daily
+    /// allowance (see [`Self::refusal`]), and the answers go to the device, not the forger.
     async fn refreshes(
         &self,
         account_id: i64,
@@ -596,7 +598,7 @@ impl Registrar {
                 && b.source == addr
                 && match kind {
                     Auth::Www => call_id.as_deref() == Some(b.call_id.as_str()),
-                    Auth::Proxy => src.connection.is_some(),
+                    Auth::Proxy => true,
                 }
         })
     }

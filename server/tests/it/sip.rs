@@ -907,6 +907,14 @@ async fn guessing_from_many_addresses_is_bounded_per_account(db: Db) {
     let (_, fin) = desk.call("9999", "").await.unwrap();
     let fin = fin.unwrap();
     assert_eq!(fin.code, 404, "{}", fin.reason);
+    // So does the UDP device, from the address and port it registered from.
+    let (_, fin) = device.call("9999", "").await.unwrap();
+    let fin = fin.unwrap();
+    assert_eq!(
+        fin.code, 404,
+        "the refreshing UDP device's call: {}",
+        fin.reason
+    );
     let d = wait_details(&c, a.id, |d| d.bindings.len() == 2).await;
     assert_eq!(d.status_text, "Registered successfully");
     // Its wrong answers count as well: one is challenged again, the next right one passes.
