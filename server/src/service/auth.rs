@@ -212,17 +212,7 @@ pub(crate) async fn send_activation(
     lang: &str,
 ) -> AppResult<()> {
     let now = app.now();
-    admin::revoke_tokens(c, admin_id, "activation", now).await?;
-    let token = crypto::new_token();
-    admin::insert_token(
-        c,
-        "activation",
-        &crypto::token_hash(&token),
-        admin_id,
-        now + ACTIVATION_VALID,
-        now,
-    )
-    .await?;
+    let token = issue_link(c, "activation", admin_id, ACTIVATION_VALID, now).await?;
     let link = link(app, "activate", &token);
     app.mailer
         .enqueue(
@@ -302,9 +292,81 @@ fn requested_email(raw: &str) -> AppResult<String> {
     Ok(key)
 }
 
-fn token_error(kind: &str, code: ErrorCode, what: &str) -> AppError {
-    let _ = kind;
+fn token_error(code: ErrorCode, what: &str) -> AppError {
     AppError::bad_request(code, what.to_string()).with_field("token")
+}
+
+/// What a one-time link of one kind (activation, reset, invitation) says when it cannot
+/// be used.
+pub(crate) struct LinkWords {
+    /// Used, or replaced by a newer link.
+    pub used: &'static str,
+    pub expired: &'static str,
+    /// Spent by a parallel request a moment ago.
+    pub raced: &'static str,
+}
+
+/// Spend the one-time link `t` inside the caller's transaction: refused (field `token`)
+/// when it was used or replaced, has expired, or a parallel request spent it first.
+pub(crate) async fn spend_link(
+    c: &mut Conn,
+    t: &admin::TokenRow,
+    now: Millis,
+    words: &LinkWords,
+) -> AppResult<()> {
+    let refuse = |code, what: &str| Err(token_error(code, what));
+    if t.used_at.is_some() {
+        return refuse(ErrorCode::TokenUsed, words.used);
+    }
+    if t.expires_at < now {
+        return refuse(ErrorCode::TokenExpired, words.expired);
+    }
+    if !admin::use_token(c, t.id, now).await? {
+        return refuse(ErrorCode::TokenUsed, words.raced);
+    }
+    Ok(())
+}
+
+/// An administrator by id (404 when gone).
+pub(crate) async fn admin_of(c: &mut Conn, id: i64) -> AppResult<admin::AdminRow> {
+    admin::admin_by_id(c, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such administrator"))
+}
+
+/// An administrator by id and their enterprise (404 when either is gone).
+pub(crate) async fn admin_with_enterprise(
+    c: &mut Conn,
+    id: i64,
+) -> AppResult<(admin::AdminRow, admin::EnterpriseRow)> {
+    let a = admin_of(c, id).await?;
+    let e = admin::enterprise_by_id(c, a.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    Ok((a, e))
+}
+
+/// A new one-time link of `kind` for an administrator, valid for `valid`: the links of that
+/// kind sent before stop working. Answers the token (only its hash is stored).
+pub(crate) async fn issue_link(
+    c: &mut Conn,
+    kind: &str,
+    admin_id: i64,
+    valid: Millis,
+    now: Millis,
+) -> AppResult<String> {
+    admin::revoke_tokens(c, admin_id, kind, now).await?;
+    let token = crypto::new_token();
+    admin::insert_token(
+        c,
+        kind,
+        &crypto::token_hash(&token),
+        admin_id,
+        now + valid,
+        now,
+    )
+    .await?;
+    Ok(token)
 }
 
 pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
@@ -315,45 +377,28 @@ pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
         .filter(|t| crypto::ct_eq(&t.token_hash, &crypto::token_hash(token)))
         .ok_or_else(|| {
             token_error(
-                "activation",
                 ErrorCode::TokenInvalid,
                 "This activation token is not valid: check that it was pasted whole",
             )
         })?;
-    let a = admin::admin_by_id(&mut tx, t.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    let (_, e) = admin_with_enterprise(&mut tx, t.admin_id).await?;
     if e.status == "active" {
         return Err(token_error(
-            "activation",
             ErrorCode::AlreadyActive,
             "This enterprise is already activated: sign in",
         ));
     }
-    if t.used_at.is_some() {
-        return Err(token_error(
-            "activation",
-            ErrorCode::TokenUsed,
-            "This activation token was replaced by a newer one: use the latest activation email",
-        ));
-    }
-    if t.expires_at < now {
-        return Err(token_error(
-            "activation",
-            ErrorCode::TokenExpired,
-            "This activation link has expired (valid 12 hours): ask for a new activation email",
-        ));
-    }
-    if !admin::use_token(&mut tx, t.id, now).await? {
-        return Err(token_error(
-            "activation",
-            ErrorCode::TokenUsed,
-            "This activation token was already used",
-        ));
-    }
+    spend_link(
+        &mut tx,
+        &t,
+        now,
+        &LinkWords {
+            used: "This activation token was replaced by a newer one: use the latest activation email",
+            expired: "This activation link has expired (valid 12 hours): ask for a new activation email",
+            raced: "This activation token was already used",
+        },
+    )
+    .await?;
     admin::activate_enterprise(&mut tx, e.id, now + TRIAL, now).await?;
     tx.commit().await?;
     Ok(api::Message {
@@ -667,17 +712,7 @@ pub(crate) async fn send_reset(app: &App, c: &mut Conn, a: &admin::AdminRow) -> 
     if recipients.is_empty() {
         return Ok(());
     }
-    admin::revoke_tokens(c, a.id, "reset", now).await?;
-    let token = crypto::new_token();
-    admin::insert_token(
-        c,
-        "reset",
-        &crypto::token_hash(&token),
-        a.id,
-        now + RESET_VALID,
-        now,
-    )
-    .await?;
+    let token = issue_link(c, "reset", a.id, RESET_VALID, now).await?;
     let link = link(app, "reset-password", &token);
     for to in &recipients {
         app.mailer
@@ -724,35 +759,22 @@ pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppRe
         .await?
         .ok_or_else(|| {
             token_error(
-                "reset",
                 ErrorCode::TokenInvalid,
                 "This reset token is not valid: check that it was pasted whole",
             )
         })?;
-    if t.used_at.is_some() {
-        return Err(token_error(
-            "reset",
-            ErrorCode::TokenUsed,
-            "This reset token was already used or replaced: ask for a new one",
-        ));
-    }
-    if t.expires_at < now {
-        return Err(token_error(
-            "reset",
-            ErrorCode::TokenExpired,
-            "This reset link has expired (valid 10 minutes): ask for a new one",
-        ));
-    }
-    if !admin::use_token(&mut tx, t.id, now).await? {
-        return Err(token_error(
-            "reset",
-            ErrorCode::TokenUsed,
-            "This reset token was already used",
-        ));
-    }
-    let a = admin::admin_by_id(&mut tx, t.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    spend_link(
+        &mut tx,
+        &t,
+        now,
+        &LinkWords {
+            used: "This reset token was already used or replaced: ask for a new one",
+            expired: "This reset link has expired (valid 10 minutes): ask for a new one",
+            raced: "This reset token was already used",
+        },
+    )
+    .await?;
+    let a = admin_of(&mut tx, t.admin_id).await?;
     admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
     admin::end_admin_sessions(&mut tx, a.id, None, "password_reset", now).await?;
     admin::clear_attempts(&mut tx, &a.email_key).await?;
@@ -827,9 +849,7 @@ pub async fn change_password(
 ) -> AppResult<api::Message> {
     actor.require_person()?;
     let mut c = app.store.conn().await?;
-    let a = admin::admin_by_id(&mut c, actor.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let a = admin_of(&mut c, actor.admin_id).await?;
     drop(c);
     check_old_password(app, actor, &a, &req.old_password).await?;
     let p = new_password(&req.new_password, &req.confirm_password)?;
@@ -859,12 +879,7 @@ pub async fn get_profile(app: &App, actor: &Actor) -> AppResult<api::Profile> {
         return crate::service::api_keys::key_profile(app, actor, key_id).await;
     }
     let mut c = app.store.conn().await?;
-    let a = admin::admin_by_id(&mut c, actor.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut c, a.enterprise_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    let (a, e) = admin_with_enterprise(&mut c, actor.admin_id).await?;
     profile(&a, &e)
 }
 
@@ -901,12 +916,7 @@ pub async fn update_profile(
         ));
     }
     let mut tx = app.store.begin().await?;
-    let a = admin::admin_by_id(&mut tx, actor.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut tx, a.enterprise_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    let (a, e) = admin_with_enterprise(&mut tx, actor.admin_id).await?;
     admin::update_admin_profile(
         &mut tx,
         a.id,

@@ -233,25 +233,22 @@ pub async fn verify_mfa(
     let mut c = app.store.conn().await?;
     let ch = challenge(&mut c, &req.mfa_token).await?;
     if ch.used_at.is_some() {
-        return Err(AppError::unauthorized(
+        return Err(code_refused(
             ErrorCode::MfaUsed,
             "This code was already used: sign in again",
-        )
-        .with_field("code"));
+        ));
     }
     if ch.tries >= MFA_TRIES {
-        return Err(AppError::unauthorized(
+        return Err(code_refused(
             ErrorCode::MfaLocked,
             "Too many wrong codes: sign in again for a new code",
-        )
-        .with_field("code"));
+        ));
     }
     if ch.expires_at < now {
-        return Err(AppError::unauthorized(
+        return Err(code_refused(
             ErrorCode::MfaExpired,
             "The code has expired (valid 5 minutes): send a new one or sign in again",
-        )
-        .with_field("code"));
+        ));
     }
     let a = admin::admin_by_id(&mut c, ch.admin_id)
         .await?
@@ -302,11 +299,10 @@ pub async fn verify_mfa(
     }
     throttle::mfa_clear(&mut c, a.id, MFA_ROUND).await?;
     if !team::mfa_use(&mut c, ch.id, now).await? {
-        return Err(AppError::unauthorized(
+        return Err(code_refused(
             ErrorCode::MfaUsed,
             "This code was already used: sign in again",
-        )
-        .with_field("code"));
+        ));
     }
     let e = admin::enterprise_by_id(&mut c, a.enterprise_id)
         .await?
@@ -355,4 +351,9 @@ pub async fn resend_mfa(app: &App, req: &api::MfaResend) -> AppResult<api::Messa
             mask(&a.email)
         ),
     })
+}
+
+/// A refusal of the sign-in code, naming the `code` field.
+fn code_refused(code: ErrorCode, what: &str) -> AppError {
+    AppError::unauthorized(code, what.to_string()).with_field("code")
 }

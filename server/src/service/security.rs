@@ -6,19 +6,14 @@ use crate::api;
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::audit::record;
-use crate::service::{Actor, App, Perm};
+use crate::service::{auth, Actor, App, Perm};
 use crate::store::{admin, team};
 use crate::validate::Email;
 
 pub async fn security(app: &App, actor: &Actor) -> AppResult<api::Security> {
     actor.require_person()?;
     let mut c = app.store.conn().await?;
-    let a = admin::admin_by_id(&mut c, actor.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
-    let e = admin::enterprise_by_id(&mut c, a.enterprise_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such enterprise"))?;
+    let (a, e) = auth::admin_with_enterprise(&mut c, actor.admin_id).await?;
     Ok(api::Security {
         email: a.email,
         backup_email: a.backup_email,
@@ -44,9 +39,7 @@ pub async fn update_security(
         Some(b) => Some(Some(Email::parse("backup_email", b)?)),
     };
     let mut c = app.store.conn().await?;
-    let a = admin::admin_by_id(&mut c, actor.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    let a = auth::admin_of(&mut c, actor.admin_id).await?;
     drop(c);
     if !crypto::verify_password(req.current_password.clone(), a.password_hash.clone()).await {
         return Err(AppError::invalid(

@@ -9,7 +9,7 @@ use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
 use crate::service::audit::{audit_as, record};
-use crate::service::{Actor, App, Perm, Role};
+use crate::service::{auth, Actor, App, Perm, Role};
 use crate::store::{admin, team, Conn};
 use crate::validate::{self, Email, Password};
 
@@ -76,17 +76,7 @@ async fn send_invitation(
     a: &admin::AdminRow,
 ) -> AppResult<()> {
     let now = app.now();
-    admin::revoke_tokens(c, a.id, "invite", now).await?;
-    let token = crypto::new_token();
-    admin::insert_token(
-        c,
-        "invite",
-        &crypto::token_hash(&token),
-        a.id,
-        now + INVITATION_VALID,
-        now,
-    )
-    .await?;
+    let token = auth::issue_link(c, "invite", a.id, INVITATION_VALID, now).await?;
     let e = admin::enterprise_by_id(c, a.enterprise_id)
         .await?
         .ok_or_else(|| AppError::internal("no enterprise"))?;
@@ -242,30 +232,18 @@ pub async fn accept(app: &App, req: &api::AcceptInvitation) -> AppResult<api::Me
             )
             .with_field("token")
         })?;
-    if t.used_at.is_some() {
-        return Err(AppError::bad_request(
-            ErrorCode::TokenUsed,
-            "This invitation was already used or replaced by a newer one",
-        )
-        .with_field("token"));
-    }
-    if t.expires_at < now {
-        return Err(AppError::bad_request(
-            ErrorCode::TokenExpired,
-            "This invitation has expired (valid 48 hours): ask for a new one",
-        )
-        .with_field("token"));
-    }
-    if !admin::use_token(&mut tx, t.id, now).await? {
-        return Err(AppError::bad_request(
-            ErrorCode::TokenUsed,
-            "This invitation was already used",
-        )
-        .with_field("token"));
-    }
-    let a = admin::admin_by_id(&mut tx, t.admin_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("No such administrator"))?;
+    auth::spend_link(
+        &mut tx,
+        &t,
+        now,
+        &auth::LinkWords {
+            used: "This invitation was already used or replaced by a newer one",
+            expired: "This invitation has expired (valid 48 hours): ask for a new one",
+            raced: "This invitation was already used",
+        },
+    )
+    .await?;
+    let a = auth::admin_of(&mut tx, t.admin_id).await?;
     admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
     if a.status == "invited" {
         team::set_status(&mut tx, a.id, "active").await?;
