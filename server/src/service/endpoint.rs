@@ -474,3 +474,6 @@ pub async fn unprovision(app: &App, actor: &Actor, account_id: i64, serial: &str
     tx.commit().await?;
     Ok(())
 }
+
+/// The rules a SIP registration follows (binding limit, licence, lockout).
+pub mod registration;

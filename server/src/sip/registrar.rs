@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{Millis, MINUTE};
 use crate::config::SipConfig;
+use crate::service::endpoint::registration::{self as rules, Refusal};
 use crate::service::{App, AppState};
 use crate::sip::digest::{self, Algorithm, NonceState, Nonces};
 use crate::store::sip::{self as st, BindingRecord, SipAccount};
@@ -494,7 +495,7 @@ impl Registrar {
     fn take_try(&self, user: &str, now: Millis, exempt: bool) -> Result<(), Reply> {
         use std::sync::atomic::Ordering;
         let window = now - now.rem_euclid(GUESS_WINDOW);
-        let limit = i64::from(self.cfg.max_auth_failures_per_day) * if exempt { 2 } else { 1 };
+        let per_day = i64::from(self.cfg.max_auth_failures_per_day);
         let mut g = lock(&self.guesses);
         if g.len() > self.guess_sweep_at.load(Ordering::Relaxed) {
             g.retain(|_, e| e.window == window || e.pending > 0);
@@ -508,9 +509,7 @@ impl Registrar {
                 ..Guesses::default()
             };
         }
-        if e.counted + e.pending >= limit {
-            return Err(account_locked());
-        }
+        rules::may_try(e.counted + e.pending, per_day, exempt)?;
         e.pending += 1;
         Ok(())
     }
@@ -557,17 +556,9 @@ impl Registrar {
     /// `exempt` says it refreshes a live binding (see [`Self::refusal`]).
     fn locked(&self, user: &str, ip: Option<IpAddr>, now: Millis, exempt: bool) -> Option<Reply> {
         let day = self.guesses_today(user, now);
-        let limit = i64::from(self.cfg.max_auth_failures_per_day);
-        if exempt {
-            return (day >= 2 * limit).then(account_locked);
-        }
-        if self.shut_out(user, ip, now) {
-            return Some(Reply::because(
-                403,
-                "Forbidden: too many failed sign-ins, try again in 10 minutes",
-            ));
-        }
-        (day >= limit).then(account_locked)
+        let per_day = i64::from(self.cfg.max_auth_failures_per_day);
+        let shut_out = !exempt && self.shut_out(user, ip, now);
+        rules::locked(day, per_day, shut_out, exempt).map(Reply::from)
     }
 
     /// Whether `req` comes from a device that holds a live binding of `account_id`: a
@@ -788,20 +779,13 @@ impl Registrar {
                 // Counted on every path, the exempt one included.
                 let here = self.fail(user, ip, now);
                 let day = self.count_guess(user, now).await;
-                let limit = i64::from(self.cfg.max_auth_failures_per_day);
-                if exempt {
-                    if day > 2 * limit {
-                        return Err(account_locked());
-                    }
-                } else if here {
-                    return Err(Reply::because(
-                        403,
-                        "Forbidden: too many failed sign-ins, try again in 10 minutes",
-                    ));
-                } else if day > limit {
-                    return Err(account_locked());
-                }
-                return Err(self.challenge_as(false, kind));
+                let per_day = i64::from(self.cfg.max_auth_failures_per_day);
+                return Err(
+                    match rules::after_wrong_answer(day, per_day, here, exempt) {
+                        Some(r) => r.into(),
+                        None => self.challenge_as(false, kind),
+                    },
+                );
             }
         };
         if nonce_state == NonceState::Stale {
@@ -832,86 +816,67 @@ impl Registrar {
         }
     }
 
+    /// A REGISTER to the end: parsed, authenticated, the account allowed to bind (the
+    /// service's rules), the new bindings planned, committed and listed in the 200.
     async fn register(&self, req: &rsip::Request, src: &Source) -> Result<Reply, Reply> {
         if let Some(r) = self.foreign_aor(req) {
             return Err(r);
         }
-        let to = req.to_header().and_then(|t| t.typed()).map_err(|_| {
-            Reply::because(400, "Bad Request: the To header is missing or malformed")
-        })?;
-        let user = to
-            .uri
-            .user()
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| {
-                Reply::because(404, "Not Found: the To header must name a cloud number")
-            })?
-            .to_string();
-        if user.len() != 9 || !user.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Reply::because(
-                404,
-                "Not Found: the To header must name a 9-digit cloud number",
-            ));
-        }
         // Parse everything before authenticating, so that a bad request costs nothing.
-        let call_id = req
-            .call_id_header()
-            .map(|c| c.value().to_string())
-            .map_err(|_| Reply::because(400, "Bad Request: Call-ID is missing"))?;
-        let cseq = req
-            .cseq_header()
-            .and_then(|c| c.seq())
-            .map_err(|_| Reply::because(400, "Bad Request: CSeq is missing or malformed"))?;
-        let expires_header = match req.expires_header() {
-            Some(e) => Some(e.value().trim().parse::<u32>().map_err(|_| {
-                Reply::because(400, "Bad Request: Expires must be a number of seconds")
-            })?),
-            None => None,
-        };
-        let mut contacts = Vec::new();
-        let mut star = false;
-        for h in req.headers.iter() {
-            if let Header::Contact(c) = h {
-                if c.value().trim() == "*" {
-                    star = true;
-                    continue;
-                }
-                let list = rsip::typed::Contact::parse_header_list(c.value()).map_err(|_| {
-                    Reply::because(400, "Bad Request: a Contact header is malformed")
-                })?;
-                contacts.extend(list);
-            }
-        }
-        if contacts.len() > 16 {
-            return Err(Reply::because(
-                400,
-                "Bad Request: too many contacts in one REGISTER",
-            ));
-        }
-        if star && (!contacts.is_empty() || expires_header != Some(0)) {
-            return Err(Reply::because(
-                400,
-                "Bad Request: Contact * needs Expires: 0 and no other contact",
-            ));
-        }
-        let ua = req
-            .user_agent_header()
-            .map(|u| u.value().to_string())
-            .unwrap_or_default();
-
-        let account = self.authenticate(req, &user, src, Auth::Www).await?;
-        if account.in_force == 0 {
-            return Err(Reply::because(
-                403,
-                "Unavailable terminals for invalid license",
-            ));
-        }
+        let r = RegisterRequest::parse(req)?;
+        let account = self.authenticate(req, &r.user, src, Auth::Www).await?;
+        rules::licence_in_force(account.in_force != 0)?;
 
         let now = self.app.now();
         let state = self.state(account.id);
         let mut s = state.lock().await;
+        self.load_bindings(&mut s, &account, now).await?;
+
+        let before: Vec<String> = s.bindings.iter().map(|b| b.key.clone()).collect();
+        let mut ops = Vec::new();
+        if r.star {
+            for b in s.bindings.drain(..) {
+                ops.push(Op::Delete(account.id, b.key));
+            }
+        }
+        let mut next = s.bindings.clone();
+        for c in &r.contacts {
+            self.apply_contact(&mut next, &mut ops, c, &r, &account, src, now)
+                .await?;
+        }
+        rules::within_binding_limit(s.bindings.len(), next.len(), self.cfg.max_bindings)?;
+        let after: Vec<&String> = next.iter().map(|b| &b.key).collect();
+        let changed = before.len() != after.len() || before.iter().any(|k| !after.contains(&k));
+        if changed {
+            ops.push(Op::Event(account.enterprise_id, account.id));
+            tracing::info!(
+                account = account.id,
+                bindings = after.len(),
+                transport = %src.transport,
+                source = %src.addr.map(|a| a.to_string()).unwrap_or_default(),
+                "sip: registration changed"
+            );
+        }
+        if !ops.is_empty() && !self.commit(ops).await {
+            s.epoch = None;
+            return Err(Reply::because(
+                500,
+                "Server Internal Error: bindings not saved",
+            ));
+        }
+        s.bindings = next;
+        Ok(bindings_reply(&s.bindings, now))
+    }
+
+    /// The account's bindings in memory, (re)loaded from the database on first touch or
+    /// when its endpoints were signed out since (another `sip_epoch`); expired ones dropped.
+    async fn load_bindings(
+        &self,
+        s: &mut AccountState,
+        account: &SipAccount,
+        now: Millis,
+    ) -> Result<(), Reply> {
         if s.epoch != Some(account.sip_epoch) {
-            // First touch, or the account's endpoints were signed out since: reload.
             let rows = match self.app.store.conn().await {
                 Ok(mut c) => st::bindings_of(&mut c, account.id).await,
                 Err(e) => Err(e),
@@ -926,139 +891,108 @@ impl Registrar {
         }
         s.enterprise_id = account.enterprise_id;
         s.bindings.retain(|b| b.expires_at > now);
+        Ok(())
+    }
 
-        let mut ops = Vec::new();
-        let before: Vec<String> = s.bindings.iter().map(|b| b.key.clone()).collect();
-        if star {
-            for b in s.bindings.drain(..) {
-                ops.push(Op::Delete(account.id, b.key));
-            }
-        }
-        let mut next = s.bindings.clone();
-        for c in &contacts {
-            let key = binding_key(c);
-            let secs = c
-                .expires()
-                .or(expires_header)
-                .unwrap_or(self.cfg.default_expires);
-            if secs != 0 && secs < self.cfg.min_expires {
-                return Err(
-                    Reply::new(423).with(Header::MinExpires(rsip::MinExpires::new(
-                        self.cfg.min_expires.to_string(),
-                    ))),
-                );
-            }
-            let secs = secs.min(self.cfg.max_expires);
-            let existing = next.iter().position(|b| b.key == key);
-            if let Some(i) = existing {
-                if next[i].call_id == call_id && next[i].cseq != 0 && cseq <= next[i].cseq {
-                    return Err(Reply::because(
-                        500,
-                        "Server Internal Error: request out of order",
-                    ));
-                }
-            }
-            if secs == 0 {
-                if let Some(i) = existing {
-                    next.remove(i);
-                    ops.push(Op::Delete(account.id, key));
-                }
-                continue;
-            }
-            let contact_uri = c.uri.to_string();
-            let nat = match (src.addr, SocketAddr::try_from(c.uri.host_with_port.clone())) {
-                (Some(a), Ok(ca)) => a != ca,
-                (Some(_), Err(_)) => {
-                    // A host name or no port: compare what we can.
-                    let host = c.uri.host_with_port.host.to_string();
-                    src.addr.is_some_and(|a| a.ip().to_string() != host)
-                }
-                _ => false,
-            };
-            let (model, version) = match existing {
-                Some(i) => (next[i].device_model.clone(), next[i].device_version.clone()),
-                None => {
-                    let from_session = match self.app.store.conn().await {
-                        Ok(mut conn) => st::session_device(&mut conn, account.id, &key)
-                            .await
-                            .ok()
-                            .flatten(),
-                        Err(_) => None,
-                    };
-                    match from_session {
-                        Some(d) => (d.device_model, d.device_version),
-                        None => model_and_version(&ua),
-                    }
-                }
-            };
-            let b = Binding {
-                key: key.clone(),
-                contact: contact_uri,
-                call_id: call_id.clone(),
-                cseq,
-                registered_at: existing.map(|i| next[i].registered_at).unwrap_or(now),
-                expires_at: now + i64::from(secs) * 1000,
-                transport: src.transport.clone(),
-                source: src.addr.map(|a| a.to_string()).unwrap_or_default(),
-                nat,
-                device_model: model,
-                device_version: version,
-                connection: src.connection.clone(),
-            };
-            ops.push(Op::Upsert(b.record(account.id)));
-            match existing {
-                Some(i) => next[i] = b,
-                None => next.push(b),
-            }
-        }
-        if next.len() > self.cfg.max_bindings && next.len() > s.bindings.len() {
-            return Err(Reply::because(
-                403,
-                &format!(
-                    "Forbidden: this account already has {} endpoints registered (at most {})",
-                    s.bindings.len(),
-                    self.cfg.max_bindings
-                ),
-            ));
-        }
-        let after: Vec<&String> = next.iter().map(|b| &b.key).collect();
-        let changed = before.len() != after.len() || before.iter().any(|k| !after.contains(&k));
-        if changed {
-            ops.push(Op::Event(account.enterprise_id, account.id));
-            tracing::info!(
-                account = account.id,
-                bindings = after.len(),
-                transport = %src.transport,
-                source = %src.addr.map(|a| a.to_string()).unwrap_or_default(),
-                "sip: registration changed"
+    /// One Contact of a REGISTER applied to the planned bindings `next`: removed (expires
+    /// 0), refreshed or added, with the database operation it needs pushed to `ops`.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_contact(
+        &self,
+        next: &mut Vec<Binding>,
+        ops: &mut Vec<Op>,
+        c: &rsip::typed::Contact,
+        r: &RegisterRequest,
+        account: &SipAccount,
+        src: &Source,
+        now: Millis,
+    ) -> Result<(), Reply> {
+        let key = binding_key(c);
+        let secs = c
+            .expires()
+            .or(r.expires)
+            .unwrap_or(self.cfg.default_expires);
+        if secs != 0 && secs < self.cfg.min_expires {
+            return Err(
+                Reply::new(423).with(Header::MinExpires(rsip::MinExpires::new(
+                    self.cfg.min_expires.to_string(),
+                ))),
             );
         }
-        if !ops.is_empty() {
-            let (done, wait) = oneshot::channel();
-            let sent = self.commits.send(Commit {
-                ops,
-                done: Some(done),
-            });
-            let ok = sent.is_ok() && wait.await.unwrap_or(false);
-            if !ok {
-                s.epoch = None;
+        let secs = secs.min(self.cfg.max_expires);
+        let existing = next.iter().position(|b| b.key == key);
+        if let Some(i) = existing {
+            if next[i].call_id == r.call_id && next[i].cseq != 0 && r.cseq <= next[i].cseq {
                 return Err(Reply::because(
                     500,
-                    "Server Internal Error: bindings not saved",
+                    "Server Internal Error: request out of order",
                 ));
             }
         }
-        s.bindings = next;
-        let mut reply = Reply::new(200);
-        for b in &s.bindings {
-            let left = ((b.expires_at - now) / 1000).max(0);
-            reply = reply.with(Header::Contact(rsip::Contact::new(format!(
-                "<{}>;expires={left}",
-                b.contact
-            ))));
+        if secs == 0 {
+            if let Some(i) = existing {
+                next.remove(i);
+                ops.push(Op::Delete(account.id, key));
+            }
+            return Ok(());
         }
-        reply = reply.with(Header::Date(rsip::Date::new(http_date(now))));
-        Ok(reply)
+        let (model, version, registered_at) = match existing {
+            Some(i) => (
+                next[i].device_model.clone(),
+                next[i].device_version.clone(),
+                next[i].registered_at,
+            ),
+            None => {
+                let (m, v) = self.device_of(account.id, &key, &r.user_agent).await;
+                (m, v, now)
+            }
+        };
+        let b = Binding {
+            key,
+            contact: c.uri.to_string(),
+            call_id: r.call_id.clone(),
+            cseq: r.cseq,
+            registered_at,
+            expires_at: now + i64::from(secs) * 1000,
+            transport: src.transport.clone(),
+            source: src.addr.map(|a| a.to_string()).unwrap_or_default(),
+            nat: behind_nat(c, src),
+            device_model: model,
+            device_version: version,
+            connection: src.connection.clone(),
+        };
+        ops.push(Op::Upsert(b.record(account.id)));
+        match existing {
+            Some(i) => next[i] = b,
+            None => next.push(b),
+        }
+        Ok(())
+    }
+
+    /// A new binding's device model and version: those its endpoint session (signed in
+    /// over HTTP with this instance) recorded, else read from its User-Agent.
+    async fn device_of(&self, account_id: i64, key: &str, user_agent: &str) -> (String, String) {
+        let from_session = match self.app.store.conn().await {
+            Ok(mut conn) => st::session_device(&mut conn, account_id, key)
+                .await
+                .ok()
+                .flatten(),
+            Err(_) => None,
+        };
+        match from_session {
+            Some(d) => (d.device_model, d.device_version),
+            None => model_and_version(user_agent),
+        }
+    }
+
+    /// Hand `ops` to the committer and wait for its transaction: true once written.
+    async fn commit(&self, ops: Vec<Op>) -> bool {
+        let (done, wait) = oneshot::channel();
+        let sent = self.commits.send(Commit {
+            ops,
+            done: Some(done),
+        });
+        sent.is_ok() && wait.await.unwrap_or(false)
     }
 
     /// Drop expired bindings from memory and the database, publishing the change.
@@ -1168,12 +1102,132 @@ impl Registrar {
     }
 }
 
-/// The refusal once an account's wrong digest answers of the day reached the limit.
-fn account_locked() -> Reply {
-    Reply::because(
-        403,
-        "Forbidden: too many failed sign-ins for this account today, try again later",
-    )
+/// A REGISTER's parts, parsed before authentication so that a bad request costs nothing.
+struct RegisterRequest {
+    /// The AOR's user: a 9-digit cloud number.
+    user: String,
+    call_id: String,
+    cseq: u32,
+    /// The Expires header, for contacts without an `expires` parameter.
+    expires: Option<u32>,
+    contacts: Vec<rsip::typed::Contact>,
+    /// `Contact: *` (remove every binding).
+    star: bool,
+    user_agent: String,
+}
+
+impl RegisterRequest {
+    fn parse(req: &rsip::Request) -> Result<Self, Reply> {
+        let user = aor_user(req)?;
+        let call_id = req
+            .call_id_header()
+            .map(|c| c.value().to_string())
+            .map_err(|_| Reply::because(400, "Bad Request: Call-ID is missing"))?;
+        let cseq = req
+            .cseq_header()
+            .and_then(|c| c.seq())
+            .map_err(|_| Reply::because(400, "Bad Request: CSeq is missing or malformed"))?;
+        let expires = match req.expires_header() {
+            Some(e) => Some(e.value().trim().parse::<u32>().map_err(|_| {
+                Reply::because(400, "Bad Request: Expires must be a number of seconds")
+            })?),
+            None => None,
+        };
+        let (contacts, star) = contacts_of(req)?;
+        if star && (!contacts.is_empty() || expires != Some(0)) {
+            return Err(Reply::because(
+                400,
+                "Bad Request: Contact * needs Expires: 0 and no other contact",
+            ));
+        }
+        let user_agent = req
+            .user_agent_header()
+            .map(|u| u.value().to_string())
+            .unwrap_or_default();
+        Ok(Self {
+            user,
+            call_id,
+            cseq,
+            expires,
+            contacts,
+            star,
+            user_agent,
+        })
+    }
+}
+
+/// The cloud number a REGISTER's To header names.
+fn aor_user(req: &rsip::Request) -> Result<String, Reply> {
+    let to = req
+        .to_header()
+        .and_then(|t| t.typed())
+        .map_err(|_| Reply::because(400, "Bad Request: the To header is missing or malformed"))?;
+    let user = to
+        .uri
+        .user()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| Reply::because(404, "Not Found: the To header must name a cloud number"))?
+        .to_string();
+    if user.len() != 9 || !user.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Reply::because(
+            404,
+            "Not Found: the To header must name a 9-digit cloud number",
+        ));
+    }
+    Ok(user)
+}
+
+/// A REGISTER's contacts (at most 16) and whether it said `Contact: *`.
+fn contacts_of(req: &rsip::Request) -> Result<(Vec<rsip::typed::Contact>, bool), Reply> {
+    let mut contacts = Vec::new();
+    let mut star = false;
+    for h in req.headers.iter() {
+        if let Header::Contact(c) = h {
+            if c.value().trim() == "*" {
+                star = true;
+                continue;
+            }
+            let list = rsip::typed::Contact::parse_header_list(c.value())
+                .map_err(|_| Reply::because(400, "Bad Request: a Contact header is malformed"))?;
+            contacts.extend(list);
+        }
+    }
+    if contacts.len() > 16 {
+        return Err(Reply::because(
+            400,
+            "Bad Request: too many contacts in one REGISTER",
+        ));
+    }
+    Ok((contacts, star))
+}
+
+/// Whether a contact sits behind NAT: its address is not the one the request came from
+/// (RFC 3581); with a host name or no port, compare what we can.
+fn behind_nat(c: &rsip::typed::Contact, src: &Source) -> bool {
+    match (src.addr, SocketAddr::try_from(c.uri.host_with_port.clone())) {
+        (Some(a), Ok(ca)) => a != ca,
+        (Some(a), Err(_)) => a.ip().to_string() != c.uri.host_with_port.host.to_string(),
+        _ => false,
+    }
+}
+
+/// The 200 to a REGISTER: every binding of the account with the seconds it has left.
+fn bindings_reply(bindings: &[Binding], now: Millis) -> Reply {
+    let mut reply = Reply::new(200);
+    for b in bindings {
+        let left = ((b.expires_at - now) / 1000).max(0);
+        reply = reply.with(Header::Contact(rsip::Contact::new(format!(
+            "<{}>;expires={left}",
+            b.contact
+        ))));
+    }
+    reply.with(Header::Date(rsip::Date::new(http_date(now))))
+}
+
+impl From<Refusal> for Reply {
+    fn from(r: Refusal) -> Self {
+        Reply::because(r.status, &r.reason)
+    }
 }
 
 fn http_date(ms: Millis) -> String {

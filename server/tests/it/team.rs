@@ -50,6 +50,247 @@ async fn status(c: &Client, method: Method, path: &str, body: Option<Value>) -> 
     }
 }
 
+/// Who sends a request of the role matrix: a person of each role, or an API key of it.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Who {
+    Owner,
+    Admin,
+    Manager,
+    Helpdesk,
+    KeyOwner,
+    KeyAdmin,
+    KeyManager,
+    KeyHelpdesk,
+}
+use Who::*;
+const ALL: &[Who] = &[
+    Owner,
+    Admin,
+    Manager,
+    Helpdesk,
+    KeyOwner,
+    KeyAdmin,
+    KeyManager,
+    KeyHelpdesk,
+];
+const PEOPLE: &[Who] = &[Owner, Admin, Manager, Helpdesk];
+const ADMINS: &[Who] = &[Owner, Admin, Manager, KeyOwner, KeyAdmin, KeyManager];
+const MANAGERS: &[Who] = &[Owner, Manager, KeyOwner, KeyManager];
+const OWNER: &[Who] = &[Owner, KeyOwner];
+const OWNER_PERSON: &[Who] = &[Owner];
+
+fn is_key(w: Who) -> bool {
+    matches!(w, KeyOwner | KeyAdmin | KeyManager | KeyHelpdesk)
+}
+
+/// The objects one actor's pass of the matrix works on (fresh for each actor), and the
+/// actor: what the paths and bodies of the table are filled with.
+struct Cell {
+    who: Who,
+    /// An account, a colleague, an API key (ours, or another enterprise's).
+    a: i64,
+    c: i64,
+    k: i64,
+    ext: i64,
+    /// Two failed emails of the account.
+    f1: i64,
+    f2: i64,
+    /// A fresh licence number.
+    lic: String,
+}
+
+/// One row of the role matrix: the route (`{a}`, `{c}`, `{k}`, `{ext}` filled from the
+/// [`Cell`]), the body, who may use it — 200 for them, 403 for everyone else, with
+/// `not_for_api_keys` to a key on a personal route — and whether the same route with
+/// another enterprise's object is tried first (404 for who may, 403 for the rest).
+struct Route {
+    method: Method,
+    path: &'static str,
+    body: Option<fn(&Cell) -> Value>,
+    allowed: &'static [Who],
+    foreign: bool,
+    /// Tried by API keys only (a person's own are tested in auth.rs: they end or change
+    /// the session the matrix goes on with).
+    keys_only: bool,
+}
+
+fn route(method: Method, path: &'static str, allowed: &'static [Who]) -> Route {
+    Route {
+        method,
+        path,
+        body: None,
+        allowed,
+        foreign: false,
+        keys_only: false,
+    }
+}
+
+impl Route {
+    fn body(self, body: fn(&Cell) -> Value) -> Self {
+        Self {
+            body: Some(body),
+            ..self
+        }
+    }
+    fn foreign(self) -> Self {
+        Self {
+            foreign: true,
+            ..self
+        }
+    }
+    fn keys_only(self) -> Self {
+        Self {
+            keys_only: true,
+            ..self
+        }
+    }
+    fn path(&self, x: &Cell) -> String {
+        self.path
+            .replace("{a}", &x.a.to_string())
+            .replace("{c}", &x.c.to_string())
+            .replace("{k}", &x.k.to_string())
+            .replace("{ext}", &x.ext.to_string())
+    }
+    /// "get /api/v1/accounts/{}": how the OpenAPI document's route is compared.
+    fn template(&self) -> String {
+        let path: Vec<&str> = self
+            .path
+            .split('/')
+            .map(|seg| if seg.contains('{') { "{}" } else { seg })
+            .collect();
+        format!("{} {}", self.method.as_str().to_lowercase(), path.join("/"))
+    }
+}
+
+/// Every authenticated route, in the order it is tried (removals last).
+fn role_routes() -> Vec<Route> {
+    use Method as M;
+    let me_password = |x: &Cell| match x.who {
+        Admin | Manager | Helpdesk => json!({"current_password": "colleague1"}),
+        _ => json!({"current_password": "secret123"}),
+    };
+    vec![
+        route(M::GET, "/api/v1/me", ALL),
+        route(M::PATCH, "/api/v1/me", PEOPLE).body(|_| json!({"name": "Same Name"})),
+        route(M::GET, "/api/v1/me/security", PEOPLE),
+        route(M::PATCH, "/api/v1/me/security", PEOPLE).body(me_password),
+        route(M::GET, "/api/v1/enterprise", ALL),
+        route(M::PATCH, "/api/v1/enterprise/settings", OWNER)
+            .body(|_| json!({"mfa_required": false})),
+        route(M::GET, "/api/v1/licenses", ADMINS),
+        route(M::POST, "/api/v1/licenses", OWNER).body(|x| json!({"license_number": x.lic})),
+        route(M::GET, "/api/v1/accounts", ALL),
+        route(M::POST, "/api/v1/accounts", ADMINS)
+            .body(|x| json!({"name": "New", "extension": (x.ext + 1).to_string()})),
+        route(M::GET, "/api/v1/accounts/{a}", ALL).foreign(),
+        route(M::GET, "/api/v1/accounts/by-extension/{ext}", ALL),
+        route(M::PATCH, "/api/v1/accounts/{a}", ADMINS)
+            .body(|_| json!({"name": "Renamed"}))
+            .foreign(),
+        route(M::POST, "/api/v1/accounts/{a}/reset-password", ALL).foreign(),
+        route(M::POST, "/api/v1/accounts/{a}/reset-pincode", ALL).foreign(),
+        route(M::POST, "/api/v1/accounts/send-email", ALL).body(|x| json!({"ids": [x.a]})),
+        route(M::POST, "/api/v1/accounts/batch", ADMINS).body(|x| {
+            json!({"rows": [{"name": "Batch", "extension": (x.ext + 2).to_string()}], "dry_run": true})
+        }),
+        route(M::GET, "/api/v1/emails/failed", ADMINS),
+        route(M::POST, "/api/v1/emails/failed/resend", ADMINS).body(|x| json!({"ids": [x.f1]})),
+        route(M::POST, "/api/v1/emails/failed/delete", ADMINS).body(|x| json!({"ids": [x.f2]})),
+        route(M::GET, "/api/v1/colleagues", MANAGERS),
+        route(M::POST, "/api/v1/colleagues", MANAGERS).body(|x| {
+            json!({"first_name": "N", "last_name": "C", "email": format!("n{}@a.example", x.ext), "role": "helpdesk"})
+        }),
+        route(M::PATCH, "/api/v1/colleagues/{c}", MANAGERS)
+            .body(|_| json!({"role": "admin"}))
+            .foreign(),
+        route(M::POST, "/api/v1/colleagues/{c}/resend", MANAGERS).foreign(),
+        route(M::POST, "/api/v1/colleagues/{c}/disable", MANAGERS).foreign(),
+        route(M::POST, "/api/v1/colleagues/{c}/enable", MANAGERS).foreign(),
+        route(M::GET, "/api/v1/apikeys", OWNER),
+        route(M::POST, "/api/v1/apikeys", OWNER_PERSON)
+            .body(|x| json!({"name": format!("new{}", x.ext), "role": "helpdesk"})),
+        route(M::POST, "/api/v1/apikeys/{k}/revoke", OWNER).foreign(),
+        route(M::GET, "/api/v1/audit", ADMINS),
+        route(M::DELETE, "/api/v1/colleagues/{c}", MANAGERS).foreign(),
+        route(M::GET, "/api/v1/accounts/{a}/devices", ALL).foreign(),
+        route(M::POST, "/api/v1/accounts/{a}/devices", ADMINS)
+            .body(|x| json!({"serial": format!("{}77", x.ext)}))
+            .foreign(),
+        route(M::DELETE, "/api/v1/accounts/{a}/devices/{ext}77", ADMINS).foreign(),
+        route(M::POST, "/api/v1/accounts/remove", ADMINS).body(|x| json!({"ids": [x.a]})),
+        route(M::POST, "/api/v1/password/change", PEOPLE)
+            .body(|_| {
+                json!({"old_password": "secret123", "new_password": "taken12345", "confirm_password": "taken12345"})
+            })
+            .keys_only(),
+        route(M::POST, "/api/v1/logout", PEOPLE).keys_only(),
+    ]
+}
+
+/// Fresh objects of the owner's enterprise for one actor's pass (the routes change or
+/// remove them): an account with two failed emails, an invited colleague, an API key and
+/// a licence number.
+async fn fresh_cell(s: &TestServer, owner: &Client, who: Who, ext: i64) -> Cell {
+    let acc = owner
+        .add_account(&NewAccount {
+            name: "Target".into(),
+            extension: ext.to_string(),
+            email: Some("bounce@a.example".into()),
+            send_email: false,
+        })
+        .await
+        .unwrap();
+    owner
+        .send_account_emails(&SendEmailRequest {
+            ids: vec![acc.id],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut failed = vec![];
+    while failed.len() < 2 {
+        failed = owner.failed_emails().await.unwrap().items;
+        if failed.len() < 2 {
+            owner
+                .send_account_emails(&SendEmailRequest {
+                    ids: vec![acc.id],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    let col = owner
+        .invite(&InviteRequest {
+            first_name: "T".into(),
+            last_name: "C".into(),
+            email: format!("t{ext}@a.example"),
+            role: Role::Helpdesk,
+            manage_admins: false,
+        })
+        .await
+        .unwrap();
+    let key = owner
+        .create_api_key(&NewApiKey {
+            name: format!("k{ext}"),
+            role: Role::Helpdesk,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    Cell {
+        who,
+        a: acc.id,
+        c: col.id,
+        k: key.id,
+        ext,
+        f1: failed[0].id,
+        f2: failed[1].id,
+        lic: s.issue_license(5, 1).await,
+    }
+}
+
 /// Every authenticated route × every role, signed in or as an API key of that role × own
 /// and other enterprise: exactly the allowed cells succeed; another enterprise's objects
 /// answer 404 (or 403 where the role may not act at all), never their data. Personal routes
@@ -114,41 +355,7 @@ async fn role_matrix(db: Db) {
     )
     .await;
 
-    #[derive(Clone, Copy, PartialEq, Debug)]
-    enum Who {
-        Owner,
-        Admin,
-        Manager,
-        Helpdesk,
-        KeyOwner,
-        KeyAdmin,
-        KeyManager,
-        KeyHelpdesk,
-    }
-    use Who::*;
-    const ALL: &[Who] = &[
-        Owner,
-        Admin,
-        Manager,
-        Helpdesk,
-        KeyOwner,
-        KeyAdmin,
-        KeyManager,
-        KeyHelpdesk,
-    ];
-    const PEOPLE: &[Who] = &[Owner, Admin, Manager, Helpdesk];
-    const ADMINS: &[Who] = &[Owner, Admin, Manager, KeyOwner, KeyAdmin, KeyManager];
-    const MANAGERS: &[Who] = &[Owner, Manager, KeyOwner, KeyManager];
-    const OWNER: &[Who] = &[Owner, KeyOwner];
-    const OWNER_PERSON: &[Who] = &[Owner];
-    let is_key = |w: Who| matches!(w, KeyOwner | KeyAdmin | KeyManager | KeyHelpdesk);
-
-    let mut n = 0;
-    let mut ext = 2000;
-    let mut covered = std::collections::BTreeSet::new();
-    // Every (method, path, status) seen: each status must be documented for its operation.
-    let mut observed: Vec<(Method, String, u16)> = vec![];
-    for (who, client) in [
+    let actors = [
         (Owner, &owner),
         (Admin, &admin),
         (Manager, &manager),
@@ -157,318 +364,41 @@ async fn role_matrix(db: Db) {
         (KeyAdmin, &key_admin),
         (KeyManager, &key_manager),
         (KeyHelpdesk, &key_helpdesk),
-    ] {
-        // Fresh objects of our own enterprise for the routes that change or remove them.
+    ];
+    let routes = role_routes();
+    let mut n = 0;
+    let mut ext = 2000;
+    let mut covered = std::collections::BTreeSet::new();
+    // Every (method, path, status) seen: each status must be documented for its operation.
+    let mut observed: Vec<(Method, String, u16)> = vec![];
+    for (who, client) in actors {
         ext += 10;
-        let acc = owner
-            .add_account(&NewAccount {
-                name: "Target".into(),
-                extension: ext.to_string(),
-                email: Some("bounce@a.example".into()),
-                send_email: false,
-            })
-            .await
-            .unwrap();
-        owner
-            .send_account_emails(&SendEmailRequest {
-                ids: vec![acc.id],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let mut failed = vec![];
-        while failed.len() < 2 {
-            failed = owner.failed_emails().await.unwrap().items;
-            if failed.len() < 2 {
-                owner
-                    .send_account_emails(&SendEmailRequest {
-                        ids: vec![acc.id],
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
-        }
-        let col = owner
-            .invite(&InviteRequest {
-                first_name: "T".into(),
-                last_name: "C".into(),
-                email: format!("t{ext}@a.example"),
-                role: Role::Helpdesk,
-                manage_admins: false,
-            })
-            .await
-            .unwrap();
-        let key = owner
-            .create_api_key(&NewApiKey {
-                name: format!("k{ext}"),
-                role: Role::Helpdesk,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let lic = s.issue_license(5, 1).await;
-        let (a, f1, f2, c, k) = (acc.id, failed[0].id, failed[1].id, col.id, key.id);
-        type Case<'a> = (Method, String, Option<Value>, &'a [Who], Option<String>);
-        let mut cases: Vec<Case> = vec![
-            (Method::GET, "/api/v1/me".into(), None, ALL, None),
-            (
-                Method::PATCH,
-                "/api/v1/me".into(),
-                Some(json!({"name": "Same Name"})),
-                PEOPLE,
-                None,
-            ),
-            (
-                Method::GET,
-                "/api/v1/me/security".into(),
-                None,
-                PEOPLE,
-                None,
-            ),
-            (
-                Method::PATCH,
-                "/api/v1/me/security".into(),
-                Some(
-                    json!({"current_password": if matches!(who, Admin | Manager | Helpdesk) { "colleague1" } else { "secret123" }}),
-                ),
-                PEOPLE,
-                None,
-            ),
-            (Method::GET, "/api/v1/enterprise".into(), None, ALL, None),
-            (
-                Method::PATCH,
-                "/api/v1/enterprise/settings".into(),
-                Some(json!({"mfa_required": false})),
-                OWNER,
-                None,
-            ),
-            (Method::GET, "/api/v1/licenses".into(), None, ADMINS, None),
-            (
-                Method::POST,
-                "/api/v1/licenses".into(),
-                Some(json!({"license_number": lic})),
-                OWNER,
-                None,
-            ),
-            (Method::GET, "/api/v1/accounts".into(), None, ALL, None),
-            (
-                Method::POST,
-                "/api/v1/accounts".into(),
-                Some(json!({"name": "New", "extension": (ext + 1).to_string()})),
-                ADMINS,
-                None,
-            ),
-            (
-                Method::GET,
-                format!("/api/v1/accounts/{a}"),
-                None,
-                ALL,
-                Some(format!("/api/v1/accounts/{}", foreign.id)),
-            ),
-            (
-                Method::GET,
-                format!("/api/v1/accounts/by-extension/{ext}"),
-                None,
-                ALL,
-                None,
-            ),
-            (
-                Method::PATCH,
-                format!("/api/v1/accounts/{a}"),
-                Some(json!({"name": "Renamed"})),
-                ADMINS,
-                Some(format!("/api/v1/accounts/{}", foreign.id)),
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/accounts/{a}/reset-password"),
-                None,
-                ALL,
-                Some(format!("/api/v1/accounts/{}/reset-password", foreign.id)),
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/accounts/{a}/reset-pincode"),
-                None,
-                ALL,
-                Some(format!("/api/v1/accounts/{}/reset-pincode", foreign.id)),
-            ),
-            (
-                Method::POST,
-                "/api/v1/accounts/send-email".into(),
-                Some(json!({"ids": [a]})),
-                ALL,
-                None,
-            ),
-            (
-                Method::POST,
-                "/api/v1/accounts/batch".into(),
-                Some(
-                    json!({"rows": [{"name": "Batch", "extension": (ext + 2).to_string()}], "dry_run": true}),
-                ),
-                ADMINS,
-                None,
-            ),
-            (
-                Method::GET,
-                "/api/v1/emails/failed".into(),
-                None,
-                ADMINS,
-                None,
-            ),
-            (
-                Method::POST,
-                "/api/v1/emails/failed/resend".into(),
-                Some(json!({"ids": [f1]})),
-                ADMINS,
-                None,
-            ),
-            (
-                Method::POST,
-                "/api/v1/emails/failed/delete".into(),
-                Some(json!({"ids": [f2]})),
-                ADMINS,
-                None,
-            ),
-            (
-                Method::GET,
-                "/api/v1/colleagues".into(),
-                None,
-                MANAGERS,
-                None,
-            ),
-            (
-                Method::POST,
-                "/api/v1/colleagues".into(),
-                Some(
-                    json!({"first_name": "N", "last_name": "C", "email": format!("n{ext}@a.example"), "role": "helpdesk"}),
-                ),
-                MANAGERS,
-                None,
-            ),
-            (
-                Method::PATCH,
-                format!("/api/v1/colleagues/{c}"),
-                Some(json!({"role": "admin"})),
-                MANAGERS,
-                Some(format!("/api/v1/colleagues/{}", foreign_col.id)),
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/colleagues/{c}/resend"),
-                None,
-                MANAGERS,
-                Some(format!("/api/v1/colleagues/{}/resend", foreign_col.id)),
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/colleagues/{c}/disable"),
-                None,
-                MANAGERS,
-                Some(format!("/api/v1/colleagues/{}/disable", foreign_col.id)),
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/colleagues/{c}/enable"),
-                None,
-                MANAGERS,
-                Some(format!("/api/v1/colleagues/{}/enable", foreign_col.id)),
-            ),
-            (Method::GET, "/api/v1/apikeys".into(), None, OWNER, None),
-            (
-                Method::POST,
-                "/api/v1/apikeys".into(),
-                Some(json!({"name": format!("new{ext}"), "role": "helpdesk"})),
-                OWNER_PERSON,
-                None,
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/apikeys/{k}/revoke"),
-                None,
-                OWNER,
-                Some(format!("/api/v1/apikeys/{}/revoke", foreign_key.id)),
-            ),
-            (Method::GET, "/api/v1/audit".into(), None, ADMINS, None),
-            (
-                Method::DELETE,
-                format!("/api/v1/colleagues/{c}"),
-                None,
-                MANAGERS,
-                Some(format!("/api/v1/colleagues/{}", foreign_col.id)),
-            ),
-            (
-                Method::GET,
-                format!("/api/v1/accounts/{a}/devices"),
-                None,
-                ALL,
-                Some(format!("/api/v1/accounts/{}/devices", foreign.id)),
-            ),
-            (
-                Method::POST,
-                format!("/api/v1/accounts/{a}/devices"),
-                Some(json!({"serial": format!("{ext}77")})),
-                ADMINS,
-                Some(format!("/api/v1/accounts/{}/devices", foreign.id)),
-            ),
-            (
-                Method::DELETE,
-                format!("/api/v1/accounts/{a}/devices/{ext}77"),
-                None,
-                ADMINS,
-                Some(format!("/api/v1/accounts/{}/devices/{ext}77", foreign.id)),
-            ),
-            (
-                Method::POST,
-                "/api/v1/accounts/remove".into(),
-                Some(json!({"ids": [a]})),
-                ADMINS,
-                None,
-            ),
-        ];
-        if is_key(who) {
-            // Sign-out and password change belong to people; a person's own are tested in
-            // auth.rs (they end or change the session the matrix goes on with).
-            cases.push((
-                Method::POST,
-                "/api/v1/password/change".into(),
-                Some(
-                    json!({"old_password": "secret123", "new_password": "taken12345", "confirm_password": "taken12345"}),
-                ),
-                PEOPLE,
-                None,
-            ));
-            cases.push((Method::POST, "/api/v1/logout".into(), None, PEOPLE, None));
-        }
-        for (m, path, body, allowed, foreign_path) in cases {
-            let template: String = path
-                .split('/')
-                .map(|seg| {
-                    if seg.chars().all(|c| c.is_ascii_digit()) && !seg.is_empty() {
-                        "{}"
-                    } else {
-                        seg
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("/");
-            covered.insert(format!("{} {template}", m.as_str().to_lowercase()));
+        let cell = fresh_cell(&s, &owner, who, ext).await;
+        let elsewhere = Cell {
+            a: foreign.id,
+            c: foreign_col.id,
+            k: foreign_key.id,
+            lic: String::new(),
+            ..cell
+        };
+        for r in routes.iter().filter(|r| !r.keys_only || is_key(who)) {
+            covered.insert(r.template());
+            let (m, path, body) = (&r.method, r.path(&cell), r.body.map(|b| b(&cell)));
+            let allowed = r.allowed.contains(&who);
             // Another enterprise's object first (before ours may be removed).
-            if let Some(fp) = foreign_path {
+            if r.foreign {
+                let fp = r.path(&elsewhere);
                 let st = status(client, m.clone(), &fp, body.clone()).await;
                 observed.push((m.clone(), fp.clone(), st));
-                let expect = if allowed.contains(&who) { 404 } else { 403 };
+                let expect = if allowed { 404 } else { 403 };
                 assert_eq!(st, expect, "{m} {fp} as {who:?}: another enterprise");
             }
             let (st, code) = code_of(client, m.clone(), &path, body).await;
             observed.push((m.clone(), path.clone(), st));
-            let ok = allowed.contains(&who);
-            assert_eq!(st == 200, ok, "{m} {path} as {who:?}: got {st} {code}");
-            if !ok {
+            assert_eq!(st == 200, allowed, "{m} {path} as {who:?}: got {st} {code}");
+            if !allowed {
                 assert_eq!(st, 403, "{m} {path} as {who:?}");
-                if allowed == PEOPLE {
+                if r.allowed == PEOPLE {
                     assert_eq!(code, "not_for_api_keys", "{m} {path} as {who:?}");
                 }
             }
