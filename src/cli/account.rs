@@ -139,34 +139,14 @@ pub(super) fn table(rows: &[AccountRow]) -> String {
     s
 }
 
+/// One arm per subcommand: the longer ones call a function of their own.
 pub(super) async fn run(c: &Client, cfg: &Config, json: bool, yes: bool, a: &AccountCmd) -> R<()> {
     match a {
         AccountCmd::List {
             search,
             page,
             page_size,
-        } => {
-            let p = c
-                .accounts(&AccountQuery {
-                    page: Some(*page),
-                    page_size: Some(*page_size),
-                    search: search.clone(),
-                    ..Default::default()
-                })
-                .await?;
-            print(json, &p, || {
-                format!(
-                    "Account ({}/{}), {} can be added\n{}All records: {}  Page {} of {}",
-                    p.quota.used,
-                    p.quota.quota,
-                    p.quota.can_add,
-                    table(&p.items),
-                    p.total,
-                    p.page,
-                    p.pages.max(1)
-                )
-            })
-        }
+        } => list(c, json, search, *page, *page_size).await,
         AccountCmd::Show { ext } => {
             let d = by_ext(c, ext).await?;
             print(json, &d, || details_text(&d))
@@ -255,49 +235,82 @@ pub(super) async fn run(c: &Client, cfg: &Config, json: bool, yes: bool, a: &Acc
             };
             super::import::import(c, cfg, json, file, opts).await
         }
-        AccountCmd::Export { file, search } => {
-            let mut bar = super::import::Progress::new("Exporting");
-            let rows =
-                crate::import::export_rows(c, search.clone(), &mut |d, t| bar.show(d, t)).await?;
-            bar.done();
-            crate::import::write_export(file, &rows)?;
-            print(
-                json,
-                &serde_json::json!({"file": file, "accounts": rows.len()}),
-                || format!("Exported {} account(s) to {}", rows.len(), file.display()),
-            )
-        }
-
+        AccountCmd::Export { file, search } => export(json, c, file, search).await,
         AccountCmd::Template { file } => template(json, file),
         AccountCmd::SendEmail { exts, all, search } => {
-            if exts.is_empty() && !all {
-                return Err(err("invalid_input", "Name the extensions, or use --all"));
-            }
-            let mut ids = vec![];
-            for e in exts {
-                ids.push(by_ext(c, e).await?.id);
-            }
-            let r = c
-                .send_account_emails(&SendEmailRequest {
-                    ids,
-                    all: *all,
-                    search: search.clone(),
-                })
-                .await?;
-            print(json, &r, || {
-                let mut s = format!(
-                    "{} (queued {}, without email {})",
-                    r.message,
-                    r.queued,
-                    r.without_email.len()
-                );
-                for a in &r.without_email {
-                    s.push_str(&format!("\n  no email: {} ({})", a.name, a.extension));
-                }
-                s
-            })
+            send_email(c, json, exts, *all, search).await
         }
     }
+}
+
+async fn list(c: &Client, json: bool, search: &Option<String>, page: i64, page_size: i64) -> R<()> {
+    let p = c
+        .accounts(&AccountQuery {
+            page: Some(page),
+            page_size: Some(page_size),
+            search: search.clone(),
+            ..Default::default()
+        })
+        .await?;
+    print(json, &p, || {
+        format!(
+            "Account ({}/{}), {} can be added\n{}All records: {}  Page {} of {}",
+            p.quota.used,
+            p.quota.quota,
+            p.quota.can_add,
+            table(&p.items),
+            p.total,
+            p.page,
+            p.pages.max(1)
+        )
+    })
+}
+
+async fn export(json: bool, c: &Client, file: &std::path::Path, search: &Option<String>) -> R<()> {
+    let mut bar = super::import::Progress::new("Exporting");
+    let rows = crate::import::export_rows(c, search.clone(), &mut |d, t| bar.show(d, t)).await?;
+    bar.done();
+    crate::import::write_export(file, &rows)?;
+    print(
+        json,
+        &serde_json::json!({"file": file, "accounts": rows.len()}),
+        || format!("Exported {} account(s) to {}", rows.len(), file.display()),
+    )
+}
+
+async fn send_email(
+    c: &Client,
+    json: bool,
+    exts: &[String],
+    all: bool,
+    search: &Option<String>,
+) -> R<()> {
+    if exts.is_empty() && !all {
+        return Err(err("invalid_input", "Name the extensions, or use --all"));
+    }
+    let mut ids = vec![];
+    for e in exts {
+        ids.push(by_ext(c, e).await?.id);
+    }
+    let r = c
+        .send_account_emails(&SendEmailRequest {
+            ids,
+            all,
+            search: search.clone(),
+        })
+        .await?;
+    print(json, &r, || {
+        let mut s = format!(
+            "{} (queued {}, without email {})",
+            r.message,
+            r.queued,
+            r.without_email.len()
+        );
+        for a in &r.without_email {
+            s.push_str(&format!("\n  no email: {} ({})", a.name, a.extension));
+        }
+        s
+    })
 }
 
 /// `vcms account template FILE`: needs no server, so no sign-in either.

@@ -111,12 +111,7 @@ pub(super) async fn import(
         }
     }
     if !preview.errors.is_empty() {
-        return Err(CliError {
-            code: "import_errors".into(),
-            message: preview.message.clone(),
-            field: None,
-            details: serde_json::to_value(&preview).ok(),
-        });
+        return Err(row_errors(&preview));
     }
     if o.dry_run {
         if json {
@@ -130,22 +125,7 @@ pub(super) async fn import(
         return print(json, &preview, || "Nothing to change".into());
     }
     if !o.yes {
-        use std::io::{BufRead, IsTerminal, Write};
-        if json || !std::io::stdin().is_terminal() {
-            return Err(err("confirm", "Apply the import? Add --yes to apply"));
-        }
-        print!(
-            "Import {} account(s) ({} to create, {} to update)? [y/N] ",
-            preview.created + preview.updated,
-            preview.created,
-            preview.updated
-        );
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(err("cancelled", "Nothing was imported"));
-        }
+        confirm(json, &preview)?;
     }
     Progress::stage("Sending", &format!("{} row(s)…", rows.len()));
     let key = crate::import::idempotency_key();
@@ -153,12 +133,7 @@ pub(super) async fn import(
     Progress::new("").done();
     let r = r?;
     if !r.errors.is_empty() {
-        return Err(CliError {
-            code: "import_errors".into(),
-            message: r.message.clone(),
-            field: None,
-            details: serde_json::to_value(&r).ok(),
-        });
+        return Err(row_errors(&r));
     }
     print(json, &r, || {
         let mut s = r.message.clone();
@@ -167,4 +142,35 @@ pub(super) async fn import(
         }
         s
     })
+}
+
+/// Asks on the terminal whether to apply (scripts and --json need --yes).
+fn confirm(json: bool, preview: &BatchResult) -> R<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if json || !std::io::stdin().is_terminal() {
+        return Err(err("confirm", "Apply the import? Add --yes to apply"));
+    }
+    print!(
+        "Import {} account(s) ({} to create, {} to update)? [y/N] ",
+        preview.created + preview.updated,
+        preview.created,
+        preview.updated
+    );
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        return Err(err("cancelled", "Nothing was imported"));
+    }
+    Ok(())
+}
+
+/// The rows in error, as the command's error (all of them in `details`).
+fn row_errors(r: &BatchResult) -> CliError {
+    CliError {
+        code: "import_errors".into(),
+        message: r.message.clone(),
+        field: None,
+        details: serde_json::to_value(r).ok(),
+    }
 }
