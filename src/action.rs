@@ -1,8 +1,8 @@
 //! One Action enum: user intents, ticks, and the results of background requests.
 
 use crossterm::event::KeyEvent;
-use vcms_server::api::*;
-use vcms_server::client::ClientResult;
+use vcms_api::client::ClientResult;
+use vcms_api::*;
 
 use crate::keymap::Cmd;
 

@@ -1,7 +1,7 @@
 //! Runs a [`Req`] with the shared typed client and wraps the answer in a [`Reply`].
 
-use vcms_server::api::{AccountQuery, AccountRow};
-use vcms_server::client::{Client, ClientResult};
+use vcms_api::client::{Client, ClientResult};
+use vcms_api::{AccountQuery, AccountRow};
 
 use crate::action::{Reply, Req};
 

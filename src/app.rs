@@ -9,8 +9,8 @@ use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
-use vcms_server::api::*;
-use vcms_server::client::{Client, ClientError};
+use vcms_api::client::{Client, ClientError};
+use vcms_api::*;
 
 use crate::action::{Action, Reply, Req};
 use crate::config::Config;
@@ -538,7 +538,7 @@ impl App {
     }
 
     fn event(&mut self, item: vcms_server::client::StreamItem) {
-        use vcms_server::client::StreamItem;
+        use vcms_api::client::StreamItem;
         match item {
             StreamItem::SessionEnded(why) => {
                 if self.screen == Screen::Main {

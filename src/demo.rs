@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vcms_server::api::{AccountQuery, LoginRequest, NewAccount};
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::{AccountQuery, LoginRequest, NewAccount};
 use vcms_server::config::{Config as ServerConfig, MailTransportKind};
 use vcms_server::service::auth::{create_enterprise, NewEnterprise};
 

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use vcms_server::api::{AccountStatus, BatchResult, BatchRow, RowAction, RowPlan};
-use vcms_server::client::{Client, ClientError, ClientResult};
+use vcms_api::client::{Client, ClientError, ClientResult};
+use vcms_api::{AccountStatus, BatchResult, BatchRow, RowAction, RowPlan};
 use vcms_sheet::{Limits, ReadError, Sheet};
 
 use crate::config::Config;

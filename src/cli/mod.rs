@@ -15,8 +15,8 @@ mod output;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 pub use account::AccountCmd;
 pub use apikey::ApiKeyCmd;

@@ -4,7 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
-use vcms_server::api::{AccountStatus, PincodeState};
+use vcms_api::{AccountStatus, PincodeState};
 
 use crate::app::{short_time, App};
 use crate::i18n::{t, tf};

@@ -4,7 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
-use vcms_server::api::AccountStatus;
+use vcms_api::AccountStatus;
 
 use crate::app::App;
 use crate::i18n::{t, tf};

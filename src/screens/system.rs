@@ -4,7 +4,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
-use vcms_server::api::{AdminStatus, LicenseStatus};
+use vcms_api::{AdminStatus, LicenseStatus};
 
 use crate::app::{short_time, App, SysView};
 use crate::i18n::{t, tf};

@@ -2,8 +2,8 @@
 //! delivers through SMTP or into a folder of `.eml` files. Nothing is dropped silently: a
 //! message is delivered, waiting for a retry, or failed with its reason.
 
-pub mod templates;
-pub mod worker;
+pub(crate) mod templates;
+pub(crate) mod worker;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -382,7 +382,7 @@ impl Mailer {
                     crate::store::events::insert(
                         &mut c,
                         eid,
-                        crate::api::EventKind::EmailFailed.as_str(),
+                        vcms_api::EventKind::EmailFailed.as_str(),
                         row.account_id,
                         now,
                     )
