@@ -413,17 +413,7 @@ impl TestServer {
 
     /// Stop the server and start a new one on the same data and database (same clock).
     pub async fn restart(self) -> Self {
-        let Self {
-            running,
-            clock,
-            smtp,
-            dir,
-            db_url,
-            ..
-        } = self;
-        running.shutdown().await;
-        let cfg = test_config(dir.path(), &db_url, smtp.port);
-        Self::boot(cfg, clock, smtp, dir, db_url).await
+        self.restart_with(|_| {}).await
     }
 
     pub fn now(&self) -> i64 {

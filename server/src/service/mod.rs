@@ -59,7 +59,16 @@ pub struct App {
 /// What the HTTP side needs of the SIP service.
 pub struct SipHandle {
     pub servers: Vec<vcms_api::SipServer>,
-    pub registrar: Arc<crate::sip::Registrar>,
+    pub registrar: Arc<dyn Bindings>,
+}
+
+/// What the service layer asks of the SIP registrar (`sip::Registrar` implements it), so
+/// that `service` never names `sip`: the dependency points from sip to service only.
+#[async_trait::async_trait]
+pub trait Bindings: Send + Sync {
+    /// Drop the binding `key` of an account (its endpoint signed out) and tell the
+    /// enterprise's consoles.
+    async fn unbind(&self, account_id: i64, enterprise_id: i64, key: &str);
 }
 
 pub type AppState = Arc<App>;

@@ -24,6 +24,13 @@ use vcms_api as api;
 pub use proxy::Proxy;
 pub use registrar::Registrar;
 
+#[async_trait::async_trait]
+impl crate::service::Bindings for Registrar {
+    async fn unbind(&self, account_id: i64, enterprise_id: i64, key: &str) {
+        Registrar::unbind(self, account_id, enterprise_id, key).await
+    }
+}
+
 /// The SIP service of a running server.
 pub struct SipServer {
     pub registrar: Arc<Registrar>,
