@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use crossterm::event::KeyEvent;
-use vcms_server::api::*;
-use vcms_server::client::ClientResult;
+use vcms_api::client::ClientResult;
+use vcms_api::*;
 
 use crate::keymap::Cmd;
 
@@ -24,7 +24,7 @@ pub enum Action {
         reply: Box<Reply>,
     },
     /// A change (or the end of the session) pushed by the server's event stream.
-    Event(vcms_server::client::StreamItem),
+    Event(vcms_api::client::StreamItem),
     Quit,
 }
 

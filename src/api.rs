@@ -1,7 +1,7 @@
 //! Runs a [`Req`] with the shared typed client and wraps the answer in a [`Reply`].
 
-use vcms_server::api::{AccountQuery, AccountRow};
-use vcms_server::client::{Client, ClientResult};
+use vcms_api::client::{Client, ClientResult};
+use vcms_api::{AccountQuery, AccountRow};
 
 use crate::action::{Reply, Req};
 
@@ -20,7 +20,7 @@ pub async fn all_accounts(
                 page: Some(page),
                 page_size: Some(100),
                 search: search.clone(),
-                sort: Some(vcms_server::api::AccountSort::Extension),
+                sort: Some(vcms_api::AccountSort::Extension),
                 ..Default::default()
             })
             .await?;
@@ -48,7 +48,7 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
         // is shown: the user only types the characters.
         Req::Captcha => Reply::Captcha(match client.captcha().await {
             Ok(c) => {
-                let pow = vcms_server::client::solve_captcha(&c).await;
+                let pow = vcms_api::client::solve_captcha(&c).await;
                 Ok((c, pow))
             }
             Err(e) => Err(e),
@@ -123,7 +123,7 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
             };
             let rows = crate::import::batch_rows(&sheet);
             let r = client
-                .batch_accounts(&vcms_server::api::BatchRequest {
+                .batch_accounts(&vcms_api::BatchRequest {
                     rows: rows.clone(),
                     dry_run: true,
                     send_email,

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use vcms_server::api::{AccountQuery, LoginRequest, NewAccount};
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::{AccountQuery, LoginRequest, NewAccount};
 use vcms_server::config::{Config as ServerConfig, MailTransportKind};
 use vcms_server::service::auth::{create_enterprise, NewEnterprise};
 
@@ -33,7 +33,7 @@ pub const ACCOUNTS: [(&str, &str, Option<&str>); 13] = [
 pub struct Demo {
     pub running: vcms_server::Running,
     pub client: Client,
-    pub profile: vcms_server::api::Profile,
+    pub profile: vcms_api::Profile,
     pub data_dir: PathBuf,
     pub outbox: PathBuf,
     pub notes: Vec<String>,

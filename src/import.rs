@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use vcms_server::api::{AccountStatus, BatchResult, BatchRow, RowAction, RowPlan};
-use vcms_server::client::{Client, ClientError, ClientResult};
+use vcms_api::client::{Client, ClientError, ClientResult};
+use vcms_api::{AccountStatus, BatchResult, BatchRow, RowAction, RowPlan};
 use vcms_sheet::{Limits, ReadError, Sheet};
 
 use crate::config::Config;
@@ -105,7 +105,7 @@ pub async fn apply(
     send_email: bool,
     key: &str,
 ) -> ClientResult<BatchResult> {
-    let req = vcms_server::api::BatchRequest {
+    let req = vcms_api::BatchRequest {
         rows,
         dry_run: false,
         send_email,

@@ -6,7 +6,7 @@ use vcms::cli::{Cli, Cmd};
 use vcms::config::{Config, DEFAULT_SERVER};
 use vcms::i18n::{t, Lang};
 use vcms::theme::Theme;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
 
 fn init_logs(cfg: &Config) -> std::path::PathBuf {
     let path = cfg

@@ -5,8 +5,9 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 use reqwest::StatusCode;
-use vcms_server::api::*;
-use vcms_server::client::{Client, ClientError};
+use vcms_api::client::{Client, ClientError};
+use vcms_api::*;
+use vcms_server::service::RoleRules;
 
 use crate::action::{Action, Reply, Req};
 use crate::app::App;
@@ -557,7 +558,7 @@ fn stale_replies_are_dropped() {
 
 #[test]
 fn live_events_refresh_and_end_the_session() {
-    use vcms_server::client::StreamItem;
+    use vcms_api::client::StreamItem;
     let mut a = main_app(Lang::En);
     a.update(Action::Event(StreamItem::Change(ChangeEvent {
         id: 1,

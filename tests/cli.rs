@@ -412,14 +412,14 @@ async fn device_commands() {
     .await
     .expect("steps");
     let (v, secret) = secret;
-    let login = |secret: String| vcms_server::api::EndpointLoginRequest {
-        builtin: Some(vcms_server::api::BuiltinCredentials {
+    let login = |secret: String| vcms_api::EndpointLoginRequest {
+        builtin: Some(vcms_api::BuiltinCredentials {
             serial: "VC800-SN-42".into(),
             secret,
         }),
         ..Default::default()
     };
-    let client = vcms_server::client::Client::new(&url);
+    let client = vcms_api::client::Client::new(&url);
     let ok = client
         .endpoint_login(&login(secret.clone()))
         .await

@@ -1,7 +1,7 @@
 //! End to end: the real `vcms` binary in a pseudo-terminal against a real in-process server
 //! on port 0 with a fresh SQLite database.
 
-use vcms_server::api::{AccountQuery, LoginRequest};
+use vcms_api::{AccountQuery, LoginRequest};
 
 const EMAIL: &str = "owner@e2e.vcms";
 const PASSWORD: &str = "E2eSecret2026";
@@ -14,7 +14,7 @@ async fn seeded(
     dir: &std::path::Path,
 ) -> (
     vcms_server::Running,
-    vcms_server::client::Client,
+    vcms_api::client::Client,
     String,
     std::path::PathBuf,
 ) {
@@ -206,7 +206,7 @@ async fn bulk_add_preview_confirm_export_template() {
 /// say "In a call", and after the BYE they no longer do; unregistering turns it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_shows_live_in_the_console() {
-    use vcms_server::sip::client::{Options, Transport, Ua};
+    use vcms_endpoint::{Options, Transport, Ua};
     let dir = tempfile::tempdir().expect("tmp");
     let (running, client, url, home) = seeded(dir.path()).await;
     let anna = client.account_by_extension("1001").await.expect("anna");
@@ -263,7 +263,7 @@ async fn registration_shows_live_in_the_console() {
         instance: None,
         user_agent: "Yealink VCDesktop 1.0.50.16".into(),
         tls_ca: None,
-        algorithm: vcms_server::sip::digest::Algorithm::Md5,
+        algorithm: vcms_endpoint::Algorithm::Md5,
         contact_addr: None,
     })
     .await

@@ -2,106 +2,12 @@
 //! pseudo-terminal with MFA, reading the code from a real SMTP server's mailbox; resets a
 //! pincode; is not offered removal, and the API refuses it.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 const OWNER: &str = "owner@hd.vcms";
 const HELPDESK: &str = "desk@hd.vcms";
 const PASSWORD: &str = "Desk2026pass";
-
-/// A real SMTP server on port 0 that keeps every message's recipients and text body.
-/// (recipients, text body) of each message received.
-type Received = Vec<(Vec<String>, String)>;
-
-#[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Received>>);
-
-#[derive(Clone)]
-struct Handler {
-    inbox: Inbox,
-    to: Vec<String>,
-    buf: Vec<u8>,
-}
-
-impl mailin_embedded::Handler for Handler {
-    fn data_start(
-        &mut self,
-        _domain: &str,
-        _from: &str,
-        _is8bit: bool,
-        to: &[String],
-    ) -> mailin_embedded::Response {
-        self.to = to.to_vec();
-        self.buf.clear();
-        mailin_embedded::response::OK
-    }
-    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.buf.extend_from_slice(buf);
-        Ok(())
-    }
-    fn data_end(&mut self) -> mailin_embedded::Response {
-        let text = mail_parser::MessageParser::default()
-            .parse(&self.buf)
-            .and_then(|m| m.body_text(0).map(|t| t.to_string()))
-            .unwrap_or_default();
-        if let Ok(mut v) = self.inbox.0.lock() {
-            v.push((self.to.clone(), text));
-        }
-        mailin_embedded::response::OK
-    }
-}
-
-impl Inbox {
-    fn start() -> (Inbox, u16) {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind smtp");
-        let port = listener.local_addr().expect("addr").port();
-        let inbox = Inbox::default();
-        let mut server = mailin_embedded::Server::new(Handler {
-            inbox: inbox.clone(),
-            to: vec![],
-            buf: vec![],
-        });
-        server.with_name("smtp.test").with_tcp_listener(listener);
-        std::thread::spawn(move || {
-            let _ = server.serve();
-        });
-        (inbox, port)
-    }
-
-    /// The text of email number `n` (1-based) to `to`, waiting up to 10 s.
-    fn wait(&self, to: &str, n: usize) -> String {
-        let start = Instant::now();
-        loop {
-            let got: Vec<String> = self
-                .0
-                .lock()
-                .expect("inbox")
-                .iter()
-                .filter(|(rcpt, _)| rcpt.iter().any(|r| r.eq_ignore_ascii_case(to)))
-                .map(|(_, t)| t.clone())
-                .collect();
-            if got.len() >= n {
-                return got[n - 1].clone();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{to} got no email #{n}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn token_in(text: &str) -> String {
-    let i = text.find("token=").expect("token in email") + 6;
-    text[i..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
 
 fn code_in(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_digit())
@@ -116,43 +22,16 @@ use support::Pty;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
     let dir = tempfile::tempdir().expect("tmp");
-    let (inbox, smtp_port) = Inbox::start();
-    let mut cfg = vcms_server::config::Config::loopback(&dir.path().join("server"));
-    cfg.security.captcha = false;
-    (cfg.sip.udp, cfg.sip.tcp, cfg.sip.tls) = (String::new(), String::new(), String::new());
-    cfg.mail.transport = vcms_server::config::MailTransportKind::Smtp;
-    cfg.smtp.host = "127.0.0.1".into();
-    cfg.smtp.port = smtp_port;
-    cfg.mail.poll_millis = 50;
-    let server = vcms_server::Server::build(cfg, Arc::new(vcms_server::clock::SystemClock))
-        .await
-        .expect("build");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = server.start(listener, false).await.expect("start");
-    let app = running.app.clone();
-    let new = vcms_server::service::auth::NewEnterprise::parse(
-        "Owner",
-        "HD Co",
-        "China",
-        OWNER,
-        "Owner2026pass",
-        Some("en"),
-    )
-    .expect("enterprise");
-    vcms_server::service::auth::create_enterprise(&app, new, true)
-        .await
-        .expect("create");
-    let mut owner = Client::new(&running.url());
-    owner
-        .login(&LoginRequest {
-            email: OWNER.into(),
-            password: "Owner2026pass".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("owner login");
+    let inbox = vcms_server::testing::Smtp::start();
+    let running = support::server(dir.path(), OWNER, "Owner2026pass", |cfg| {
+        (cfg.sip.udp, cfg.sip.tcp, cfg.sip.tls) = (String::new(), String::new(), String::new());
+        cfg.mail.transport = vcms_server::config::MailTransportKind::Smtp;
+        cfg.smtp.host = "127.0.0.1".into();
+        cfg.smtp.port = inbox.port;
+        cfg.mail.poll_millis = 50;
+    })
+    .await;
+    let owner = support::owner(&running, OWNER, "Owner2026pass").await;
     for (name, ext) in [("Anna", "1001"), ("Mars", "3567")] {
         owner
             .add_account(&NewAccount {
@@ -175,13 +54,13 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
         .expect("invite");
     let invitation = tokio::task::spawn_blocking({
         let inbox = inbox.clone();
-        move || inbox.wait(HELPDESK, 1)
+        move || inbox.wait_blocking(HELPDESK, 1)
     })
     .await
     .expect("mail");
     Client::new(&running.url())
         .accept_invitation(&AcceptInvitation {
-            token: token_in(&invitation),
+            token: invitation.token(),
             password: PASSWORD.into(),
             confirm_password: PASSWORD.into(),
         })
@@ -204,7 +83,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
         t.send(PASSWORD);
         t.send("\r");
         t.wait_for("6-digit code");
-        let code = code_in(&inbox2.wait(HELPDESK, 2));
+        let code = code_in(&inbox2.wait_blocking(HELPDESK, 2).text);
         t.send(&code);
         t.send("\r");
         let s = t.wait_for("All records: 2");
@@ -263,7 +142,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
     let token = token.expect("mfa token");
-    let code = tokio::task::spawn_blocking(move || code_in(&inbox.wait(HELPDESK, 3)))
+    let code = tokio::task::spawn_blocking(move || code_in(&inbox.wait_blocking(HELPDESK, 3).text))
         .await
         .expect("code");
     desk.verify_mfa(&MfaVerify {

@@ -504,7 +504,7 @@ impl Config {
             anyhow::bail!("sip.challenge_algorithms must name at least one of MD5, SHA-256");
         }
         for a in &self.sip.challenge_algorithms {
-            if crate::sip::digest::Algorithm::parse(a).is_none() {
+            if vcms_digest::Algorithm::parse(a).is_none() {
                 anyhow::bail!("sip.challenge_algorithms: {a:?} is not MD5 or SHA-256");
             }
         }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::api::{ErrorBody, ErrorCode, UnknownValue};
+use vcms_api::{ErrorBody, ErrorCode, UnknownValue};
 
 #[derive(Debug, Clone)]
 pub struct AppError {

@@ -2,20 +2,19 @@
 //! key and the mailer; `Server::start` serves HTTP on a listener and runs the outbox worker
 //! and the periodic jobs until shut down.
 
-pub mod api;
-pub mod client;
 pub mod clock;
 pub mod config;
-pub mod crypto;
+pub(crate) mod crypto;
 pub mod error;
-pub mod http;
+pub(crate) mod http;
 pub mod jobs;
 pub mod license_number;
 pub mod mail;
-pub mod pow;
 pub mod service;
 pub mod sip;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validate;
 
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use vcms_server::api::{AccountDetails, NewAccount, Transport};
+use vcms_api::{AccountDetails, NewAccount, Transport};
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
 use vcms_server::service::{accounts, auth, license, Actor, AppState};

@@ -30,9 +30,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use vcms_server::api::{
-    AccountDetails, Device, EndpointLoginRequest, EndpointLoginResponse, NewAccount,
-};
+use vcms_api::{AccountDetails, Device, EndpointLoginRequest, EndpointLoginResponse, NewAccount};
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
 use vcms_server::service::{accounts, auth, license, Actor, AppState};
@@ -210,11 +208,11 @@ impl Transport {
         self.wire().as_str()
     }
     /// The transport as the API names it.
-    fn wire(self) -> vcms_server::api::Transport {
+    fn wire(self) -> vcms_api::Transport {
         match self {
-            Transport::Udp => vcms_server::api::Transport::Udp,
-            Transport::Tcp => vcms_server::api::Transport::Tcp,
-            Transport::Tls => vcms_server::api::Transport::Tls,
+            Transport::Udp => vcms_api::Transport::Udp,
+            Transport::Tcp => vcms_api::Transport::Tcp,
+            Transport::Tls => vcms_api::Transport::Tls,
         }
     }
 }

@@ -12,8 +12,8 @@ mod run;
 
 use std::time::{Duration, Instant};
 
-use vcms_server::api::{EventKind, LoginResponse, Profile};
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::{EventKind, LoginResponse, Profile};
 
 use crate::action::{Action, Reply, Req, Requests};
 use crate::config::Config;
@@ -330,8 +330,8 @@ impl App {
         }
     }
 
-    fn event(&mut self, item: vcms_server::client::StreamItem) {
-        use vcms_server::client::StreamItem;
+    fn event(&mut self, item: vcms_api::client::StreamItem) {
+        use vcms_api::client::StreamItem;
         match item {
             StreamItem::SessionEnded(why) => {
                 if self.screen == Screen::Main {

@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
 
 use super::{App, Toast};
 use crate::action::Action;
@@ -121,11 +121,11 @@ async fn live_events(client: Client, tx: mpsc::UnboundedSender<Action>) {
                 while let Some(item) = stream.next().await {
                     match item {
                         Ok(item) => {
-                            if let vcms_server::client::StreamItem::Change(ev) = &item {
+                            if let vcms_api::client::StreamItem::Change(ev) = &item {
                                 after = Some(ev.id);
                             }
                             let ended =
-                                matches!(item, vcms_server::client::StreamItem::SessionEnded(_));
+                                matches!(item, vcms_api::client::StreamItem::SessionEnded(_));
                             if tx.send(Action::Event(item)).is_err() || ended {
                                 return;
                             }

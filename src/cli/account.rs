@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 use super::output::{err, print, R};
 use crate::config::Config;

@@ -1,8 +1,8 @@
 //! `vcms apikey create | list | revoke`: API keys, principals of their own (owner only).
 
 use clap::Subcommand;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 use super::colleague::check_role;
 use super::output::{print, CliError, R};

@@ -1,8 +1,8 @@
 //! `vcms audit list`: one page of the audit log, newest first.
 
 use clap::Subcommand;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 use super::output::{print, R};
 

@@ -2,8 +2,8 @@
 //! enterprise's administrators.
 
 use clap::Subcommand;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 use super::output::{err, print, CliError, R};
 

@@ -1,7 +1,7 @@
 //! `vcms device add | list | remove`: devices provisioned with a built-in cloud number.
 
 use clap::Subcommand;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
 
 use super::account::by_ext;
 use super::output::{print, R};

@@ -1,7 +1,7 @@
 //! `vcms email failed list | resend ID… | delete ID…`: the Failed Email List.
 
 use clap::Subcommand;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
 
 use super::output::{print, R};
 

@@ -1,8 +1,8 @@
 //! `vcms account import FILE`: read the spreadsheet, show the server's preview, confirm,
 //! apply; with a progress bar on a terminal.
 
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 use super::output::{err, print, CliError, R};
 use crate::config::Config;

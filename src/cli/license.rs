@@ -1,7 +1,7 @@
 //! `vcms license list | add NUMBER`: the enterprise's licenses and its quota.
 
 use clap::Subcommand;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
 
 use super::output::{print, CliError, R};
 

@@ -15,8 +15,8 @@ mod output;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 pub use account::AccountCmd;
 pub use apikey::ApiKeyCmd;
@@ -131,7 +131,7 @@ async fn login_with_captcha(c: &mut Client, mut req: LoginRequest) -> R<LoginRes
                 std::io::stdin()
                     .read_line(&mut answer)
                     .map_err(|e| err("error", format!("cannot read the captcha: {e}")))?;
-                req.captcha_pow = Some(vcms_server::client::solve_captcha(&cap).await);
+                req.captcha_pow = Some(vcms_api::client::solve_captcha(&cap).await);
                 req.captcha_id = Some(cap.id);
                 req.captcha_answer = Some(answer.trim().to_string());
             }

@@ -3,7 +3,7 @@
 //! every command returns.
 
 use serde::Serialize;
-use vcms_server::client::ClientError;
+use vcms_api::client::ClientError;
 
 /// An error of a scripting command: message for people, code for scripts.
 #[derive(Debug)]

@@ -9,7 +9,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
-use vcms_server::api::{AccountQuery, AccountRow, AccountStatus, NewAccount};
+use vcms_api::{AccountQuery, AccountRow, AccountStatus, NewAccount};
 
 use super::forms::{expand_home, file_fields, file_value, FormKind};
 use super::overlay::{Op, Overlay};
@@ -124,7 +124,7 @@ impl AccountsView {
         if c == Cmd::Remove {
             cx.confirm("confirm.remove", who, Op::send(Req::Remove(ids)));
         } else {
-            let req = vcms_server::api::SendEmailRequest {
+            let req = vcms_api::SendEmailRequest {
                 ids,
                 ..Default::default()
             };
@@ -463,7 +463,7 @@ pub fn account_values(form: &mut Form, lang: Lang) -> Option<(String, String, St
 }
 
 /// "N emails queued, M accounts without an email: a (1), b (2)…".
-fn sent_text(r: &vcms_server::api::SendEmailResult, lang: Lang) -> String {
+fn sent_text(r: &vcms_api::SendEmailResult, lang: Lang) -> String {
     let mut text = tf(
         lang,
         "accounts.sent",

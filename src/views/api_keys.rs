@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::Cell;
 use ratatui::Frame;
-use vcms_server::api::{ApiKey, NewApiKey, Role};
+use vcms_api::{ApiKey, NewApiKey, Role};
 
 use super::forms::FormKind;
 use super::overlay::{Op, Overlay};

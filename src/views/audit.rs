@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph};
 use ratatui::Frame;
-use vcms_server::api::{AuditEntry, AuditQuery};
+use vcms_api::{AuditEntry, AuditQuery};
 
 use super::{list_move, search_param, short_time, About, Ctx, Look, Section};
 use crate::action::{Reply, Req};

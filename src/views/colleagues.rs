@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::Cell;
 use ratatui::Frame;
-use vcms_server::api::{AdminStatus, Colleague, InviteRequest, Role, RoleUpdate};
+use vcms_api::{AdminStatus, Colleague, InviteRequest, Role, RoleUpdate};
 
 use super::forms::FormKind;
 use super::overlay::Op;

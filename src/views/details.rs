@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use ratatui::Frame;
-use vcms_server::api::{AccountDetails, AccountStatus, AccountUpdate, PincodeState};
+use vcms_api::{AccountDetails, AccountStatus, AccountUpdate, PincodeState};
 
 use super::accounts::{account_fields, account_values};
 use super::forms::FormKind;

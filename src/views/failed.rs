@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
-use vcms_server::api::FailedEmail;
+use vcms_api::FailedEmail;
 
 use super::accounts::marked_span;
 use super::overlay::Op;

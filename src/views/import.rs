@@ -11,7 +11,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph};
 use ratatui::Frame;
-use vcms_server::api::{BatchResult, BatchRow};
+use vcms_api::{BatchResult, BatchRow};
 
 use super::forms::{expand_home, file_value};
 use super::overlay::{Op, Overlay};

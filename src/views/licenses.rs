@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
-use vcms_server::api::{License, LicenseStatus};
+use vcms_api::{License, LicenseStatus};
 
 use super::accounts::quota_title;
 use super::forms::FormKind;

@@ -8,11 +8,11 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use vcms_server::api::{
+use vcms_api::client::ClientError;
+use vcms_api::{
     Captcha, EmailRequest, ErrorCode, LoginRequest, MfaVerify, RegisterRequest,
     ResetPasswordRequest,
 };
-use vcms_server::client::ClientError;
 
 use super::overlay::Toast;
 use super::{error_text, Ctx, Look};
@@ -253,7 +253,7 @@ impl LoginView {
     }
 
     /// Signed in: the form forgets the password and captcha; the app does the rest.
-    fn signed_in(&mut self, r: vcms_server::api::LoginResponse, cx: &mut Ctx) {
+    fn signed_in(&mut self, r: vcms_api::LoginResponse, cx: &mut Ctx) {
         if self.remember_password {
             cx.fx.remember = Some((self.form.value("email"), self.form.value("password")));
         }

@@ -24,8 +24,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use vcms_server::api::{LoginResponse, Permissions, Profile, Quota};
-use vcms_server::client::ClientError;
+use vcms_api::client::ClientError;
+use vcms_api::{LoginResponse, Permissions, Profile, Quota};
 
 use crate::action::{Reply, Req, Requests};
 use crate::config::Config;
@@ -256,8 +256,7 @@ impl Ctx<'_> {
         if e.status() == Some(reqwest::StatusCode::UNAUTHORIZED)
             && matches!(
                 e.code(),
-                vcms_server::api::ErrorCode::SessionEnded
-                    | vcms_server::api::ErrorCode::Unauthenticated
+                vcms_api::ErrorCode::SessionEnded | vcms_api::ErrorCode::Unauthenticated
             )
         {
             self.fx.session_ended = Some(error_text(e));

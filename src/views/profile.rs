@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use vcms_server::api::{ChangePasswordRequest, ProfileUpdate, Security, SecurityUpdate};
+use vcms_api::{ChangePasswordRequest, ProfileUpdate, Security, SecurityUpdate};
 
 use super::forms::FormKind;
 use super::overlay::Overlay;

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portable_pty::{native_pty_system, CommandBuilder, PtySize};
-use vcms_server::api::{LoginRequest, NewAccount};
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::{LoginRequest, NewAccount};
 use vcms_server::config::Config;
 
 /// A server on 127.0.0.1:0 with a fresh SQLite in `dir`, captcha off, and an activated

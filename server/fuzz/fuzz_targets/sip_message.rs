@@ -6,7 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 use rsipstack::sip::prelude::*;
 use rsipstack::sip::{self as rsip, Header};
-use vcms_server::sip::{digest, registrar};
+use vcms_digest as digest;
+use vcms_server::sip::registrar;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(msg) = rsip::SipMessage::try_from(data) else {

@@ -10,8 +10,8 @@ use clap::Parser;
 use std::sync::Arc;
 use std::time::Instant;
 
-use vcms_server::api::{BatchRequest, BatchRow, LoginRequest};
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::{BatchRequest, BatchRow, LoginRequest};
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
 use vcms_server::service::{accounts, auth, license, Actor};

@@ -7,9 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, Auth, ClientIp};
-use crate::api::*;
 use crate::error::AppError;
 use crate::service::{accounts, endpoint, AppState};
+use vcms_api::*;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -353,7 +353,7 @@ struct DirectoryEventsQuery {
 #[utoipa::path(get, path = "/endpoint/v1/directory/events", tag = "endpoint", params(DirectoryEventsQuery),
     responses((status = 200, content(
         (DirectoryChange = "text/event-stream"),
-        (crate::api::DirectoryChangePage = "application/json"))), (status = 401, body = ErrorBody)))]
+        (vcms_api::DirectoryChangePage = "application/json"))), (status = 401, body = ErrorBody)))]
 async fn endpoint_directory_events(
     State(app): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -366,7 +366,7 @@ async fn endpoint_directory_events(
     let resume = q.after.or_else(|| super::extract::last_event_id(&headers));
     if !super::extract::wants_event_stream(&headers) {
         let (changes, last_id) = crate::service::directory::poll(&app, &token, resume).await?;
-        return Ok(Json(crate::api::DirectoryChangePage { changes, last_id }).into_response());
+        return Ok(Json(vcms_api::DirectoryChangePage { changes, last_id }).into_response());
     }
     let s = crate::service::directory::stream(app, token, resume)
         .await?

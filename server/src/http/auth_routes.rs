@@ -7,9 +7,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, Auth, ClientIp};
-use crate::api::*;
 use crate::error::AppError;
 use crate::service::{auth, captcha, AppState};
+use vcms_api::*;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -6,11 +6,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, Auth};
-use crate::api::*;
 use crate::error::AppError;
 use crate::service::{enterprise, license, AppState};
 #[allow(unused_imports)]
 use futures_util::Stream as _;
+use vcms_api::*;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,7 +34,7 @@ struct EventQuery {
 #[utoipa::path(get, path = "/api/v1/events", tag = "enterprise", params(EventQuery), security(("session" = [])),
     responses((status = 200, content(
         (ChangeEvent = "text/event-stream"),
-        (crate::api::ChangePage = "application/json")))))]
+        (vcms_api::ChangePage = "application/json")))))]
 async fn event_stream(
     State(app): State<AppState>,
     Auth(actor): Auth,
@@ -48,7 +48,7 @@ async fn event_stream(
     if !super::extract::wants_event_stream(&headers) {
         let (changes, last_id) =
             crate::service::events::poll(&app, actor.enterprise_id, resume).await?;
-        return Ok(Json(crate::api::ChangePage { changes, last_id }).into_response());
+        return Ok(Json(vcms_api::ChangePage { changes, last_id }).into_response());
     }
     let token = headers
         .get(axum::http::header::AUTHORIZATION)

@@ -8,8 +8,8 @@ use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request}
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::api::ErrorCode;
 use crate::error::AppError;
+use vcms_api::ErrorCode;
 
 /// The first control character of `s`, if any.
 fn control_char(s: &str) -> Option<char> {

@@ -3,10 +3,10 @@
 mod account_routes;
 mod auth_routes;
 mod enterprise_routes;
-pub mod extract;
+pub(crate) mod extract;
 mod rules;
 mod team_routes;
-pub mod wire;
+pub(crate) mod wire;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -17,9 +17,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::api::ErrorCode;
 use crate::error::AppError;
 use crate::service::{auth, Actor, AppState};
+use vcms_api::ErrorCode;
 
 /// JSON body: control characters refused (422 naming the field), rejections are our JSON
 /// errors.
@@ -93,7 +93,7 @@ impl Modify for SecurityAddon {
 #[openapi(
     info(title = "vcms", description = "VC cloud management service: enterprises, administrators, licenses, cloud accounts, emails."),
     modifiers(&SecurityAddon),
-    components(schemas(crate::api::ErrorBody, crate::api::AccountSort))
+    components(schemas(vcms_api::ErrorBody, vcms_api::AccountSort))
 )]
 struct ApiDoc;
 
@@ -305,7 +305,7 @@ fn refuse_control_characters(doc: &mut serde_json::Value) {
 /// Each closed set's schema (a string `enum`) says what each value means in its description,
 /// from the values' doc comments: "- `invalid_credentials`: Wrong email and password…".
 fn describe_values(doc: &mut serde_json::Value) {
-    for (name, values) in crate::api::VALUE_DOCS {
+    for (name, values) in vcms_api::VALUE_DOCS {
         let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) else {
             continue;
         };

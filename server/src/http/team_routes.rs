@@ -7,9 +7,9 @@ use utoipa_axum::routes;
 
 use super::account_routes::{ApiPath, ApiQuery};
 use super::{ApiJson, Auth, ClientIp};
-use crate::api::*;
 use crate::error::AppError;
 use crate::service::{api_keys, audit, mfa, security, team, AppState};
+use vcms_api::*;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

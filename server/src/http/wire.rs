@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::api::ErrorCode;
+use vcms_api::ErrorCode;
 
 /// The JSON answer for hyper's own bare error head, if `buf` is one.
 fn replacement(buf: &[u8]) -> Option<Vec<u8>> {

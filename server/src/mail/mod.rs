@@ -2,20 +2,20 @@
 //! delivers through SMTP or into a folder of `.eml` files. Nothing is dropped silently: a
 //! message is delivered, waiting for a retry, or failed with its reason.
 
-pub mod templates;
-pub mod worker;
+pub(crate) mod templates;
+pub(crate) mod worker;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{watch, Notify};
 
 use crate::clock::{Millis, SharedClock, HOUR, SECOND};
 use crate::config::{Config, MailTransportKind, SmtpSecurity};
-use crate::crypto::SecretBox;
+use crate::crypto::{self, SecretBox};
 use crate::error::AppError;
 use crate::store::outbox::{self, NewMessage, NewWorker, OutboxRow};
 use crate::store::{Conn, Store};
@@ -33,7 +33,9 @@ pub struct Outgoing<'a> {
 }
 
 enum Transport {
-    Folder(AsyncFileTransport<Tokio1Executor>),
+    /// `.eml` files in `Mailer::folder`, written by us so that each is 0600 from its
+    /// first byte (lettre's file transport creates them 0644).
+    Folder,
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
 
@@ -98,17 +100,6 @@ fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     let _ = dir;
-    Ok(())
-}
-
-fn private_file(path: &std::path::Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
     Ok(())
 }
 
@@ -236,7 +227,7 @@ impl Mailer {
                     anyhow::anyhow!("cannot restrict outbox folder {}: {e}", dir.display())
                 })?;
                 let d = format!("folder {}", dir.display());
-                (Transport::Folder(AsyncFileTransport::new(dir)), d)
+                (Transport::Folder, d)
             }
             MailTransportKind::Smtp => {
                 let s = &cfg.smtp;
@@ -331,13 +322,19 @@ impl Mailer {
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| Failure::Permanent(format!("cannot build the message: {e}")))?;
         match &self.transport {
-            Transport::Folder(t) => {
-                let id = t.send(msg).await.map_err(|e| {
+            Transport::Folder => {
+                let path = self.folder.join(format!(
+                    "{}.eml",
+                    crypto::random_from(b"0123456789abcdef", 32)
+                ));
+                let bytes = msg.formatted();
+                let write = |e: String| {
                     Failure::Temporary(format!("cannot write to the outbox folder: {e}"))
-                })?;
-                private_file(&self.folder.join(format!("{id}.eml"))).map_err(|e| {
-                    Failure::Temporary(format!("cannot restrict the outbox file: {e}"))
-                })
+                };
+                tokio::task::spawn_blocking(move || crypto::write_private(&path, &bytes))
+                    .await
+                    .map_err(|e| write(e.to_string()))?
+                    .map_err(|e| write(e.to_string()))
             }
             Transport::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| classify_smtp(&e)),
         }
@@ -382,7 +379,7 @@ impl Mailer {
                     crate::store::events::insert(
                         &mut c,
                         eid,
-                        crate::api::EventKind::EmailFailed.as_str(),
+                        vcms_api::EventKind::EmailFailed.as_str(),
                         row.account_id,
                         now,
                     )

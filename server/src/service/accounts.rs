@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::crypto::{self, SecretBox};
 use crate::error::{AppError, AppResult};
@@ -11,6 +10,7 @@ use crate::service::{audit, events, license, Actor, App, Perm};
 use crate::store::accounts::{self as st, AccountRecord, Fields, Secrets};
 use crate::store::{self, admin, outbox, Conn};
 use crate::validate::{self, Email, Extension};
+use vcms_api::{self as api, ErrorCode};
 
 mod batch;
 pub use batch::batch;

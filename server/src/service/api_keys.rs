@@ -2,7 +2,6 @@
 //! key into an `Actor` (and its profile) when a request authenticates with one
 //! (DOMAIN.md "Colleagues and permissions", issue 7).
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{self, MINUTE};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
@@ -10,6 +9,7 @@ use crate::service::audit::record;
 use crate::service::{Actor, App, Perm, Role};
 use crate::store::{admin, team};
 use crate::validate;
+use vcms_api::{self as api, ErrorCode};
 
 pub const KEY_PREFIX: &str = "vcms_";
 

@@ -3,11 +3,11 @@
 //! search (DOMAIN.md "Colleagues and permissions", issue 7). Every other service module
 //! writes its audit entries through `record` or `audit_as`.
 
-use crate::api;
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::service::{Actor, App, Perm};
 use crate::store::{team, Conn};
+use vcms_api as api;
 
 /// Record an action in the audit log (inside the caller's transaction).
 #[allow(clippy::too_many_arguments)]

@@ -2,14 +2,14 @@
 
 use axum::http::StatusCode;
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{Millis, DAY, HOUR, MINUTE, SECOND};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::mail::Outgoing;
-use crate::service::{captcha, mail_requests, Actor, App, Role};
+use crate::service::{captcha, mail_requests, Actor, App, Role, RoleRules};
 use crate::store::{self, admin, Conn};
 use crate::validate::{self, Email, Password};
+use vcms_api::{self as api, ErrorCode};
 
 pub const ACTIVATION_VALID: Millis = 12 * HOUR;
 pub const RESET_VALID: Millis = 10 * MINUTE;

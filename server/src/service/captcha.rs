@@ -1,13 +1,13 @@
 //! Captcha challenges a terminal can show: characters drawn as 5-line text art. Single use,
 //! valid 5 minutes, answered case-insensitively. Art alone is read by a short script, so each
-//! challenge also carries a proof of work ([`crate::pow`], the captcha id is its challenge):
+//! challenge also carries a proof of work ([`vcms_api::pow`], the captcha id is its challenge):
 //! the console solves it in about 0.2 s, a script pays the same for every try.
 
-use crate::api::ErrorCode;
 use crate::clock::MINUTE;
 use crate::error::AppError;
 use crate::service::App;
 use crate::store::admin;
+use vcms_api::ErrorCode;
 
 const CHARS: &[u8] = b"ACDEFHJKMNPRTUVWXY34679";
 const LEN: usize = 5;
@@ -62,12 +62,12 @@ pub fn art(text: &str) -> String {
         .join("\n")
 }
 
-pub async fn issue(app: &App) -> Result<crate::api::Captcha, AppError> {
+pub async fn issue(app: &App) -> Result<vcms_api::Captcha, AppError> {
     let answer = crate::crypto::random_from(CHARS, LEN);
     let id = crate::crypto::new_token();
     let mut c = app.store.conn().await?;
     admin::insert_captcha(&mut c, &id, &answer, app.now() + VALID).await?;
-    Ok(crate::api::Captcha {
+    Ok(vcms_api::Captcha {
         id,
         art: art(&answer),
         expires_in_secs: VALID / 1000,
@@ -111,7 +111,7 @@ pub async fn check(
     match taken {
         Some((expected, expires)) if expires >= app.now() => {
             let typed: String = answer.chars().filter(|c| !c.is_whitespace()).collect();
-            if app.captcha_pow_bits > 0 && !crate::pow::verify(id, pow, app.captcha_pow_bits) {
+            if app.captcha_pow_bits > 0 && !vcms_api::pow::verify(id, pow, app.captcha_pow_bits) {
                 Err(AppError::bad_request(
                     ErrorCode::CaptchaUnsolved,
                     "The captcha's proof of work is not solved; ask for a new captcha",

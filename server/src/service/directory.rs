@@ -3,12 +3,12 @@
 
 use futures_util::StreamExt;
 
-use crate::api::{self, ErrorCode};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::events::{self, Holder, Item};
 use crate::service::{App, AppState};
 use crate::store::{events as ev, sip as st};
+use vcms_api::{self as api, ErrorCode};
 
 /// The account and enterprise of an endpoint session token.
 pub async fn session(app: &App, token: &str) -> AppResult<(i64, i64)> {

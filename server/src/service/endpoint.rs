@@ -3,13 +3,13 @@
 //! for pincodes, across the service, so the 9-digit space of live pincodes cannot be
 //! searched; see [`login`] for why a valid credential still works during an attack.
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::{accounts, audit, events, license, Actor, App, Perm};
-use crate::sip::digest::{ha1, Algorithm};
 use crate::store::{accounts as st, admin, sip as sst, throttle};
+use vcms_api::{self as api, ErrorCode};
+use vcms_digest::{ha1, Algorithm};
 
 fn throttled(window: Millis, now: Millis) -> AppError {
     let left = window - now.rem_euclid(window);

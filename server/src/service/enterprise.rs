@@ -1,10 +1,10 @@
 //! The enterprise as its admins see it, and operator commands.
 
-use crate::api;
 use crate::clock;
 use crate::error::{AppError, AppResult};
 use crate::service::{license, Actor, App};
 use crate::store::admin;
+use vcms_api as api;
 
 pub async fn get(app: &App, actor: &Actor) -> AppResult<api::Enterprise> {
     let now = app.now();

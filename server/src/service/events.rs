@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use crate::api::{ChangeEvent, EventKind};
 use crate::clock;
 use crate::error::AppResult;
 use crate::service::{auth, App, AppState};
 use crate::store::{events, Conn};
+use vcms_api::{ChangeEvent, EventKind};
 
 /// How often a stream looks whether its session still lives, at the latest.
 const SESSION_CHECK: Duration = Duration::from_secs(1);

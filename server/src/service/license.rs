@@ -1,11 +1,11 @@
 //! Licenses and the account quota (DOMAIN.md "Licenses").
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, DAY};
 use crate::error::{AppError, AppResult};
 use crate::license_number;
 use crate::service::{audit, Actor, App, Perm};
 use crate::store::{self, accounts, admin, license, Conn};
+use vcms_api::{self as api, ErrorCode};
 
 pub const TRIAL_QUOTA: i64 = 20;
 pub const WARN_BEFORE: Millis = 5 * DAY;

@@ -18,9 +18,6 @@ pub const PASSWORD_RESET: &str = "password_reset";
 pub const ACTIVATION: &str = "activation";
 pub const REGISTER_NOTICE: &str = "register_notice";
 
-/// Emails of these kinds a mailbox receives per hour at most.
-pub const PER_MAILBOX_PER_HOUR: usize = 3;
-
 /// How often the worker looks without being woken (requests of other instances).
 const POLL: Duration = Duration::from_millis(500);
 

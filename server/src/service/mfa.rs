@@ -5,7 +5,6 @@
 
 use axum::http::StatusCode;
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{Millis, MINUTE, SECOND};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
@@ -13,6 +12,7 @@ use crate::mail::Outgoing;
 use crate::service::audit::audit_as;
 use crate::service::App;
 use crate::store::{admin, team, throttle, Conn};
+use vcms_api::{self as api, ErrorCode};
 
 pub const MFA_VALID: Millis = 5 * MINUTE;
 pub const MFA_TRIES: i64 = 5;

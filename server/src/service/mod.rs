@@ -2,27 +2,27 @@
 //! functions; none of them re-implements a rule.
 
 pub mod accounts;
-pub mod api_keys;
-pub mod audit;
+pub(crate) mod api_keys;
+pub(crate) mod audit;
 pub mod auth;
-pub mod captcha;
-pub mod directory;
-pub mod endpoint;
+pub(crate) mod captcha;
+pub(crate) mod directory;
+pub(crate) mod endpoint;
 pub mod enterprise;
-pub mod events;
+pub(crate) mod events;
 pub mod license;
-pub mod mail_requests;
-pub mod mfa;
-pub mod security;
-pub mod team;
+pub(crate) mod mail_requests;
+pub(crate) mod mfa;
+pub(crate) mod security;
+pub(crate) mod team;
 
 use std::sync::Arc;
 
-use crate::api::ErrorCode;
 use crate::clock::SharedClock;
 use crate::crypto::SecretBox;
 use crate::mail::Mailer;
 use crate::store::Store;
+use vcms_api::ErrorCode;
 
 /// Everything a request or job needs.
 pub struct App {
@@ -58,8 +58,17 @@ pub struct App {
 
 /// What the HTTP side needs of the SIP service.
 pub struct SipHandle {
-    pub servers: Vec<crate::api::SipServer>,
-    pub registrar: Arc<crate::sip::Registrar>,
+    pub servers: Vec<vcms_api::SipServer>,
+    pub registrar: Arc<dyn Bindings>,
+}
+
+/// What the service layer asks of the SIP registrar (`sip::Registrar` implements it), so
+/// that `service` never names `sip`: the dependency points from sip to service only.
+#[async_trait::async_trait]
+pub trait Bindings: Send + Sync {
+    /// Drop the binding `key` of an account (its endpoint signed out) and tell the
+    /// enterprise's consoles.
+    async fn unbind(&self, account_id: i64, enterprise_id: i64, key: &str);
 }
 
 pub type AppState = Arc<App>;
@@ -77,7 +86,7 @@ impl App {
 }
 
 /// Administrator roles (DOMAIN.md "Colleagues and permissions"): the wire type.
-pub use crate::api::Role;
+pub use vcms_api::Role;
 
 /// The signed-in administrator behind a request.
 #[derive(Debug, Clone)]
@@ -120,9 +129,18 @@ pub enum Perm {
     OwnerOnly,
 }
 
-impl Role {
+/// The rules of roles (DOMAIN.md "Colleagues and permissions") on the wire type [`Role`].
+pub trait RoleRules {
     /// What the role allows; `manage_admins` is the admin's flag.
-    pub fn may(self, p: Perm, manage_admins: bool) -> bool {
+    fn may(self, p: Perm, manage_admins: bool) -> bool;
+    /// Everything the role (with the admin's `manage_admins` flag) may do; `person` is
+    /// false for an API key. The rules are [`RoleRules::may`]'s, so what clients are told
+    /// matches what the server refuses.
+    fn permissions(self, manage_admins: bool, person: bool) -> vcms_api::Permissions;
+}
+
+impl RoleRules for Role {
+    fn may(self, p: Perm, manage_admins: bool) -> bool {
         match self {
             Role::Owner => true,
             Role::Admin => match p {
@@ -136,15 +154,10 @@ impl Role {
             ),
         }
     }
-}
 
-impl Role {
-    /// Everything the role (with the admin's `manage_admins` flag) may do; `person` is
-    /// false for an API key. The rules are `Role::may`'s, so what clients are told matches
-    /// what the server refuses.
-    pub fn permissions(self, manage_admins: bool, person: bool) -> crate::api::Permissions {
+    fn permissions(self, manage_admins: bool, person: bool) -> vcms_api::Permissions {
         let may = |p: Perm| self.may(p, manage_admins);
-        crate::api::Permissions {
+        vcms_api::Permissions {
             view_accounts: may(Perm::ViewAccounts),
             reset_secrets: may(Perm::ResetSecrets),
             send_emails: may(Perm::SendEmails),
@@ -162,7 +175,7 @@ impl Role {
 
 impl Actor {
     /// What this actor may do (`GET /api/v1/me`).
-    pub fn permissions(&self) -> crate::api::Permissions {
+    pub fn permissions(&self) -> vcms_api::Permissions {
         self.role
             .permissions(self.manage_admins, self.key_id.is_none())
     }

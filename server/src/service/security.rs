@@ -2,13 +2,13 @@
 //! (confirmed with the current password), and the owner's enterprise-wide setting that
 //! requires MFA of everyone (DOMAIN.md "Colleagues and permissions", issue 7).
 
-use crate::api;
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::audit::record;
 use crate::service::{auth, Actor, App, Perm};
 use crate::store::{admin, team};
 use crate::validate::Email;
+use vcms_api as api;
 
 pub async fn security(app: &App, actor: &Actor) -> AppResult<api::Security> {
     actor.require_person()?;

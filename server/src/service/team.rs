@@ -3,7 +3,6 @@
 //! removing them, with the rules on who may manage whom (DOMAIN.md "Colleagues and
 //! permissions", issue 7).
 
-use crate::api::{self, ErrorCode};
 use crate::clock::{self, Millis, HOUR};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
@@ -12,6 +11,7 @@ use crate::service::audit::{audit_as, record};
 use crate::service::{auth, Actor, App, Perm, Role};
 use crate::store::{admin, team, Conn};
 use crate::validate::{self, Email, Password};
+use vcms_api::{self as api, ErrorCode};
 
 pub const INVITATION_VALID: Millis = 48 * HOUR;
 

@@ -2,11 +2,10 @@
 //! transaction layer) and what we answer on them: REGISTER (the registrar), calls (the
 //! proxy), OPTIONS (keep-alive pings).
 
-pub mod client;
-pub mod digest;
-pub mod proxy;
+pub(crate) mod digest;
+pub(crate) mod proxy;
 pub mod registrar;
-pub mod transport;
+pub(crate) mod transport;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,12 +17,19 @@ use rsipstack::EndpointBuilder;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::api;
 use crate::config::Config;
 use crate::service::AppState;
+use vcms_api as api;
 
 pub use proxy::Proxy;
 pub use registrar::Registrar;
+
+#[async_trait::async_trait]
+impl crate::service::Bindings for Registrar {
+    async fn unbind(&self, account_id: i64, enterprise_id: i64, key: &str) {
+        Registrar::unbind(self, account_id, enterprise_id, key).await
+    }
+}
 
 /// The SIP service of a running server.
 pub struct SipServer {

@@ -158,33 +158,7 @@ fn response_to_tag(r: &Response) -> Option<String> {
         .map(|t| t.to_string())
 }
 
-/// The entries of a Route / Record-Route header value (`<a>, <b>;p`), split outside `<>`
-/// and quotes.
-pub(crate) fn route_entries(v: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut angle, mut quote) = (false, false);
-    for ch in v.chars() {
-        match ch {
-            '"' if !angle => quote = !quote,
-            '<' if !quote => angle = true,
-            '>' if !quote => angle = false,
-            ',' if !angle && !quote => {
-                if !cur.trim().is_empty() {
-                    out.push(cur.trim().to_string());
-                }
-                cur.clear();
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(ch);
-    }
-    if !cur.trim().is_empty() {
-        out.push(cur.trim().to_string());
-    }
-    out
-}
+pub(crate) use vcms_digest::route_entries;
 
 /// Remove the top Via value (ours) of a response, also when a device merged the Via values
 /// into one header with commas.

@@ -1293,7 +1293,7 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
                     crate::store::events::insert(
                         &mut tx,
                         *e,
-                        crate::api::EventKind::BindingChanged.as_str(),
+                        vcms_api::EventKind::BindingChanged.as_str(),
                         Some(*a),
                         now,
                     )

@@ -1,8 +1,8 @@
 //! Cloud accounts and their endpoint bindings.
 
 use super::Conn;
-use crate::api::AccountSort;
 use crate::clock::Millis;
+use vcms_api::AccountSort;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRecord {
@@ -459,6 +459,8 @@ pub async fn delete_ids(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> Result
 
 // ---- bindings ----
 
+// The row as the query selects it: not every column is read.
+#[allow(dead_code)]
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BindingRow {
     pub id: i64,

@@ -3,6 +3,8 @@
 use super::Conn;
 use crate::clock::Millis;
 
+// The row as the query selects it: not every column is read.
+#[allow(dead_code)]
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRow {
     pub id: i64,

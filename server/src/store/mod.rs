@@ -4,15 +4,15 @@
 //! Backend-specific code is limited to connection set-up and the migrations, one folder per
 //! backend, embedded in the binary and applied at start.
 
-pub mod accounts;
-pub mod admin;
-pub mod events;
-pub mod license;
-pub mod mail_requests;
-pub mod outbox;
+pub(crate) mod accounts;
+pub(crate) mod admin;
+pub(crate) mod events;
+pub(crate) mod license;
+pub(crate) mod mail_requests;
+pub(crate) mod outbox;
 pub mod sip;
-pub mod team;
-pub mod throttle;
+pub(crate) mod team;
+pub(crate) mod throttle;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};

@@ -263,7 +263,8 @@ pub async fn by_id(c: &mut Conn, id: i64) -> Result<Option<OutboxRow>, sqlx::Err
         .await
 }
 
-/// Every message, newest first (operator tools and tests).
+/// Every message, newest first (tests).
+#[cfg(feature = "testing")]
 pub async fn recent(c: &mut Conn, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLS} FROM outbox ORDER BY id DESC LIMIT $1"

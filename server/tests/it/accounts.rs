@@ -3,8 +3,8 @@
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 use vcms_server::clock::{DAY, SECOND};
 
 fn new(name: &str, ext: &str, email: Option<&str>) -> NewAccount {
@@ -729,16 +729,16 @@ async fn pincode_guessing_is_throttled(db: Db) {
 both!(pincode_guessing_is_throttled);
 
 async fn next(
-    st: &mut vcms_server::client::EventStream,
+    st: &mut vcms_api::client::EventStream,
 ) -> Result<
-    Option<vcms_server::client::ClientResult<vcms_server::client::StreamItem>>,
+    Option<vcms_api::client::ClientResult<vcms_api::client::StreamItem>>,
     tokio::time::error::Elapsed,
 > {
     tokio::time::timeout(std::time::Duration::from_secs(1), st.next()).await
 }
 
 async fn changes_are_streamed_to_consoles_of_the_same_enterprise(db: Db) {
-    use vcms_server::client::StreamItem;
+    use vcms_api::client::StreamItem;
     let s = TestServer::start(db).await;
     let (_, a) = s.owner("live@example.com").await;
     let (_, b) = s.owner("other@example.com").await;

@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
+use vcms_api::*;
 use vcms_server::clock::{DAY, HOUR, MINUTE, SECOND};
 
 async fn registration_activation_and_trial(db: Db) {

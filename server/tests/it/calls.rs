@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::both;
 use crate::common::*;
 use crate::sip::{new, ua, ua_of, wait_details};
+use vcms_endpoint::Algorithm;
+use vcms_endpoint::{request_headers, sdp, Dialog, Transport, Ua};
 use vcms_server::clock::DAY;
-use vcms_server::sip::client::{request_headers, sdp, Dialog, Transport, Ua};
-use vcms_server::sip::digest::Algorithm;
 
 /// The next request of `method` the UA receives within 5 s (retransmissions of others are
 /// skipped).
@@ -431,7 +431,7 @@ struct Emulator {
 impl Emulator {
     fn start(args: &[&str]) -> Self {
         use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vcms-endpoint"))
+        let mut child = tokio::process::Command::new(endpoint_exe())
             .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -558,7 +558,7 @@ async fn endpoint_directory_follow_prints_an_edit_within_a_second(db: Db) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     c.update_account(
         ben.id,
-        &vcms_server::api::AccountUpdate {
+        &vcms_api::AccountUpdate {
             name: Some("Benjamin".into()),
             ..Default::default()
         },

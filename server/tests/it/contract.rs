@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::common::*;
-use vcms_server::api::ErrorCode;
+use vcms_api::ErrorCode;
 
 async fn document(s: &TestServer) -> Value {
     s.client().get("/api/openapi.json").await.unwrap()
@@ -298,7 +298,7 @@ async fn both_sign_ins_answer_invalid_credentials() {
     let s = TestServer::start(Db::Sqlite).await;
     let (_, c) = s.owner("codes@example.com").await;
     let anna = c
-        .add_account(&vcms_server::api::NewAccount {
+        .add_account(&vcms_api::NewAccount {
             name: "Anna".into(),
             extension: "1001".into(),
             email: None,
@@ -321,19 +321,19 @@ async fn both_sign_ins_answer_invalid_credentials() {
     // The typed client reads both as the one code, and still reads the old spelling.
     let e = err(s
         .client()
-        .endpoint_login(&vcms_server::api::EndpointLoginRequest {
+        .endpoint_login(&vcms_api::EndpointLoginRequest {
             cloud_number: Some(anna.cloud_number.clone()),
             password: Some("wrong-password".into()),
             ..Default::default()
         })
         .await);
     assert_eq!(e.code(), ErrorCode::InvalidCredentials);
-    let old: vcms_server::api::ErrorBody =
+    let old: vcms_api::ErrorBody =
         serde_json::from_value(serde_json::json!({"code": "credentials_invalid", "message": "m"}))
             .unwrap();
     assert_eq!(old.code, ErrorCode::InvalidCredentials);
     // A code this client does not know (a newer server) is read, not refused.
-    let newer: vcms_server::api::ErrorBody =
+    let newer: vcms_api::ErrorBody =
         serde_json::from_value(serde_json::json!({"code": "from_the_future", "message": "m"}))
             .unwrap();
     assert_eq!(newer.code, ErrorCode::Unknown);

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use crate::both;
 use crate::common::*;
 use serde_json::{json, Value};
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 use vcms_server::clock::{HOUR, MINUTE};
 
 /// Leading zero bits of SHA-256("{id}:{nonce}"): the test's own reading of the proof of work.
@@ -43,11 +43,7 @@ async fn paid_captcha(s: &TestServer) -> (String, String, String) {
         .map(|n| n.to_string())
         .find(|n| pow_zero_bits(&id, n) >= bits)
         .unwrap();
-    let mut conn = s.running.app.store.conn().await.unwrap();
-    let answer = vcms_server::store::admin::peek_captcha(&mut conn, &id)
-        .await
-        .unwrap()
-        .unwrap();
+    let answer = s.captcha_answer(&id).await.unwrap();
     (id, answer, nonce)
 }
 

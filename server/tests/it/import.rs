@@ -3,8 +3,8 @@
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 
 fn row(n: i64, name: &str, ext: &str, email: Option<&str>) -> BatchRow {
     BatchRow {

@@ -3,7 +3,7 @@
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
+use vcms_api::*;
 
 async fn registration_input_rules(db: Db) {
     let s = TestServer::start(db).await;

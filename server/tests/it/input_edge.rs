@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
+use vcms_api::*;
 
 // ---------------- the OpenAPI document as a map of every string input ----------------
 
@@ -308,7 +308,7 @@ async fn nul_in_the_requests_that_reached_the_database(db: Db) {
     let acct = c.accounts(&AccountQuery::default()).await.unwrap().items[0].id;
     let anon = s.client();
     let nul = "nul\u{0}@example.com";
-    let cases: Vec<(&str, vcms_server::client::ClientResult<Value>)> = vec![
+    let cases: Vec<(&str, vcms_api::client::ClientResult<Value>)> = vec![
         (
             "email",
             anon.post(
@@ -477,7 +477,7 @@ async fn long_search_gets_a_json_error(db: Db) {
 both!(long_search_gets_a_json_error);
 
 fn field_of<T: std::fmt::Debug>(
-    r: vcms_server::client::ClientResult<T>,
+    r: vcms_api::client::ClientResult<T>,
 ) -> (Option<u16>, Option<String>) {
     let e = err(r);
     (

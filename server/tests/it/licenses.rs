@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::{ErrorCode, LicenseStatus, QuotaBasis};
+use vcms_api::{ErrorCode, LicenseStatus, QuotaBasis};
 use vcms_server::clock::{DAY, SECOND};
 
 async fn bind_license_and_quota(db: Db) {

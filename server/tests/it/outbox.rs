@@ -105,7 +105,7 @@ both!(email_bodies_are_sealed_at_rest);
 use vcms_server::config::SmtpSecurity;
 
 /// The outbox row of the first email to `to`.
-async fn row_to(s: &TestServer, to: &str) -> vcms_server::store::outbox::OutboxRow {
+async fn row_to(s: &TestServer, to: &str) -> OutboxRow {
     s.outbox()
         .await
         .into_iter()
@@ -114,7 +114,7 @@ async fn row_to(s: &TestServer, to: &str) -> vcms_server::store::outbox::OutboxR
 }
 
 /// Wait until the email to `to` has been tried (it has a last error).
-async fn tried(s: &TestServer, to: &str) -> vcms_server::store::outbox::OutboxRow {
+async fn tried(s: &TestServer, to: &str) -> OutboxRow {
     for _ in 0..200 {
         let r = row_to(s, to).await;
         if r.last_error.is_some() || r.status != "pending" {
@@ -144,7 +144,7 @@ async fn untrusted_certificate_or_refused_login_keep_emails_queued(db: Db) {
         .await;
     let owner = s.login("boss@example.com", "secret123").await.unwrap();
     owner
-        .add_account(&vcms_server::api::NewAccount {
+        .add_account(&vcms_api::NewAccount {
             name: "Anna".into(),
             extension: "1001".into(),
             email: Some("anna@example.com".into()),
@@ -241,7 +241,7 @@ async fn account_email_is_in_the_owners_language(db: Db) {
     s.client().activate(&mail.token()).await.unwrap();
     let owner = s.login("chen@example.com", "secret123").await.unwrap();
     owner
-        .add_account(&vcms_server::api::NewAccount {
+        .add_account(&vcms_api::NewAccount {
             name: "陈媛媛".into(),
             extension: "2002".into(),
             email: Some("chenyy@example.com".into()),
@@ -258,11 +258,11 @@ async fn account_email_is_in_the_owners_language(db: Db) {
     assert!(mail.text.contains("您好"), "{}", mail.text);
     // A colleague's invitation is in the owner's language too (it was always English).
     owner
-        .invite(&vcms_server::api::InviteRequest {
+        .invite(&vcms_api::InviteRequest {
             first_name: "王".into(),
             last_name: "芳".into(),
             email: "wangfang@example.com".into(),
-            role: vcms_server::api::Role::Helpdesk,
+            role: vcms_api::Role::Helpdesk,
             manage_admins: false,
         })
         .await

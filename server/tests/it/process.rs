@@ -166,9 +166,9 @@ fn serve_prints_its_addresses_and_stops_cleanly_on_sigterm() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let h = rt
-        .block_on(vcms_server::client::Client::new(&url).health())
+        .block_on(vcms_api::client::Client::new(&url).health())
         .unwrap();
-    assert_eq!(h.status, vcms_server::api::HealthStatus::Ok);
+    assert_eq!(h.status, vcms_api::HealthStatus::Ok);
     assert!(dir.path().join("vcms.db").exists());
     let key = dir.path().join("secret.key");
     #[cfg(unix)]
@@ -283,8 +283,8 @@ fn kill_during_a_batch_send(db: Db) {
     const N: usize = 200;
     let (mut first, url) = serve(dir.path(), &env);
     rt.block_on(async {
-        let mut c = vcms_server::client::Client::new(&url);
-        c.login(&vcms_server::api::LoginRequest {
+        let mut c = vcms_api::client::Client::new(&url);
+        c.login(&vcms_api::LoginRequest {
             email: "boss@example.com".into(),
             password: "secret123".into(),
             ..Default::default()
@@ -293,7 +293,7 @@ fn kill_during_a_batch_send(db: Db) {
         .unwrap();
         c.add_license(lic.trim()).await.unwrap();
         let rows = (0..N)
-            .map(|i| vcms_server::api::BatchRow {
+            .map(|i| vcms_api::BatchRow {
                 name: format!("User {i}"),
                 extension: format!("{}", 3000 + i),
                 email: Some(format!("user{i}@example.com")),
@@ -301,7 +301,7 @@ fn kill_during_a_batch_send(db: Db) {
             })
             .collect();
         let r = c
-            .batch_accounts(&vcms_server::api::BatchRequest {
+            .batch_accounts(&vcms_api::BatchRequest {
                 rows,
                 ..Default::default()
             })
@@ -309,7 +309,7 @@ fn kill_during_a_batch_send(db: Db) {
             .unwrap();
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         let sent = c
-            .send_account_emails(&vcms_server::api::SendEmailRequest {
+            .send_account_emails(&vcms_api::SendEmailRequest {
                 all: true,
                 ..Default::default()
             })
@@ -533,8 +533,8 @@ fn sip_traffic_logs_with(vcms_log: Option<&str>) {
     let udp = printed_addr(&printed, "sip udp:");
     let before = std::fs::metadata(&log).unwrap().len();
     rt.block_on(async {
-        let mut c = vcms_server::client::Client::new(&url);
-        c.login(&vcms_server::api::LoginRequest {
+        let mut c = vcms_api::client::Client::new(&url);
+        c.login(&vcms_api::LoginRequest {
             email: "logs@example.com".into(),
             password: "secret123".into(),
             ..Default::default()
@@ -542,7 +542,7 @@ fn sip_traffic_logs_with(vcms_log: Option<&str>) {
         .await
         .unwrap();
         let a = c
-            .add_account(&vcms_server::api::NewAccount {
+            .add_account(&vcms_api::NewAccount {
                 name: "Anna".into(),
                 extension: "1001".into(),
                 email: None,
@@ -550,16 +550,16 @@ fn sip_traffic_logs_with(vcms_log: Option<&str>) {
             })
             .await
             .unwrap();
-        let mut ua = vcms_server::sip::client::Ua::connect(vcms_server::sip::client::Options {
+        let mut ua = vcms_endpoint::Ua::connect(vcms_endpoint::Options {
             server: udp,
-            transport: vcms_server::sip::client::Transport::Udp,
+            transport: vcms_endpoint::Transport::Udp,
             domain: "vcms.local".into(),
             user: a.cloud_number.clone(),
             password: a.password.clone(),
             instance: None,
             user_agent: "log test".into(),
             tls_ca: None,
-            algorithm: vcms_server::sip::digest::Algorithm::Md5,
+            algorithm: vcms_endpoint::Algorithm::Md5,
             contact_addr: None,
         })
         .await

@@ -9,11 +9,11 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::{self, *};
-use vcms_server::client::{Client, StreamItem};
+use vcms_api::client::{Client, StreamItem};
+use vcms_api::{self as api, *};
+use vcms_endpoint::Algorithm;
+use vcms_endpoint::{Options, Transport, Ua};
 use vcms_server::clock::{DAY, MINUTE, SECOND};
-use vcms_server::sip::client::{Options, Transport, Ua};
-use vcms_server::sip::digest::Algorithm;
 
 pub(crate) fn new(name: &str, ext: &str) -> NewAccount {
     NewAccount {
@@ -548,7 +548,7 @@ async fn endpoint_emulator_comes_online_and_leaves(db: Db) {
     let s = TestServer::start(db).await;
     let (_, c) = s.owner("emu@example.com").await;
     let a = c.add_account(&new("Anna", "1001")).await.unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vcms-endpoint"))
+    let child = tokio::process::Command::new(endpoint_exe())
         .args([
             "login",
             "--server",
@@ -602,7 +602,7 @@ async fn endpoint_emulator_comes_online_and_leaves(db: Db) {
     let d = c.account(a.id).await.unwrap();
     assert_eq!(d.status_text, "Unregistered");
     // A used pincode: the emulator says why and fails.
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vcms-endpoint"))
+    let out = tokio::process::Command::new(endpoint_exe())
         .args([
             "login",
             "--server",
@@ -667,7 +667,7 @@ async fn endpoint_directory_and_its_live_changes(db: Db) {
     assert_eq!(r.status().as_u16(), 304);
 
     let mut events = ep.directory_events(None).await.unwrap();
-    async fn next(events: &mut vcms_server::client::EventStream) -> DirectoryChange {
+    async fn next(events: &mut vcms_api::client::EventStream) -> DirectoryChange {
         tokio::time::timeout(Duration::from_secs(1), events.next_directory_change())
             .await
             .expect("a change within a second")

@@ -11,7 +11,7 @@ use tokio::net::{TcpStream, UdpSocket};
 
 use crate::common::*;
 use crate::sip::{new, sip_addr, ua_of};
-use vcms_server::sip::client::{sdp, Transport};
+use vcms_endpoint::{sdp, Transport};
 
 /// Everything that comes back to `sock` within `wait` (one datagram per entry).
 async fn collect(sock: &UdpSocket, wait: Duration) -> Vec<String> {
@@ -193,7 +193,7 @@ async fn large_datagrams_are_read_whole_and_short_bodies_refused() {
     };
     assert_eq!(inv.body.len(), body.len());
     assert_eq!(
-        vcms_server::sip::client::request_header(&inv, "Content-Length"),
+        vcms_endpoint::request_header(&inv, "Content-Length"),
         body.len().to_string()
     );
 

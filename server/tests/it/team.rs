@@ -4,8 +4,8 @@ use crate::both;
 use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 use vcms_server::clock::{HOUR, MINUTE, SECOND};
 
 /// Invite a colleague, accept the invitation from the email, sign in.
@@ -1113,10 +1113,10 @@ both!(api_keys_are_principals_not_their_creator);
 
 /// The next thing on a stream, or that it ended (item `None`), within `limit`.
 async fn ends_within(
-    st: &mut vcms_server::client::EventStream,
+    st: &mut vcms_api::client::EventStream,
     limit: std::time::Duration,
 ) -> Result<std::time::Duration, String> {
-    use vcms_server::client::StreamItem;
+    use vcms_api::client::StreamItem;
     let t0 = std::time::Instant::now();
     match tokio::time::timeout(limit, st.next()).await {
         Err(_) => Err(format!("still open after {:?}", t0.elapsed())),
@@ -1147,7 +1147,7 @@ async fn disable_and_remove_end_event_streams_at_once(db: Db) {
             .await
             .unwrap();
         match tokio::time::timeout(limit, stream.next()).await {
-            Ok(Some(Ok(vcms_server::client::StreamItem::Change(_)))) => {}
+            Ok(Some(Ok(vcms_api::client::StreamItem::Change(_)))) => {}
             other => panic!("no change within a second: {other:?}"),
         }
         // A moment later (the stream has looked at its session just now).

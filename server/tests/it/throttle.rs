@@ -7,8 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::both;
 use crate::common::*;
-use vcms_server::api::*;
-use vcms_server::client::Client;
+use vcms_api::client::Client;
+use vcms_api::*;
 use vcms_server::clock::{DAY, SECOND};
 
 fn new(name: &str, ext: &str) -> NewAccount {
@@ -256,7 +256,7 @@ async fn mfa_owner(s: &TestServer, email: &str) {
         .unwrap();
 }
 
-async fn sign_in(s: &TestServer, email: &str) -> Result<String, vcms_server::client::ClientError> {
+async fn sign_in(s: &TestServer, email: &str) -> Result<String, vcms_api::client::ClientError> {
     let mut c = s.client();
     let e = c
         .login(&LoginRequest {
@@ -276,7 +276,7 @@ async fn verify(
     s: &TestServer,
     token: &str,
     code: &str,
-) -> Result<Client, vcms_server::client::ClientError> {
+) -> Result<Client, vcms_api::client::ClientError> {
     let mut c = s.client();
     c.verify_mfa(&MfaVerify {
         mfa_token: token.into(),
@@ -522,7 +522,7 @@ async fn mfa_code_is_not_stored_in_clear(db: Db) {
         .await
         .unwrap();
     assert!(!hashes.contains(&code));
-    assert!(!hashes.contains(&vcms_server::crypto::token_hash(&code)));
+    assert!(!hashes.contains(&token_hash(&code)));
 }
 both!(mfa_code_is_not_stored_in_clear);
 

@@ -9,13 +9,13 @@ use std::collections::{HashMap, HashSet};
 
 use super::{enterprise_number, new_password, new_pincode, optional_email, queue_account_email};
 use super::{Fields, Secrets, PINCODE_VALID};
-use crate::api;
 use crate::clock::Millis;
 use crate::error::{AppError, AppResult};
 use crate::service::{audit, events, license, Actor, App, Perm};
 use crate::store::accounts as st;
 use crate::store::Conn;
 use crate::validate::{self, Extension};
+use vcms_api as api;
 
 /// The request's fingerprint for the idempotency check: rows and options, not dry_run.
 fn batch_hash(req: &api::BatchRequest) -> String {

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::api::*;
+use crate::*;
 
 #[derive(Debug)]
 pub enum ClientError {

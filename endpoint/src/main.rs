@@ -6,10 +6,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use vcms_server::api::{BuiltinCredentials, Device, EndpointLoginRequest};
-use vcms_server::client::Client;
-use vcms_server::sip::client::{request_header, sdp, Dialog, Options, Transport, Ua};
-use vcms_server::sip::digest::Algorithm;
+use vcms_api::client::Client;
+use vcms_api::{BuiltinCredentials, Device, EndpointLoginRequest};
+use vcms_endpoint::{request_header, sdp, Algorithm, Dialog, Options, Transport, Ua};
 
 #[derive(Parser)]
 #[command(
@@ -49,7 +48,7 @@ struct SignIn {
 }
 
 impl SignIn {
-    async fn run(&self) -> anyhow::Result<(Client, vcms_server::api::EndpointLoginResponse)> {
+    async fn run(&self) -> anyhow::Result<(Client, vcms_api::EndpointLoginResponse)> {
         if self.pincode.is_none() && self.cloud_number.is_none() && self.serial.is_none() {
             anyhow::bail!(
                 "sign in with --pincode, --cloud-number and --password, or --serial and --secret"
@@ -157,7 +156,7 @@ async fn main() {
     }
 }
 
-fn show(e: &vcms_server::api::DirectoryEntry) -> String {
+fn show(e: &vcms_api::DirectoryEntry) -> String {
     format!(
         "{}  {}  {}  {}",
         e.extension,
@@ -265,7 +264,7 @@ struct Endpoint {
     /// The call we are in, if any.
     call: Option<Dialog>,
     /// An incoming INVITE not answered yet (ringing).
-    ringing: Option<(vcms_server::sip::client::Request, String)>,
+    ringing: Option<(vcms_endpoint::Request, String)>,
 }
 
 impl Endpoint {
@@ -383,7 +382,7 @@ impl Endpoint {
     }
 
     /// A request from the server: an incoming call and what follows it.
-    async fn on_request(&mut self, r: vcms_server::sip::client::Request) -> anyhow::Result<()> {
+    async fn on_request(&mut self, r: vcms_endpoint::Request) -> anyhow::Result<()> {
         let tag = format!("ep{}", self.ua.local.port());
         let from = request_header(&r, "From");
         let who = from.split(';').next().unwrap_or("").trim().to_string();
@@ -510,7 +509,7 @@ impl Endpoint {
 }
 
 /// The expires the server granted to our contact.
-fn granted_expires(r: &vcms_server::sip::client::Response, ua: &Ua) -> Option<u32> {
+fn granted_expires(r: &vcms_endpoint::Response, ua: &Ua) -> Option<u32> {
     let me = format!("@{}", ua.contact_addr());
     r.headers("Contact")
         .iter()

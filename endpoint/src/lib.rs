@@ -1,7 +1,8 @@
-//! A small SIP user agent for `vcms-endpoint` and the tests: REGISTER over UDP, TCP or TLS
-//! with digest authentication, and calls (INVITE with proxy authentication, answering, ACK,
-//! CANCEL, BYE and other requests inside a dialog). Messages are parsed with rsipstack's
-//! parser.
+//! vcms-endpoint: a small SIP user agent for the `vcms-endpoint` emulator and the tests:
+//! REGISTER over UDP, TCP or TLS with digest authentication, and calls (INVITE with proxy
+//! authentication, answering, ACK, CANCEL, BYE and other requests inside a dialog). Messages
+//! are parsed with rsipstack's parser. It shares only the digest code (`vcms-digest`) with
+//! the server, and signs in through `vcms-api`'s client (in the binary).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use rsipstack::sip as rsip;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
-use crate::sip::digest::{self, Algorithm};
+pub use vcms_digest::Algorithm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -121,8 +122,13 @@ pub struct Ua {
     responses: std::collections::VecDeque<Response>,
 }
 
+/// `n` random lowercase hexadecimal digits (Call-IDs, tags, branches, cnonces).
 fn rand_hex(n: usize) -> String {
-    crate::crypto::random_from(b"0123456789abcdef", n)
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..n)
+        .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -329,11 +335,11 @@ impl Ua {
                 }
             })
             .ok_or_else(|| anyhow::anyhow!("the server offered no {} challenge", want.name()))?;
-        let p = digest::parse_challenge(ch).map_err(|e| anyhow::anyhow!(e))?;
+        let p = vcms_digest::parse_challenge(ch).map_err(|e| anyhow::anyhow!(e))?;
         let realm = p.get("realm").cloned().unwrap_or_default();
         let nonce = p.get("nonce").cloned().unwrap_or_default();
         self.nc += 1;
-        let cred = digest::Credentials {
+        let cred = vcms_digest::Credentials {
             username: self.opts.user.clone(),
             realm: realm.clone(),
             nonce: nonce.clone(),
@@ -345,8 +351,8 @@ impl Ua {
             cnonce: Some(rand_hex(16)),
             opaque: p.get("opaque").cloned(),
         };
-        let ha1 = digest::ha1(want, &self.opts.user, &realm, &self.opts.password);
-        let response = digest::expected_response(want, &ha1, method, &cred);
+        let ha1 = vcms_digest::ha1(want, &self.opts.user, &realm, &self.opts.password);
+        let response = vcms_digest::expected_response(want, &ha1, method, &cred);
         let mut h = format!(
             "Digest username=\"{}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm={}, qop=auth, nc={}, cnonce=\"{}\"",
             self.opts.user,
@@ -592,7 +598,7 @@ fn tag_of(v: &str) -> Option<String> {
 fn all_entries(values: &[String]) -> Vec<String> {
     values
         .iter()
-        .flat_map(|v| crate::sip::proxy::route_entries(v))
+        .flat_map(|v| vcms_digest::route_entries(v))
         .collect()
 }
 

@@ -1,4 +1,7 @@
-//! Wire types of the HTTP API, shared by the server, the console and the tests.
+//! vcms-api: the HTTP API as its callers and the server share it. The crate root holds the
+//! wire types (requests, responses, error bodies); [`client`] is the HTTP client the console,
+//! `vcms-endpoint` and the tests use; [`pow`] is the captcha's proof of work (clients solve,
+//! the server verifies).
 //!
 //! Every closed set (role, status, state, kind, error code) is an enum that serialises to
 //! the same snake_case string as the API has always sent; `as_str()` gives that string and
@@ -6,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+pub mod client;
+pub mod pow;
 
 /// A string that is not one of a closed set's values (e.g. read back from the database).
 #[derive(Debug, Clone, PartialEq, Eq)]
