@@ -12,6 +12,7 @@ pub mod license_number;
 pub mod mail;
 pub mod service;
 pub mod sip;
+pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
