@@ -148,117 +148,15 @@ fn describe_mail(cfg: &Config) -> String {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = Config::load(cli.config.as_deref())?;
     match cli.cmd {
-        Cmd::Serve => {
-            init_logs();
-            let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.http.listen))?;
-            let addr = listener.local_addr()?;
-            let data = cfg.data_dir.clone();
-            let db = store::redact_url(&cfg.database_url());
-            let mail = describe_mail(&cfg);
-            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let running = server.start(listener, true).await?;
-            println!(
-                "vcms-server {} listening on http://{addr}",
-                env!("CARGO_PKG_VERSION")
-            );
-            println!("  API document: http://{addr}/api/openapi.json");
-            println!("  data:         {}", data.display());
-            println!("  database:     {db}");
-            println!("  outbox:       {mail}");
-            if let Some(sip) = &running.sip {
-                for (t, a) in [("udp", sip.udp), ("tcp", sip.tcp), ("tls", sip.tls)] {
-                    if let Some(a) = a {
-                        println!("  sip {t}:      {a}");
-                    }
-                }
-            }
-            wait_for_stop().await;
-            println!("stopping: finishing requests and the email being sent");
-            running.shutdown().await;
-            println!("stopped");
-            Ok(())
-        }
+        Cmd::Serve => serve(cfg).await,
         Cmd::Migrate => {
             let s = store::Store::connect(&cfg.database_url(), 1).await?;
             s.migrate().await?;
             println!("migrated {}", store::redact_url(&cfg.database_url()));
             Ok(())
         }
-        Cmd::CheckConfig => {
-            let s = store::Store::connect(&cfg.database_url(), 1).await?;
-            s.close().await;
-            println!("config OK");
-            println!("  data_dir:     {}", cfg.data_dir.display());
-            println!("  http.listen:  {}", cfg.http.listen);
-            println!("  database:     {}", store::redact_url(&cfg.database_url()));
-            println!(
-                "  mail:         {} from {}",
-                describe_mail(&cfg),
-                cfg.mail.from
-            );
-            println!("  key file:     {}", cfg.key_file().display());
-            println!(
-                "  captcha:      {}",
-                if cfg.security.captcha { "on" } else { "off" }
-            );
-            if cfg.mail.transport == MailTransportKind::Smtp {
-                // Try the SMTP settings (EHLO, STARTTLS, sign-in; nothing is sent).
-                match vcms_server::mail::check_smtp(&cfg).await {
-                    Ok(what) => println!("  smtp check:   OK ({what})"),
-                    Err(problem) => {
-                        println!("  smtp check:   FAILED");
-                        anyhow::bail!("{problem}");
-                    }
-                }
-            }
-            Ok(())
-        }
-        Cmd::SendTestEmail { to } => {
-            let to = vcms_server::validate::Email::parse("TO", &to)
-                .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
-            let mail = describe_mail(&cfg);
-            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let app = server.app.clone();
-            let mut c = app.store.conn().await?;
-            let id = app
-                .mailer
-                .enqueue(
-                    &mut c,
-                    &Outgoing {
-                        enterprise_id: None,
-                        account_id: None,
-                        account_label: None,
-                        kind: "test",
-                        recipient: to.as_str(),
-                        lang: "en",
-                        vars: &[("server", &mail)],
-                    },
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            drop(c);
-            let done = app
-                .mailer
-                .deliver_due()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            match done.into_iter().find(|(i, _)| *i == id).map(|(_, d)| d) {
-                Some(Delivery::Sent) => {
-                    println!("sent a test email to {} through {mail}", to.as_str())
-                }
-                Some(Delivery::Retry { error, .. }) => {
-                    anyhow::bail!("not sent yet ({error}); the server will retry it when it runs")
-                }
-                Some(Delivery::Failed { error }) => anyhow::bail!("failed: {error}"),
-                Some(Delivery::Held { error }) => {
-                    anyhow::bail!("not sent, kept queued: {error}")
-                }
-                None => println!("queued the test email (another worker is delivering it)"),
-            }
-            Ok(())
-        }
+        Cmd::CheckConfig => check_config(cfg).await,
+        Cmd::SendTestEmail { to } => send_test_email(cfg, to).await,
         Cmd::Enterprise(EnterpriseCmd::Create {
             email,
             password,
@@ -291,28 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Enterprise(EnterpriseCmd::List { json }) => {
-            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let list = enterprise::list(&server.app)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
-                println!(
-                    "{:<7} {:<8} {:<10} {:<32} {:<24} COMPANY",
-                    "NUMBER", "STATUS", "ACCOUNTS", "OWNER", "COUNTRY"
-                );
-                for e in list {
-                    let accounts = format!("{}/{}", e.quota.used, e.quota.quota);
-                    println!(
-                        "{:<7} {:<8} {:<10} {:<32} {:<24} {}",
-                        e.number, e.status, accounts, e.owner, e.country, e.company
-                    );
-                }
-            }
-            Ok(())
-        }
+        Cmd::Enterprise(EnterpriseCmd::List { json }) => list_enterprises(cfg, json).await,
         Cmd::License(LicenseCmd::Issue {
             quantity,
             years,
@@ -343,38 +220,172 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Cmd::License(LicenseCmd::List { json }) => {
-            let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-            let list = license::list_all(&server.app)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if json {
-                let v: Vec<_> = list
-                    .iter()
-                    .map(|(l, e)| serde_json::json!({ "license": l, "enterprise_number": e }))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                println!(
-                    "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} END",
-                    "NUMBER", "STATUS", "QUANTITY", "YEARS", "ENTERPRISE", "START"
-                );
-                for (l, e) in list {
-                    println!(
-                        "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} {}",
-                        l.number,
-                        l.status,
-                        l.quantity,
-                        l.years,
-                        e.unwrap_or_else(|| "-".into()),
-                        l.start.unwrap_or_else(|| "-".into()),
-                        l.end.unwrap_or_else(|| "-".into())
-                    );
-                }
+        Cmd::License(LicenseCmd::List { json }) => list_licenses(cfg, json).await,
+    }
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    init_logs();
+    let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.http.listen))?;
+    let addr = listener.local_addr()?;
+    let data = cfg.data_dir.clone();
+    let db = store::redact_url(&cfg.database_url());
+    let mail = describe_mail(&cfg);
+    let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+    let running = server.start(listener, true).await?;
+    println!(
+        "vcms-server {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  API document: http://{addr}/api/openapi.json");
+    println!("  data:         {}", data.display());
+    println!("  database:     {db}");
+    println!("  outbox:       {mail}");
+    if let Some(sip) = &running.sip {
+        for (t, a) in [("udp", sip.udp), ("tcp", sip.tcp), ("tls", sip.tls)] {
+            if let Some(a) = a {
+                println!("  sip {t}:      {a}");
             }
-            Ok(())
         }
     }
+    wait_for_stop().await;
+    println!("stopping: finishing requests and the email being sent");
+    running.shutdown().await;
+    println!("stopped");
+    Ok(())
+}
+
+/// Connects to the database and tries the SMTP settings (sends nothing).
+async fn check_config(cfg: Config) -> anyhow::Result<()> {
+    let s = store::Store::connect(&cfg.database_url(), 1).await?;
+    s.close().await;
+    println!("config OK");
+    println!("  data_dir:     {}", cfg.data_dir.display());
+    println!("  http.listen:  {}", cfg.http.listen);
+    println!("  database:     {}", store::redact_url(&cfg.database_url()));
+    println!(
+        "  mail:         {} from {}",
+        describe_mail(&cfg),
+        cfg.mail.from
+    );
+    println!("  key file:     {}", cfg.key_file().display());
+    println!(
+        "  captcha:      {}",
+        if cfg.security.captcha { "on" } else { "off" }
+    );
+    if cfg.mail.transport == MailTransportKind::Smtp {
+        // Try the SMTP settings (EHLO, STARTTLS, sign-in; nothing is sent).
+        match vcms_server::mail::check_smtp(&cfg).await {
+            Ok(what) => println!("  smtp check:   OK ({what})"),
+            Err(problem) => {
+                println!("  smtp check:   FAILED");
+                anyhow::bail!("{problem}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn send_test_email(cfg: Config, to: String) -> anyhow::Result<()> {
+    let to = vcms_server::validate::Email::parse("TO", &to)
+        .map_err(|e| anyhow::anyhow!("{}", e.body.message))?;
+    let mail = describe_mail(&cfg);
+    let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+    let app = server.app.clone();
+    let mut c = app.store.conn().await?;
+    let id = app
+        .mailer
+        .enqueue(
+            &mut c,
+            &Outgoing {
+                enterprise_id: None,
+                account_id: None,
+                account_label: None,
+                kind: "test",
+                recipient: to.as_str(),
+                lang: "en",
+                vars: &[("server", &mail)],
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(c);
+    let done = app
+        .mailer
+        .deliver_due()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    match done.into_iter().find(|(i, _)| *i == id).map(|(_, d)| d) {
+        Some(Delivery::Sent) => {
+            println!("sent a test email to {} through {mail}", to.as_str())
+        }
+        Some(Delivery::Retry { error, .. }) => {
+            anyhow::bail!("not sent yet ({error}); the server will retry it when it runs")
+        }
+        Some(Delivery::Failed { error }) => anyhow::bail!("failed: {error}"),
+        Some(Delivery::Held { error }) => {
+            anyhow::bail!("not sent, kept queued: {error}")
+        }
+        None => println!("queued the test email (another worker is delivering it)"),
+    }
+    Ok(())
+}
+
+async fn list_enterprises(cfg: Config, json: bool) -> anyhow::Result<()> {
+    let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+    let list = enterprise::list(&server.app)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        println!(
+            "{:<7} {:<8} {:<10} {:<32} {:<24} COMPANY",
+            "NUMBER", "STATUS", "ACCOUNTS", "OWNER", "COUNTRY"
+        );
+        for e in list {
+            let accounts = format!("{}/{}", e.quota.used, e.quota.quota);
+            println!(
+                "{:<7} {:<8} {:<10} {:<32} {:<24} {}",
+                e.number, e.status, accounts, e.owner, e.country, e.company
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn list_licenses(cfg: Config, json: bool) -> anyhow::Result<()> {
+    let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+    let list = license::list_all(&server.app)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        let v: Vec<_> = list
+            .iter()
+            .map(|(l, e)| serde_json::json!({ "license": l, "enterprise_number": e }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} END",
+            "NUMBER", "STATUS", "QUANTITY", "YEARS", "ENTERPRISE", "START"
+        );
+        for (l, e) in list {
+            println!(
+                "{:<24} {:<9} {:>8} {:>5} {:<10} {:<20} {}",
+                l.number,
+                l.status,
+                l.quantity,
+                l.years,
+                e.unwrap_or_else(|| "-".into()),
+                l.start.unwrap_or_else(|| "-".into()),
+                l.end.unwrap_or_else(|| "-".into())
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn wait_for_stop() {
