@@ -44,6 +44,12 @@ pub fn endpoint_exe() -> std::path::PathBuf {
             // <target>/<profile>/deps/it-<hash>
             let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
             let target_dir = profile_dir.parent().expect("target dir");
+            let built = profile_dir.join(format!("vcms-endpoint{}", std::env::consts::EXE_SUFFIX));
+            // `cargo test --workspace` has built it already, with the workspace's features (a
+            // `cargo build -p vcms-endpoint` would build every dependency again with its own).
+            if fresh(&built) {
+                return built;
+            }
             let mut cmd = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"));
             cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
                 .args([
@@ -64,7 +70,32 @@ pub fn endpoint_exe() -> std::path::PathBuf {
             }
             let status = cmd.status().expect("run cargo to build vcms-endpoint");
             assert!(status.success(), "cargo build -p vcms-endpoint failed");
-            profile_dir.join(format!("vcms-endpoint{}", std::env::consts::EXE_SUFFIX))
+            built
         })
         .clone()
+}
+
+/// Whether the binary at `exe` is newer than every source file it is built from.
+fn fresh(exe: &std::path::Path) -> bool {
+    fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+        let mut t = None;
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            let p = e.path();
+            let m = if p.is_dir() {
+                newest(&p)
+            } else {
+                e.metadata().and_then(|m| m.modified()).ok()
+            };
+            t = t.max(m);
+        }
+        t
+    }
+    let Ok(built) = std::fs::metadata(exe).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    ["endpoint", "digest", "api"]
+        .iter()
+        .filter_map(|c| newest(&root.join(c)))
+        .all(|t| t <= built)
 }
