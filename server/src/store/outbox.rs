@@ -61,9 +61,12 @@ pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> Result<i64
 }
 
 /// Claim up to `limit` due messages for worker `owner` until `lease_until` (wall-clock ms;
-/// the owner's heartbeat keeps extending it while the process lives). The outer WHERE
-/// repeats the due/lease test so that on PostgreSQL a concurrent claimer re-checks it on the
-/// locked row and skips rows another instance has just claimed.
+/// the owner's heartbeat keeps extending it while the process lives), oldest first. The
+/// outer WHERE repeats the due/lease test so that on PostgreSQL a concurrent claimer
+/// re-checks it on the locked row and skips rows another instance has just claimed.
+/// `RETURNING` gives the rows in no particular order (on PostgreSQL, the order of the plan
+/// or the disk), so they are put back in queue order here: emails to one mailbox arrive in
+/// the order they were queued, and the last reset link to arrive is the one that works.
 pub async fn claim_due(
     c: &mut Conn,
     now: Millis,
@@ -86,6 +89,10 @@ pub async fn claim_due(
     .bind(wall_now)
     .fetch_all(c)
     .await
+    .map(|mut rows: Vec<OutboxRow>| {
+        rows.sort_by_key(|r| (r.next_attempt_at, r.id));
+        rows
+    })
 }
 
 /// Give a claimed message back untouched: the attempt is not counted and it is due as before

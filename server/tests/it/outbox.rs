@@ -272,3 +272,62 @@ async fn account_email_is_in_the_owners_language(db: Db) {
     assert!(mail.text.contains("您好"), "{}", mail.text);
 }
 both!(account_email_is_in_the_owners_language);
+
+/// Emails queued one after the other reach the mailbox in that order, also when the worker
+/// claims them together: the database hands claimed rows back in any order (PostgreSQL's
+/// `UPDATE … RETURNING` in hash order). A person who asked twice for a reset link opens the
+/// last email, and its link must be the one that works.
+async fn emails_claimed_together_are_sent_in_the_order_queued(db: Db) {
+    const NAMES: [&str; 12] = [
+        "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Greta", "Hiro", "Ines",
+        "Jonas", "Kofi", "Liam",
+    ];
+    let s = TestServer::start(db).await;
+    let app = &s.running.app;
+    // One transaction: the worker sees all of them at once and claims them together.
+    let mut tx = app.store.begin().await.unwrap();
+    for name in NAMES {
+        app.mailer
+            .enqueue(
+                &mut tx,
+                &vcms_server::mail::Outgoing {
+                    enterprise_id: None,
+                    account_id: None,
+                    account_label: None,
+                    kind: "register_attempt",
+                    recipient: "order@example.com",
+                    lang: "en",
+                    vars: &[("name", name), ("email", "order@example.com")],
+                },
+            )
+            .await
+            .unwrap();
+    }
+    // Moved away and back, the first half's rows now sit behind the second half's on disk
+    // and in the due index, the order a database may well hand them back in.
+    for step in ["- 1", "+ 1"] {
+        sqlx::query(&format!(
+            "UPDATE outbox SET next_attempt_at = next_attempt_at {step} WHERE id <= \
+             (SELECT MIN(id) + 5 FROM outbox)"
+        ))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.mailer.wake();
+    s.smtp.wait_for("order@example.com", NAMES.len()).await;
+    let order: Vec<&str> = s
+        .smtp
+        .mails_to("order@example.com")
+        .iter()
+        .map(|m| {
+            NAMES
+                .into_iter()
+                .find(|n| m.text.contains(n))
+                .unwrap_or("?")
+        })
+        .collect();
+    assert_eq!(order, NAMES);
+}
+both!(emails_claimed_together_are_sent_in_the_order_queued);
