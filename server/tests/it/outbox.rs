@@ -279,8 +279,8 @@ both!(account_email_is_in_the_owners_language);
 /// last email, and its link must be the one that works.
 async fn emails_claimed_together_are_sent_in_the_order_queued(db: Db) {
     const NAMES: [&str; 12] = [
-        "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Greta", "Hiro", "Ines",
-        "Jonas", "Kofi", "Liam",
+        "Alice", "Bruno", "Chloe", "Dmitri", "Elena", "Farid", "Greta", "Hiro", "Ines", "Jonas",
+        "Kofi", "Liam",
     ];
     let s = TestServer::start(db).await;
     let app = &s.running.app;
