@@ -38,6 +38,8 @@ pub struct SipServer {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    /// The transaction layer (INVITE and the proxy's forks live there).
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -267,6 +269,7 @@ impl SipServer {
         if loaded > 0 {
             tracing::info!(bindings = loaded, "sip: bindings restored");
         }
+        let endpoint_inner = endpoint.inner.clone();
         let mut tasks = Vec::new();
         let serve_cancel = cancel.clone();
         tasks.push(tokio::spawn(async move {
@@ -326,9 +329,16 @@ impl SipServer {
             udp,
             tcp,
             tls,
+            endpoint: endpoint_inner,
             cancel,
             tasks,
         })
+    }
+
+    /// Server transactions alive now, running or answered and waiting out their timers.
+    pub fn transactions(&self) -> usize {
+        let s = self.endpoint.get_stats();
+        s.running_transactions + s.finished_transactions
     }
 
     /// What a device is told: the domain and where to register.

@@ -805,12 +805,18 @@ impl Registrar {
         Ok(account)
     }
 
-    /// Handle a REGISTER transaction to the end.
+    /// The answer to a REGISTER (the transport sends it without a transaction).
+    pub async fn answer(&self, req: &rsip::Request, src: &Source) -> Reply {
+        match self.register(req, src).await {
+            Ok(r) | Err(r) => r,
+        }
+    }
+
+    /// Handle a REGISTER that reached the transaction layer (the transport answers them
+    /// itself; this is for one that comes another way).
     pub async fn handle(&self, tx: &mut Transaction) {
         let src = source_of(&tx.original, tx.connection.as_ref());
-        let reply = match self.register(&tx.original, &src).await {
-            Ok(r) | Err(r) => r,
-        };
+        let reply = self.answer(&tx.original, &src).await;
         if let Err(e) = tx.reply_with(reply.status, reply.headers, None).await {
             tracing::debug!(error = %e, "sip: reply not sent");
         }

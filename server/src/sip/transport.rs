@@ -7,6 +7,10 @@
 //! - a message that breaks RFC 3261's rules gets its answer (400, 505, 416, 420 …) without
 //!   a transaction, a REGISTER or INVITE without credentials gets its challenge without one
 //!   (once, never retransmitted), and so does an OPTIONS keep-alive;
+//! - a REGISTER is answered without a transaction too, as a stateless registrar does
+//!   (Kamailio's `sl_send_reply`): its answer is kept a short while in a bounded cache, so
+//!   that a retransmission gets the same one; nothing else outlives the reply, and memory
+//!   follows bindings, not the registration rate;
 //! - over UDP, replies to an address that has never completed a handshake (no 2xx to a
 //!   REGISTER or INVITE from it) are limited to three times what it sent and to
 //!   `UNTRUSTED_REPLY_BYTES` a minute, so a spoofed source cannot make us a reflector;
@@ -15,7 +19,7 @@
 //!   and the accept loops back off (and log once a minute) when accepting fails, say when
 //!   file descriptors run out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,11 +33,11 @@ use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::{SipAddr, SipConnection, TransportEvent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::proxy::Proxy;
-use super::registrar::{Registrar, Reply};
+use super::registrar::{Registrar, Reply, Source};
 
 /// Largest message read or accepted, on every transport.
 pub const MAX_MESSAGE: usize = 65_535;
@@ -57,6 +61,15 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const FIRST_MESSAGE: Duration = Duration::from_secs(30);
 /// Messages waiting to be written to one connection (a slow reader holds no more).
 const OUT_QUEUE: usize = 64;
+/// REGISTERs being handled at once: from one TCP or TLS connection (more wait, and the
+/// connection is not read meanwhile), and from all UDP sources (more are dropped; the
+/// device retransmits).
+const REGISTERS_PER_CONN: usize = OUT_QUEUE;
+const REGISTERS_OVER_UDP: usize = 4096;
+/// Answers to REGISTERs kept for retransmissions: at most this many, none longer than
+/// `REPLY_KEEP` (64 × T1, the time a client retransmits a non-INVITE request).
+const REPLY_CACHE: usize = 8192;
+const REPLY_KEEP: Duration = Duration::from_secs(32);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
@@ -305,6 +318,8 @@ impl rsipstack::platform::net::UdpSocket for GuardedUdp {
 enum Outcome {
     /// Into the transaction layer.
     Pass(SipMessage),
+    /// A REGISTER, handled here without a transaction ([`Wire::register`]).
+    Register(Request),
     /// Answered here, statelessly.
     Answer(Vec<u8>),
     /// Nothing to answer (a response nobody waits for, or bytes that are not SIP).
@@ -322,6 +337,86 @@ pub struct Wire {
     endpoint: EndpointInnerRef,
     cancel: CancellationToken,
     user_agent: String,
+    replies: Replies,
+    udp_registers: Arc<Semaphore>,
+}
+
+/// Answers to REGISTERs by request (source, Call-ID, CSeq and top Via), kept so that a
+/// retransmission gets the answer the first copy got: a registration answered twice would
+/// see its own nonce-count again and be challenged the second time. Bounded in number and
+/// age; a copy that arrives while the first is still being handled is dropped (the first
+/// one's answer is on its way).
+#[derive(Default)]
+struct Replies {
+    inner: Mutex<RepliesInner>,
+}
+
+#[derive(Default)]
+struct RepliesInner {
+    /// None while the first copy is being handled.
+    answers: HashMap<String, Option<Arc<[u8]>>>,
+    order: VecDeque<(Instant, String)>,
+}
+
+enum Seen {
+    New,
+    InFlight,
+    Answered(Arc<[u8]>),
+}
+
+impl Replies {
+    fn begin(&self, key: &str, now: Instant) -> Seen {
+        let mut g = lock(&self.inner);
+        while g.order.len() >= REPLY_CACHE
+            || g.order
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > REPLY_KEEP)
+        {
+            let Some((_, k)) = g.order.pop_front() else {
+                break;
+            };
+            g.answers.remove(&k);
+        }
+        match g.answers.get(key) {
+            Some(Some(b)) => Seen::Answered(b.clone()),
+            Some(None) => Seen::InFlight,
+            None => {
+                g.answers.insert(key.to_string(), None);
+                g.order.push_back((now, key.to_string()));
+                Seen::New
+            }
+        }
+    }
+
+    fn finish(&self, key: &str, answer: &[u8]) {
+        if let Some(e) = lock(&self.inner).answers.get_mut(key) {
+            *e = Some(answer.into());
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        lock(&self.inner).answers.len()
+    }
+}
+
+/// What tells one request from another, retransmissions being the same request.
+fn request_key(req: &Request, src: SocketAddr) -> String {
+    let mut key = src.to_string();
+    let mut top_via = true;
+    for h in req.headers.iter() {
+        let take = match h {
+            // Only the top Via: the rest is the same for every copy anyway.
+            Header::Via(_) => std::mem::replace(&mut top_via, false),
+            Header::CallId(_) | Header::CSeq(_) => true,
+            _ => false,
+        };
+        if take {
+            key.push('|');
+            key.push_str(&h.to_string());
+        }
+    }
+    key
 }
 
 impl Wire {
@@ -358,7 +453,25 @@ impl Wire {
             endpoint,
             cancel,
             user_agent: concat!("vcms/", env!("CARGO_PKG_VERSION")).to_string(),
+            replies: Replies::default(),
+            udp_registers: Arc::new(Semaphore::new(REGISTERS_OVER_UDP)),
         }))
+    }
+
+    /// A REGISTER answered here, without a transaction: the registrar's answer, or the
+    /// one an earlier copy of the same request got; None while that copy is still being
+    /// handled (its answer is on its way).
+    async fn register(&self, req: Request, src: Source) -> Option<Vec<u8>> {
+        let key = request_key(&req, src.addr?);
+        match self.replies.begin(&key, Instant::now()) {
+            Seen::Answered(b) => return Some(b.to_vec()),
+            Seen::InFlight => return None,
+            Seen::New => {}
+        }
+        let reply = self.registrar.answer(&req, &src).await;
+        let bytes = self.stateless_response(&req, reply);
+        self.replies.finish(&key, &bytes);
+        Some(bytes)
     }
 
     fn inspect(&self, mut raw: &[u8], src: SocketAddr, transport: Transport) -> Outcome {
@@ -404,6 +517,9 @@ impl Wire {
             }
         }
         match SipConnection::update_msg_received(msg, src, transport) {
+            Ok(SipMessage::Request(req)) if req.method == Method::Register => {
+                Outcome::Register(req)
+            }
             Ok(m) => Outcome::Pass(m),
             Err(_) => Outcome::Drop,
         }
@@ -512,6 +628,26 @@ impl Wire {
                     let _ = self
                         .inject
                         .send(TransportEvent::Incoming(msg, conn.clone(), from));
+                }
+                Outcome::Register(req) => {
+                    let Ok(permit) = self.udp_registers.clone().try_acquire_owned() else {
+                        continue;
+                    };
+                    let me = self.clone();
+                    let sock = sock.clone();
+                    tokio::spawn(async move {
+                        let from = Source {
+                            transport: "udp".into(),
+                            addr: Some(src),
+                            connection: None,
+                        };
+                        if let Some(b) = me.register(req, from).await {
+                            if me.guard.may_send(src.ip(), &b) {
+                                let _ = sock.send_to(&b, src).await;
+                            }
+                        }
+                        drop(permit);
+                    });
                 }
                 Outcome::Answer(b) => {
                     if self.guard.may_send(src.ip(), &b) {
@@ -629,6 +765,7 @@ impl Wire {
         };
         let conn = SipConnection::Channel(ch);
         self.endpoint.transport_layer.add_connection(conn.clone());
+        let registers = Arc::new(Semaphore::new(REGISTERS_PER_CONN));
         // The writer: what the transaction layer sends, and our own answers.
         let wcancel = cancel.clone();
         let writer = tokio::spawn(async move {
@@ -711,6 +848,24 @@ impl Wire {
                                     break 'read;
                                 }
                             }
+                            Outcome::Register(req) => {
+                                let Ok(permit) = registers.clone().acquire_owned().await else {
+                                    break 'read;
+                                };
+                                let me = self.clone();
+                                let out = raw_tx.clone();
+                                let from = Source {
+                                    transport: transport.to_string().to_ascii_lowercase(),
+                                    addr: Some(peer),
+                                    connection: Some(conn.clone()),
+                                };
+                                tokio::spawn(async move {
+                                    if let Some(b) = me.register(req, from).await {
+                                        let _ = out.send(b).await;
+                                    }
+                                    drop(permit);
+                                });
+                            }
                             Outcome::Answer(b) => {
                                 if raw_tx.send(b).await.is_err() {
                                     break 'read;
@@ -753,4 +908,30 @@ fn answered_statelessly(req: &Request) -> bool {
         .ok()
         .and_then(|t| t.tag().ok().flatten())
         .is_some_and(|t| t.to_string().starts_with(STATELESS_TAG))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_cache_is_bounded_in_number_and_age() {
+        let r = Replies::default();
+        let t0 = Instant::now();
+        for i in 0..REPLY_CACHE + 100 {
+            assert!(matches!(r.begin(&format!("k{i}"), t0), Seen::New));
+            r.finish(&format!("k{i}"), b"SIP/2.0 200 OK\r\n\r\n");
+        }
+        assert_eq!(r.len(), REPLY_CACHE);
+        // The newest are kept and answered again; the oldest were dropped.
+        let last = format!("k{}", REPLY_CACHE + 99);
+        assert!(matches!(r.begin(&last, t0), Seen::Answered(_)));
+        assert!(matches!(r.begin("k0", t0), Seen::New));
+        // A copy that comes while the first is being handled is not answered twice.
+        assert!(matches!(r.begin("k0", t0), Seen::InFlight));
+        // Past their age, all of them go.
+        let later = t0 + REPLY_KEEP + Duration::from_secs(1);
+        assert!(matches!(r.begin("fresh", later), Seen::New));
+        assert_eq!(r.len(), 1);
+    }
 }

@@ -418,3 +418,127 @@ async fn rfc4475_torture_messages_get_their_answers() {
     wrong.sort();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// A REGISTER for account `a` sent from `local` over `t` ("UDP" or "TCP"), answering the
+/// challenge in `challenge` (a 401's text) with nonce-count `nc`; `None` for no credentials.
+fn register_msg(
+    a: &vcms_api::AccountDetails,
+    t: &str,
+    local: SocketAddr,
+    call_id: &str,
+    cseq: u32,
+    challenge: Option<(&str, u32)>,
+) -> String {
+    let n = &a.cloud_number;
+    let auth = challenge
+        .map(|(c, nc)| {
+            let v = header(c, "WWW-Authenticate").unwrap();
+            let p = vcms_digest::parse_challenge(v).unwrap();
+            let mut cred = vcms_digest::Credentials {
+                username: n.clone(),
+                realm: p["realm"].clone(),
+                nonce: p["nonce"].clone(),
+                uri: "sip:vcms.local".into(),
+                qop: Some("auth".into()),
+                nc: Some(format!("{nc:08x}")),
+                cnonce: Some("c0ffee".into()),
+                ..Default::default()
+            };
+            let md5 = vcms_digest::Algorithm::Md5;
+            let ha1 = vcms_digest::ha1(md5, n, &cred.realm, &a.password);
+            cred.response = vcms_digest::expected_response(md5, &ha1, "REGISTER", &cred);
+            format!(
+                "Authorization: Digest username=\"{n}\", realm=\"{}\", nonce=\"{}\", uri=\"sip:vcms.local\", response=\"{}\", algorithm=MD5, qop=auth, nc={nc:08x}, cnonce=\"c0ffee\"\r\n",
+                cred.realm, cred.nonce, cred.response
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:vcms.local SIP/2.0\r\nVia: SIP/2.0/{t} {local};branch=z9hG4bK{call_id}{cseq};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{n}@vcms.local>;tag=f{call_id}\r\nTo: <sip:{n}@vcms.local>\r\nCall-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{n}@{local};transport={}>\r\nExpires: 300\r\n{auth}Content-Length: 0\r\n\r\n",
+        t.to_ascii_lowercase()
+    )
+}
+
+/// Send `m` on `t` and read one answer (up to its blank line) within 5 s.
+async fn exchange(t: &mut TcpStream, m: String) -> String {
+    t.write_all(m.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65535];
+    while !out.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(5), t.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        assert!(n > 0, "connection closed");
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The Contact lines of a response, in order.
+fn contacts(r: &str) -> Vec<&str> {
+    r.lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("contact:"))
+        .collect()
+}
+
+/// REGISTER is answered without a transaction, as a stateless registrar does: nothing
+/// outlives the reply, so memory follows bindings and not the registration rate. A
+/// retransmitted REGISTER (the same bytes: its 200 was lost) and a retransmitted
+/// challenged REGISTER get the same answer as the first and make one binding, over UDP
+/// and TCP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_leaves_no_transaction_and_retransmissions_agree() {
+    let s = TestServer::start(Db::Sqlite).await;
+    let (_, c) = s.owner("stateless@example.com").await;
+    let anna = c.add_account(&new("Anna", "1001")).await.unwrap();
+    let sip = s.running.sip.as_ref().unwrap();
+
+    // UDP: challenge, answer, then the answer again (its 200 was lost).
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = sock.local_addr().unwrap();
+    sock.connect(sip_addr(&s, Transport::Udp)).await.unwrap();
+    let ask = |m: String| {
+        let sock = &sock;
+        async move {
+            sock.send(m.as_bytes()).await.unwrap();
+            collect(sock, Duration::from_millis(700)).await
+        }
+    };
+    let first = register_msg(&anna, "UDP", local, "udp1", 1, None);
+    let challenge = ask(first.clone()).await;
+    assert_eq!(challenge.len(), 1, "{challenge:#?}");
+    assert_eq!(status(&challenge[0]), 401);
+    let authorized = register_msg(&anna, "UDP", local, "udp1", 2, Some((&challenge[0], 1)));
+    let ok = ask(authorized.clone()).await;
+    assert_eq!(ok.len(), 1, "one answer, no retransmissions: {ok:#?}");
+    assert_eq!(status(&ok[0]), 200, "{}", ok[0]);
+    assert_eq!(contacts(&ok[0]).len(), 1, "{}", ok[0]);
+    let again = ask(authorized.clone()).await;
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(status(&again[0]), 200, "the same answer: {}", again[0]);
+    assert_eq!(contacts(&again[0]), contacts(&ok[0]));
+    // The first REGISTER retransmitted: challenged again, like the first time.
+    let rechallenge = ask(first).await;
+    assert_eq!(rechallenge.len(), 1, "{rechallenge:#?}");
+    assert_eq!(status(&rechallenge[0]), 401);
+
+    // TCP: the same on one connection.
+    let mut t = TcpStream::connect(sip_addr(&s, Transport::Tcp))
+        .await
+        .unwrap();
+    let tlocal = t.local_addr().unwrap();
+    let challenge = exchange(&mut t, register_msg(&anna, "TCP", tlocal, "tcp1", 1, None)).await;
+    assert_eq!(status(&challenge), 401, "{challenge}");
+    let authorized = register_msg(&anna, "TCP", tlocal, "tcp1", 2, Some((&challenge, 1)));
+    let ok = exchange(&mut t, authorized.clone()).await;
+    assert_eq!(status(&ok), 200, "{ok}");
+    let again = exchange(&mut t, authorized).await;
+    assert_eq!(status(&again), 200, "the same answer: {again}");
+    assert_eq!(contacts(&again), contacts(&ok));
+
+    // Two bindings (one per transport), and no transaction kept for any of it.
+    let d = crate::sip::wait_details(&c, anna.id, |d| d.bindings.len() == 2).await;
+    assert_eq!(d.bindings.len(), 2, "{d:?}");
+    assert_eq!(sip.transactions(), 0, "transactions kept after REGISTERs");
+}
