@@ -73,14 +73,14 @@ run() {
   uport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   (
     cd "$dir"
-    sipp "127.0.0.1:$port" -sf "$out/register_auth.xml" -inf "$out/callee.csv" -key domain vcms.local \
+    $PIN_LOAD sipp "127.0.0.1:$port" -sf "$out/register_auth.xml" -inf "$out/callee.csv" -key domain vcms.local \
       -t u1 -i 127.0.0.1 -p "$uport" -m 1 -nostdin -timeout 20s >reg.out 2>&1
-    sipp -sf "$out/uas_answer.xml" -t u1 -i 127.0.0.1 -p "$uport" -nostdin -max_socket 1000 \
+    $PIN_LOAD sipp -sf "$out/uas_answer.xml" -t u1 -i 127.0.0.1 -p "$uport" -nostdin -max_socket 1000 \
       -timeout 600s >uas.out 2>&1 &
     echo $! >uas.pid
     sleep 0.5
     cpu_ticks "$pid" >cpu0
-    sipp "127.0.0.1:$port" -sf "$out/uac_call.xml" -inf "$out/caller.csv" -s "$CALLEE" \
+    $PIN_LOAD sipp "127.0.0.1:$port" -sf "$out/uac_call.xml" -inf "$out/caller.csv" -s "$CALLEE" \
       -key domain vcms.local -t "$t" -i 127.0.0.1 -m "$calls" -r "$rate" -l "$LIMIT" -d 0 \
       -nostdin -max_socket 1000 -timeout 600s -trace_stat -stf stat.csv -fd 1 -trace_rtt \
       -rtt_freq 1000 -trace_err -error_file err.log >uac.out 2>&1 || true

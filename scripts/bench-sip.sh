@@ -52,7 +52,7 @@ run_sipp() {
     cd "$dir"
     cp "$out/register_auth.xml" .
     TIMEFORMAT='%U %S'
-    { time sipp "127.0.0.1:$port" -sf register_auth.xml -inf "$out/users.csv" -key domain vcms.local \
+    { time $PIN_LOAD sipp "127.0.0.1:$port" -sf register_auth.xml -inf "$out/users.csv" -key domain vcms.local \
         -t "$t" -i 127.0.0.1 -m "$calls" -r "$rate" -l "$limit" -nostdin -max_socket 1000 \
         -timeout 300s -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1000 \
         -trace_err -error_file err.log >sipp.out 2>&1 || true; } 2>time.txt

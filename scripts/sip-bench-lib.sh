@@ -35,6 +35,15 @@ pss_kib() { # proportional set size, summed (Kamailio's shared memory counted on
   done
   echo "$t"
 }
+# Each figure is a one-core ceiling: the server (all of Kamailio's processes too) on one
+# core, the load generator on the other (SERVER_CPU, LOAD_CPU; PIN=0 turns pinning off).
+if [ "${PIN:-1}" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER="taskset -c ${SERVER_CPU:-0}"
+  PIN_LOAD="taskset -c ${LOAD_CPU:-1}"
+else
+  PIN_SERVER=""
+  PIN_LOAD=""
+fi
 hwm_kib() { awk '/VmHWM/{print $2}' "/proc/$1/status"; }
 
 start_vcms() { # backend port -> sets pid, dir
@@ -60,7 +69,7 @@ start_vcms() { # backend port -> sets pid, dir
   kill "$pid"; wait "$pid" 2>/dev/null || true
   VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
     VCMS_CAPTCHA=off VCMS_SIP_UDP="127.0.0.1:$port" VCMS_SIP_TCP="127.0.0.1:$port" VCMS_SIP_TLS=off \
-    target/release/vcms-server serve >"$dir/server.log" 2>&1 &
+    $PIN_SERVER target/release/vcms-server serve >"$dir/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
 }
@@ -79,7 +88,7 @@ start_kamailio() { # port [config] -> sets pid
   # WAL (kept in the file): without it the usrloc flush locks the database and auth_db's
   # queries fail with "database is locked" under load.
   sqlite3 "$kdir/kamailio.db" "PRAGMA journal_mode=WAL;" >/dev/null
-  kamailio -f "$root/scripts/kamailio/$cfg" -A "DBURL=\"sqlite://$kdir/kamailio.db\"" \
+  $PIN_SERVER kamailio -f "$root/scripts/kamailio/$cfg" -A "DBURL=\"sqlite://$kdir/kamailio.db\"" \
     -A "LISTEN_UDP=udp:127.0.0.1:$port" -A "LISTEN_TCP=tcp:127.0.0.1:$port" \
     -m 512 -M 32 -P "$kdir/kamailio.pid" >"$kdir/kamailio.log" 2>&1
   for _ in $(seq 50); do [ -s "$kdir/kamailio.pid" ] && break; sleep 0.1; done
