@@ -23,10 +23,6 @@ pub struct ApiKeys {
     pub list: Listing<ApiKey>,
 }
 
-pub fn section() -> Box<dyn Section> {
-    Box::<ApiKeys>::default()
-}
-
 const COLS: [Col; 6] = [
     col("col.name", Constraint::Length(20), Constraint::Length(12)),
     col("col.role", Constraint::Length(12), Constraint::Length(9)),
@@ -44,7 +40,7 @@ const COLS: [Col; 6] = [
     col("col.status", Constraint::Min(8), Constraint::Min(7)),
 ];
 
-static ABOUT: About = About {
+pub static ABOUT: About = About {
     names: &["apikeys", "keys"],
     title: "system.api_keys",
     scope: Scope::ApiKeys,
@@ -52,10 +48,6 @@ static ABOUT: About = About {
 };
 
 impl Section for ApiKeys {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_show(&mut self, cx: &mut Ctx) {
         cx.request(Req::ApiKeys);
     }

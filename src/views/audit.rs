@@ -21,10 +21,6 @@ pub struct Audit {
     pub search: String,
 }
 
-pub fn section() -> Box<dyn Section> {
-    Box::<Audit>::default()
-}
-
 const COLS: [Col; 5] = [
     col("col.time", Constraint::Length(16), Constraint::Length(16)),
     col("col.who", Constraint::Length(26), Constraint::Length(16)),
@@ -43,7 +39,7 @@ impl Audit {
     }
 }
 
-static ABOUT: About = About {
+pub static ABOUT: About = About {
     names: &["audit"],
     title: "system.audit",
     scope: Scope::Audit,
@@ -51,10 +47,6 @@ static ABOUT: About = About {
 };
 
 impl Section for Audit {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_show(&mut self, cx: &mut Ctx) {
         cx.request(Req::Audit(self.query()));
     }

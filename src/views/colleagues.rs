@@ -24,10 +24,6 @@ pub struct Colleagues {
     pub list: Listing<Colleague>,
 }
 
-pub fn section() -> Box<dyn Section> {
-    Box::<Colleagues>::default()
-}
-
 const COLS: [Col; 5] = [
     col("col.name", Constraint::Length(22), Constraint::Length(14)),
     col("col.email", Constraint::Length(32), Constraint::Length(22)),
@@ -56,7 +52,7 @@ impl Colleagues {
     }
 }
 
-static ABOUT: About = About {
+pub static ABOUT: About = About {
     names: &["colleagues", "colleague"],
     title: "system.colleagues",
     scope: Scope::Colleagues,
@@ -64,10 +60,6 @@ static ABOUT: About = About {
 };
 
 impl Section for Colleagues {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_show(&mut self, cx: &mut Ctx) {
         cx.request(Req::Colleagues);
     }
