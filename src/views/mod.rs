@@ -22,7 +22,7 @@ pub mod server;
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Cell, Paragraph};
 use ratatui::Frame;
 use vcms_api::client::ClientError;
 use vcms_api::{LoginResponse, Permissions, Profile, Quota};
@@ -34,6 +34,7 @@ use crate::keymap::{Cmd, Keymap, Scope};
 use crate::theme::Theme;
 use crate::widgets::form::{Field, Form};
 use crate::widgets::listing::Listing;
+use crate::widgets::table::{cursor_table, Col};
 use overlay::{FormKind, Op, Overlay, Toast};
 
 /// The sections of the System tab, in the order the section line shows them: what the tab
@@ -319,6 +320,23 @@ impl Look<'_> {
             )),
             area,
         );
+    }
+
+    /// A System section's list: "loading" until the server has answered, then its rows
+    /// (each made by `row`) in a table with the cursor row highlighted.
+    pub fn cursor_list<T>(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        cols: &[Col],
+        list: &Listing<T>,
+        row: impl FnMut(&T) -> Vec<Cell<'static>>,
+    ) {
+        if !list.loaded {
+            return self.loading(f, area);
+        }
+        let rows: Vec<Vec<Cell>> = list.items.iter().map(row).collect();
+        cursor_table(f, area, (self.theme, self.lang), cols, rows, list.cursor);
     }
 
     /// The search part of a view's header: the prompt being typed, the search in force
