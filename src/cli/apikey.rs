@@ -27,6 +27,7 @@ pub enum ApiKeyCmd {
     Revoke { id: i64 },
 }
 
+/// The `apikey list` table: a revoked key says so after its last use.
 fn key_table(items: &[ApiKey]) -> String {
     text_table(
         &["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED"],
