@@ -131,7 +131,7 @@ fn draw_system(f: &mut Frame, area: Rect, app: &App, look: &Look) {
             format!(
                 "{}{} ",
                 if active { "▸" } else { " " },
-                t(look.lang, system.sections[i].about().title)
+                t(look.lang, system.about(i).title)
             ),
             if active { th.tab_active } else { th.muted },
         ));

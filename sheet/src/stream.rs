@@ -453,30 +453,46 @@ pub(crate) fn read_xlsx(
 ) -> Result<(), ReadError> {
     let mut z = open_zip(bytes)?;
     let budget = budget(b.limits);
-    // The first sheet's name and relationship id.
-    let (name, rid) = {
-        let Some(mut x) = Xml::open(&mut z, "xl/workbook.xml", &budget)? else {
-            return Err(ReadError::Corrupt(
-                "xl/workbook.xml is missing (a binary .xlsb workbook cannot be imported: save it as .xlsx)"
-                    .into(),
-            ));
-        };
-        loop {
-            match x.next()? {
-                Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheet" => {
-                    let name = named(&e, "name").unwrap_or_default();
-                    let rid = attr(&e, |k| k.ends_with(":id") && k != "sheetId");
-                    break (name, rid);
-                }
-                Event::Eof => return Err(ReadError::Empty),
-                _ => {}
-            }
-        }
-    };
+    let (name, rid) = first_sheet(&mut z, &budget)?;
     b.sheet_name = name;
-    // Where that sheet and the shared strings are.
+    let (sheet_path, sst_path) = sheet_parts(&mut z, &budget, rid)?;
+    let strings = shared_strings(&mut z, &sst_path, &budget, b.limits)?;
+    let Some(mut x) = Xml::open(&mut z, &sheet_path, &budget)? else {
+        return Err(ReadError::Corrupt(format!("{sheet_path} is missing")));
+    };
+    sheet_data(&mut x, &strings, b, progress)
+}
+
+/// The first sheet's name and relationship id, from `xl/workbook.xml`.
+fn first_sheet(z: &mut Zip<'_>, budget: &Shared) -> Result<(String, Option<String>), ReadError> {
+    let Some(mut x) = Xml::open(z, "xl/workbook.xml", budget)? else {
+        return Err(ReadError::Corrupt(
+            "xl/workbook.xml is missing (a binary .xlsb workbook cannot be imported: save it as .xlsx)"
+                .into(),
+        ));
+    };
+    loop {
+        match x.next()? {
+            Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "sheet" => {
+                let name = named(&e, "name").unwrap_or_default();
+                let rid = attr(&e, |k| k.ends_with(":id") && k != "sheetId");
+                return Ok((name, rid));
+            }
+            Event::Eof => return Err(ReadError::Empty),
+            _ => {}
+        }
+    }
+}
+
+/// Where the sheet with relationship id `rid` and the shared strings are: (sheet, shared
+/// strings), the usual places when the workbook's relationships do not say.
+fn sheet_parts(
+    z: &mut Zip<'_>,
+    budget: &Shared,
+    rid: Option<String>,
+) -> Result<(String, String), ReadError> {
     let (mut sheet_path, mut sst_path) = (None, None);
-    if let Some(mut x) = Xml::open(&mut z, "xl/_rels/workbook.xml.rels", &budget)? {
+    if let Some(mut x) = Xml::open(z, "xl/_rels/workbook.xml.rels", budget)? {
         loop {
             match x.next()? {
                 Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == "Relationship" => {
@@ -498,10 +514,17 @@ pub(crate) fn read_xlsx(
     }
     let sheet_path = sheet_path.unwrap_or_else(|| "xl/worksheets/sheet1.xml".into());
     let sst_path = sst_path.unwrap_or_else(|| "xl/sharedStrings.xml".into());
-    let strings = shared_strings(&mut z, &sst_path, &budget, b.limits)?;
-    let Some(mut x) = Xml::open(&mut z, &sheet_path, &budget)? else {
-        return Err(ReadError::Corrupt(format!("{sheet_path} is missing")));
-    };
+    Ok((sheet_path, sst_path))
+}
+
+/// The rows of a sheet's `sheetData`, each given to `b`; `progress` every 1000 rows (of
+/// the height the sheet declares) and at the end.
+fn sheet_data(
+    x: &mut Xml<'_, '_>,
+    strings: &Strings,
+    b: &mut Builder<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), ReadError> {
     let max_chars = b.limits.max_cell_chars;
     let mut height: u64 = 0;
     let mut next_row: u64 = 1;
@@ -522,7 +545,7 @@ pub(crate) fn read_xlsx(
             Event::Start(e) if e.local_name().as_ref() == "row" => {
                 let r = named(&e, "r").and_then(|r| r.trim().parse::<u64>().ok());
                 let r = r.unwrap_or(next_row);
-                xlsx_row(&mut x, &mut cells, &strings, max_chars)?;
+                xlsx_row(x, &mut cells, strings, max_chars)?;
                 if let Ok(r32) = u32::try_from(r) {
                     b.push(r32, &cells)?;
                 }

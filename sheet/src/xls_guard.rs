@@ -33,89 +33,160 @@ pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
     scan(&stream, limits)
 }
 
-/// The `Workbook` (or BIFF5 `Book`) stream of a compound file.
-fn workbook_stream(f: &[u8]) -> Result<Vec<u8>, ReadError> {
-    let shift = u16_at(f, 0x1E).ok_or_else(|| damaged("header"))?;
-    if shift != 9 && shift != 12 {
-        return Err(damaged("sector size"));
-    }
-    let size = 1usize << shift;
-    let sectors = (f.len() / size).saturating_sub(1);
-    let sector = |n: u32| -> Option<&[u8]> {
-        let start = (n as usize).checked_add(1)?.checked_mul(size)?;
-        f.get(start..start.checked_add(size)?)
-    };
-    // The sectors holding the FAT: 109 in the header, then the DIFAT chain.
-    let mut fat_sectors: Vec<u32> = (0..109)
-        .filter_map(|i| u32_at(f, 0x4C + 4 * i))
-        .filter(|s| *s != FREESECT && *s != ENDOFCHAIN)
-        .collect();
-    let mut difat = u32_at(f, 0x44).ok_or_else(|| damaged("header"))?;
-    let mut hops = 0;
-    while difat != ENDOFCHAIN && difat != FREESECT {
-        hops += 1;
-        let s = sector(difat).ok_or_else(|| damaged("DIFAT"))?;
-        if hops > sectors {
-            return Err(damaged("DIFAT loop"));
+/// A compound file's sectors and its FAT: enough to read a stream from its first sector.
+struct Cfb<'a> {
+    f: &'a [u8],
+    /// The sector size in bytes (512 or 4096).
+    size: usize,
+    /// The sectors after the header.
+    sectors: usize,
+    fat: Vec<u32>,
+}
+
+impl<'a> Cfb<'a> {
+    /// Read the header and the FAT.
+    fn open(f: &'a [u8]) -> Result<Self, ReadError> {
+        let shift = u16_at(f, 0x1E).ok_or_else(|| damaged("header"))?;
+        if shift != 9 && shift != 12 {
+            return Err(damaged("sector size"));
         }
-        let per = size / 4 - 1;
-        fat_sectors.extend(
-            (0..per)
-                .filter_map(|i| u32_at(s, 4 * i))
-                .filter(|s| *s != FREESECT && *s != ENDOFCHAIN),
-        );
-        difat = u32_at(s, 4 * per).ok_or_else(|| damaged("DIFAT"))?;
+        let size = 1usize << shift;
+        let sectors = (f.len() / size).saturating_sub(1);
+        let mut cfb = Cfb {
+            f,
+            size,
+            sectors,
+            fat: Vec::new(),
+        };
+        let fat_sectors = cfb.fat_sectors()?;
+        if fat_sectors.len() > sectors {
+            return Err(damaged("FAT larger than the file"));
+        }
+        let mut fat: Vec<u32> = Vec::with_capacity(fat_sectors.len() * size / 4);
+        for s in fat_sectors {
+            let s = cfb.sector(s).ok_or_else(|| damaged("FAT"))?;
+            fat.extend((0..size / 4).filter_map(|i| u32_at(s, 4 * i)));
+        }
+        cfb.fat = fat;
+        Ok(cfb)
     }
-    if fat_sectors.len() > sectors {
-        return Err(damaged("FAT larger than the file"));
+
+    /// Sector `n` (numbered from after the header), when the file holds it.
+    fn sector(&self, n: u32) -> Option<&'a [u8]> {
+        let start = (n as usize).checked_add(1)?.checked_mul(self.size)?;
+        self.f.get(start..start.checked_add(self.size)?)
     }
-    let mut fat: Vec<u32> = Vec::with_capacity(fat_sectors.len() * size / 4);
-    for s in fat_sectors {
-        let s = sector(s).ok_or_else(|| damaged("FAT"))?;
-        fat.extend((0..size / 4).filter_map(|i| u32_at(s, 4 * i)));
-    }
-    // A chain of sectors (at most one visit per sector of the file).
-    let chain = |start: u32, table: &[u32], limit: usize| -> Result<Vec<u32>, ReadError> {
-        let mut out = Vec::new();
-        let mut cur = start;
-        while cur != ENDOFCHAIN {
-            if out.len() > limit {
-                return Err(damaged("sector chain loop"));
+
+    /// The sectors holding the FAT: 109 in the header, then the DIFAT chain.
+    fn fat_sectors(&self) -> Result<Vec<u32>, ReadError> {
+        let f = self.f;
+        let mut fat_sectors: Vec<u32> = (0..109)
+            .filter_map(|i| u32_at(f, 0x4C + 4 * i))
+            .filter(|s| *s != FREESECT && *s != ENDOFCHAIN)
+            .collect();
+        let mut difat = u32_at(f, 0x44).ok_or_else(|| damaged("header"))?;
+        let mut hops = 0;
+        while difat != ENDOFCHAIN && difat != FREESECT {
+            hops += 1;
+            let s = self.sector(difat).ok_or_else(|| damaged("DIFAT"))?;
+            if hops > self.sectors {
+                return Err(damaged("DIFAT loop"));
             }
-            out.push(cur);
-            cur = *table
-                .get(cur as usize)
-                .ok_or_else(|| damaged("sector chain"))?;
+            let per = self.size / 4 - 1;
+            fat_sectors.extend(
+                (0..per)
+                    .filter_map(|i| u32_at(s, 4 * i))
+                    .filter(|s| *s != FREESECT && *s != ENDOFCHAIN),
+            );
+            difat = u32_at(s, 4 * per).ok_or_else(|| damaged("DIFAT"))?;
         }
-        Ok(out)
-    };
-    let read = |start: u32, len: usize| -> Result<Vec<u8>, ReadError> {
+        Ok(fat_sectors)
+    }
+
+    /// The first `len` bytes of the stream starting at sector `start`.
+    fn read(&self, start: u32, len: usize) -> Result<Vec<u8>, ReadError> {
         let mut out = Vec::new();
-        for s in chain(start, &fat, sectors)? {
-            out.extend_from_slice(sector(s).ok_or_else(|| damaged("stream sector"))?);
+        for s in chain(start, &self.fat, self.sectors)? {
+            out.extend_from_slice(self.sector(s).ok_or_else(|| damaged("stream sector"))?);
             if out.len() >= len {
                 break;
             }
         }
         out.truncate(len);
         Ok(out)
-    };
+    }
+
+    /// The first `len` bytes of a small stream starting at mini sector `start`: it lives in
+    /// the mini stream (64-byte sectors inside the `root` entry's stream).
+    fn read_mini(&self, root: &[u8], start: u32, len: usize) -> Result<Vec<u8>, ReadError> {
+        let f = self.f;
+        let mini_shift = u16_at(f, 0x20).unwrap_or(6);
+        if mini_shift != 6 {
+            return Err(damaged("mini sector size"));
+        }
+        let root_start = u32_at(root, 116).ok_or_else(|| damaged("directory"))?;
+        let root_len = (u32_at(root, 120).unwrap_or(0) as usize).min(f.len());
+        let container = self.read(root_start, root_len)?;
+        let minifat_start = u32_at(f, 0x3C).ok_or_else(|| damaged("header"))?;
+        let minifat_bytes = self.read(minifat_start, self.sectors.saturating_mul(self.size))?;
+        let minifat: Vec<u32> = minifat_bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let mut out = Vec::new();
+        for m in chain(start, &minifat, container.len() / 64 + 1)? {
+            let at = (m as usize) * 64;
+            out.extend_from_slice(
+                container
+                    .get(at..at + 64)
+                    .ok_or_else(|| damaged("mini stream"))?,
+            );
+            if out.len() >= len {
+                break;
+            }
+        }
+        out.truncate(len);
+        Ok(out)
+    }
+}
+
+/// A chain of sectors through `table` (at most `limit` + 1 of them: a longer one loops).
+fn chain(start: u32, table: &[u32], limit: usize) -> Result<Vec<u32>, ReadError> {
+    let mut out = Vec::new();
+    let mut cur = start;
+    while cur != ENDOFCHAIN {
+        if out.len() > limit {
+            return Err(damaged("sector chain loop"));
+        }
+        out.push(cur);
+        cur = *table
+            .get(cur as usize)
+            .ok_or_else(|| damaged("sector chain"))?;
+    }
+    Ok(out)
+}
+
+/// The name of a directory entry.
+fn entry_name(e: &[u8]) -> String {
+    let len = (u16_at(e, 64).unwrap_or(0) as usize).min(64);
+    let units: Vec<u16> = (0..len / 2)
+        .filter_map(|i| u16_at(e, 2 * i))
+        .take_while(|c| *c != 0)
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// The `Workbook` (or BIFF5 `Book`) stream of a compound file.
+fn workbook_stream(f: &[u8]) -> Result<Vec<u8>, ReadError> {
+    let cfb = Cfb::open(f)?;
     let dir_start = u32_at(f, 0x30).ok_or_else(|| damaged("header"))?;
-    let dir = read(dir_start, sectors.saturating_mul(size))?;
+    let dir = cfb.read(dir_start, cfb.sectors.saturating_mul(cfb.size))?;
     let entries: Vec<&[u8]> = dir.chunks_exact(128).collect();
     let root = entries.first().ok_or_else(|| damaged("directory"))?;
-    let name_of = |e: &[u8]| -> String {
-        let len = (u16_at(e, 64).unwrap_or(0) as usize).min(64);
-        let units: Vec<u16> = (0..len / 2)
-            .filter_map(|i| u16_at(e, 2 * i))
-            .take_while(|c| *c != 0)
-            .collect();
-        String::from_utf16_lossy(&units)
-    };
     let wb = ["Workbook", "Book"].iter().find_map(|want| {
         entries
             .iter()
-            .find(|e| e.get(66) == Some(&2) && name_of(e).eq_ignore_ascii_case(want))
+            .find(|e| e.get(66) == Some(&2) && entry_name(e).eq_ignore_ascii_case(want))
     });
     let Some(wb) = wb else {
         return Err(ReadError::Corrupt(
@@ -129,36 +200,9 @@ fn workbook_stream(f: &[u8]) -> Result<Vec<u8>, ReadError> {
     }
     let cutoff = u32_at(f, 0x38).unwrap_or(4096) as usize;
     if len >= cutoff {
-        return read(start, len);
+        return cfb.read(start, len);
     }
-    // A small stream lives in the mini stream (64-byte sectors inside the root's stream).
-    let mini_shift = u16_at(f, 0x20).unwrap_or(6);
-    if mini_shift != 6 {
-        return Err(damaged("mini sector size"));
-    }
-    let root_start = u32_at(root, 116).ok_or_else(|| damaged("directory"))?;
-    let root_len = (u32_at(root, 120).unwrap_or(0) as usize).min(f.len());
-    let container = read(root_start, root_len)?;
-    let minifat_start = u32_at(f, 0x3C).ok_or_else(|| damaged("header"))?;
-    let minifat_bytes = read(minifat_start, sectors.saturating_mul(size))?;
-    let minifat: Vec<u32> = minifat_bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    let mut out = Vec::new();
-    for m in chain(start, &minifat, container.len() / 64 + 1)? {
-        let at = (m as usize) * 64;
-        out.extend_from_slice(
-            container
-                .get(at..at + 64)
-                .ok_or_else(|| damaged("mini stream"))?,
-        );
-        if out.len() >= len {
-            break;
-        }
-    }
-    out.truncate(len);
-    Ok(out)
+    cfb.read_mini(root, start, len)
 }
 
 /// Records of a BIFF stream from `at`: (type, data).

@@ -916,8 +916,32 @@ struct Common {
     vias: usize,
 }
 
-/// Checks shared by requests and responses; `Err(detail)` means malformed.
-fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'static str> {
+impl Common {
+    /// What the common checks found as an [`Info`] of a response without its status and
+    /// tags: the caller sets what is its own.
+    fn info(&self) -> Info {
+        Info {
+            is_request: false,
+            method: lossy(&self.cseq_method),
+            status: 0,
+            request_uri: String::new(),
+            call_id: lossy(&self.call_id),
+            cseq: self.cseq,
+            from_tag: None,
+            to_tag: None,
+            branch: self.branch.as_deref().map(lossy),
+            vias: self.vias,
+            max_forwards: self.max_forwards,
+            expires: self.expires,
+            header_len: self.header_len,
+            body_len: self.body_len,
+            ignored: self.ignored,
+        }
+    }
+}
+
+/// The headers every message needs are there, and the single-valued ones once.
+fn check_header_counts(head: &Head<'_>) -> Result<(), &'static str> {
     if let Some(e) = head.error {
         return Err(e);
     }
@@ -931,25 +955,22 @@ fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'st
             return Err("single-valued header repeated");
         }
     }
-    let call_id = head
-        .first("call-id")
-        .map(|h| h.value.clone())
-        .unwrap_or_default();
-    if !valid_call_id(&call_id) {
-        return Err("bad Call-ID");
-    }
-    let cseq_h = head
-        .first("cseq")
-        .map(|h| h.value.as_slice())
-        .unwrap_or(&[]);
-    let (cseq, cseq_method) = parse_cseq(cseq_h)?;
-    let max_forwards = match head.first("max-forwards") {
-        None => None,
+    Ok(())
+}
+
+/// Max-Forwards (0 to 255), when there is one.
+fn max_forwards(head: &Head<'_>) -> Result<Option<u32>, &'static str> {
+    match head.first("max-forwards") {
+        None => Ok(None),
         Some(h) => match parse_u64(&h.value) {
-            Some(n) if n <= 255 => u32::try_from(n).ok(),
-            _ => return Err("bad Max-Forwards"),
+            Some(n) if n <= 255 => Ok(u32::try_from(n).ok()),
+            _ => Err("bad Max-Forwards"),
         },
-    };
+    }
+}
+
+/// Expires, when there is one; Expires and Min-Expires must both be numbers.
+fn expires(head: &Head<'_>) -> Result<Option<u32>, &'static str> {
     let mut expires = None;
     for name in ["expires", "min-expires"] {
         if let Some(h) = head.first(name) {
@@ -963,9 +984,13 @@ fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'st
             }
         }
     }
-    let available = msg.len().saturating_sub(body_start);
-    let body_len = match head.first("content-length") {
-        None => available,
+    Ok(expires)
+}
+
+/// The body's length: Content-Length (no more than the `available` octets), else all.
+fn body_len(head: &Head<'_>, available: usize) -> Result<usize, &'static str> {
+    match head.first("content-length") {
+        None => Ok(available),
         Some(h) => {
             let n = parse_u64(&h.value)
                 .and_then(|n| usize::try_from(n).ok())
@@ -973,9 +998,13 @@ fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'st
             if n > available {
                 return Err("body shorter than Content-Length");
             }
-            n
+            Ok(n)
         }
-    };
+    }
+}
+
+/// The topmost Via's branch and how many Via values there are.
+fn vias(head: &Head<'_>) -> Result<(Option<Vec<u8>>, usize), &'static str> {
     let mut branch = None;
     let mut vias = 0;
     for h in head.all("via") {
@@ -987,6 +1016,29 @@ fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'st
             vias += 1;
         }
     }
+    Ok((branch, vias))
+}
+
+/// Checks shared by requests and responses; `Err(detail)` means malformed.
+fn common(head: &Head<'_>, msg: &[u8], body_start: usize) -> Result<Common, &'static str> {
+    check_header_counts(head)?;
+    let call_id = head
+        .first("call-id")
+        .map(|h| h.value.clone())
+        .unwrap_or_default();
+    if !valid_call_id(&call_id) {
+        return Err("bad Call-ID");
+    }
+    let cseq_h = head
+        .first("cseq")
+        .map(|h| h.value.as_slice())
+        .unwrap_or(&[]);
+    let (cseq, cseq_method) = parse_cseq(cseq_h)?;
+    let max_forwards = max_forwards(head)?;
+    let expires = expires(head)?;
+    let available = msg.len().saturating_sub(body_start);
+    let body_len = body_len(head, available)?;
+    let (branch, vias) = vias(head)?;
     Ok(Common {
         call_id,
         cseq,
@@ -1059,21 +1111,10 @@ fn check_response(
         return Verdict::Ignore;
     };
     Verdict::Accept(Info {
-        is_request: false,
-        method: lossy(&c.cseq_method),
         status,
-        request_uri: String::new(),
-        call_id: lossy(&c.call_id),
-        cseq: c.cseq,
         from_tag: tag_of(head, "from"),
         to_tag: tag_of(head, "to"),
-        branch: c.branch.as_deref().map(lossy),
-        vias: c.vias,
-        max_forwards: c.max_forwards,
-        expires: c.expires,
-        header_len: c.header_len,
-        body_len: c.body_len,
-        ignored: c.ignored,
+        ..c.info()
     })
 }
 
@@ -1096,27 +1137,55 @@ fn check_request(
     if c.cseq_method.as_slice() != rl.method {
         return Err(bad("CSeq method does not match the Request-Line"));
     }
-    // From, To, Contact.
-    let from = parse_addr(head.first("from").map_or(&[][..], |h| &h.value)).map_err(bad)?;
-    let to = parse_addr(head.first("to").map_or(&[][..], |h| &h.value)).map_err(bad)?;
+    let (from, to) = addresses(head).map_err(bad)?;
+    // Date is not checked: RFC 4475 3.1.2.12 (baddate) says an element should not reject
+    // a bad Date unless it uses it, and neither a registrar nor a proxy does.
+    let unsupported = unsupported_tags(head, rl.method, policy).map_err(bad)?;
+    check_request_uri(&rl, &to, policy)?;
+    if !unsupported.is_empty() && rl.method != b"ACK" && rl.method != b"CANCEL" {
+        let tags: Vec<String> = unsupported.iter().map(|t| lossy(t)).collect();
+        let mut r = Reject::new(420, "unsupported option tag in Require or Proxy-Require");
+        r.headers.push(("Unsupported".to_string(), tags.join(", ")));
+        return Err(r);
+    }
+    Ok(Info {
+        is_request: true,
+        method: lossy(rl.method),
+        request_uri: lossy(rl.uri),
+        from_tag: param(&from.params, b"tag").map(lossy),
+        to_tag: param(&to.params, b"tag").map(lossy),
+        ..c.info()
+    })
+}
+
+/// From and To of a request, with every Contact address checked too.
+fn addresses(head: &Head<'_>) -> Result<(Addr, Addr), &'static str> {
+    let from = parse_addr(head.first("from").map_or(&[][..], |h| &h.value))?;
+    let to = parse_addr(head.first("to").map_or(&[][..], |h| &h.value))?;
     for h in head.all("contact") {
         if h.value.as_slice() == b"*" {
             continue;
         }
         for part in split_top(&h.value, b',') {
-            parse_addr(part).map_err(bad)?;
+            parse_addr(part)?;
         }
     }
-    // Date is not checked: RFC 4475 3.1.2.12 (baddate) says an element should not reject
-    // a bad Date unless it uses it, and neither a registrar nor a proxy does.
-    //
-    // Proxy-Require binds every element that handles the request as a proxy; Require only
-    // the one that answers it as a UAS (RFC 3261 8.2.2.3, 16.3 item 5).
-    let as_uas = policy.uas_methods.iter().any(|m| m.as_bytes() == rl.method);
+    Ok((from, to))
+}
+
+/// The option tags of Require and Proxy-Require that bind this element and that it does
+/// not support, each once. Proxy-Require binds every element that handles the request as
+/// a proxy; Require only the one that answers it as a UAS (RFC 3261 8.2.2.3, 16.3 item 5).
+fn unsupported_tags<'h>(
+    head: &'h Head<'_>,
+    method: &[u8],
+    policy: &Policy,
+) -> Result<Vec<&'h [u8]>, &'static str> {
+    let as_uas = policy.uas_methods.iter().any(|m| m.as_bytes() == method);
     let mut unsupported: Vec<&[u8]> = Vec::new();
     for name in ["require", "proxy-require"] {
         for h in head.all(name) {
-            for t in option_tags(&h.value).map_err(bad)? {
+            for t in option_tags(&h.value)? {
                 let binding = name == "proxy-require" || as_uas;
                 let known = policy.supported.iter().any(|s| s.as_bytes() == t);
                 if binding && !known && !unsupported.contains(&t) {
@@ -1125,7 +1194,13 @@ fn check_request(
             }
         }
     }
-    // Request-URI.
+    Ok(unsupported)
+}
+
+/// The Request-URI: well formed, without headers, of a scheme served; a REGISTER's To a
+/// SIP or SIPS URI.
+fn check_request_uri(rl: &RequestLine<'_>, to: &Addr, policy: &Policy) -> Result<(), Reject> {
+    let bad = |d: &'static str| Reject::new(400, d);
     let facts = check_uri(rl.uri).map_err(bad)?;
     if facts.has_headers {
         return Err(bad("Request-URI carries headers"));
@@ -1140,29 +1215,7 @@ fn check_request(
             return Err(bad("REGISTER To is not a SIP or SIPS URI"));
         }
     }
-    if !unsupported.is_empty() && rl.method != b"ACK" && rl.method != b"CANCEL" {
-        let tags: Vec<String> = unsupported.iter().map(|t| lossy(t)).collect();
-        let mut r = Reject::new(420, "unsupported option tag in Require or Proxy-Require");
-        r.headers.push(("Unsupported".to_string(), tags.join(", ")));
-        return Err(r);
-    }
-    Ok(Info {
-        is_request: true,
-        method: lossy(rl.method),
-        status: 0,
-        request_uri: lossy(rl.uri),
-        call_id: lossy(&c.call_id),
-        cseq: c.cseq,
-        from_tag: param(&from.params, b"tag").map(lossy),
-        to_tag: param(&to.params, b"tag").map(lossy),
-        branch: c.branch.as_deref().map(lossy),
-        vias: c.vias,
-        max_forwards: c.max_forwards,
-        expires: c.expires,
-        header_len: c.header_len,
-        body_len: c.body_len,
-        ignored: c.ignored,
-    })
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

@@ -245,20 +245,17 @@ impl App {
     /// The indices of the System sections the signed-in administrator may use.
     fn allowed_sections(&self) -> Vec<usize> {
         let p = self.shared.perms();
-        let sections = &self.views.system.sections;
-        (0..sections.len())
-            .filter(|i| (sections[*i].about().allowed)(&p))
+        let system = &self.views.system;
+        (0..system.sections.len())
+            .filter(|i| (system.about(*i).allowed)(&p))
             .collect()
     }
 
     /// The names of the System sections the signed-in administrator may use.
     pub fn sys_views(&self) -> Vec<&'static str> {
-        let sections = &self.views.system.sections;
+        let system = &self.views.system;
         let allowed = self.allowed_sections();
-        allowed
-            .iter()
-            .map(|i| sections[*i].about().names[0])
-            .collect()
+        allowed.iter().map(|i| system.about(*i).names[0]).collect()
     }
 
     /// The name of the System section shown.
@@ -421,9 +418,8 @@ impl App {
         let s = match (self.screen, self.tab, self.view) {
             (Screen::Login, ..) => return vec![Scope::Login],
             (Screen::Main, Tab::System, _) => {
-                self.views.system.sections[self.views.system.current]
-                    .about()
-                    .scope
+                let system = &self.views.system;
+                system.about(system.current).scope
             }
             (Screen::Main, Tab::Account, View::Table) => Scope::Accounts,
             (Screen::Main, Tab::Account, View::Details) => Scope::Details,
@@ -596,13 +592,16 @@ impl App {
     fn system_cmd(&mut self, c: Cmd) {
         let cur = self.views.system.current;
         self.with(|v, cx| {
+            let scope = v.system.about(cur).scope;
+            let sharing: Vec<usize> = (0..v.system.sections.len())
+                .filter(|i| v.system.about(*i).scope == scope)
+                .collect();
             let sections = &mut v.system.sections;
             if sections[cur].on_cmd(c, cx) {
                 return;
             }
-            let scope = sections[cur].about().scope;
-            for s in sections.iter_mut().filter(|s| s.about().scope == scope) {
-                if s.on_cmd(c, cx) {
+            for i in sharing {
+                if sections[i].on_cmd(c, cx) {
                     return;
                 }
             }

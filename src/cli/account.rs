@@ -7,7 +7,7 @@ use clap::Subcommand;
 use vcms_api::client::Client;
 use vcms_api::*;
 
-use super::output::{err, print, R};
+use super::output::{err, print, text_table, R};
 use crate::config::Config;
 
 #[derive(Subcommand, Debug)]
@@ -117,26 +117,19 @@ pub(super) fn details_text(d: &AccountDetails) -> String {
 }
 
 pub(super) fn table(rows: &[AccountRow]) -> String {
-    use crate::widgets::text::pad;
-    let mut s = format!(
-        "{} {} {} {} {}\n",
-        pad("NAME", 20),
-        pad("CLOUD NUMBER", 12),
-        pad("EXT", 5),
-        pad("EMAIL", 28),
-        "STATUS"
-    );
-    for r in rows {
-        s.push_str(&format!(
-            "{} {} {} {} {}\n",
-            pad(&r.name, 20),
-            pad(&r.cloud_number, 12),
-            pad(&r.extension, 5),
-            pad(r.email.as_deref().unwrap_or("-"), 28),
-            r.status
-        ));
-    }
-    s
+    text_table(
+        &["NAME", "CLOUD NUMBER", "EXT", "EMAIL", "STATUS"],
+        &[20, 12, 5, 28],
+        rows.iter().map(|r| {
+            vec![
+                r.name.clone(),
+                r.cloud_number.clone(),
+                r.extension.clone(),
+                r.email.clone().unwrap_or_else(|| "-".into()),
+                r.status.to_string(),
+            ]
+        }),
+    )
 }
 
 /// One arm per subcommand: the longer ones call a function of their own.
@@ -200,29 +193,8 @@ pub(super) async fn run(c: &Client, cfg: &Config, json: bool, yes: bool, a: &Acc
             let r = c.remove_accounts(&ids).await?;
             print(json, &r, || r.message.clone())
         }
-        AccountCmd::ResetPassword { ext } => {
-            let d = by_ext(c, ext).await?;
-            let d = c.reset_account_password(d.id).await?;
-            print(json, &d, || {
-                format!(
-                    "New password of {} ({}): {}",
-                    d.name, d.cloud_number, d.password
-                )
-            })
-        }
-        AccountCmd::ResetPincode { ext } => {
-            let d = by_ext(c, ext).await?;
-            let d = c.reset_account_pincode(d.id).await?;
-            print(json, &d, || {
-                format!(
-                    "New login pincode of {} ({}): {} (valid until {})",
-                    d.name,
-                    d.cloud_number,
-                    d.pincode.as_deref().unwrap_or("-"),
-                    d.pincode_expires_at.as_deref().unwrap_or("-")
-                )
-            })
-        }
+        AccountCmd::ResetPassword { ext } => reset(c, json, ext, false).await,
+        AccountCmd::ResetPincode { ext } => reset(c, json, ext, true).await,
         AccountCmd::Import {
             file,
             dry_run,
@@ -263,6 +235,27 @@ async fn list(c: &Client, json: bool, search: &Option<String>, page: i64, page_s
             p.page,
             p.pages.max(1)
         )
+    })
+}
+
+/// `reset-password` and `reset-pincode` (`pincode`): a new one for the account with
+/// extension `ext`, printed.
+async fn reset(c: &Client, json: bool, ext: &str, pincode: bool) -> R<()> {
+    let id = by_ext(c, ext).await?.id;
+    let d = if pincode {
+        c.reset_account_pincode(id).await?
+    } else {
+        c.reset_account_password(id).await?
+    };
+    print(json, &d, || {
+        let (what, value) = if pincode {
+            let until = d.pincode_expires_at.as_deref().unwrap_or("-");
+            let pin = d.pincode.as_deref().unwrap_or("-");
+            ("login pincode", format!("{pin} (valid until {until})"))
+        } else {
+            ("password", d.password.clone())
+        };
+        format!("New {what} of {} ({}): {value}", d.name, d.cloud_number)
     })
 }
 

@@ -5,7 +5,7 @@ use vcms_api::client::Client;
 use vcms_api::*;
 
 use super::colleague::check_role;
-use super::output::{print, CliError, R};
+use super::output::{print, text_table, CliError, R};
 
 #[derive(Subcommand, Debug)]
 pub enum ApiKeyCmd {
@@ -27,8 +27,26 @@ pub enum ApiKeyCmd {
     Revoke { id: i64 },
 }
 
+/// The `apikey list` table: a revoked key says so after its last use.
+fn key_table(items: &[ApiKey]) -> String {
+    text_table(
+        &["ID", "NAME", "ROLE", "PREFIX", "CREATED", "LAST USED"],
+        &[5, 20, 9, 14, 20],
+        items.iter().map(|k| {
+            let revoked = if k.revoked { "  (revoked)" } else { "" };
+            vec![
+                k.id.to_string(),
+                k.name.clone(),
+                k.role.as_str().to_string(),
+                k.prefix.clone(),
+                k.created_at.clone(),
+                format!("{}{revoked}", k.last_used_at.as_deref().unwrap_or("-")),
+            ]
+        }),
+    )
+}
+
 pub(super) async fn run(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
-    use crate::widgets::text::pad;
     match a {
         ApiKeyCmd::Create {
             name,
@@ -69,30 +87,7 @@ pub(super) async fn run(c: &Client, json: bool, a: &ApiKeyCmd) -> R<()> {
         }
         ApiKeyCmd::List => {
             let l = c.api_keys().await?;
-            print(json, &l, || {
-                let mut s = format!(
-                    "{} {} {} {} {} {}\n",
-                    pad("ID", 5),
-                    pad("NAME", 20),
-                    pad("ROLE", 9),
-                    pad("PREFIX", 14),
-                    pad("CREATED", 20),
-                    "LAST USED"
-                );
-                for k in &l.items {
-                    s.push_str(&format!(
-                        "{} {} {} {} {} {}{}\n",
-                        pad(&k.id.to_string(), 5),
-                        pad(&k.name, 20),
-                        pad(k.role.as_str(), 9),
-                        pad(&k.prefix, 14),
-                        pad(&k.created_at, 20),
-                        k.last_used_at.as_deref().unwrap_or("-"),
-                        if k.revoked { "  (revoked)" } else { "" }
-                    ));
-                }
-                s
-            })
+            print(json, &l, || key_table(&l.items))
         }
         ApiKeyCmd::Revoke { id } => {
             let r = c.revoke_api_key(*id).await?;

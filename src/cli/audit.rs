@@ -4,7 +4,7 @@ use clap::Subcommand;
 use vcms_api::client::Client;
 use vcms_api::*;
 
-use super::output::{print, R};
+use super::output::{print, text_table, R};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
@@ -36,25 +36,17 @@ pub(super) async fn run(c: &Client, json: bool, a: &AuditCmd) -> R<()> {
 }
 
 pub(super) fn audit_table(p: &AuditPage) -> String {
-    use crate::widgets::text::pad;
-    let mut s = format!(
-        "{} {} {} {} {}\n",
-        pad("TIME", 20),
-        pad("WHO", 26),
-        pad("ACTION", 24),
-        pad("TARGET", 20),
-        "FROM"
-    );
-    for e in &p.items {
-        s.push_str(&format!(
-            "{} {} {} {} {}\n",
-            pad(&e.at, 20),
-            pad(&e.who, 26),
-            pad(&e.action, 24),
-            pad(&e.target, 20),
-            e.from
-        ));
-    }
+    let titles = ["TIME", "WHO", "ACTION", "TARGET", "FROM"];
+    let rows = p.items.iter().map(|e| {
+        vec![
+            e.at.clone(),
+            e.who.clone(),
+            e.action.clone(),
+            e.target.clone(),
+            e.from.clone(),
+        ]
+    });
+    let mut s = text_table(&titles, &[20, 26, 24, 20], rows);
     s.push_str(&format!("All records: {}  Page {}", p.total, p.page));
     s
 }

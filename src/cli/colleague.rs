@@ -5,7 +5,7 @@ use clap::Subcommand;
 use vcms_api::client::Client;
 use vcms_api::*;
 
-use super::output::{err, print, CliError, R};
+use super::output::{err, print, text_table, CliError, R};
 
 #[derive(Subcommand, Debug)]
 pub enum ColleagueCmd {
@@ -53,27 +53,20 @@ pub(super) fn role_flags(role: Role, manage_admins: bool) -> String {
 }
 
 pub(super) fn colleague_table(items: &[Colleague]) -> String {
-    use crate::widgets::text::pad;
-    let mut s = format!(
-        "{} {} {} {} {}\n",
-        pad("ID", 5),
-        pad("NAME", 22),
-        pad("EMAIL", 30),
-        pad("ROLE", 22),
-        "STATUS"
-    );
-    for x in items {
-        s.push_str(&format!(
-            "{} {} {} {} {}{}\n",
-            pad(&x.id.to_string(), 5),
-            pad(&x.name, 22),
-            pad(&x.email, 30),
-            pad(&role_flags(x.role, x.manage_admins), 22),
-            x.status,
-            if x.mfa_enabled { " (MFA)" } else { "" }
-        ));
-    }
-    s
+    text_table(
+        &["ID", "NAME", "EMAIL", "ROLE", "STATUS"],
+        &[5, 22, 30, 22],
+        items.iter().map(|x| {
+            let mfa = if x.mfa_enabled { " (MFA)" } else { "" };
+            vec![
+                x.id.to_string(),
+                x.name.clone(),
+                x.email.clone(),
+                role_flags(x.role, x.manage_admins),
+                format!("{}{mfa}", x.status),
+            ]
+        }),
+    )
 }
 
 pub(super) fn colleague_line(x: &Colleague) -> String {
@@ -114,11 +107,23 @@ pub(super) fn check_role(role: &str, allowed: &[Role]) -> R<Role> {
     }
 }
 
+/// The roles a colleague may have (an enterprise has one owner).
+const COLLEAGUE_ROLES: &[Role] = &[Role::Admin, Role::Helpdesk];
+
+/// List and remove print their own; every other subcommand changes one colleague and
+/// prints it, after what it did.
 pub(super) async fn run(c: &Client, json: bool, yes: bool, a: &ColleagueCmd) -> R<()> {
-    match a {
+    let (x, done) = match a {
         ColleagueCmd::List => {
             let l = c.colleagues().await?;
-            print(json, &l, || colleague_table(&l.items))
+            return print(json, &l, || colleague_table(&l.items));
+        }
+        ColleagueCmd::Remove { id } => {
+            if !yes {
+                return Err(err("confirm", "Remove this colleague? Add --yes to remove"));
+            }
+            let r = c.remove_colleague(*id).await?;
+            return print(json, &r, || r.message.clone());
         }
         ColleagueCmd::Invite {
             first_name,
@@ -127,55 +132,32 @@ pub(super) async fn run(c: &Client, json: bool, yes: bool, a: &ColleagueCmd) -> 
             role,
             manage_admins,
         } => {
-            let role = check_role(role, &[Role::Admin, Role::Helpdesk])?;
-            let x = c
-                .invite(&InviteRequest {
-                    first_name: first_name.clone(),
-                    last_name: last_name.clone(),
-                    email: email.clone(),
-                    role,
-                    manage_admins: *manage_admins,
-                })
-                .await?;
-            print(json, &x, || format!("Invited {}", colleague_line(&x)))
+            let invite = InviteRequest {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                email: email.clone(),
+                role: check_role(role, COLLEAGUE_ROLES)?,
+                manage_admins: *manage_admins,
+            };
+            (c.invite(&invite).await?, "Invited ")
         }
         ColleagueCmd::Resend { id } => {
             let x = c.resend_invitation(*id).await?;
-            print(json, &x, || {
-                format!("Invitation sent again to {}", colleague_line(&x))
-            })
+            (x, "Invitation sent again to ")
         }
         ColleagueCmd::SetRole {
             id,
             role,
             manage_admins,
         } => {
-            let role = check_role(role, &[Role::Admin, Role::Helpdesk])?;
-            let x = c
-                .set_colleague_role(
-                    *id,
-                    &RoleUpdate {
-                        role,
-                        manage_admins: *manage_admins,
-                    },
-                )
-                .await?;
-            print(json, &x, || colleague_line(&x))
+            let update = RoleUpdate {
+                role: check_role(role, COLLEAGUE_ROLES)?,
+                manage_admins: *manage_admins,
+            };
+            (c.set_colleague_role(*id, &update).await?, "")
         }
-        ColleagueCmd::Disable { id } => {
-            let x = c.disable_colleague(*id).await?;
-            print(json, &x, || colleague_line(&x))
-        }
-        ColleagueCmd::Enable { id } => {
-            let x = c.enable_colleague(*id).await?;
-            print(json, &x, || colleague_line(&x))
-        }
-        ColleagueCmd::Remove { id } => {
-            if !yes {
-                return Err(err("confirm", "Remove this colleague? Add --yes to remove"));
-            }
-            let r = c.remove_colleague(*id).await?;
-            print(json, &r, || r.message.clone())
-        }
-    }
+        ColleagueCmd::Disable { id } => (c.disable_colleague(*id).await?, ""),
+        ColleagueCmd::Enable { id } => (c.enable_colleague(*id).await?, ""),
+    };
+    print(json, &x, || format!("{done}{}", colleague_line(&x)))
 }

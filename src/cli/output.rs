@@ -64,6 +64,32 @@ pub(crate) fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce() ->
     Ok(())
 }
 
+/// A table for people: a line of column titles, then a line per row, one space between
+/// columns; every column but the last is padded to its width in `widths`.
+pub(crate) fn text_table(
+    titles: &[&str],
+    widths: &[usize],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> String {
+    use crate::widgets::text::pad;
+    let line = |cells: Vec<String>| {
+        let cells: Vec<String> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| match widths.get(i) {
+                Some(w) => pad(&c, *w),
+                None => c,
+            })
+            .collect();
+        cells.join(" ") + "\n"
+    };
+    let mut s = line(titles.iter().map(|t| t.to_string()).collect());
+    for r in rows {
+        s.push_str(&line(r));
+    }
+    s
+}
+
 /// Print a scripting error (JSON on stdout with --json, else a line on stderr).
 pub fn report_error(json: bool, e: &CliError) {
     if json {
@@ -75,5 +101,24 @@ pub fn report_error(json: bool, e: &CliError) {
         println!("{v}");
     } else {
         eprintln!("error: {}", e.message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_table;
+
+    #[test]
+    fn text_table_pads_every_column_but_the_last() {
+        let rows = [
+            vec!["1".to_string(), "Anna".to_string(), "ok".to_string()],
+            vec![
+                "22".to_string(),
+                "陈媛媛何以言".to_string(),
+                "ok (MFA)".to_string(),
+            ],
+        ];
+        let s = text_table(&["ID", "NAME", "STATUS"], &[3, 6], rows);
+        assert_eq!(s, "ID  NAME   STATUS\n1   Anna   ok\n22  陈媛…  ok (MFA)\n");
     }
 }

@@ -16,15 +16,11 @@ use crate::i18n::t;
 use crate::keymap::{Cmd, Scope};
 use crate::widgets::form::{Field, Form};
 use crate::widgets::listing::Listing;
-use crate::widgets::table::{col, cursor_table, Col};
+use crate::widgets::table::{col, Col};
 
 #[derive(Default)]
 pub struct ApiKeys {
     pub list: Listing<ApiKey>,
-}
-
-pub fn section() -> Box<dyn Section> {
-    Box::<ApiKeys>::default()
 }
 
 const COLS: [Col; 6] = [
@@ -44,7 +40,7 @@ const COLS: [Col; 6] = [
     col("col.status", Constraint::Min(8), Constraint::Min(7)),
 ];
 
-static ABOUT: About = About {
+pub static ABOUT: About = About {
     names: &["apikeys", "keys"],
     title: "system.api_keys",
     scope: Scope::ApiKeys,
@@ -52,10 +48,6 @@ static ABOUT: About = About {
 };
 
 impl Section for ApiKeys {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_show(&mut self, cx: &mut Ctx) {
         cx.request(Req::ApiKeys);
     }
@@ -125,34 +117,21 @@ impl Section for ApiKeys {
 
     fn draw(&self, f: &mut Frame, area: Rect, look: &Look) {
         let (lang, th) = (look.lang, look.theme);
-        if !self.list.loaded {
-            return look.loading(f, area);
-        }
-        let rows: Vec<Vec<Cell>> = self
-            .list
-            .items
-            .iter()
-            .map(|k| {
-                let state = if k.revoked {
-                    Span::styled(t(lang, "apikey.revoked"), th.error)
-                } else {
-                    Span::styled(t(lang, "apikey.active"), th.ok)
-                };
-                vec![
-                    Cell::from(k.name.clone()),
-                    Cell::from(t(lang, &format!("role.{}", k.role))),
-                    Cell::from(format!("{}…", k.prefix)),
-                    Cell::from(short_time(&k.created_at)),
-                    Cell::from(
-                        k.last_used_at
-                            .as_deref()
-                            .map(short_time)
-                            .unwrap_or_default(),
-                    ),
-                    Cell::from(state),
-                ]
-            })
-            .collect();
-        cursor_table(f, area, (th, lang), &COLS, rows, self.list.cursor);
+        look.cursor_list(f, area, &COLS, &self.list, |k| {
+            let state = if k.revoked {
+                Span::styled(t(lang, "apikey.revoked"), th.error)
+            } else {
+                Span::styled(t(lang, "apikey.active"), th.ok)
+            };
+            let last_used = k.last_used_at.as_deref().map(short_time);
+            vec![
+                Cell::from(k.name.clone()),
+                Cell::from(t(lang, &format!("role.{}", k.role))),
+                Cell::from(format!("{}…", k.prefix)),
+                Cell::from(short_time(&k.created_at)),
+                Cell::from(last_used.unwrap_or_default()),
+                Cell::from(state),
+            ]
+        });
     }
 }

@@ -13,16 +13,12 @@ use crate::action::{Reply, Req};
 use crate::i18n::{t, tf};
 use crate::keymap::{Cmd, Scope};
 use crate::widgets::listing::Listing;
-use crate::widgets::table::{col, cursor_table, Col};
+use crate::widgets::table::{col, Col};
 
 #[derive(Default)]
 pub struct Audit {
     pub list: Listing<AuditEntry>,
     pub search: String,
-}
-
-pub fn section() -> Box<dyn Section> {
-    Box::<Audit>::default()
 }
 
 const COLS: [Col; 5] = [
@@ -43,7 +39,7 @@ impl Audit {
     }
 }
 
-static ABOUT: About = About {
+pub static ABOUT: About = About {
     names: &["audit"],
     title: "system.audit",
     scope: Scope::Audit,
@@ -51,10 +47,6 @@ static ABOUT: About = About {
 };
 
 impl Section for Audit {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_show(&mut self, cx: &mut Ctx) {
         cx.request(Req::Audit(self.query()));
     }
@@ -107,28 +99,19 @@ impl Section for Audit {
         ];
         spans.extend(look.search_spans(&self.search));
         f.render_widget(Paragraph::new(Line::from(spans)), head);
-        if !self.list.loaded {
-            return look.loading(f, body);
-        }
         let wide = area.width >= 100;
-        let rows: Vec<Vec<Cell>> = self
-            .list
-            .items
-            .iter()
-            .map(|e| {
-                vec![
-                    Cell::from(short_time(&e.at)),
-                    Cell::from(e.who.clone()),
-                    Cell::from(e.action.clone()),
-                    Cell::from(if e.detail.is_empty() || !wide {
-                        e.target.clone()
-                    } else {
-                        format!("{} · {}", e.target, e.detail)
-                    }),
-                    Cell::from(e.from.clone()),
-                ]
-            })
-            .collect();
-        cursor_table(f, body, (th, lang), &COLS, rows, self.list.cursor);
+        look.cursor_list(f, body, &COLS, &self.list, |e| {
+            vec![
+                Cell::from(short_time(&e.at)),
+                Cell::from(e.who.clone()),
+                Cell::from(e.action.clone()),
+                Cell::from(if e.detail.is_empty() || !wide {
+                    e.target.clone()
+                } else {
+                    format!("{} · {}", e.target, e.detail)
+                }),
+                Cell::from(e.from.clone()),
+            ]
+        });
     }
 }

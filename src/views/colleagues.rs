@@ -17,15 +17,11 @@ use crate::i18n::{t, tf, Lang};
 use crate::keymap::{Cmd, Scope};
 use crate::widgets::form::{Field, Form};
 use crate::widgets::listing::Listing;
-use crate::widgets::table::{col, cursor_table, Col};
+use crate::widgets::table::{col, Col};
 
 #[derive(Default)]
 pub struct Colleagues {
     pub list: Listing<Colleague>,
-}
-
-pub fn section() -> Box<dyn Section> {
-    Box::<Colleagues>::default()
 }
 
 const COLS: [Col; 5] = [
@@ -56,7 +52,7 @@ impl Colleagues {
     }
 }
 
-static ABOUT: About = About {
+pub static ABOUT: About = About {
     names: &["colleagues", "colleague"],
     title: "system.colleagues",
     scope: Scope::Colleagues,
@@ -64,10 +60,6 @@ static ABOUT: About = About {
 };
 
 impl Section for Colleagues {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_show(&mut self, cx: &mut Ctx) {
         cx.request(Req::Colleagues);
     }
@@ -157,39 +149,30 @@ impl Section for Colleagues {
 
     fn draw(&self, f: &mut Frame, area: Rect, look: &Look) {
         let (lang, th) = (look.lang, look.theme);
-        if !self.list.loaded {
-            return look.loading(f, area);
-        }
-        let rows: Vec<Vec<Cell>> = self
-            .list
-            .items
-            .iter()
-            .map(|x| {
-                let mut flags = vec![];
-                if x.manage_admins {
-                    flags.push(t(lang, "colleague.flag_manage_admins"));
-                }
-                if x.mfa_enabled {
-                    flags.push("MFA".to_string());
-                }
-                let status = Span::styled(
-                    t(lang, &format!("status.{}", x.status)),
-                    match x.status {
-                        AdminStatus::Active => th.ok,
-                        AdminStatus::Disabled => th.error,
-                        AdminStatus::Invited => th.warn,
-                    },
-                );
-                vec![
-                    Cell::from(x.name.clone()),
-                    Cell::from(x.email.clone()),
-                    Cell::from(t(lang, &format!("role.{}", x.role))),
-                    Cell::from(flags.join(", ")),
-                    Cell::from(status),
-                ]
-            })
-            .collect();
-        cursor_table(f, area, (th, lang), &COLS, rows, self.list.cursor);
+        look.cursor_list(f, area, &COLS, &self.list, |x| {
+            let mut flags = vec![];
+            if x.manage_admins {
+                flags.push(t(lang, "colleague.flag_manage_admins"));
+            }
+            if x.mfa_enabled {
+                flags.push("MFA".to_string());
+            }
+            let status = Span::styled(
+                t(lang, &format!("status.{}", x.status)),
+                match x.status {
+                    AdminStatus::Active => th.ok,
+                    AdminStatus::Disabled => th.error,
+                    AdminStatus::Invited => th.warn,
+                },
+            );
+            vec![
+                Cell::from(x.name.clone()),
+                Cell::from(x.email.clone()),
+                Cell::from(t(lang, &format!("role.{}", x.role))),
+                Cell::from(flags.join(", ")),
+                Cell::from(status),
+            ]
+        });
     }
 }
 

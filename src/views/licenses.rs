@@ -22,10 +22,6 @@ pub struct Licenses {
     pub list: Listing<License>,
 }
 
-pub fn section() -> Box<dyn Section> {
-    Box::<Licenses>::default()
-}
-
 /// The date of a time stamp (`2026-11-29`), empty for none.
 fn date(s: Option<&str>) -> String {
     s.map(short_time)
@@ -35,13 +31,9 @@ fn date(s: Option<&str>) -> String {
         .collect()
 }
 
-static ABOUT: About = About::open(&["license", "licenses"], "system.license");
+pub static ABOUT: About = About::open(&["license", "licenses"], "system.license");
 
 impl Section for Licenses {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_tab(&mut self, cx: &mut Ctx) {
         cx.request(Req::Licenses);
     }

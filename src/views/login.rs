@@ -317,11 +317,8 @@ impl LoginView {
         let w = 64.min(area.width);
         let h = (self.form.height(w.saturating_sub(2), lang) + art_h + 7)
             .min(area.height.saturating_sub(1));
-        let r = popup::centered(
-            Rect::new(area.x, area.y, area.width, area.height.saturating_sub(1)),
-            w,
-            h,
-        );
+        let (above, foot) = popup::last_line(area);
+        let r = popup::centered(above, w, h);
         let inner = popup::frame_box(f, r, &format!("vcms · {title}"), th);
         let mut y = inner.y;
         f.render_widget(
@@ -355,12 +352,6 @@ impl LoginView {
                 );
             }
         }
-        let foot = Rect::new(
-            area.x,
-            area.y + area.height.saturating_sub(1),
-            area.width,
-            1,
-        );
         let hints = footer::hints(
             look.keymap,
             &[Scope::Login],

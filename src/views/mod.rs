@@ -22,7 +22,7 @@ pub mod server;
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Cell, Paragraph};
 use ratatui::Frame;
 use vcms_api::client::ClientError;
 use vcms_api::{LoginResponse, Permissions, Profile, Quota};
@@ -33,17 +33,28 @@ use crate::i18n::{t, Lang};
 use crate::keymap::{Cmd, Keymap, Scope};
 use crate::theme::Theme;
 use crate::widgets::form::{Field, Form};
+use crate::widgets::listing::Listing;
+use crate::widgets::table::{cursor_table, Col};
 use overlay::{FormKind, Op, Overlay, Toast};
 
-/// The sections of the System tab, in the order the section line shows them.
-pub const SYSTEM_VIEWS: &[fn() -> Box<dyn Section>] = &[
-    licenses::section,
-    profile::section,
-    colleagues::section,
-    audit::section,
-    api_keys::section,
-    server::section,
+/// The sections of the System tab, in the order the section line shows them: what the tab
+/// needs to know of each before it is shown, and how to make it.
+pub const SYSTEM_VIEWS: &[(&About, NewSection)] = &[
+    (&licenses::ABOUT, new::<licenses::Licenses>),
+    (&profile::ABOUT, new::<profile::ProfileSection>),
+    (&colleagues::ABOUT, new::<colleagues::Colleagues>),
+    (&audit::ABOUT, new::<audit::Audit>),
+    (&api_keys::ABOUT, new::<api_keys::ApiKeys>),
+    (&server::ABOUT, new::<server::Server>),
 ];
+
+/// Makes a System section as it starts.
+pub type NewSection = fn() -> Box<dyn Section>;
+
+/// A System section as it starts: nothing loaded.
+fn new<S: Section + Default + 'static>() -> Box<dyn Section> {
+    Box::<S>::default()
+}
 
 /// What the System tab needs to know of a section before it is shown.
 pub struct About {
@@ -69,10 +80,10 @@ impl About {
     }
 }
 
-/// A section of the System tab. Only `about` and `draw` are required; the rest have the
-/// defaults of a section that shows what the tab loads.
+/// A section of the System tab (its [`About`] stands beside it in [`SYSTEM_VIEWS`]). Only
+/// `draw` is required; the rest have the defaults of a section that shows what the tab
+/// loads.
 pub trait Section {
-    fn about(&self) -> &'static About;
     /// Load what it needs whenever the System tab is (re)loaded, whichever section shows.
     fn on_tab(&mut self, _cx: &mut Ctx) {}
     /// Load what it shows, when it is the section shown (entered, refreshed).
@@ -102,6 +113,7 @@ pub trait Section {
 
 /// The System tab: its sections and which one shows.
 pub struct System {
+    /// The sections of [`SYSTEM_VIEWS`], in its order.
     pub sections: Vec<Box<dyn Section>>,
     pub current: usize,
 }
@@ -109,7 +121,7 @@ pub struct System {
 impl Default for System {
     fn default() -> Self {
         System {
-            sections: SYSTEM_VIEWS.iter().map(|new| new()).collect(),
+            sections: SYSTEM_VIEWS.iter().map(|(_, new)| new()).collect(),
             current: 0,
         }
     }
@@ -120,16 +132,19 @@ impl System {
         self.sections[self.current].as_mut()
     }
 
+    /// What the tab knows of section `i` (an index of [`System::sections`]).
+    pub fn about(&self, i: usize) -> &'static About {
+        SYSTEM_VIEWS[i].0
+    }
+
     /// The id of the section shown (its first command name).
     pub fn name(&self) -> &'static str {
-        self.sections[self.current].about().names[0]
+        self.about(self.current).names[0]
     }
 
     /// The index of the section called `name` on the command line.
     pub fn find(&self, name: &str) -> Option<usize> {
-        self.sections
-            .iter()
-            .position(|s| s.about().names.contains(&name))
+        (0..self.sections.len()).position(|i| self.about(i).names.contains(&name))
     }
 }
 
@@ -307,6 +322,23 @@ impl Look<'_> {
         );
     }
 
+    /// A System section's list: "loading" until the server has answered, then its rows
+    /// (each made by `row`) in a table with the cursor row highlighted.
+    pub fn cursor_list<T>(
+        &self,
+        f: &mut Frame,
+        area: Rect,
+        cols: &[Col],
+        list: &Listing<T>,
+        row: impl FnMut(&T) -> Vec<Cell<'static>>,
+    ) {
+        if !list.loaded {
+            return self.loading(f, area);
+        }
+        let rows: Vec<Vec<Cell>> = list.items.iter().map(row).collect();
+        cursor_table(f, area, (self.theme, self.lang), cols, rows, list.cursor);
+    }
+
     /// The search part of a view's header: the prompt being typed, the search in force
     /// (and how to clear it), or the key that opens it.
     pub fn search_spans(&self, search: &str) -> Vec<Span<'static>> {
@@ -328,7 +360,7 @@ impl Look<'_> {
 }
 
 /// Up and Down in a table with a cursor; false for any other command.
-pub fn list_move<T>(list: &mut crate::widgets::listing::Listing<T>, c: Cmd) -> bool {
+pub fn list_move<T>(list: &mut Listing<T>, c: Cmd) -> bool {
     match c {
         Cmd::Up => list.up(),
         Cmd::Down => list.down(),

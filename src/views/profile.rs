@@ -24,17 +24,9 @@ pub struct ProfileSection {
     pub security: Option<Security>,
 }
 
-pub fn section() -> Box<dyn Section> {
-    Box::<ProfileSection>::default()
-}
-
-static ABOUT: About = About::open(&["profile", "me"], "system.profile");
+pub static ABOUT: About = About::open(&["profile", "me"], "system.profile");
 
 impl Section for ProfileSection {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn on_tab(&mut self, cx: &mut Ctx) {
         cx.request(Req::Profile);
         cx.request(Req::Security);

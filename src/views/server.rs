@@ -10,19 +10,12 @@ use ratatui::Frame;
 use super::{About, Look, Section};
 use crate::widgets::text::pad;
 
+#[derive(Default)]
 pub struct Server;
 
-pub fn section() -> Box<dyn Section> {
-    Box::new(Server)
-}
-
-static ABOUT: About = About::open(&["server"], "system.server");
+pub static ABOUT: About = About::open(&["server"], "system.server");
 
 impl Section for Server {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
     fn draw(&self, f: &mut Frame, area: Rect, look: &Look) {
         let info = &look.shared.server_info;
         let lw = info

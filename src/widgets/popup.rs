@@ -1,4 +1,5 @@
-//! Centered popups: confirm, a secret shown large, help, a form frame.
+//! Centered popups: confirm, a secret shown large, help, a form frame, and the split of
+//! an area into its body and a footer line.
 
 use ratatui::layout::{Alignment, Rect};
 use ratatui::text::{Line, Span};
@@ -20,6 +21,13 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
         w,
         h,
     )
+}
+
+/// `area` split into all but its last line, and its last line (a footer's).
+pub fn last_line(area: Rect) -> (Rect, Rect) {
+    let height = area.height.saturating_sub(1);
+    let body = Rect::new(area.x, area.y, area.width, height);
+    (body, Rect::new(area.x, area.y + height, area.width, 1))
 }
 
 /// A bordered, cleared box with a title; returns the inner area.
@@ -150,18 +158,7 @@ pub fn help(
     let w = if two { 76 } else { 46 }.min(area.width);
     let r = centered(area, w, h);
     let inner = frame_box(frame, r, &t(lang, "help.title"), theme);
-    let foot = Rect::new(
-        inner.x,
-        inner.y + inner.height.saturating_sub(1),
-        inner.width,
-        1,
-    );
-    let body = Rect::new(
-        inner.x,
-        inner.y,
-        inner.width,
-        inner.height.saturating_sub(1),
-    );
+    let (body, foot) = last_line(inner);
     if two {
         let right = lines.split_off(rows);
         let half = body.width / 2;
