@@ -9,14 +9,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use vcms_api::{AccountDetails, NewAccount, Transport};
-use vcms_server::clock::SystemClock;
-use vcms_server::config::Config;
-use vcms_server::service::{accounts, auth, license, Actor, AppState};
-use vcms_server::Server;
+use vcms_api::{AccountDetails, Transport};
+use vcms_server::service::{accounts, Actor, AppState};
+use vcms_server::testing::SipBed;
 
 fn sipp_available() -> bool {
     let found = std::process::Command::new("sipp")
@@ -121,49 +118,13 @@ async fn details(app: &AppState, enterprise_id: i64, id: i64) -> AccountDetails 
 
 /// A server on SQLite with UDP and TCP, one enterprise with a license, and `n` accounts
 /// (extensions 1001…).
-async fn boot(dir: &Path, n: usize) -> (vcms_server::Running, AppState, i64, Vec<AccountDetails>) {
-    let mut cfg = Config::loopback(dir);
-    cfg.sip.ring_secs = 20;
-    cfg.sip.tls = String::new();
-    cfg.database.url = Some(format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("vcms.db").display()
-    ));
-    let server = Server::build(cfg, Arc::new(SystemClock)).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = server.start(listener, false).await.unwrap();
-    let app = running.app.clone();
-
-    let new = auth::NewEnterprise::parse(
-        "Sipp Owner",
-        "Sipp Ltd",
-        "NL",
-        "sipp@example.com",
-        "secret12345",
-        None,
-    )
-    .unwrap();
-    let (eid, _) = auth::create_enterprise(&app, new, true).await.unwrap();
-    let owner = Actor::operator(eid);
-    let raw = license::issue(&app, 50, 1).await.unwrap();
-    license::add(&app, &owner, &raw).await.unwrap();
-    let mut users = vec![];
-    for i in 0..n {
-        let a = accounts::add(
-            &app,
-            &owner,
-            &NewAccount {
-                name: format!("Sipp {i}"),
-                extension: format!("{}", 1001 + i),
-                email: None,
-                send_email: false,
-            },
-        )
-        .await
-        .unwrap();
-        users.push(a);
-    }
-    (running, app, eid, users)
+async fn boot(dir: &Path, n: usize) -> SipBed {
+    let names: Vec<String> = (0..n).map(|i| format!("Sipp {i}")).collect();
+    SipBed::start(dir, &names, |cfg| {
+        cfg.sip.ring_secs = 20;
+        cfg.sip.tls = String::new();
+    })
+    .await
 }
 
 /// The server's UDP and TCP SIP addresses.
@@ -190,7 +151,13 @@ async fn sipp_registers_over_udp_and_tcp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (running, app, eid, users) = boot(dir.path(), 20).await;
+    let SipBed {
+        running,
+        app,
+        enterprise_id: eid,
+        users,
+        smtp: _smtp,
+    } = boot(dir.path(), 20).await;
     let csv = dir.path().join("users.csv");
     users_csv(&csv, &users.iter().collect::<Vec<_>>());
 
@@ -244,7 +211,13 @@ async fn sipp_calls_through_the_proxy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (running, app, eid, users) = boot(dir.path(), 2).await;
+    let SipBed {
+        running,
+        app,
+        enterprise_id: eid,
+        users,
+        smtp: _smtp,
+    } = boot(dir.path(), 2).await;
     let (caller, callee) = (&users[0], &users[1]);
     let caller_csv = dir.path().join("caller.csv");
     users_csv(&caller_csv, &[caller]);
