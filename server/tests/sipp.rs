@@ -151,31 +151,26 @@ async fn sipp_registers_over_udp_and_tcp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let SipBed {
-        running,
-        app,
-        enterprise_id: eid,
-        users,
-        smtp: _smtp,
-    } = boot(dir.path(), 20).await;
+    let bed = boot(dir.path(), 20).await;
+    let (app, eid, users) = (&bed.app, bed.enterprise_id, &bed.users);
     let csv = dir.path().join("users.csv");
     users_csv(&csv, &users.iter().collect::<Vec<_>>());
 
-    let (udp, tcp) = listeners(&running);
+    let (udp, tcp) = listeners(&bed.running);
     // One call per user: with `-t un` every call has its own socket, so a user calling
     // more than 5 times would be refused its 6th endpoint, as it should.
     run_sipp(dir.path(), &csv, udp, "un", 20).await;
     run_sipp(dir.path(), &csv, tcp, "t1", 20).await;
 
     // Every user is registered from SIPp over both transports, with its User-Agent.
-    for a in &users {
-        let mut d = details(&app, eid, a.id).await;
+    for a in users {
+        let mut d = details(app, eid, a.id).await;
         for _ in 0..50 {
             if d.bindings.len() == 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            d = details(&app, eid, a.id).await;
+            d = details(app, eid, a.id).await;
         }
         let mut transports: Vec<Transport> = d.bindings.iter().map(|b| b.transport).collect();
         transports.sort_unstable_by_key(|t| t.as_str());
@@ -189,7 +184,7 @@ async fn sipp_registers_over_udp_and_tcp() {
         }
         assert_eq!(d.status_text, "Registered successfully");
     }
-    running.shutdown().await;
+    bed.running.shutdown().await;
 }
 
 /// A free UDP port on loopback.
@@ -211,19 +206,14 @@ async fn sipp_calls_through_the_proxy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let SipBed {
-        running,
-        app,
-        enterprise_id: eid,
-        users,
-        smtp: _smtp,
-    } = boot(dir.path(), 2).await;
+    let bed = boot(dir.path(), 2).await;
+    let (app, eid, users) = (&bed.app, bed.enterprise_id, &bed.users);
     let (caller, callee) = (&users[0], &users[1]);
     let caller_csv = dir.path().join("caller.csv");
     users_csv(&caller_csv, &[caller]);
     let callee_csv = dir.path().join("callee.csv");
     users_csv(&callee_csv, &[callee]);
-    let (udp, tcp) = listeners(&running);
+    let (udp, tcp) = listeners(&bed.running);
     let port = free_udp_port().to_string();
     // The callee's endpoint registers from the port it will answer on.
     sipp(
@@ -287,15 +277,15 @@ async fn sipp_calls_through_the_proxy() {
         .unwrap();
     // Every call ended: within a second nobody is "in a call" any more.
     for a in [caller, callee] {
-        let mut d = details(&app, eid, a.id).await;
+        let mut d = details(app, eid, a.id).await;
         for _ in 0..20 {
             if !d.in_call {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            d = details(&app, eid, a.id).await;
+            d = details(app, eid, a.id).await;
         }
         assert!(!d.in_call, "{d:?}");
     }
-    running.shutdown().await;
+    bed.running.shutdown().await;
 }
