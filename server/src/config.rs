@@ -333,6 +333,12 @@ impl Default for JobsConfig {
     }
 }
 
+/// The value of the environment variable `name`, parsed; an error says it must be `what`.
+fn env_number<T: std::str::FromStr>(name: &str, what: &str, v: &str) -> anyhow::Result<T> {
+    v.parse()
+        .map_err(|_| anyhow::anyhow!("{name} must be {what} (got {v:?})"))
+}
+
 impl Config {
     /// Everything on 127.0.0.1 with free ports (HTTP, SIP over UDP, TCP and TLS), data in
     /// `data_dir`: what `vcms demo` and the tests start from.
@@ -389,41 +395,7 @@ impl Config {
         if let Some(v) = get("VCMS_DATABASE_URL") {
             self.database.url = Some(v);
         }
-        if let Some(v) = get("VCMS_MAIL_TRANSPORT") {
-            self.mail.transport = match v.to_lowercase().as_str() {
-                "folder" => MailTransportKind::Folder,
-                "smtp" => MailTransportKind::Smtp,
-                _ => anyhow::bail!("VCMS_MAIL_TRANSPORT must be folder or smtp (got {v:?})"),
-            };
-        }
-        if let Some(v) = get("VCMS_MAIL_FROM") {
-            self.mail.from = v;
-        }
-        if let Some(v) = get("VCMS_SMTP_HOST") {
-            self.smtp.host = v;
-        }
-        if let Some(v) = get("VCMS_SMTP_PORT") {
-            self.smtp.port = v
-                .parse()
-                .map_err(|_| anyhow::anyhow!("VCMS_SMTP_PORT must be a port number (got {v:?})"))?;
-        }
-        if let Some(v) = get("VCMS_SMTP_SECURITY") {
-            self.smtp.security = match v.to_lowercase().as_str() {
-                "none" => SmtpSecurity::None,
-                "starttls" => SmtpSecurity::Starttls,
-                "tls" => SmtpSecurity::Tls,
-                _ => anyhow::bail!("VCMS_SMTP_SECURITY must be none, starttls or tls (got {v:?})"),
-            };
-        }
-        if let Some(v) = get("VCMS_SMTP_USERNAME") {
-            self.smtp.username = Some(v);
-        }
-        if let Some(v) = get("VCMS_SMTP_PASSWORD") {
-            self.smtp.password = Some(v);
-        }
-        if let Some(v) = get("VCMS_SMTP_CA_FILE") {
-            self.smtp.ca_file = (!v.is_empty()).then(|| PathBuf::from(v));
-        }
+        self.apply_mail_env(&get)?;
         if let Some(v) = get("VCMS_SECRET_KEY") {
             self.security.secret_key = Some(v);
         }
@@ -441,23 +413,57 @@ impl Config {
                 .collect();
         }
         if let Some(v) = get("VCMS_IMPORT_MAX_ROWS") {
-            self.import.max_rows = v.parse().map_err(|_| {
-                anyhow::anyhow!("VCMS_IMPORT_MAX_ROWS must be a number (got {v:?})")
-            })?;
+            self.import.max_rows = env_number("VCMS_IMPORT_MAX_ROWS", "a number", &v)?;
         }
         if let Some(v) = get("VCMS_MAX_BODY_BYTES") {
-            self.import.max_body_bytes = v.parse().map_err(|_| {
-                anyhow::anyhow!("VCMS_MAX_BODY_BYTES must be a number of bytes (got {v:?})")
-            })?;
+            self.import.max_body_bytes =
+                env_number("VCMS_MAX_BODY_BYTES", "a number of bytes", &v)?;
         }
         if let Some(v) = get("VCMS_CAPTCHA") {
             self.security.captcha =
                 !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no");
         }
         if let Some(v) = get("VCMS_CAPTCHA_POW_BITS") {
-            self.security.captcha_pow_bits = v.parse().map_err(|_| {
-                anyhow::anyhow!("VCMS_CAPTCHA_POW_BITS must be a number of bits (got {v:?})")
-            })?;
+            self.security.captcha_pow_bits =
+                env_number("VCMS_CAPTCHA_POW_BITS", "a number of bits", &v)?;
+        }
+        Ok(())
+    }
+
+    /// The mail transport's `VCMS_*` variables (`get` answers only those set and not empty).
+    fn apply_mail_env(&mut self, get: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = get("VCMS_MAIL_TRANSPORT") {
+            self.mail.transport = match v.to_lowercase().as_str() {
+                "folder" => MailTransportKind::Folder,
+                "smtp" => MailTransportKind::Smtp,
+                _ => anyhow::bail!("VCMS_MAIL_TRANSPORT must be folder or smtp (got {v:?})"),
+            };
+        }
+        if let Some(v) = get("VCMS_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        if let Some(v) = get("VCMS_SMTP_HOST") {
+            self.smtp.host = v;
+        }
+        if let Some(v) = get("VCMS_SMTP_PORT") {
+            self.smtp.port = env_number("VCMS_SMTP_PORT", "a port number", &v)?;
+        }
+        if let Some(v) = get("VCMS_SMTP_SECURITY") {
+            self.smtp.security = match v.to_lowercase().as_str() {
+                "none" => SmtpSecurity::None,
+                "starttls" => SmtpSecurity::Starttls,
+                "tls" => SmtpSecurity::Tls,
+                _ => anyhow::bail!("VCMS_SMTP_SECURITY must be none, starttls or tls (got {v:?})"),
+            };
+        }
+        if let Some(v) = get("VCMS_SMTP_USERNAME") {
+            self.smtp.username = Some(v);
+        }
+        if let Some(v) = get("VCMS_SMTP_PASSWORD") {
+            self.smtp.password = Some(v);
+        }
+        if let Some(v) = get("VCMS_SMTP_CA_FILE") {
+            self.smtp.ca_file = (!v.is_empty()).then(|| PathBuf::from(v));
         }
         Ok(())
     }
@@ -477,6 +483,14 @@ impl Config {
         if let Some(u) = &self.http.public_url {
             url::Url::parse(u).map_err(|e| anyhow::anyhow!("http.public_url {u:?}: {e}"))?;
         }
+        self.validate_sip()?;
+        self.validate_limits()
+    }
+
+    /// The SIP listeners (host:port, or empty to turn one off), expiry, failure and binding
+    /// limits, challenge algorithms and the TLS certificate.
+    fn validate_sip(&self) -> anyhow::Result<()> {
+        use std::net::ToSocketAddrs;
         for (name, v) in [
             ("sip.udp", &self.sip.udp),
             ("sip.tcp", &self.sip.tcp),
@@ -511,6 +525,11 @@ impl Config {
         if self.sip.tls_cert.is_some() != self.sip.tls_key.is_some() {
             anyhow::bail!("sip.tls_cert and sip.tls_key go together: give both or neither");
         }
+        Ok(())
+    }
+
+    /// The endpoint sign-in throttles, the captcha, import, mail and SMTP settings.
+    fn validate_limits(&self) -> anyhow::Result<()> {
         if self.endpoint.account_failures < 1 || self.endpoint.account_window_secs < 1 {
             anyhow::bail!(
                 "endpoint.account_failures and endpoint.account_window_secs must be at least 1"

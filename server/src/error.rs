@@ -131,23 +131,24 @@ impl From<axum::extract::rejection::JsonRejection> for AppError {
     }
 }
 
+/// A part of the request axum could not read: 400, saying which part and why.
+fn unreadable(part: &str, why: &str) -> AppError {
+    AppError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::BadRequest,
+        format!("The {part} is not valid: {why}"),
+    )
+}
+
 impl From<axum::extract::rejection::QueryRejection> for AppError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            format!("The query string is not valid: {}", e.body_text()),
-        )
+        unreadable("query string", &e.body_text())
     }
 }
 
 impl From<axum::extract::rejection::PathRejection> for AppError {
     fn from(e: axum::extract::rejection::PathRejection) -> Self {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BadRequest,
-            format!("The path is not valid: {}", e.body_text()),
-        )
+        unreadable("path", &e.body_text())
     }
 }
 

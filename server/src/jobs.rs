@@ -2,7 +2,7 @@
 //! Each job is idempotent and claims its work with a flag in the same transaction as the
 //! email it queues, so several server instances can run them.
 
-use crate::clock::{self, DAY};
+use crate::clock::{self, Millis, DAY};
 use crate::error::AppResult;
 use crate::mail::Outgoing;
 use crate::service::license::WARN_BEFORE;
@@ -21,10 +21,20 @@ pub struct JobReport {
 }
 
 pub async fn run_once(app: &App) -> AppResult<JobReport> {
-    let mut report = JobReport::default();
     let now = app.now();
+    let mut report = JobReport {
+        expiry_warnings: warn_expiring_licenses(app, now).await?,
+        ..JobReport::default()
+    };
+    purge_unlicensed_trials(app, now, &mut report).await?;
+    purge_expired_records(app, now).await?;
+    app.mailer.wake();
+    Ok(report)
+}
 
-    // Licenses ending within 5 days: one email to the owner per license.
+/// Licenses ending within 5 days: one email to the owner per license. Returns how many.
+async fn warn_expiring_licenses(app: &App, now: Millis) -> AppResult<usize> {
+    let mut warned = 0;
     let mut c = app.store.conn().await?;
     let expiring = license::expiring_unwarned(&mut c, now, now + WARN_BEFORE).await?;
     drop(c);
@@ -44,32 +54,27 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
         let end = l.expires_at.unwrap_or(now);
         let days = clock::days_left(now, end).to_string();
         let (quantity, end_text) = (l.quantity.to_string(), clock::human(end));
-        app.mailer
-            .enqueue(
-                &mut tx,
-                &Outgoing {
-                    enterprise_id: Some(eid),
-                    account_id: None,
-                    account_label: None,
-                    kind: "license_expiry",
-                    recipient: &owner.email,
-                    lang: &owner.language,
-                    vars: &[
-                        ("name", &owner.name),
-                        ("license_number", &crate::license_number::display(&l.number)),
-                        ("enterprise_number", &e.number),
-                        ("quantity", &quantity),
-                        ("end", &end_text),
-                        ("days_left", &days),
-                    ],
-                },
-            )
-            .await?;
+        let vars: &[(&str, &str)] = &[
+            ("name", &owner.name),
+            ("license_number", &crate::license_number::display(&l.number)),
+            ("enterprise_number", &e.number),
+            ("quantity", &quantity),
+            ("end", &end_text),
+            ("days_left", &days),
+        ];
+        let mail = Outgoing {
+            enterprise_id: Some(eid),
+            ..Outgoing::to_admin(&owner, "license_expiry", vars)
+        };
+        app.mailer.enqueue(&mut tx, &mail).await?;
         tx.commit().await?;
-        report.expiry_warnings += 1;
+        warned += 1;
     }
+    Ok(warned)
+}
 
-    // Trials without any license: warn 7 days before the purge, purge 3 months after the trial.
+/// Trials without any license: warn 7 days before the purge, purge 3 months after the trial.
+async fn purge_unlicensed_trials(app: &App, now: Millis, report: &mut JobReport) -> AppResult<()> {
     let mut c = app.store.conn().await?;
     let to_warn =
         admin::unlicensed_trials_ended_before(&mut c, now - (PURGE_AFTER - PURGE_WARN_BEFORE))
@@ -93,30 +98,25 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
         }
         if let Some(owner) = admin::owner_of(&mut tx, e.id).await? {
             let date = clock::human(ends + PURGE_AFTER);
-            app.mailer
-                .enqueue(
-                    &mut tx,
-                    &Outgoing {
-                        enterprise_id: Some(e.id),
-                        account_id: None,
-                        account_label: None,
-                        kind: "trial_purge",
-                        recipient: &owner.email,
-                        lang: &owner.language,
-                        vars: &[
-                            ("name", &owner.name),
-                            ("enterprise_number", &e.number),
-                            ("purge_date", &date),
-                        ],
-                    },
-                )
-                .await?;
+            let vars: &[(&str, &str)] = &[
+                ("name", &owner.name),
+                ("enterprise_number", &e.number),
+                ("purge_date", &date),
+            ];
+            let mail = Outgoing {
+                enterprise_id: Some(e.id),
+                ..Outgoing::to_admin(&owner, "trial_purge", vars)
+            };
+            app.mailer.enqueue(&mut tx, &mail).await?;
         }
         tx.commit().await?;
         report.purge_warnings += 1;
     }
+    Ok(())
+}
 
-    // Clean-up of expired secrets and records.
+/// Clean-up of expired secrets and records.
+async fn purge_expired_records(app: &App, now: Millis) -> AppResult<()> {
     let mut c = app.store.conn().await?;
     admin::purge_tokens(&mut c, now - DAY).await?;
     admin::purge_captchas(&mut c, now).await?;
@@ -128,9 +128,7 @@ pub async fn run_once(app: &App) -> AppResult<JobReport> {
     crate::store::events::purge(&mut c, now - DAY).await?;
     crate::store::accounts::purge_batch_requests(&mut c, now - DAY).await?;
     crate::store::throttle::purge(&mut c, now - 2 * DAY).await?;
-    drop(c);
-    app.mailer.wake();
-    Ok(report)
+    Ok(())
 }
 
 /// Run the jobs every `interval` until stopped.

@@ -310,13 +310,9 @@ async fn send_test_email(cfg: Config, to: String) -> anyhow::Result<()> {
             },
         )
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(app_error)?;
     drop(c);
-    let done = app
-        .mailer
-        .deliver_due()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let done = app.mailer.deliver_due().await.map_err(app_error)?;
     match done.into_iter().find(|(i, _)| *i == id).map(|(_, d)| d) {
         Some(Delivery::Sent) => {
             println!("sent a test email to {} through {mail}", to.as_str())
@@ -335,9 +331,7 @@ async fn send_test_email(cfg: Config, to: String) -> anyhow::Result<()> {
 
 async fn list_enterprises(cfg: Config, json: bool) -> anyhow::Result<()> {
     let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-    let list = enterprise::list(&server.app)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let list = enterprise::list(&server.app).await.map_err(app_error)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
@@ -358,9 +352,7 @@ async fn list_enterprises(cfg: Config, json: bool) -> anyhow::Result<()> {
 
 async fn list_licenses(cfg: Config, json: bool) -> anyhow::Result<()> {
     let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-    let list = license::list_all(&server.app)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let list = license::list_all(&server.app).await.map_err(app_error)?;
     if json {
         let v: Vec<_> = list
             .iter()
@@ -408,4 +400,9 @@ async fn wait_for_stop() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// A library error, for the command line.
+fn app_error(e: vcms_server::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
 }

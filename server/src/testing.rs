@@ -2,8 +2,10 @@
 //! endpoint's tests enable it as a dev-dependency): [`TestServer`], a real server on port 0
 //! with a fresh database (SQLite file, or a new PostgreSQL database when
 //! VCMS_TEST_POSTGRES_URL is set) and a clock the test moves; [`Smtp`], the one SMTP catcher,
-//! a real SMTP server on port 0 keeping what it receives; and the settings they run with
-//! ([`test_config`], on top of [`Config::loopback`]).
+//! a real SMTP server on port 0 keeping what it receives; the settings they run with
+//! ([`test_config`], on top of [`Config::loopback`]) and [`serve`], which starts a server on
+//! port 0; and [`SipBed`], a licensed enterprise on a real-time server for the tests that
+//! drive real SIP clients.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,8 +16,9 @@ use std::time::Duration;
 use vcms_api::client::{Client, ClientError};
 use vcms_api::*;
 
-use crate::clock::{Clock, ManualClock};
+use crate::clock::{Clock, ManualClock, SharedClock, SystemClock};
 use crate::config::{Config, MailTransportKind};
+use crate::service::AppState;
 use crate::{Running, Server};
 
 pub use crate::crypto::token_hash;
@@ -332,6 +335,13 @@ async fn drop_stale_databases(c: &mut sqlx::PgConnection, now: u64) {
 
 // ---------------- server ----------------
 
+/// A server with the settings `cfg` on the clock `clock`, serving HTTP on 127.0.0.1:0.
+pub async fn serve(cfg: Config, clock: SharedClock) -> Running {
+    let server = Server::build(cfg, clock).await.expect("build server");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server.start(listener, false).await.expect("start server")
+}
+
 pub struct TestServer {
     pub running: Running,
     pub clock: ManualClock,
@@ -374,11 +384,7 @@ impl TestServer {
         dir: tempfile::TempDir,
         db_url: String,
     ) -> Self {
-        let server = Server::build(cfg, Arc::new(clock.clone()))
-            .await
-            .expect("build server");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server.start(listener, false).await.expect("start server");
+        let running = serve(cfg, Arc::new(clock.clone())).await;
         let url = running.url();
         Self {
             running,
@@ -473,11 +479,13 @@ impl TestServer {
         email: &str,
         password: &str,
     ) -> Result<RegisterResponse, ClientError> {
-        let (id, answer, pow) = self.captcha().await;
-        let mut req = self.register_request(email, password);
-        req.captcha_id = id;
-        req.captcha_answer = answer;
-        req.captcha_pow = pow;
+        let (captcha_id, captcha_answer, captcha_pow) = self.captcha().await;
+        let req = RegisterRequest {
+            captcha_id,
+            captcha_answer,
+            captcha_pow,
+            ..self.register_request(email, password)
+        };
         self.client().register(&req).await
     }
 
@@ -494,14 +502,12 @@ impl TestServer {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<Client, ClientError> {
-        let mut c = self.client();
-        c.login(&LoginRequest {
+        self.sign_in(LoginRequest {
             email: email.into(),
             password: password.into(),
             ..Default::default()
         })
-        .await?;
-        Ok(c)
+        .await
     }
 
     /// Sign in, answering a captcha.
@@ -511,8 +517,7 @@ impl TestServer {
         password: &str,
     ) -> Result<Client, ClientError> {
         let (id, answer, pow) = self.captcha().await;
-        let mut c = self.client();
-        c.login(&LoginRequest {
+        self.sign_in(LoginRequest {
             email: email.into(),
             password: password.into(),
             captcha_id: Some(id),
@@ -520,7 +525,13 @@ impl TestServer {
             captcha_pow: Some(pow),
             ..Default::default()
         })
-        .await?;
+        .await
+    }
+
+    /// A client signed in with `req`.
+    async fn sign_in(&self, req: LoginRequest) -> Result<Client, ClientError> {
+        let mut c = self.client();
+        c.login(&req).await?;
         Ok(c)
     }
 
@@ -584,5 +595,65 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("outbox {id} never reached {status}");
+    }
+}
+
+// ---------------- SIP test bed ----------------
+
+/// For the tests that drive real SIP clients: a server on SQLite on the system clock (the
+/// clients and the SIP timers run in real time), its mail caught by its own [`Smtp`]; one
+/// enterprise with a license for 50 accounts, and its accounts.
+pub struct SipBed {
+    pub running: Running,
+    pub app: AppState,
+    pub enterprise_id: i64,
+    pub users: Vec<AccountDetails>,
+    pub smtp: Smtp,
+}
+
+impl SipBed {
+    /// The bed with its data in `dir`, the settings of [`test_config`] changed by `tweak`,
+    /// and an account per name in `names` (extensions 1001, 1002, …).
+    pub async fn start(
+        dir: &std::path::Path,
+        names: &[String],
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        use crate::service::{accounts, auth, license, Actor};
+        let smtp = Smtp::start();
+        let mut cfg = test_config(dir, &Db::Sqlite.fresh_url(dir).await, smtp.port);
+        tweak(&mut cfg);
+        let running = serve(cfg, Arc::new(SystemClock)).await;
+        let app = running.app.clone();
+        let new = auth::NewEnterprise::parse(
+            "SIP Owner",
+            "SIP Ltd",
+            "NL",
+            "sip@example.com",
+            "secret12345",
+            None,
+        )
+        .unwrap();
+        let (enterprise_id, _) = auth::create_enterprise(&app, new, true).await.unwrap();
+        let owner = Actor::operator(enterprise_id);
+        let raw = license::issue(&app, 50, 1).await.unwrap();
+        license::add(&app, &owner, &raw).await.unwrap();
+        let mut users = vec![];
+        for (i, name) in names.iter().enumerate() {
+            let account = NewAccount {
+                name: name.clone(),
+                extension: format!("{}", 1001 + i),
+                email: None,
+                send_email: false,
+            };
+            users.push(accounts::add(&app, &owner, &account).await.unwrap());
+        }
+        Self {
+            running,
+            app,
+            enterprise_id,
+            users,
+            smtp,
+        }
     }
 }

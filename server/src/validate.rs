@@ -117,6 +117,31 @@ fn sendable(s: &str) -> bool {
         .is_ok_and(|m| m.name.is_none() && m.email.to_string() == s)
 }
 
+fn bad_email_shape(field: &str) -> AppError {
+    AppError::invalid(
+        field,
+        format!("{field} must look like user@domain or user@IP address"),
+    )
+}
+
+/// The part of an email after the @: an IP address (bracketed or not), or a name of labels
+/// of letters, digits and inner hyphens with at least one dot.
+fn domain_ok(domain: &str) -> bool {
+    if let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+        ip.parse::<std::net::IpAddr>().is_ok()
+    } else if domain.parse::<std::net::IpAddr>().is_ok() {
+        true
+    } else {
+        domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            })
+    }
+}
+
 /// `user@domain` or `user@IP`; `< > " ' &` are illegal; at most 128 characters. Stored as
 /// typed; compared in lower case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,12 +170,7 @@ impl Email {
                 format!("{field} must not contain the character {c} (< > \" ' & are not allowed)"),
             ));
         }
-        let bad_shape = || {
-            AppError::invalid(
-                field,
-                format!("{field} must look like user@domain or user@IP address"),
-            )
-        };
+        let bad_shape = || bad_email_shape(field);
         if has_control(s) || s.chars().any(char::is_whitespace) {
             return Err(bad_shape());
         }
@@ -158,24 +178,16 @@ impl Email {
         if local.is_empty() || local.contains('@') || domain.is_empty() {
             return Err(bad_shape());
         }
-        let domain_ok = if let Some(ip) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']'))
-        {
-            ip.parse::<std::net::IpAddr>().is_ok()
-        } else if domain.parse::<std::net::IpAddr>().is_ok() {
-            true
-        } else {
-            domain.contains('.')
-                && domain.split('.').all(|label| {
-                    !label.is_empty()
-                        && !label.starts_with('-')
-                        && !label.ends_with('-')
-                        && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-                })
-        };
-        if !domain_ok {
+        if !domain_ok(domain) {
             return Err(bad_shape());
         }
         // What the mail transport cannot send is refused now, not when the email fails.
+        Self::check_sendable(field, s, local, domain)?;
+        Ok(Self(s.to_string()))
+    }
+
+    /// Refuse a well-formed email `s` (`local@domain`) that the mail transport cannot send.
+    fn check_sendable(field: &str, s: &str, local: &str, domain: &str) -> Result<(), AppError> {
         if let Some(c) = s.chars().find(|c| is_invisible(*c)) {
             return Err(AppError::invalid(
                 field,
@@ -213,10 +225,11 @@ impl Email {
             ));
         }
         if !sendable(s) {
-            return Err(bad_shape());
+            return Err(bad_email_shape(field));
         }
-        Ok(Self(s.to_string()))
+        Ok(())
     }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -251,12 +264,7 @@ impl Password {
                 format!("{field} must be 8 to 32 characters"),
             ));
         }
-        if has_control(raw) {
-            return Err(AppError::invalid(
-                field,
-                format!("{field} must not contain control characters"),
-            ));
-        }
+        no_control(field, raw)?;
         let letters = raw.chars().any(char::is_alphabetic);
         let digits = raw.chars().any(|c| c.is_ascii_digit());
         if !(letters && digits) {
@@ -267,9 +275,41 @@ impl Password {
         }
         Ok(Self(raw.to_string()))
     }
+
+    /// A new password typed twice: `raw` in `field`, and again in `confirm_password`.
+    pub fn confirmed(field: &str, raw: &str, confirm: &str) -> Result<Self, AppError> {
+        let p = Self::parse(field, raw)?;
+        if raw != confirm {
+            return Err(AppError::invalid(
+                "confirm_password",
+                format!("confirm_password must be the same as {field}"),
+            ));
+        }
+        Ok(p)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+fn no_control(field: &str, s: &str) -> Result<(), AppError> {
+    if has_control(s) {
+        return Err(AppError::invalid(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A field a change may leave out: `check`ed (`check(field, value)`) when it is there.
+pub fn optional<T>(
+    field: &str,
+    raw: Option<&str>,
+    check: impl FnOnce(&str, &str) -> Result<T, AppError>,
+) -> Result<Option<T>, AppError> {
+    raw.map(|v| check(field, v)).transpose()
 }
 
 /// A required piece of text of 1..=max characters (names, company, country).
@@ -287,12 +327,7 @@ pub fn text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
             format!("{field} must be at most {max} characters"),
         ));
     }
-    if has_control(s) {
-        return Err(AppError::invalid(
-            field,
-            format!("{field} must not contain control characters"),
-        ));
-    }
+    no_control(field, s)?;
     Ok(s.to_string())
 }
 

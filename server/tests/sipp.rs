@@ -9,14 +9,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use vcms_api::{AccountDetails, NewAccount, Transport};
-use vcms_server::clock::SystemClock;
-use vcms_server::config::Config;
-use vcms_server::service::{accounts, auth, license, Actor, AppState};
-use vcms_server::Server;
+use vcms_api::{AccountDetails, Transport};
+use vcms_server::service::{accounts, Actor, AppState};
+use vcms_server::testing::SipBed;
 
 fn sipp_available() -> bool {
     let found = std::process::Command::new("sipp")
@@ -121,49 +118,13 @@ async fn details(app: &AppState, enterprise_id: i64, id: i64) -> AccountDetails 
 
 /// A server on SQLite with UDP and TCP, one enterprise with a license, and `n` accounts
 /// (extensions 1001…).
-async fn boot(dir: &Path, n: usize) -> (vcms_server::Running, AppState, i64, Vec<AccountDetails>) {
-    let mut cfg = Config::loopback(dir);
-    cfg.sip.ring_secs = 20;
-    cfg.sip.tls = String::new();
-    cfg.database.url = Some(format!(
-        "sqlite://{}?mode=rwc",
-        dir.join("vcms.db").display()
-    ));
-    let server = Server::build(cfg, Arc::new(SystemClock)).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = server.start(listener, false).await.unwrap();
-    let app = running.app.clone();
-
-    let new = auth::NewEnterprise::parse(
-        "Sipp Owner",
-        "Sipp Ltd",
-        "NL",
-        "sipp@example.com",
-        "secret12345",
-        None,
-    )
-    .unwrap();
-    let (eid, _) = auth::create_enterprise(&app, new, true).await.unwrap();
-    let owner = Actor::operator(eid);
-    let raw = license::issue(&app, 50, 1).await.unwrap();
-    license::add(&app, &owner, &raw).await.unwrap();
-    let mut users = vec![];
-    for i in 0..n {
-        let a = accounts::add(
-            &app,
-            &owner,
-            &NewAccount {
-                name: format!("Sipp {i}"),
-                extension: format!("{}", 1001 + i),
-                email: None,
-                send_email: false,
-            },
-        )
-        .await
-        .unwrap();
-        users.push(a);
-    }
-    (running, app, eid, users)
+async fn boot(dir: &Path, n: usize) -> SipBed {
+    let names: Vec<String> = (0..n).map(|i| format!("Sipp {i}")).collect();
+    SipBed::start(dir, &names, |cfg| {
+        cfg.sip.ring_secs = 20;
+        cfg.sip.tls = String::new();
+    })
+    .await
 }
 
 /// The server's UDP and TCP SIP addresses.
@@ -190,25 +151,26 @@ async fn sipp_registers_over_udp_and_tcp() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (running, app, eid, users) = boot(dir.path(), 20).await;
+    let bed = boot(dir.path(), 20).await;
+    let (app, eid, users) = (&bed.app, bed.enterprise_id, &bed.users);
     let csv = dir.path().join("users.csv");
     users_csv(&csv, &users.iter().collect::<Vec<_>>());
 
-    let (udp, tcp) = listeners(&running);
+    let (udp, tcp) = listeners(&bed.running);
     // One call per user: with `-t un` every call has its own socket, so a user calling
     // more than 5 times would be refused its 6th endpoint, as it should.
     run_sipp(dir.path(), &csv, udp, "un", 20).await;
     run_sipp(dir.path(), &csv, tcp, "t1", 20).await;
 
     // Every user is registered from SIPp over both transports, with its User-Agent.
-    for a in &users {
-        let mut d = details(&app, eid, a.id).await;
+    for a in users {
+        let mut d = details(app, eid, a.id).await;
         for _ in 0..50 {
             if d.bindings.len() == 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            d = details(&app, eid, a.id).await;
+            d = details(app, eid, a.id).await;
         }
         let mut transports: Vec<Transport> = d.bindings.iter().map(|b| b.transport).collect();
         transports.sort_unstable_by_key(|t| t.as_str());
@@ -222,7 +184,7 @@ async fn sipp_registers_over_udp_and_tcp() {
         }
         assert_eq!(d.status_text, "Registered successfully");
     }
-    running.shutdown().await;
+    bed.running.shutdown().await;
 }
 
 /// A free UDP port on loopback.
@@ -244,13 +206,14 @@ async fn sipp_calls_through_the_proxy() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (running, app, eid, users) = boot(dir.path(), 2).await;
+    let bed = boot(dir.path(), 2).await;
+    let (app, eid, users) = (&bed.app, bed.enterprise_id, &bed.users);
     let (caller, callee) = (&users[0], &users[1]);
     let caller_csv = dir.path().join("caller.csv");
     users_csv(&caller_csv, &[caller]);
     let callee_csv = dir.path().join("callee.csv");
     users_csv(&callee_csv, &[callee]);
-    let (udp, tcp) = listeners(&running);
+    let (udp, tcp) = listeners(&bed.running);
     let port = free_udp_port().to_string();
     // The callee's endpoint registers from the port it will answer on.
     sipp(
@@ -314,15 +277,15 @@ async fn sipp_calls_through_the_proxy() {
         .unwrap();
     // Every call ended: within a second nobody is "in a call" any more.
     for a in [caller, callee] {
-        let mut d = details(&app, eid, a.id).await;
+        let mut d = details(app, eid, a.id).await;
         for _ in 0..20 {
             if !d.in_call {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
-            d = details(&app, eid, a.id).await;
+            d = details(app, eid, a.id).await;
         }
         assert!(!d.in_call, "{d:?}");
     }
-    running.shutdown().await;
+    bed.running.shutdown().await;
 }

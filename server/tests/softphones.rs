@@ -30,11 +30,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use vcms_api::{AccountDetails, Device, EndpointLoginRequest, EndpointLoginResponse, NewAccount};
-use vcms_server::clock::SystemClock;
-use vcms_server::config::Config;
-use vcms_server::service::{accounts, auth, license, Actor, AppState};
-use vcms_server::Server;
+use vcms_api::{AccountDetails, Device, EndpointLoginRequest, EndpointLoginResponse};
+use vcms_server::service::{accounts, Actor, AppState};
+use vcms_server::testing::{SipBed, Smtp};
 
 /// How long any one thing a client should print may take to show up.
 const WAIT: Duration = Duration::from_secs(15);
@@ -75,6 +73,8 @@ struct Vcms {
     app: AppState,
     eid: i64,
     users: Vec<AccountDetails>,
+    /// Catches the server's mail (none is expected).
+    _smtp: Smtp,
     dir: tempfile::TempDir,
 }
 
@@ -83,50 +83,18 @@ impl Vcms {
     /// license, and `n` accounts (extensions 1001…).
     async fn boot(n: usize) -> Vcms {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::loopback(dir.path());
-        cfg.sip.ring_secs = 30;
-        cfg.database.url = Some(format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("vcms.db").display()
-        ));
-        let server = Server::build(cfg, Arc::new(SystemClock)).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server.start(listener, false).await.unwrap();
-        let app = running.app.clone();
-        let new = auth::NewEnterprise::parse(
-            "Phone Owner",
-            "Phones Ltd",
-            "NL",
-            "phones@example.com",
-            "secret12345",
-            None,
-        )
-        .unwrap();
-        let (eid, _) = auth::create_enterprise(&app, new, true).await.unwrap();
-        let owner = Actor::operator(eid);
-        let raw = license::issue(&app, 50, 1).await.unwrap();
-        license::add(&app, &owner, &raw).await.unwrap();
-        let mut users = vec![];
-        for (i, name) in ["Anna", "Ben", "Cleo", "Dirk"].iter().take(n).enumerate() {
-            let a = accounts::add(
-                &app,
-                &owner,
-                &NewAccount {
-                    name: (*name).to_string(),
-                    extension: format!("{}", 1001 + i),
-                    email: None,
-                    send_email: false,
-                },
-            )
-            .await
-            .unwrap();
-            users.push(a);
-        }
+        let names: Vec<String> = ["Anna", "Ben", "Cleo", "Dirk"]
+            .iter()
+            .take(n)
+            .map(|name| name.to_string())
+            .collect();
+        let bed = SipBed::start(dir.path(), &names, |cfg| cfg.sip.ring_secs = 30).await;
         Vcms {
-            running,
-            app,
-            eid,
-            users,
+            running: bed.running,
+            app: bed.app,
+            eid: bed.enterprise_id,
+            users: bed.users,
+            _smtp: bed.smtp,
             dir,
         }
     }

@@ -24,12 +24,7 @@ pub async fn server(
     cfg.sip.tls = String::new();
     cfg.security.captcha = false;
     tweak(&mut cfg);
-    let clock: vcms_server::clock::SharedClock = Arc::new(vcms_server::clock::SystemClock);
-    let server = vcms_server::Server::build(cfg, clock).await.expect("build");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let running = server.start(listener, false).await.expect("start");
+    let running = vcms_server::testing::serve(cfg, Arc::new(vcms_server::clock::SystemClock)).await;
     let new = vcms_server::service::auth::NewEnterprise::parse(
         "Test Owner",
         "Test Co",

@@ -14,7 +14,7 @@ use vcms_api::client::Client;
 use vcms_api::{BatchRequest, BatchRow, LoginRequest};
 use vcms_server::clock::SystemClock;
 use vcms_server::config::Config;
-use vcms_server::service::{accounts, auth, license, Actor};
+use vcms_server::service::{accounts, auth, license, Actor, App};
 use vcms_server::Server;
 
 #[derive(Parser)]
@@ -64,42 +64,35 @@ fn rows(n: usize, tag: &str) -> Vec<BatchRow> {
         .collect()
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let a = Args::parse();
-    let mut cfg = Config {
-        data_dir: a.data_dir.clone(),
-        ..Default::default()
-    };
-    cfg.database.url = Some(a.database_url.clone());
-    let server = Server::build(cfg, Arc::new(SystemClock)).await?;
-    let app = server.app.clone();
-    let err = |e: vcms_server::error::AppError| anyhow::anyhow!("{e}");
+/// The error of a library call, for `anyhow`.
+fn err(e: vcms_server::error::AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
 
+/// A new active enterprise `company` whose owner signs in as `email`; returns its id.
+async fn bench_enterprise(app: &App, company: &str, email: &str) -> anyhow::Result<i64> {
+    let new = auth::NewEnterprise::parse("Bench Owner", company, "NL", email, "bench12345", None)
+        .map_err(err)?;
+    let (eid, _) = auth::create_enterprise(app, new, true).await.map_err(err)?;
+    Ok(eid)
+}
+
+/// The big enterprises, 10,000 accounts each through the HTTP batch path of the server at
+/// `url`. Returns the first owner's session token and each batch's time in milliseconds.
+async fn fill_big(app: &App, url: &str, big: usize) -> anyhow::Result<(String, Vec<f64>)> {
     let mut token = String::new();
     let mut batch_ms = vec![];
-    for b in 0..a.big {
+    for b in 0..big {
         let email = format!("big{b}@bench.example");
-        let new = auth::NewEnterprise::parse(
-            "Bench Owner",
-            &format!("Big {b}"),
-            "NL",
-            &email,
-            "bench12345",
-            None,
-        )
-        .map_err(err)?;
-        auth::create_enterprise(&app, new, true)
-            .await
-            .map_err(err)?;
-        let mut c = Client::new(&a.server);
+        bench_enterprise(app, &format!("Big {b}"), &email).await?;
+        let mut c = Client::new(url);
         c.login(&LoginRequest {
             email: email.clone(),
             password: "bench12345".into(),
             ..Default::default()
         })
         .await?;
-        c.add_license(&license::issue(&app, 10_000, 5).await.map_err(err)?)
+        c.add_license(&license::issue(app, 10_000, 5).await.map_err(err)?)
             .await?;
         let req = BatchRequest {
             rows: rows(10_000, &format!("B{b}")),
@@ -122,49 +115,67 @@ async fn main() -> anyhow::Result<()> {
             token = c.token().unwrap_or_default().to_string();
         }
     }
+    Ok((token, batch_ms))
+}
+
+/// The small enterprises, 20 accounts each through the library.
+async fn fill_small(app: &App, small: usize) -> anyhow::Result<()> {
     let t = Instant::now();
-    for s in 0..a.small {
-        let email = format!("small{s}@bench.example");
-        let new = auth::NewEnterprise::parse(
-            "Bench Owner",
+    for s in 0..small {
+        let eid = bench_enterprise(
+            app,
             &format!("Small {s}"),
-            "NL",
-            &email,
-            "bench12345",
-            None,
+            &format!("small{s}@bench.example"),
         )
-        .map_err(err)?;
-        let (eid, _) = auth::create_enterprise(&app, new, true)
-            .await
-            .map_err(err)?;
+        .await?;
         let actor = Actor::operator(eid);
         let req = BatchRequest {
             rows: rows(20, &format!("S{s}")),
             dry_run: false,
             send_email: false,
         };
-        accounts::batch(&app, &actor, &req, None)
+        accounts::batch(app, &actor, &req, None)
             .await
             .map_err(err)?;
     }
     eprintln!(
-        "{} small enterprises of 20 accounts in {:.1} s",
-        a.small,
+        "{small} small enterprises of 20 accounts in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// The SIPp injection file of the first `users` accounts.
+async fn write_sip_csv(app: &App, path: &std::path::Path, users: i64) -> anyhow::Result<()> {
+    let mut c = app.store.conn().await?;
+    let rows = vcms_server::store::sip::credentials(&mut c, users).await?;
+    let mut out = String::from("SEQUENTIAL\n");
+    for (number, sealed) in &rows {
+        let password = app.secrets.open(sealed).map_err(err)?;
+        // field2: SIPp's authentication keyword (it does not expand [fieldN] inside it).
+        out.push_str(&format!(
+            "{number};{password};[authentication username={number} password={password}]\n"
+        ));
+    }
+    std::fs::write(path, out)?;
+    eprintln!("{} SIP users written to {}", rows.len(), path.display());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let mut cfg = Config {
+        data_dir: a.data_dir.clone(),
+        ..Default::default()
+    };
+    cfg.database.url = Some(a.database_url.clone());
+    let server = Server::build(cfg, Arc::new(SystemClock)).await?;
+    let app = server.app.clone();
+    let (token, batch_ms) = fill_big(&app, &a.server, a.big).await?;
+    fill_small(&app, a.small).await?;
     if let Some(path) = &a.sip_csv {
-        let mut c = app.store.conn().await?;
-        let rows = vcms_server::store::sip::credentials(&mut c, a.sip_users).await?;
-        let mut out = String::from("SEQUENTIAL\n");
-        for (number, sealed) in &rows {
-            let password = app.secrets.open(sealed).map_err(err)?;
-            // field2: SIPp's authentication keyword (it does not expand [fieldN] inside it).
-            out.push_str(&format!(
-                "{number};{password};[authentication username={number} password={password}]\n"
-            ));
-        }
-        std::fs::write(path, out)?;
-        eprintln!("{} SIP users written to {}", rows.len(), path.display());
+        write_sip_csv(&app, path, a.sip_users).await?;
     }
     let total: f64 = batch_ms.iter().sum();
     println!("TOKEN={token}");

@@ -129,9 +129,17 @@ fn constraints(rule: &Rule) -> Value {
 }
 
 /// Write every rule into its property (and into the `anyOf`/`oneOf` branch that is a
-/// string, for optional fields). A rule whose schema or property is not in the document is
-/// a mistake here: debug builds say so.
+/// string, for optional fields), into its parameter, and the rules between fields into their
+/// schema. A rule whose schema, property or path is not in the document is a mistake here:
+/// debug builds say so.
 pub fn apply(doc: &mut Value) {
+    apply_property_rules(doc);
+    apply_parameter_rules(doc);
+    apply_cross_field_rules(doc);
+}
+
+/// The rules of [`RULES`]: each into its property.
+fn apply_property_rules(doc: &mut Value) {
     for (schema, prop, rule) in RULES {
         let ptr = format!("/components/schemas/{schema}/properties/{prop}");
         let Some(target) = doc.pointer_mut(&ptr) else {
@@ -146,27 +154,34 @@ pub fn apply(doc: &mut Value) {
             for (k, v) in extra {
                 let mut v = v.clone();
                 if k == "enum" {
-                    // An enum replaces the node's type description outright; an optional
-                    // field keeps null.
-                    let nullable = node
-                        .get("type")
-                        .and_then(Value::as_array)
-                        .is_some_and(|ts| ts.contains(&json!("null")));
-                    node.remove("$ref");
-                    if nullable {
-                        node.insert("type".into(), json!(["string", "null"]));
-                        if let Some(values) = v.as_array_mut() {
-                            values.push(Value::Null);
-                        }
-                    } else {
-                        node.insert("type".into(), json!("string"));
-                    }
+                    enum_replaces_type(node, &mut v);
                 }
                 node.insert(k.clone(), v);
             }
         }
     }
-    // Parameters: (path, parameter, rule).
+}
+
+/// An enum replaces the node's type description outright; an optional field keeps null
+/// (among the `values` too).
+fn enum_replaces_type(node: &mut serde_json::Map<String, Value>, values: &mut Value) {
+    let nullable = node
+        .get("type")
+        .and_then(Value::as_array)
+        .is_some_and(|ts| ts.contains(&json!("null")));
+    node.remove("$ref");
+    if nullable {
+        node.insert("type".into(), json!(["string", "null"]));
+        if let Some(values) = values.as_array_mut() {
+            values.push(Value::Null);
+        }
+    } else {
+        node.insert("type".into(), json!("string"));
+    }
+}
+
+/// The rules of [`PARAMS`]: each into its parameter's schema.
+fn apply_parameter_rules(doc: &mut Value) {
     for (path, name, rule) in PARAMS {
         let Some(params) = doc
             .pointer_mut(&format!(
@@ -191,7 +206,10 @@ pub fn apply(doc: &mut Value) {
             }
         }
     }
-    // Rules between fields.
+}
+
+/// Rules between fields: an `anyOf` on their schema.
+fn apply_cross_field_rules(doc: &mut Value) {
     for (schema, rule) in [
         // The account email is required when it is to be sent.
         (

@@ -17,6 +17,7 @@ use crate::clock::{Millis, SharedClock, HOUR, SECOND};
 use crate::config::{Config, MailTransportKind, SmtpSecurity};
 use crate::crypto::{self, SecretBox};
 use crate::error::AppError;
+use crate::store::admin::AdminRow;
 use crate::store::outbox::{self, NewMessage, NewWorker, OutboxRow};
 use crate::store::{Conn, Store};
 use worker::{wall_now, Identity, HEARTBEAT, LEASE};
@@ -30,6 +31,22 @@ pub struct Outgoing<'a> {
     pub recipient: &'a str,
     pub lang: &'a str,
     pub vars: &'a [(&'a str, &'a str)],
+}
+
+impl<'a> Outgoing<'a> {
+    /// An email of `kind` to an administrator, at their sign-in address and in their
+    /// language, about no cloud account.
+    pub fn to_admin(a: &'a AdminRow, kind: &'a str, vars: &'a [(&'a str, &'a str)]) -> Self {
+        Outgoing {
+            enterprise_id: Some(a.enterprise_id),
+            account_id: None,
+            account_label: None,
+            kind,
+            recipient: &a.email,
+            lang: &a.language,
+            vars,
+        }
+    }
 }
 
 enum Transport {

@@ -267,18 +267,7 @@ pub async fn add(
     }
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    st::lock_enterprise(&mut tx, actor.enterprise_id).await?;
-    let q = license::quota(&mut tx, actor.enterprise_id, now).await?;
-    license::require_in_force(&q)?;
-    if q.can_add <= 0 {
-        return Err(quota_full(&q));
-    }
-    if st::by_extension(&mut tx, actor.enterprise_id, ext.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(extension_clash(&mut tx, actor.enterprise_id, ext.as_str()).await?);
-    }
+    make_room(&mut tx, actor.enterprise_id, ext.as_str(), now).await?;
     let number = enterprise_number(&mut tx, actor.enterprise_id).await?;
     let cloud_number = format!("{number}{}", ext.as_str());
     let fields = Fields {
@@ -287,42 +276,7 @@ pub async fn add(
         cloud_number: &cloud_number,
         email: email.as_ref().map(Email::as_str),
     };
-    let mut id = None;
-    for _ in 0..5 {
-        let f = fresh(&app.secrets);
-        let s = Secrets {
-            password_enc: &f.password_enc,
-            pincode_enc: &f.pincode_enc,
-            pincode_lookup: &f.pincode_lookup,
-            pincode_expires_at: now + PINCODE_VALID,
-        };
-        // A pincode clash (another live pincode has the same digits) just draws again; the
-        // extension was checked under the enterprise lock.
-        if st::taken_lookups(&mut tx, std::slice::from_ref(&f.pincode_lookup))
-            .await?
-            .is_empty()
-        {
-            id = Some(
-                st::insert(&mut tx, actor.enterprise_id, &fields, &s, now)
-                    .await
-                    .map_err(|e| {
-                        if store::is_unique_violation(&e) {
-                            AppError::conflict(
-                                "extension",
-                                format!(
-                                    "Extension {} is already used in your enterprise",
-                                    ext.as_str()
-                                ),
-                            )
-                        } else {
-                            e.into()
-                        }
-                    })?,
-            );
-            break;
-        }
-    }
-    let id = id.ok_or_else(|| AppError::internal("no free pincode after 5 draws"))?;
+    let id = insert_with_fresh_secrets(app, &mut tx, actor.enterprise_id, &fields, now).await?;
     let a = st::by_id(&mut tx, actor.enterprise_id, id)
         .await?
         .ok_or_else(not_found)?;
@@ -343,6 +297,63 @@ pub async fn add(
     app.mailer.wake();
     events::wake(app);
     Ok(d)
+}
+
+/// Take the enterprise's lock and check that one more account with extension `ext` fits:
+/// a license in force, room in the quota, and the extension free.
+async fn make_room(c: &mut Conn, enterprise_id: i64, ext: &str, now: Millis) -> AppResult<()> {
+    st::lock_enterprise(c, enterprise_id).await?;
+    let q = license::quota(c, enterprise_id, now).await?;
+    license::require_in_force(&q)?;
+    if q.can_add <= 0 {
+        return Err(quota_full(&q));
+    }
+    if st::by_extension(c, enterprise_id, ext).await?.is_some() {
+        return Err(extension_clash(c, enterprise_id, ext).await?);
+    }
+    Ok(())
+}
+
+/// Insert the account with a new password and pincode; returns its id. A pincode clash
+/// (another live pincode has the same digits) just draws again, up to 5 times; the extension
+/// was checked under the enterprise lock.
+async fn insert_with_fresh_secrets(
+    app: &App,
+    c: &mut Conn,
+    enterprise_id: i64,
+    fields: &Fields<'_>,
+    now: Millis,
+) -> AppResult<i64> {
+    for _ in 0..5 {
+        let f = fresh(&app.secrets);
+        let s = Secrets {
+            password_enc: &f.password_enc,
+            pincode_enc: &f.pincode_enc,
+            pincode_lookup: &f.pincode_lookup,
+            pincode_expires_at: now + PINCODE_VALID,
+        };
+        if st::taken_lookups(c, std::slice::from_ref(&f.pincode_lookup))
+            .await?
+            .is_empty()
+        {
+            return st::insert(c, enterprise_id, fields, &s, now)
+                .await
+                .map_err(|e| {
+                    if store::is_unique_violation(&e) {
+                        AppError::conflict(
+                            "extension",
+                            format!(
+                                "Extension {} is already used in your enterprise",
+                                fields.extension
+                            ),
+                        )
+                    } else {
+                        e.into()
+                    }
+                });
+        }
+    }
+    Err(AppError::internal("no free pincode after 5 draws"))
 }
 
 /// The end of a change to one account: its details as they are now, the live event and the
@@ -379,16 +390,8 @@ pub async fn update(
     req: &api::AccountUpdate,
 ) -> AppResult<api::AccountDetails> {
     actor.require(Perm::ManageAccounts)?;
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| validate::name("name", n))
-        .transpose()?;
-    let ext = req
-        .extension
-        .as_deref()
-        .map(|e| Extension::parse("extension", e))
-        .transpose()?;
+    let name = validate::optional("name", req.name.as_deref(), validate::name)?;
+    let ext = validate::optional("extension", req.extension.as_deref(), Extension::parse)?;
     let email = match &req.email {
         None => None,
         Some(e) => Some(optional_email("email", Some(e))?),
@@ -431,13 +434,19 @@ pub async fn update(
     finish_change(app, tx, actor, id, "account.edit").await
 }
 
-pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
+/// The start of a reset of one account's secrets: the account, in a new transaction.
+async fn begin_reset(app: &App, actor: &Actor, id: i64) -> AppResult<(store::Tx, AccountRecord)> {
     actor.require(Perm::ResetSecrets)?;
-    let now = app.now();
     let mut tx = app.store.begin().await?;
     let a = st::by_id(&mut tx, actor.enterprise_id, id)
         .await?
         .ok_or_else(not_found)?;
+    Ok((tx, a))
+}
+
+pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
+    let (mut tx, a) = begin_reset(app, actor, id).await?;
+    let now = app.now();
     st::set_password(&mut tx, a.id, &app.secrets.seal(&new_password()), now).await?;
     // Resetting the password signs the account's endpoints out.
     st::drop_bindings(&mut tx, a.id).await?;
@@ -445,12 +454,8 @@ pub async fn reset_password(app: &App, actor: &Actor, id: i64) -> AppResult<api:
 }
 
 pub async fn reset_pincode(app: &App, actor: &Actor, id: i64) -> AppResult<api::AccountDetails> {
-    actor.require(Perm::ResetSecrets)?;
+    let (mut tx, a) = begin_reset(app, actor, id).await?;
     let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let a = st::by_id(&mut tx, actor.enterprise_id, id)
-        .await?
-        .ok_or_else(not_found)?;
     for attempt in 0..5 {
         let pin = new_pincode();
         let lookup = app.secrets.lookup(&pin);
@@ -738,21 +743,9 @@ pub async fn resend_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
         }
         n += 1;
     }
-    audit::record(
-        app,
-        &mut tx,
-        actor,
-        "email.resend",
-        &format!("{n} email(s)"),
-        "",
-    )
-    .await?;
-    tx.commit().await?;
+    let done = finish_failed(app, tx, actor, "email.resend", n, "Resending").await?;
     app.mailer.wake();
-    Ok(api::CountResult {
-        count: n,
-        message: format!("Resending {n} email(s)"),
-    })
+    Ok(done)
 }
 
 pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<api::CountResult> {
@@ -761,18 +754,24 @@ pub async fn delete_failed(app: &App, actor: &Actor, ids: &[i64]) -> AppResult<a
     let rows = failed_rows(&mut tx, actor.enterprise_id, ids).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let n = outbox::delete_failed(&mut tx, actor.enterprise_id, &ids).await? as i64;
-    audit::record(
-        app,
-        &mut tx,
-        actor,
-        "email.delete",
-        &format!("{n} email(s)"),
-        "",
-    )
-    .await?;
+    finish_failed(app, tx, actor, "email.delete", n, "Deleted").await
+}
+
+/// The end of an action on failed emails: its audit record, committed with it, and the
+/// answer (`{done} {n} email(s)`).
+async fn finish_failed(
+    app: &App,
+    mut tx: store::Tx,
+    actor: &Actor,
+    action: &str,
+    n: i64,
+    done: &str,
+) -> AppResult<api::CountResult> {
+    let emails = format!("{n} email(s)");
+    audit::record(app, &mut tx, actor, action, &emails, "").await?;
     tx.commit().await?;
     Ok(api::CountResult {
         count: n,
-        message: format!("Deleted {n} email(s)"),
+        message: format!("{done} {emails}"),
     })
 }

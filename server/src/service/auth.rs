@@ -159,25 +159,24 @@ pub async fn create_enterprise(
     if activated {
         admin::activate_enterprise(&mut tx, eid, now + TRIAL, now).await?;
     }
-    let admin_id = admin::insert_admin(
-        &mut tx,
-        eid,
-        new.email.as_str(),
-        &new.email.key(),
-        &new.full_name,
-        Role::Owner.as_str(),
-        &hash,
-        &new.language,
-        now,
-    )
-    .await
-    .map_err(|e| {
-        if store::is_unique_violation(&e) {
-            AppError::conflict("email", "This email is already registered")
-        } else {
-            e.into()
-        }
-    })?;
+    let owner = admin::NewAdmin {
+        enterprise_id: eid,
+        email: new.email.as_str(),
+        email_key: &new.email.key(),
+        name: &new.full_name,
+        role: Role::Owner.as_str(),
+        password_hash: &hash,
+        language: &new.language,
+    };
+    let admin_id = admin::insert_admin(&mut tx, &owner, now)
+        .await
+        .map_err(|e| {
+            if store::is_unique_violation(&e) {
+                AppError::conflict("email", "This email is already registered")
+            } else {
+                e.into()
+            }
+        })?;
     if !activated {
         // The activation email counts against the mailbox's hourly limit of such emails.
         mail_requests::take_slot(app, &mut tx, new.email.as_str()).await?;
@@ -247,13 +246,7 @@ pub async fn register(app: &App, req: &api::RegisterRequest) -> AppResult<api::R
         &req.password,
         req.language.as_deref(),
     )?;
-    captcha::check(
-        app,
-        Some(&req.captcha_id),
-        Some(&req.captcha_answer),
-        Some(&req.captcha_pow),
-    )
-    .await?;
+    captcha::check_form(app, &req.captcha_id, &req.captcha_answer, &req.captcha_pow).await?;
     let key = new.email.key();
     let number = match create_enterprise(app, new, false).await {
         Ok((_, number)) => number,
@@ -304,6 +297,21 @@ pub(crate) struct LinkWords {
     pub expired: &'static str,
     /// Spent by a parallel request a moment ago.
     pub raced: &'static str,
+}
+
+/// The one-time link of `kind` whose token is `token`, used or not; refused (field `token`)
+/// with the words `invalid` when there is none.
+pub(crate) async fn find_link(
+    c: &mut Conn,
+    kind: &str,
+    token: &str,
+    invalid: &str,
+) -> AppResult<admin::TokenRow> {
+    let hash = crypto::token_hash(token);
+    admin::token_by_hash(c, kind, &hash)
+        .await?
+        .filter(|t| crypto::ct_eq(&t.token_hash, &hash))
+        .ok_or_else(|| token_error(ErrorCode::TokenInvalid, invalid))
 }
 
 /// Spend the one-time link `t` inside the caller's transaction: refused (field `token`)
@@ -372,15 +380,8 @@ pub(crate) async fn issue_link(
 pub async fn activate(app: &App, token: &str) -> AppResult<api::Message> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let t = admin::token_by_hash(&mut tx, "activation", &crypto::token_hash(token))
-        .await?
-        .filter(|t| crypto::ct_eq(&t.token_hash, &crypto::token_hash(token)))
-        .ok_or_else(|| {
-            token_error(
-                ErrorCode::TokenInvalid,
-                "This activation token is not valid: check that it was pasted whole",
-            )
-        })?;
+    let invalid = "This activation token is not valid: check that it was pasted whole";
+    let t = find_link(&mut tx, "activation", token, invalid).await?;
     let (_, e) = admin_with_enterprise(&mut tx, t.admin_id).await?;
     if e.status == "active" {
         return Err(token_error(
@@ -414,17 +415,22 @@ const RESEND_ANSWER: &str = "If this email belongs to an enterprise waiting for 
 /// Queue the resend and answer at once: known and unknown emails take the same path (the
 /// worker in [`mail_requests`] resolves the email afterwards).
 pub async fn resend_activation(app: &App, req: &api::EmailRequest) -> AppResult<api::Message> {
+    queue_email_request(app, req, mail_requests::ACTIVATION, RESEND_ANSWER).await
+}
+
+/// An email request (activation or reset) behind a captcha: queued for the worker, and the
+/// same `answer` whether the email is known or not.
+async fn queue_email_request(
+    app: &App,
+    req: &api::EmailRequest,
+    kind: &str,
+    answer: &str,
+) -> AppResult<api::Message> {
     let key = requested_email(&req.email)?;
-    captcha::check(
-        app,
-        Some(&req.captcha_id),
-        Some(&req.captcha_answer),
-        Some(&req.captcha_pow),
-    )
-    .await?;
-    mail_requests::enqueue(app, mail_requests::ACTIVATION, &key).await?;
+    captcha::check_form(app, &req.captcha_id, &req.captcha_answer, &req.captcha_pow).await?;
+    mail_requests::enqueue(app, kind, &key).await?;
     Ok(api::Message {
-        message: RESEND_ANSWER.into(),
+        message: answer.into(),
     })
 }
 
@@ -444,7 +450,52 @@ pub async fn login(
     }
     let now = app.now();
     let mut c = app.store.conn().await?;
-    let prior = admin::attempts(&mut c, &key).await?;
+    let n = reserve_login_attempt(app, &mut c, req, &key, now).await?;
+    let found = admin::admin_by_email_key(&mut c, &key).await?;
+    drop(c);
+    let hash = found
+        .as_ref()
+        .map(|a| a.password_hash.clone())
+        .unwrap_or_else(|| app.dummy_hash.clone());
+    let ok = crypto::verify_password(req.password.clone(), hash).await && found.is_some();
+    let mut c = app.store.conn().await?;
+    let admin = match (ok, found) {
+        (true, Some(a)) => a,
+        (_, found) => {
+            let failed = LoginFailure {
+                key: &key,
+                attempt: n,
+                client_ip,
+            };
+            return Err(wrong_password(app, &mut c, found.as_ref(), failed).await?);
+        }
+    };
+    let e = admin::enterprise_by_id(&mut c, admin.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::internal("admin without enterprise"))?;
+    admin::clear_attempts(&mut c, &key).await?;
+    may_sign_in(app, &mut c, &admin, &e, client_ip).await?;
+    drop(c);
+    let language = match &req.language {
+        Some(l) => validate::language("language", l)?,
+        None => admin.language.clone(),
+    };
+    if admin.mfa_enabled != 0 || e.mfa_required != 0 {
+        return Err(crate::service::mfa::start_mfa(app, &admin, &language, client_ip).await?);
+    }
+    start_session(app, admin, &e, &language, client_ip).await
+}
+
+/// Count a sign-in attempt for the email `key` before its password is checked: refused while
+/// the email is frozen, and behind a captcha after a failure. Returns the attempt's number.
+async fn reserve_login_attempt(
+    app: &App,
+    c: &mut Conn,
+    req: &api::LoginRequest,
+    key: &str,
+    now: Millis,
+) -> AppResult<i64> {
+    let prior = admin::attempts(c, key).await?;
     if let Some(p) = &prior {
         if p.frozen_until > now {
             return Err(frozen_error(p.frozen_until, now));
@@ -460,64 +511,93 @@ pub async fn login(
             .map_err(AppError::with_captcha_required)?;
         }
     }
-    let Some(n) = admin::reserve_attempt(&mut c, &key, now).await? else {
-        let until = admin::attempts(&mut c, &key)
+    let Some(n) = admin::reserve_attempt(c, key, now).await? else {
+        let until = admin::attempts(c, key)
             .await?
             .map(|p| p.frozen_until)
             .unwrap_or(0);
         return Err(frozen_error(until.max(now + FREEZE), now));
     };
-    let found = admin::admin_by_email_key(&mut c, &key).await?;
-    drop(c);
-    let hash = found
-        .as_ref()
-        .map(|a| a.password_hash.clone())
-        .unwrap_or_else(|| app.dummy_hash.clone());
-    let ok = crypto::verify_password(req.password.clone(), hash).await && found.is_some();
-    let mut c = app.store.conn().await?;
-    let admin =
-        match (ok, found) {
-            (true, Some(a)) => a,
-            (_, found) => {
-                let now = app.now();
-                if let Some(a) = &found {
-                    crate::service::audit::audit_as(
-                        app,
-                        &mut c,
-                        a.enterprise_id,
-                        &a.email,
-                        "signin.failed",
-                        "",
-                        "wrong password",
-                        client_ip,
-                    )
-                    .await?;
-                }
-                if n % 3 == 0 {
-                    let until = if n >= HARD_LOCK_AT {
-                        LOCKED
-                    } else {
-                        now + freeze_length(n)
-                    };
-                    admin::freeze(&mut c, &key, until).await?;
-                    return Err(frozen_error(until, now));
-                }
-                let left = 3 - n % 3;
-                return Err(AppError::unauthorized(
-                    ErrorCode::InvalidCredentials,
-                    format!(
-                    "Wrong email or password: {left} more wrong {} freeze sign-in for 5 minutes",
-                    if left == 1 { "attempt will" } else { "attempts will" }
-                ),
-                )
-                .with_field("password")
-                .with_captcha_required());
+    Ok(n)
+}
+
+/// The sign-in attempt that failed: the email key, the attempt's number, the client.
+struct LoginFailure<'a> {
+    key: &'a str,
+    attempt: i64,
+    client_ip: Option<&'a str>,
+}
+
+/// The answer to a wrong email or password: the failure audited (for a known admin), and
+/// every third one freezes sign-in for the email.
+async fn wrong_password(
+    app: &App,
+    c: &mut Conn,
+    found: Option<&admin::AdminRow>,
+    failed: LoginFailure<'_>,
+) -> AppResult<AppError> {
+    let now = app.now();
+    let n = failed.attempt;
+    if let Some(a) = found {
+        crate::service::audit::audit_as(
+            app,
+            c,
+            a.enterprise_id,
+            &a.email,
+            "signin.failed",
+            "",
+            "wrong password",
+            failed.client_ip,
+        )
+        .await?;
+    }
+    if let Some(frozen) = freeze_on_third(c, failed.key, n, now).await? {
+        return Ok(frozen);
+    }
+    let left = 3 - n % 3;
+    Ok(AppError::unauthorized(
+        ErrorCode::InvalidCredentials,
+        format!(
+            "Wrong email or password: {left} more wrong {} freeze sign-in for 5 minutes",
+            if left == 1 {
+                "attempt will"
+            } else {
+                "attempts will"
             }
-        };
-    let e = admin::enterprise_by_id(&mut c, admin.enterprise_id)
-        .await?
-        .ok_or_else(|| AppError::internal("admin without enterprise"))?;
-    admin::clear_attempts(&mut c, &key).await?;
+        ),
+    )
+    .with_field("password")
+    .with_captcha_required())
+}
+
+/// The `n`th wrong password of the email `key`: every third freezes its sign-in (for good
+/// from the [`HARD_LOCK_AT`]th), and the answer then says until when.
+async fn freeze_on_third(
+    c: &mut Conn,
+    key: &str,
+    n: i64,
+    now: Millis,
+) -> AppResult<Option<AppError>> {
+    if n % 3 != 0 {
+        return Ok(None);
+    }
+    let until = if n >= HARD_LOCK_AT {
+        LOCKED
+    } else {
+        now + freeze_length(n)
+    };
+    admin::freeze(c, key, until).await?;
+    Ok(Some(frozen_error(until, now)))
+}
+
+/// Refuse sign-in to an enterprise not activated yet, and to a disabled admin (audited).
+async fn may_sign_in(
+    app: &App,
+    c: &mut Conn,
+    admin: &admin::AdminRow,
+    e: &admin::EnterpriseRow,
+    client_ip: Option<&str>,
+) -> AppResult<()> {
     if e.status != "active" {
         return Err(AppError::forbidden(
             ErrorCode::NotActivated,
@@ -527,7 +607,7 @@ pub async fn login(
     if admin.status == "disabled" {
         crate::service::audit::audit_as(
             app,
-            &mut c,
+            c,
             e.id,
             &admin.email,
             "signin.refused",
@@ -541,15 +621,7 @@ pub async fn login(
             "This administrator is disabled: ask the enterprise owner to enable it again",
         ));
     }
-    drop(c);
-    let language = match &req.language {
-        Some(l) => validate::language("language", l)?,
-        None => admin.language.clone(),
-    };
-    if admin.mfa_enabled != 0 || e.mfa_required != 0 {
-        return Err(crate::service::mfa::start_mfa(app, &admin, &language, client_ip).await?);
-    }
-    start_session(app, admin, &e, &language, client_ip).await
+    Ok(())
 }
 
 /// Open a session for an admin whose password (and code, with MFA) checked out. A new
@@ -683,18 +755,7 @@ const FORGOT_ANSWER: &str = "If your email address is correct, you will immediat
 /// Queue the reset and answer at once: known and unknown emails take the same path (the
 /// worker in [`mail_requests`] resolves the email afterwards and calls [`send_reset`]).
 pub async fn forgot_password(app: &App, req: &api::EmailRequest) -> AppResult<api::Message> {
-    let key = requested_email(&req.email)?;
-    captcha::check(
-        app,
-        Some(&req.captcha_id),
-        Some(&req.captcha_answer),
-        Some(&req.captcha_pow),
-    )
-    .await?;
-    mail_requests::enqueue(app, mail_requests::PASSWORD_RESET, &key).await?;
-    Ok(api::Message {
-        message: FORGOT_ANSWER.into(),
-    })
+    queue_email_request(app, req, mail_requests::PASSWORD_RESET, FORGOT_ANSWER).await
 }
 
 /// A new reset link for `a`, to the sign-in email and the backup email (recovery only), each
@@ -715,23 +776,19 @@ pub(crate) async fn send_reset(app: &App, c: &mut Conn, a: &admin::AdminRow) -> 
     let token = issue_link(c, "reset", a.id, RESET_VALID, now).await?;
     let link = link(app, "reset-password", &token);
     for to in &recipients {
+        let vars: &[(&str, &str)] = &[
+            ("name", &a.name),
+            ("email", &a.email),
+            ("token", &token),
+            ("link", &link),
+            ("valid_minutes", "10"),
+        ];
         app.mailer
             .enqueue(
                 c,
                 &Outgoing {
-                    enterprise_id: Some(a.enterprise_id),
-                    account_id: None,
-                    account_label: None,
-                    kind: "password_reset",
                     recipient: to,
-                    lang: &a.language,
-                    vars: &[
-                        ("name", &a.name),
-                        ("email", &a.email),
-                        ("token", &token),
-                        ("link", &link),
-                        ("valid_minutes", "10"),
-                    ],
+                    ..Outgoing::to_admin(a, "password_reset", vars)
                 },
             )
             .await?;
@@ -739,30 +796,18 @@ pub(crate) async fn send_reset(app: &App, c: &mut Conn, a: &admin::AdminRow) -> 
     Ok(())
 }
 
-fn new_password(new: &str, confirm: &str) -> AppResult<Password> {
-    let p = Password::parse("new_password", new)?;
-    if new != confirm {
-        return Err(AppError::invalid(
-            "confirm_password",
-            "confirm_password must be the same as new_password",
-        ));
-    }
-    Ok(p)
+/// The hash of a new password typed twice (see [`Password::confirmed`]).
+pub(crate) async fn new_password_hash(field: &str, raw: &str, confirm: &str) -> AppResult<String> {
+    let p = Password::confirmed(field, raw, confirm)?;
+    crypto::hash_password(p.as_str().to_string()).await
 }
 
 pub async fn reset_password(app: &App, req: &api::ResetPasswordRequest) -> AppResult<api::Message> {
-    let p = new_password(&req.new_password, &req.confirm_password)?;
-    let hash = crypto::hash_password(p.as_str().to_string()).await?;
+    let hash = new_password_hash("new_password", &req.new_password, &req.confirm_password).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let t = admin::token_by_hash(&mut tx, "reset", &crypto::token_hash(&req.token))
-        .await?
-        .ok_or_else(|| {
-            token_error(
-                ErrorCode::TokenInvalid,
-                "This reset token is not valid: check that it was pasted whole",
-            )
-        })?;
+    let invalid = "This reset token is not valid: check that it was pasted whole";
+    let t = find_link(&mut tx, "reset", &req.token, invalid).await?;
     spend_link(
         &mut tx,
         &t,
@@ -823,14 +868,8 @@ async fn check_old_password(
         "wrong old password",
     )
     .await?;
-    if n % 3 == 0 {
-        let until = if n >= HARD_LOCK_AT {
-            LOCKED
-        } else {
-            now + freeze_length(n)
-        };
-        admin::freeze(&mut c, &a.email_key, until).await?;
-        return Err(frozen_error(until, now).with_field("old_password"));
+    if let Some(frozen) = freeze_on_third(&mut c, &a.email_key, n, now).await? {
+        return Err(frozen.with_field("old_password"));
     }
     let left = 3 - n % 3;
     Err(AppError::invalid(
@@ -852,8 +891,7 @@ pub async fn change_password(
     let a = admin_of(&mut c, actor.admin_id).await?;
     drop(c);
     check_old_password(app, actor, &a, &req.old_password).await?;
-    let p = new_password(&req.new_password, &req.confirm_password)?;
-    let hash = crypto::hash_password(p.as_str().to_string()).await?;
+    let hash = new_password_hash("new_password", &req.new_password, &req.confirm_password).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
     admin::set_admin_password(&mut tx, a.id, &hash, now).await?;
@@ -889,26 +927,10 @@ pub async fn update_profile(
     req: &api::ProfileUpdate,
 ) -> AppResult<api::Profile> {
     actor.require_person()?;
-    let name = req
-        .name
-        .as_deref()
-        .map(|v| validate::name("name", v))
-        .transpose()?;
-    let company = req
-        .company
-        .as_deref()
-        .map(|v| validate::company("company", v))
-        .transpose()?;
-    let country = req
-        .country
-        .as_deref()
-        .map(|v| validate::country("country", v))
-        .transpose()?;
-    let language = req
-        .language
-        .as_deref()
-        .map(|v| validate::language("language", v))
-        .transpose()?;
+    let name = validate::optional("name", req.name.as_deref(), validate::name)?;
+    let company = validate::optional("company", req.company.as_deref(), validate::company)?;
+    let country = validate::optional("country", req.country.as_deref(), validate::country)?;
+    let language = validate::optional("language", req.language.as_deref(), validate::language)?;
     if (company.is_some() || country.is_some()) && actor.role != Role::Owner {
         return Err(AppError::forbidden(
             ErrorCode::Forbidden,

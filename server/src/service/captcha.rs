@@ -76,6 +76,11 @@ pub async fn issue(app: &App) -> Result<vcms_api::Captcha, AppError> {
     })
 }
 
+/// [`check`] for a form whose captcha fields are all required.
+pub async fn check_form(app: &App, id: &str, answer: &str, pow: &str) -> Result<(), AppError> {
+    check(app, Some(id), Some(answer), Some(pow)).await
+}
+
 /// Check and consume a challenge: the characters and the proof of work (`pow`, the nonce).
 /// Errors name the field `captcha`.
 pub async fn check(

@@ -7,7 +7,8 @@ use crate::clock::{self, Millis, DAY};
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::{accounts, audit, events, license, Actor, App, Perm};
-use crate::store::{accounts as st, admin, sip as sst, throttle};
+use crate::store::accounts::{self as st, AccountRecord};
+use crate::store::{admin, sip as sst, throttle, Conn, Tx};
 use vcms_api::{self as api, ErrorCode};
 use vcms_digest::{ha1, Algorithm};
 
@@ -204,60 +205,7 @@ async fn attempt(
     now: Millis,
 ) -> AppResult<api::EndpointLoginResponse> {
     let mut tx = app.store.begin().await?;
-    let (account, pincode_lookup) = match (&req.pincode, &req.cloud_number, &req.builtin) {
-        (Some(pin), None, None) => {
-            let pin = pin.trim();
-            if pin.len() != 9 || !pin.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid_pincode());
-            }
-            let lookup = app.secrets.lookup(pin);
-            let a = st::by_pincode_lookup(&mut tx, &lookup)
-                .await?
-                .ok_or_else(invalid_pincode)?;
-            if a.pincode_expires_at < now {
-                return Err(invalid_pincode());
-            }
-            (a, Some(lookup))
-        }
-        (None, Some(number), None) => {
-            let password = req.password.as_deref().unwrap_or("");
-            let a = st::by_cloud_number(&mut tx, number.trim()).await?;
-            let ok = match &a {
-                Some(a) => crypto::ct_eq(&app.secrets.open(&a.password_enc)?, password),
-                None => false,
-            };
-            match (ok, a) {
-                (true, Some(a)) => (a, None),
-                _ => return Err(invalid_password()),
-            }
-        }
-        (None, None, Some(b)) => {
-            let unknown = || {
-                AppError::unauthorized(
-                    ErrorCode::BuiltinUnknown,
-                    "This device is not provisioned for one-key sign-in, or its secret is wrong",
-                )
-                .with_field("builtin")
-            };
-            let d = sst::device_by_serial(&mut tx, b.serial.trim())
-                .await?
-                .ok_or_else(unknown)?;
-            if !crypto::ct_eq(&app.secrets.open(&d.secret_enc)?, b.secret.trim()) {
-                return Err(unknown());
-            }
-            sst::device_logged_in(&mut tx, d.id, now).await?;
-            let a = st::by_id(&mut tx, d.enterprise_id, d.account_id)
-                .await?
-                .ok_or_else(unknown)?;
-            (a, None)
-        }
-        _ => {
-            return Err(AppError::bad_request(
-                ErrorCode::BadRequest,
-                "Sign in with exactly one of: pincode; cloud_number and password; builtin",
-            ))
-        }
-    };
+    let (account, pincode_lookup) = credentials_account(app, &mut tx, req, now).await?;
     let q = license::quota(&mut tx, account.enterprise_id, now).await?;
     if !q.in_force {
         return Err(AppError::forbidden(
@@ -288,6 +236,98 @@ async fn attempt(
     )
     .await?;
     tx.commit().await?;
+    let session = EndpointSession {
+        instance,
+        enterprise_number: e.number,
+        token,
+    };
+    signed_in(app, account, session)
+}
+
+/// The account one sign-in method of the request names, its credentials checked; with a
+/// pincode, also the pincode's lookup digest, for the caller to consume.
+async fn credentials_account(
+    app: &App,
+    c: &mut Conn,
+    req: &api::EndpointLoginRequest,
+    now: Millis,
+) -> AppResult<(AccountRecord, Option<String>)> {
+    match (&req.pincode, &req.cloud_number, &req.builtin) {
+        (Some(pin), None, None) => {
+            let pin = pin.trim();
+            if pin.len() != 9 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid_pincode());
+            }
+            let lookup = app.secrets.lookup(pin);
+            let a = st::by_pincode_lookup(c, &lookup)
+                .await?
+                .ok_or_else(invalid_pincode)?;
+            if a.pincode_expires_at < now {
+                return Err(invalid_pincode());
+            }
+            Ok((a, Some(lookup)))
+        }
+        (None, Some(number), None) => {
+            let password = req.password.as_deref().unwrap_or("");
+            let a = st::by_cloud_number(c, number.trim()).await?;
+            let ok = match &a {
+                Some(a) => crypto::ct_eq(&app.secrets.open(&a.password_enc)?, password),
+                None => false,
+            };
+            match (ok, a) {
+                (true, Some(a)) => Ok((a, None)),
+                _ => Err(invalid_password()),
+            }
+        }
+        (None, None, Some(b)) => Ok((builtin_account(app, c, b, now).await?, None)),
+        _ => Err(AppError::bad_request(
+            ErrorCode::BadRequest,
+            "Sign in with exactly one of: pincode; cloud_number and password; builtin",
+        )),
+    }
+}
+
+/// The account of a provisioned device signing in with its one-key secret (the device's
+/// last sign-in is noted).
+async fn builtin_account(
+    app: &App,
+    c: &mut Conn,
+    b: &api::BuiltinCredentials,
+    now: Millis,
+) -> AppResult<AccountRecord> {
+    let unknown = || {
+        AppError::unauthorized(
+            ErrorCode::BuiltinUnknown,
+            "This device is not provisioned for one-key sign-in, or its secret is wrong",
+        )
+        .with_field("builtin")
+    };
+    let d = sst::device_by_serial(c, b.serial.trim())
+        .await?
+        .ok_or_else(unknown)?;
+    if !crypto::ct_eq(&app.secrets.open(&d.secret_enc)?, b.secret.trim()) {
+        return Err(unknown());
+    }
+    sst::device_logged_in(c, d.id, now).await?;
+    st::by_id(c, d.enterprise_id, d.account_id)
+        .await?
+        .ok_or_else(unknown)
+}
+
+/// What a signed-in endpoint is told beside its account: its instance, its enterprise's
+/// number and its session token.
+struct EndpointSession {
+    instance: String,
+    enterprise_number: String,
+    token: String,
+}
+
+/// The answer to a sign-in: the account's SIP settings (password and digests) and the session.
+fn signed_in(
+    app: &App,
+    account: AccountRecord,
+    session: EndpointSession,
+) -> AppResult<api::EndpointLoginResponse> {
     let password = app.secrets.open(&account.password_enc)?;
     let realm = &app.sip_domain;
     let servers = app.sip.get().map(|s| s.servers.clone()).unwrap_or_default();
@@ -298,15 +338,15 @@ async fn attempt(
             ha1_md5: ha1(Algorithm::Md5, &account.cloud_number, realm, &password),
             ha1_sha256: ha1(Algorithm::Sha256, &account.cloud_number, realm, &password),
             password,
-            instance,
+            instance: session.instance,
             expires: app.sip_expires,
             servers,
         },
         cloud_number: account.cloud_number,
         display_name: account.name,
         extension: account.extension,
-        enterprise_number: e.number,
-        token,
+        enterprise_number: session.enterprise_number,
+        token: session.token,
     })
 }
 
@@ -408,16 +448,7 @@ pub async fn provision(
         now,
     )
     .await?;
-    audit::record(
-        app,
-        &mut tx,
-        actor,
-        "device.provision",
-        &accounts::label(&a),
-        serial,
-    )
-    .await?;
-    tx.commit().await?;
+    finish_device_change(app, tx, actor, "device.provision", &a, serial).await?;
     Ok(device_api(
         &sst::DeviceRow {
             id,
@@ -430,6 +461,21 @@ pub async fn provision(
         },
         Some(secret),
     ))
+}
+
+/// The end of a change to an account's provisioned devices: its audit record, committed
+/// with it.
+async fn finish_device_change(
+    app: &App,
+    mut tx: Tx,
+    actor: &Actor,
+    action: &str,
+    a: &AccountRecord,
+    serial: &str,
+) -> AppResult<()> {
+    audit::record(app, &mut tx, actor, action, &accounts::label(a), serial).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn devices(
@@ -462,17 +508,7 @@ pub async fn unprovision(app: &App, actor: &Actor, account_id: i64, serial: &str
     if !found || sst::delete_device(&mut tx, actor.enterprise_id, serial).await? == 0 {
         return Err(AppError::not_found("No such device on this account"));
     }
-    audit::record(
-        app,
-        &mut tx,
-        actor,
-        "device.remove",
-        &accounts::label(&a),
-        serial,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    finish_device_change(app, tx, actor, "device.remove", &a, serial).await
 }
 
 /// The rules a SIP registration follows (binding limit, licence, lockout).

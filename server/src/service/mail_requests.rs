@@ -82,19 +82,9 @@ async fn process_one(app: &App, id: i64) -> AppResult<()> {
             }
             REGISTER_NOTICE => {
                 if take_slot(app, &mut tx, &a.email).await? {
+                    let vars: &[(&str, &str)] = &[("name", &a.name), ("email", &a.email)];
                     app.mailer
-                        .enqueue(
-                            &mut tx,
-                            &Outgoing {
-                                enterprise_id: Some(a.enterprise_id),
-                                account_id: None,
-                                account_label: None,
-                                kind: "register_attempt",
-                                recipient: &a.email,
-                                lang: &a.language,
-                                vars: &[("name", &a.name), ("email", &a.email)],
-                            },
-                        )
+                        .enqueue(&mut tx, &Outgoing::to_admin(&a, "register_attempt", vars))
                         .await?;
                 }
             }

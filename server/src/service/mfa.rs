@@ -58,17 +58,13 @@ async fn send_code(
     code: &str,
     lang: &str,
 ) -> AppResult<()> {
+    let vars: &[(&str, &str)] = &[("name", &a.name), ("code", code), ("valid_minutes", "5")];
     app.mailer
         .enqueue(
             c,
             &Outgoing {
-                enterprise_id: Some(a.enterprise_id),
-                account_id: None,
-                account_label: None,
-                kind: "mfa_code",
-                recipient: &a.email,
                 lang,
-                vars: &[("name", &a.name), ("code", code), ("valid_minutes", "5")],
+                ..Outgoing::to_admin(a, "mfa_code", vars)
             },
         )
         .await?;
@@ -201,24 +197,14 @@ async fn freeze_mfa(
     throttle::mfa_freeze(c, a.id, until, MFA_ROUND).await?;
     let failures = failures.to_string();
     let frozen = crate::service::auth::minutes_text(length);
+    let vars: &[(&str, &str)] = &[
+        ("name", &a.name),
+        ("failures", &failures),
+        ("from", ip.unwrap_or("an unknown address")),
+        ("frozen", &frozen),
+    ];
     app.mailer
-        .enqueue(
-            c,
-            &Outgoing {
-                enterprise_id: Some(a.enterprise_id),
-                account_id: None,
-                account_label: None,
-                kind: "mfa_failing",
-                recipient: &a.email,
-                lang: &a.language,
-                vars: &[
-                    ("name", &a.name),
-                    ("failures", &failures),
-                    ("from", ip.unwrap_or("an unknown address")),
-                    ("frozen", &frozen),
-                ],
-            },
-        )
+        .enqueue(c, &Outgoing::to_admin(a, "mfa_failing", vars))
         .await?;
     app.mailer.wake();
     Ok(until)
@@ -231,71 +217,14 @@ pub async fn verify_mfa(
 ) -> AppResult<api::LoginResponse> {
     let now = app.now();
     let mut c = app.store.conn().await?;
-    let ch = challenge(&mut c, &req.mfa_token).await?;
-    if ch.used_at.is_some() {
-        return Err(code_refused(
-            ErrorCode::MfaUsed,
-            "This code was already used: sign in again",
-        ));
-    }
-    if ch.tries >= MFA_TRIES {
-        return Err(code_refused(
-            ErrorCode::MfaLocked,
-            "Too many wrong codes: sign in again for a new code",
-        ));
-    }
-    if ch.expires_at < now {
-        return Err(code_refused(
-            ErrorCode::MfaExpired,
-            "The code has expired (valid 5 minutes): send a new one or sign in again",
-        ));
-    }
+    let ch = open_challenge(&mut c, &req.mfa_token, now).await?;
     let a = admin::admin_by_id(&mut c, ch.admin_id)
         .await?
         .ok_or_else(|| AppError::unauthorized(ErrorCode::MfaInvalid, "Sign in again"))?;
-    // Counted per admin before the code is checked, across every sign-in attempt.
-    if let Some(until) = mfa_freeze_of(&mut c, &a, now).await? {
-        return Err(mfa_frozen(until, now));
-    }
-    let Some(n) = throttle::mfa_reserve(&mut c, a.id, MFA_ROUND, now).await? else {
-        let until = throttle::mfa_attempts(&mut c, a.id)
-            .await?
-            .map_or(0, |t| t.frozen_until);
-        return Err(mfa_frozen(until.max(now + SECOND), now));
-    };
+    let n = reserve_mfa_attempt(&mut c, &a, now).await?;
     let tries = team::mfa_try(&mut c, ch.id).await?;
     if !crypto::ct_eq(&code_hash(app, &req.code), &ch.code_hash) {
-        audit_as(
-            app,
-            &mut c,
-            a.enterprise_id,
-            &a.email,
-            "signin.failed",
-            "",
-            "wrong MFA code",
-            ip,
-        )
-        .await?;
-        if n % MFA_ROUND == 0 {
-            let until = freeze_mfa(app, &mut c, &a, n, ip, now).await?;
-            return Err(mfa_frozen(until, now));
-        }
-        let left = MFA_TRIES - tries;
-        return Err(if left <= 0 {
-            AppError::unauthorized(
-                ErrorCode::MfaLocked,
-                "Too many wrong codes: sign in again for a new code",
-            )
-        } else {
-            AppError::unauthorized(
-                ErrorCode::MfaWrong,
-                format!(
-                    "Wrong code: {left} more {} left",
-                    if left == 1 { "try" } else { "tries" }
-                ),
-            )
-        }
-        .with_field("code"));
+        return Err(wrong_code(app, &mut c, &a, (n, tries), ip, now).await?);
     }
     throttle::mfa_clear(&mut c, a.id, MFA_ROUND).await?;
     if !team::mfa_use(&mut c, ch.id, now).await? {
@@ -316,6 +245,90 @@ pub async fn verify_mfa(
     }
     let lang = ch.language.clone();
     crate::service::auth::start_session(app, a, &e, &lang, ip).await
+}
+
+/// The challenge of an MFA token while a code may still be tried on it: not used, not out
+/// of tries, not expired.
+async fn open_challenge(c: &mut Conn, token: &str, now: Millis) -> AppResult<team::MfaRow> {
+    let ch = challenge(c, token).await?;
+    if ch.used_at.is_some() {
+        return Err(code_refused(
+            ErrorCode::MfaUsed,
+            "This code was already used: sign in again",
+        ));
+    }
+    if ch.tries >= MFA_TRIES {
+        return Err(code_refused(
+            ErrorCode::MfaLocked,
+            "Too many wrong codes: sign in again for a new code",
+        ));
+    }
+    if ch.expires_at < now {
+        return Err(code_refused(
+            ErrorCode::MfaExpired,
+            "The code has expired (valid 5 minutes): send a new one or sign in again",
+        ));
+    }
+    Ok(ch)
+}
+
+/// Count a code attempt of the admin before the code is checked, across every sign-in
+/// attempt; refused while MFA sign-in is frozen. Returns the attempt's number.
+async fn reserve_mfa_attempt(c: &mut Conn, a: &admin::AdminRow, now: Millis) -> AppResult<i64> {
+    if let Some(until) = mfa_freeze_of(c, a, now).await? {
+        return Err(mfa_frozen(until, now));
+    }
+    let Some(n) = throttle::mfa_reserve(c, a.id, MFA_ROUND, now).await? else {
+        let until = throttle::mfa_attempts(c, a.id)
+            .await?
+            .map_or(0, |t| t.frozen_until);
+        return Err(mfa_frozen(until.max(now + SECOND), now));
+    };
+    Ok(n)
+}
+
+/// The answer to a wrong code: the failure audited; the last of a round freezes MFA sign-in,
+/// otherwise the tries left on this challenge (`n`: the admin's attempt, `tries`: the
+/// challenge's tries, both counting this one).
+async fn wrong_code(
+    app: &App,
+    c: &mut Conn,
+    a: &admin::AdminRow,
+    (n, tries): (i64, i64),
+    ip: Option<&str>,
+    now: Millis,
+) -> AppResult<AppError> {
+    audit_as(
+        app,
+        c,
+        a.enterprise_id,
+        &a.email,
+        "signin.failed",
+        "",
+        "wrong MFA code",
+        ip,
+    )
+    .await?;
+    if n % MFA_ROUND == 0 {
+        let until = freeze_mfa(app, c, a, n, ip, now).await?;
+        return Ok(mfa_frozen(until, now));
+    }
+    let left = MFA_TRIES - tries;
+    Ok(if left <= 0 {
+        AppError::unauthorized(
+            ErrorCode::MfaLocked,
+            "Too many wrong codes: sign in again for a new code",
+        )
+    } else {
+        AppError::unauthorized(
+            ErrorCode::MfaWrong,
+            format!(
+                "Wrong code: {left} more {} left",
+                if left == 1 { "try" } else { "tries" }
+            ),
+        )
+    }
+    .with_field("code"))
 }
 
 pub async fn resend_mfa(app: &App, req: &api::MfaResend) -> AppResult<api::Message> {

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::audit::record;
 use crate::service::{auth, Actor, App, Perm};
 use crate::store::{admin, team};
-use crate::validate::Email;
+use crate::validate::{self, Email};
 use vcms_api as api;
 
 pub async fn security(app: &App, actor: &Actor) -> AppResult<api::Security> {
@@ -28,11 +28,7 @@ pub async fn update_security(
     req: &api::SecurityUpdate,
 ) -> AppResult<api::Security> {
     actor.require_person()?;
-    let email = req
-        .email
-        .as_deref()
-        .map(|e| Email::parse("email", e))
-        .transpose()?;
+    let email = validate::optional("email", req.email.as_deref(), Email::parse)?;
     let backup = match req.backup_email.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),

@@ -10,7 +10,7 @@ use crate::mail::Outgoing;
 use crate::service::audit::{audit_as, record};
 use crate::service::{auth, Actor, App, Perm, Role};
 use crate::store::{admin, team, Conn};
-use crate::validate::{self, Email, Password};
+use crate::validate::{self, Email};
 use vcms_api::{self as api, ErrorCode};
 
 pub const INVITATION_VALID: Millis = 48 * HOUR;
@@ -85,28 +85,18 @@ async fn send_invitation(
         app.base_url().trim_end_matches('/')
     );
     let role = a.role.clone();
+    let vars: &[(&str, &str)] = &[
+        ("name", &a.name),
+        ("inviter", &actor.who),
+        ("company", &e.company),
+        ("enterprise_number", &e.number),
+        ("role", &role),
+        ("token", &token),
+        ("link", &link),
+        ("valid_hours", "48"),
+    ];
     app.mailer
-        .enqueue(
-            c,
-            &Outgoing {
-                enterprise_id: Some(a.enterprise_id),
-                account_id: None,
-                account_label: None,
-                kind: "invitation",
-                recipient: &a.email,
-                lang: &a.language,
-                vars: &[
-                    ("name", &a.name),
-                    ("inviter", &actor.who),
-                    ("company", &e.company),
-                    ("enterprise_number", &e.number),
-                    ("role", &role),
-                    ("token", &token),
-                    ("link", &link),
-                    ("valid_hours", "48"),
-                ],
-            },
-        )
+        .enqueue(c, &Outgoing::to_admin(a, "invitation", vars))
         .await?;
     Ok(())
 }
@@ -155,20 +145,18 @@ pub async fn invite(
         Some(owner) => owner.language,
         None => "en".to_string(),
     };
-    let id = team::insert_colleague(
-        &mut tx,
-        actor.enterprise_id,
-        email.as_str(),
-        &email.key(),
-        &first,
-        &last,
-        role.as_str(),
-        req.manage_admins,
-        &unusable,
-        &language,
-        now,
-    )
-    .await?;
+    let name = format!("{first} {last}");
+    let colleague = admin::NewAdmin {
+        enterprise_id: actor.enterprise_id,
+        email: email.as_str(),
+        email_key: &email.key(),
+        name: name.trim(),
+        role: role.as_str(),
+        password_hash: &unusable,
+        language: &language,
+    };
+    let names = (first.as_str(), last.as_str());
+    let id = team::insert_colleague(&mut tx, &colleague, names, req.manage_admins, now).await?;
     let a = team::colleague(&mut tx, actor.enterprise_id, id)
         .await?
         .ok_or_else(|| AppError::internal("colleague vanished"))?;
@@ -213,25 +201,11 @@ pub async fn resend(app: &App, actor: &Actor, id: i64) -> AppResult<api::Colleag
 }
 
 pub async fn accept(app: &App, req: &api::AcceptInvitation) -> AppResult<api::Message> {
-    let p = Password::parse("password", &req.password)?;
-    if req.password != req.confirm_password {
-        return Err(AppError::invalid(
-            "confirm_password",
-            "confirm_password must be the same as password",
-        ));
-    }
-    let hash = crypto::hash_password(p.as_str().to_string()).await?;
+    let hash = auth::new_password_hash("password", &req.password, &req.confirm_password).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let t = admin::token_by_hash(&mut tx, "invite", &crypto::token_hash(&req.token))
-        .await?
-        .ok_or_else(|| {
-            AppError::bad_request(
-                ErrorCode::TokenInvalid,
-                "This invitation token is not valid: check that it was pasted whole",
-            )
-            .with_field("token")
-        })?;
+    let invalid = "This invitation token is not valid: check that it was pasted whole";
+    let t = auth::find_link(&mut tx, "invite", &req.token, invalid).await?;
     auth::spend_link(
         &mut tx,
         &t,

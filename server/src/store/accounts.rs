@@ -1,5 +1,10 @@
 //! Cloud accounts and their endpoint bindings.
 
+use super::query::{
+    delete_before, execute, maybe_row, maybe_scalar, params, placeholders, row, rows, run, scalar,
+    scalars, Params,
+};
+use super::sip::{BindingRecord, BCOLS};
 use super::Conn;
 use crate::clock::Millis;
 use vcms_api::AccountSort;
@@ -74,27 +79,33 @@ pub async fn insert(
     f: &Fields<'_>,
     s: &Secrets<'_>,
     now: Millis,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO accounts (enterprise_id, name, name_key, extension, cloud_number, email, email_key, search_text, \
+) -> sqlx::Result<i64> {
+    let sql = "INSERT INTO accounts (enterprise_id, name, name_key, extension, cloud_number, email, email_key, search_text, \
          password_enc, pincode_enc, pincode_lookup, pincode_expires_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
-    )
-    .bind(enterprise_id)
-    .bind(f.name)
-    .bind(f.name_key())
-    .bind(f.extension)
-    .bind(f.cloud_number)
-    .bind(f.email)
-    .bind(f.email_key())
-    .bind(f.search_text())
-    .bind(s.password_enc)
-    .bind(s.pincode_enc)
-    .bind(s.pincode_lookup)
-    .bind(s.pincode_expires_at)
-    .bind(now)
-    .fetch_one(c)
-    .await
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id";
+    let mut p = Params::default();
+    push_new_row(&mut p, enterprise_id, f, s, now)?;
+    scalar(c, sql, p).await
+}
+
+/// The values of a new account's row (13: `created_at` and `updated_at` are both `now`).
+fn push_new_row<'q>(
+    p: &mut Params<'q>,
+    enterprise_id: i64,
+    f: &Fields<'q>,
+    s: &Secrets<'q>,
+    now: Millis,
+) -> sqlx::Result<()> {
+    params!(into p; enterprise_id);
+    push_fields(p, f)?;
+    params!(into p; s.password_enc, s.pincode_enc, s.pincode_lookup, s.pincode_expires_at, now);
+    Ok(())
+}
+
+/// The values of an account's plain fields and keys (7).
+fn push_fields<'q>(p: &mut Params<'q>, f: &Fields<'q>) -> sqlx::Result<()> {
+    params!(into p; f.name, f.name_key(), f.extension, f.cloud_number, f.email, f.email_key(), f.search_text());
+    Ok(())
 }
 
 /// Insert many accounts with multi-row statements (the batch path).
@@ -103,83 +114,39 @@ pub async fn insert_many(
     enterprise_id: i64,
     rows: &[(Fields<'_>, Secrets<'_>)],
     now: Millis,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     const PER: usize = 13;
     for chunk in rows.chunks(500) {
         let mut sql = String::from(
             "INSERT INTO accounts (enterprise_id, name, name_key, extension, cloud_number, email, email_key, search_text, \
              password_enc, pincode_enc, pincode_lookup, pincode_expires_at, created_at, updated_at) VALUES ",
         );
-        for i in 0..chunk.len() {
-            let b = i * PER;
+        let mut p = Params::default();
+        for (i, (f, s)) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push('(');
-            for k in 1..=PER {
-                sql.push_str(&format!("${}, ", b + k));
-            }
-            sql.push_str(&format!("${})", b + PER));
+            let b = i * PER;
+            sql.push_str(&format!("({}, ${})", placeholders(b + 1, PER), b + PER));
+            push_new_row(&mut p, enterprise_id, f, s, now)?;
         }
-        let mut q = sqlx::query(&sql);
-        for (f, s) in chunk {
-            q = q
-                .bind(enterprise_id)
-                .bind(f.name)
-                .bind(f.name_key())
-                .bind(f.extension)
-                .bind(f.cloud_number)
-                .bind(f.email)
-                .bind(f.email_key())
-                .bind(f.search_text())
-                .bind(s.password_enc)
-                .bind(s.pincode_enc)
-                .bind(s.pincode_lookup)
-                .bind(s.pincode_expires_at)
-                .bind(now);
-        }
-        q.execute(&mut *c).await?;
+        execute(&mut *c, &sql, p).await?;
     }
     Ok(())
 }
 
-pub async fn update_fields(
-    c: &mut Conn,
-    id: i64,
-    f: &Fields<'_>,
-    now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE accounts SET name = $1, name_key = $2, extension = $3, cloud_number = $4, email = $5, email_key = $6, \
-         search_text = $7, updated_at = $8 WHERE id = $9",
-    )
-    .bind(f.name)
-    .bind(f.name_key())
-    .bind(f.extension)
-    .bind(f.cloud_number)
-    .bind(f.email)
-    .bind(f.email_key())
-    .bind(f.search_text())
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await?;
-    Ok(())
+pub async fn update_fields(c: &mut Conn, id: i64, f: &Fields<'_>, now: Millis) -> sqlx::Result<()> {
+    let sql = "UPDATE accounts SET name = $1, name_key = $2, extension = $3, cloud_number = $4, email = $5, email_key = $6, \
+         search_text = $7, updated_at = $8 WHERE id = $9";
+    let mut p = Params::default();
+    push_fields(&mut p, f)?;
+    params!(into &mut p; now, id);
+    run(c, sql, p).await
 }
 
-pub async fn set_password(
-    c: &mut Conn,
-    id: i64,
-    enc: &[u8],
-    now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE accounts SET password_enc = $1, updated_at = $2 WHERE id = $3")
-        .bind(enc)
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn set_password(c: &mut Conn, id: i64, enc: &[u8], now: Millis) -> sqlx::Result<()> {
+    let sql = "UPDATE accounts SET password_enc = $1, updated_at = $2 WHERE id = $3";
+    run(c, sql, params![enc, now, id]).await
 }
 
 pub async fn set_pincode(
@@ -189,18 +156,9 @@ pub async fn set_pincode(
     lookup: &str,
     expires_at: Millis,
     now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE accounts SET pincode_enc = $1, pincode_lookup = $2, pincode_expires_at = $3, pincode_used_at = NULL, updated_at = $4 WHERE id = $5",
-    )
-    .bind(enc)
-    .bind(lookup)
-    .bind(expires_at)
-    .bind(now)
-    .bind(id)
-    .execute(c)
-    .await?;
-    Ok(())
+) -> sqlx::Result<()> {
+    let sql = "UPDATE accounts SET pincode_enc = $1, pincode_lookup = $2, pincode_expires_at = $3, pincode_used_at = NULL, updated_at = $4 WHERE id = $5";
+    run(c, sql, params![enc, lookup, expires_at, now, id]).await
 }
 
 /// Use a live pincode once: true if this call used it.
@@ -209,32 +167,20 @@ pub async fn consume_pincode(
     id: i64,
     lookup: &str,
     now: Millis,
-) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE accounts SET pincode_lookup = NULL, pincode_used_at = $1 WHERE id = $2 AND pincode_lookup = $3 AND pincode_expires_at >= $1",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(lookup)
-    .execute(c)
-    .await?;
-    Ok(r.rows_affected() == 1)
+) -> sqlx::Result<bool> {
+    let sql = "UPDATE accounts SET pincode_lookup = NULL, pincode_used_at = $1 WHERE id = $2 AND pincode_lookup = $3 AND pincode_expires_at >= $1";
+    Ok(execute(c, sql, params![now, id, lookup]).await? == 1)
 }
 
 /// Which of these pincode digests are already taken by some account.
-pub async fn taken_lookups(c: &mut Conn, lookups: &[String]) -> Result<Vec<String>, sqlx::Error> {
+pub async fn taken_lookups(c: &mut Conn, lookups: &[String]) -> sqlx::Result<Vec<String>> {
     let mut out = Vec::new();
     for chunk in lookups.chunks(500) {
-        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT pincode_lookup FROM accounts WHERE pincode_lookup IN ({})",
-            params.join(", ")
+            placeholders(1, chunk.len())
         );
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
-        for l in chunk {
-            q = q.bind(l);
-        }
-        out.extend(q.fetch_all(&mut *c).await?);
+        out.extend(scalars::<String>(&mut *c, &sql, params![; chunk]).await?);
     }
     Ok(out)
 }
@@ -243,71 +189,48 @@ pub async fn by_id(
     c: &mut Conn,
     enterprise_id: i64,
     id: i64,
-) -> Result<Option<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLS} FROM accounts WHERE id = $1 AND enterprise_id = $2"
-    ))
-    .bind(id)
-    .bind(enterprise_id)
-    .fetch_optional(c)
-    .await
+) -> sqlx::Result<Option<AccountRecord>> {
+    let sql = format!("SELECT {COLS} FROM accounts WHERE id = $1 AND enterprise_id = $2");
+    maybe_row(c, &sql, params![id, enterprise_id]).await
 }
 
 /// The enterprise an account belongs to, if the account still exists.
-pub async fn enterprise_of(c: &mut Conn, id: i64) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT enterprise_id FROM accounts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(c)
-        .await
+pub async fn enterprise_of(c: &mut Conn, id: i64) -> sqlx::Result<Option<i64>> {
+    maybe_scalar(
+        c,
+        "SELECT enterprise_id FROM accounts WHERE id = $1",
+        params![id],
+    )
+    .await
 }
 
 pub async fn by_extension(
     c: &mut Conn,
     enterprise_id: i64,
     ext: &str,
-) -> Result<Option<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLS} FROM accounts WHERE enterprise_id = $1 AND extension = $2"
-    ))
-    .bind(enterprise_id)
-    .bind(ext)
-    .fetch_optional(c)
-    .await
+) -> sqlx::Result<Option<AccountRecord>> {
+    let sql = format!("SELECT {COLS} FROM accounts WHERE enterprise_id = $1 AND extension = $2");
+    maybe_row(c, &sql, params![enterprise_id, ext]).await
 }
 
 pub async fn by_cloud_number(
     c: &mut Conn,
     cloud_number: &str,
-) -> Result<Option<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLS} FROM accounts WHERE cloud_number = $1"
-    ))
-    .bind(cloud_number)
-    .fetch_optional(c)
-    .await
+) -> sqlx::Result<Option<AccountRecord>> {
+    let sql = format!("SELECT {COLS} FROM accounts WHERE cloud_number = $1");
+    maybe_row(c, &sql, params![cloud_number]).await
 }
 
-pub async fn by_pincode_lookup(
-    c: &mut Conn,
-    lookup: &str,
-) -> Result<Option<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLS} FROM accounts WHERE pincode_lookup = $1"
-    ))
-    .bind(lookup)
-    .fetch_optional(c)
-    .await
+pub async fn by_pincode_lookup(c: &mut Conn, lookup: &str) -> sqlx::Result<Option<AccountRecord>> {
+    let sql = format!("SELECT {COLS} FROM accounts WHERE pincode_lookup = $1");
+    maybe_row(c, &sql, params![lookup]).await
 }
 
 /// Every account of an enterprise (batch planning), ordered by extension.
-pub async fn all_of(c: &mut Conn, enterprise_id: i64) -> Result<Vec<ListRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, name, extension, cloud_number, email, CAST(0 AS BIGINT) AS registered FROM accounts \
-         WHERE enterprise_id = $1 ORDER BY extension",
-    )
-    .bind(enterprise_id)
-    .fetch_all(c)
-    .await
+pub async fn all_of(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<Vec<ListRow>> {
+    let sql = "SELECT id, name, extension, cloud_number, email, CAST(0 AS BIGINT) AS registered FROM accounts \
+         WHERE enterprise_id = $1 ORDER BY extension";
+    rows(c, sql, params![enterprise_id]).await
 }
 
 fn filter(search: Option<&str>) -> (&'static str, Option<String>) {
@@ -320,7 +243,7 @@ fn filter(search: Option<&str>) -> (&'static str, Option<String>) {
     }
 }
 
-pub async fn count(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn count(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<i64> {
     count_matching(c, enterprise_id, None).await
 }
 
@@ -329,7 +252,7 @@ pub async fn count_used_and_matching(
     c: &mut Conn,
     enterprise_id: i64,
     search: Option<&str>,
-) -> Result<(i64, i64), sqlx::Error> {
+) -> sqlx::Result<(i64, i64)> {
     let (_, pat) = filter(search);
     match pat {
         None => {
@@ -337,14 +260,9 @@ pub async fn count_used_and_matching(
             Ok((n, n))
         }
         Some(p) => {
-            sqlx::query_as(
-                "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN search_text LIKE $2 ESCAPE '\\' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-                 FROM accounts WHERE enterprise_id = $1",
-            )
-            .bind(enterprise_id)
-            .bind(p)
-            .fetch_one(c)
-            .await
+            let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN search_text LIKE $2 ESCAPE '\\' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM accounts WHERE enterprise_id = $1";
+            row(c, sql, params![enterprise_id, p]).await
         }
     }
 }
@@ -353,7 +271,7 @@ pub async fn count_matching(
     c: &mut Conn,
     enterprise_id: i64,
     search: Option<&str>,
-) -> Result<i64, sqlx::Error> {
+) -> sqlx::Result<i64> {
     let (cond, pat) = filter(search);
     let sql = format!("SELECT COUNT(*) FROM accounts WHERE enterprise_id = $1{cond}");
     let mut q = sqlx::query_scalar(&sql).bind(enterprise_id);
@@ -377,7 +295,7 @@ pub async fn page(
     limit: i64,
     offset: i64,
     now: Millis,
-) -> Result<Vec<ListRow>, sqlx::Error> {
+) -> sqlx::Result<Vec<ListRow>> {
     let (cond, pat) = filter(search);
     let dir = if desc { "DESC" } else { "ASC" };
     let order = |t: &str| match sort {
@@ -408,7 +326,7 @@ pub async fn matching(
     c: &mut Conn,
     enterprise_id: i64,
     search: Option<&str>,
-) -> Result<Vec<AccountRecord>, sqlx::Error> {
+) -> sqlx::Result<Vec<AccountRecord>> {
     let (cond, pat) = filter(search);
     let sql =
         format!("SELECT {COLS} FROM accounts WHERE enterprise_id = $1{cond} ORDER BY extension");
@@ -423,134 +341,90 @@ pub async fn by_ids(
     c: &mut Conn,
     enterprise_id: i64,
     ids: &[i64],
-) -> Result<Vec<AccountRecord>, sqlx::Error> {
+) -> sqlx::Result<Vec<AccountRecord>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {COLS} FROM accounts WHERE enterprise_id = $1 AND id IN ({})",
-            params.join(", ")
+            placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query_as(&sql).bind(enterprise_id);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        out.extend(q.fetch_all(&mut *c).await?);
+        out.extend(rows(&mut *c, &sql, params![enterprise_id; chunk]).await?);
     }
     Ok(out)
 }
 
-pub async fn delete_ids(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> Result<u64, sqlx::Error> {
+pub async fn delete_ids(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> sqlx::Result<u64> {
     let mut n = 0;
     for chunk in ids.chunks(500) {
-        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
             "DELETE FROM accounts WHERE enterprise_id = $1 AND id IN ({})",
-            params.join(", ")
+            placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query(&sql).bind(enterprise_id);
-        for id in chunk {
-            q = q.bind(id);
-        }
-        n += q.execute(&mut *c).await?.rows_affected();
+        n += execute(&mut *c, &sql, params![enterprise_id; chunk]).await?;
     }
     Ok(n)
 }
 
 // ---- bindings ----
 
-// The row as the query selects it: not every column is read.
-#[allow(dead_code)]
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct BindingRow {
-    pub id: i64,
-    pub account_id: i64,
-    pub instance: String,
-    pub device_model: String,
-    pub device_version: String,
-    pub transport: String,
-    pub nat: i64,
-    pub address: String,
-    pub registered_at: i64,
-    pub expires_at: i64,
-}
-
+/// An account's live bindings, the oldest first.
 pub async fn live_bindings(
     c: &mut Conn,
     account_id: i64,
     now: Millis,
-) -> Result<Vec<BindingRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, account_id, instance, device_model, device_version, transport, nat, address, registered_at, expires_at \
-         FROM bindings WHERE account_id = $1 AND expires_at > $2 ORDER BY registered_at",
-    )
-    .bind(account_id)
-    .bind(now)
-    .fetch_all(c)
-    .await
+) -> sqlx::Result<Vec<BindingRecord>> {
+    let sql = format!(
+        "SELECT {BCOLS} FROM bindings b WHERE b.account_id = $1 AND b.expires_at > $2 \
+         ORDER BY b.registered_at"
+    );
+    rows(c, &sql, params![account_id, now]).await
 }
 
 /// Sign out every endpoint of an account: its bindings and endpoint sessions go, and its
 /// SIP epoch moves on so that a registrar holding the old bindings in memory drops them.
-pub async fn drop_bindings(c: &mut Conn, account_id: i64) -> Result<u64, sqlx::Error> {
-    sqlx::query("UPDATE accounts SET sip_epoch = sip_epoch + 1 WHERE id = $1")
-        .bind(account_id)
-        .execute(&mut *c)
-        .await?;
-    sqlx::query("DELETE FROM endpoint_sessions WHERE account_id = $1")
-        .bind(account_id)
-        .execute(&mut *c)
-        .await?;
-    let r = sqlx::query("DELETE FROM bindings WHERE account_id = $1")
-        .bind(account_id)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected())
+pub async fn drop_bindings(c: &mut Conn, account_id: i64) -> sqlx::Result<u64> {
+    let sql = "UPDATE accounts SET sip_epoch = sip_epoch + 1 WHERE id = $1";
+    execute(&mut *c, sql, params![account_id]).await?;
+    let sql = "DELETE FROM endpoint_sessions WHERE account_id = $1";
+    execute(&mut *c, sql, params![account_id]).await?;
+    execute(
+        c,
+        "DELETE FROM bindings WHERE account_id = $1",
+        params![account_id],
+    )
+    .await
 }
 
 /// Take the enterprise's row lock first, so concurrent changes of one enterprise's accounts
 /// (quota checks, extension clashes) queue up instead of racing. On SQLite it also takes
 /// the write lock at the start of the transaction.
-pub async fn lock_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE enterprises SET purge_warned = purge_warned WHERE id = $1")
-        .bind(enterprise_id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn lock_enterprise(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<()> {
+    let sql = "UPDATE enterprises SET purge_warned = purge_warned WHERE id = $1";
+    run(c, sql, params![enterprise_id]).await
 }
 
 // ---- throttles ----
 
 /// Count one event in a fixed window and return the count in the current window.
-pub async fn hit(c: &mut Conn, key: &str, window: Millis, now: Millis) -> Result<i64, sqlx::Error> {
+pub async fn hit(c: &mut Conn, key: &str, window: Millis, now: Millis) -> sqlx::Result<i64> {
     let start = now - now.rem_euclid(window);
-    sqlx::query_scalar(
-        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
+    let sql = "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
            count = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.count + 1 ELSE 1 END, \
            window_start = $2 \
-         RETURNING count",
-    )
-    .bind(key)
-    .bind(start)
-    .fetch_one(c)
-    .await
+         RETURNING count";
+    scalar(c, sql, params![key, start]).await
 }
 
 /// The count in the current window without counting.
-pub async fn hits(
-    c: &mut Conn,
-    key: &str,
-    window: Millis,
-    now: Millis,
-) -> Result<i64, sqlx::Error> {
+pub async fn hits(c: &mut Conn, key: &str, window: Millis, now: Millis) -> sqlx::Result<i64> {
     let start = now - now.rem_euclid(window);
-    let n: Option<i64> =
-        sqlx::query_scalar("SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2")
-            .bind(key)
-            .bind(start)
-            .fetch_optional(c)
-            .await?;
+    let n: Option<i64> = maybe_scalar(
+        c,
+        "SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2",
+        params![key, start],
+    )
+    .await?;
     Ok(n.unwrap_or(0))
 }
 
@@ -561,15 +435,10 @@ pub async fn batch_request(
     c: &mut Conn,
     enterprise_id: i64,
     key: &str,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT request_hash, response FROM batch_requests \
-         WHERE enterprise_id = $1 AND idem_key = $2",
-    )
-    .bind(enterprise_id)
-    .bind(key)
-    .fetch_optional(c)
-    .await
+) -> sqlx::Result<Option<(String, String)>> {
+    let sql = "SELECT request_hash, response FROM batch_requests \
+         WHERE enterprise_id = $1 AND idem_key = $2";
+    maybe_row(c, sql, params![enterprise_id, key]).await
 }
 
 pub async fn save_batch_request(
@@ -579,28 +448,14 @@ pub async fn save_batch_request(
     hash: &str,
     response: &str,
     now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> sqlx::Result<()> {
+    let sql =
         "INSERT INTO batch_requests (enterprise_id, idem_key, request_hash, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(enterprise_id)
-    .bind(key)
-    .bind(hash)
-    .bind(response)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(())
+         VALUES ($1, $2, $3, $4, $5)";
+    run(c, sql, params![enterprise_id, key, hash, response, now]).await
 }
 
 /// Forget the answers of batches applied before `before`.
-pub async fn purge_batch_requests(c: &mut Conn, before: Millis) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM batch_requests WHERE created_at < $1")
-            .bind(before)
-            .execute(c)
-            .await?
-            .rows_affected(),
-    )
+pub async fn purge_batch_requests(c: &mut Conn, before: Millis) -> sqlx::Result<u64> {
+    delete_before(c, "batch_requests", "created_at", before).await
 }

@@ -1,5 +1,6 @@
 //! Change events for the live console.
 
+use super::query::{delete_before, params, rows, run, scalar};
 use super::Conn;
 use crate::clock::Millis;
 
@@ -20,17 +21,10 @@ pub async fn insert(
     kind: &str,
     account_id: Option<i64>,
     now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO events (enterprise_id, kind, account_id, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(enterprise_id)
-    .bind(kind)
-    .bind(account_id)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(())
+) -> sqlx::Result<()> {
+    let sql =
+        "INSERT INTO events (enterprise_id, kind, account_id, created_at) VALUES ($1, $2, $3, $4)";
+    run(c, sql, params![enterprise_id, kind, account_id, now]).await
 }
 
 pub async fn after(
@@ -38,29 +32,19 @@ pub async fn after(
     enterprise_id: i64,
     after_id: i64,
     limit: i64,
-) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, enterprise_id, kind, account_id, created_at FROM events WHERE enterprise_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(enterprise_id)
-    .bind(after_id)
-    .bind(limit)
-    .fetch_all(c)
-    .await
+) -> sqlx::Result<Vec<EventRow>> {
+    let sql = "SELECT id, enterprise_id, kind, account_id, created_at FROM events WHERE enterprise_id = $1 AND id > $2 ORDER BY id LIMIT $3";
+    rows(c, sql, params![enterprise_id, after_id, limit]).await
 }
 
-pub async fn last_id(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM events WHERE enterprise_id = $1")
-        .bind(enterprise_id)
-        .fetch_one(c)
-        .await?;
+pub async fn last_id(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<i64> {
+    let sql = "SELECT MAX(id) FROM events WHERE enterprise_id = $1";
+    let id: Option<i64> = scalar(c, sql, params![enterprise_id]).await?;
     Ok(id.unwrap_or(0))
 }
 
-pub async fn purge(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM events WHERE created_at < $1")
-        .bind(before)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn purge(c: &mut Conn, before: Millis) -> sqlx::Result<()> {
+    delete_before(c, "events", "created_at", before)
+        .await
+        .map(drop)
 }

@@ -10,6 +10,7 @@ pub(crate) mod events;
 pub(crate) mod license;
 pub(crate) mod mail_requests;
 pub(crate) mod outbox;
+mod query;
 pub mod sip;
 pub(crate) mod team;
 pub(crate) mod throttle;

@@ -2,6 +2,7 @@
 //! delivered later by the worker. Claims use a lease so several server instances can share
 //! one database without sending a message twice.
 
+use super::query::{delete_before, execute, maybe_row, params, rows, run, scalar};
 use super::Conn;
 use crate::clock::Millis;
 
@@ -41,22 +42,25 @@ pub struct NewMessage<'a> {
     pub message_key: &'a str,
 }
 
-pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO outbox (enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, created_at, message_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $10) RETURNING id",
+pub async fn insert(c: &mut Conn, m: &NewMessage<'_>, now: Millis) -> sqlx::Result<i64> {
+    let sql = "INSERT INTO outbox (enterprise_id, account_id, account_label, kind, recipient, subject, body_text_enc, body_html_enc, status, attempts, next_attempt_at, created_at, message_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9, $10) RETURNING id";
+    scalar(
+        c,
+        sql,
+        params![
+            m.enterprise_id,
+            m.account_id,
+            m.account_label,
+            m.kind,
+            m.recipient,
+            m.subject,
+            m.body_text_enc,
+            m.body_html_enc,
+            now,
+            m.message_key
+        ],
     )
-    .bind(m.enterprise_id)
-    .bind(m.account_id)
-    .bind(m.account_label)
-    .bind(m.kind)
-    .bind(m.recipient)
-    .bind(m.subject)
-    .bind(m.body_text_enc)
-    .bind(m.body_html_enc)
-    .bind(now)
-    .bind(m.message_key)
-    .fetch_one(c)
     .await
 }
 
@@ -74,55 +78,32 @@ pub async fn claim_due(
     lease_until: Millis,
     owner: &str,
     limit: i64,
-) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+) -> sqlx::Result<Vec<OutboxRow>> {
+    let sql = format!(
         "UPDATE outbox SET lease_until = $1, lease_owner = $4, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
                       AND (lease_until IS NULL OR lease_until < $5) ORDER BY next_attempt_at, id LIMIT $3) \
            AND status = 'pending' AND (lease_until IS NULL OR lease_until < $5) \
          RETURNING {COLS}"
-    ))
-    .bind(lease_until)
-    .bind(now)
-    .bind(limit)
-    .bind(owner)
-    .bind(wall_now)
-    .fetch_all(c)
-    .await
-    .map(|mut rows: Vec<OutboxRow>| {
-        rows.sort_by_key(|r| (r.next_attempt_at, r.id));
-        rows
-    })
+    );
+    let mut claimed: Vec<OutboxRow> =
+        rows(c, &sql, params![lease_until, now, limit, owner, wall_now]).await?;
+    claimed.sort_by_key(|r| (r.next_attempt_at, r.id));
+    Ok(claimed)
 }
 
 /// Give a claimed message back untouched: the attempt is not counted and it is due as before
 /// (a configuration problem of this server, or a worker that stopped before trying it).
-pub async fn release(
-    c: &mut Conn,
-    id: i64,
-    owner: &str,
-    error: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1, \
-         last_error = COALESCE($1, last_error) WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
-    )
-    .bind(error)
-    .bind(id)
-    .bind(owner)
-    .execute(c)
-    .await?;
-    Ok(())
+pub async fn release(c: &mut Conn, id: i64, owner: &str, error: Option<&str>) -> sqlx::Result<()> {
+    let sql = "UPDATE outbox SET lease_until = NULL, lease_owner = NULL, attempts = attempts - 1, \
+         last_error = COALESCE($1, last_error) WHERE id = $2 AND lease_owner = $3 AND status = 'pending'";
+    run(c, sql, params![error, id, owner]).await
 }
 
 /// Pending messages of an enterprise (queued, waiting for a retry or for the transport).
-pub async fn pending_of_enterprise(c: &mut Conn, enterprise_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE enterprise_id = $1 AND status = 'pending'",
-    )
-    .bind(enterprise_id)
-    .fetch_one(c)
-    .await
+pub async fn pending_of_enterprise(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<i64> {
+    let sql = "SELECT COUNT(*) FROM outbox WHERE enterprise_id = $1 AND status = 'pending'";
+    scalar(c, sql, params![enterprise_id]).await
 }
 
 // ---- outbox workers: who holds a lease, and whether it still lives ----
@@ -146,18 +127,14 @@ pub async fn register_worker(
     c: &mut Conn,
     w: &NewWorker<'_>,
     wall_now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO mail_workers (id, host_key, pid, proc_start, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $5)",
+) -> sqlx::Result<()> {
+    let sql = "INSERT INTO mail_workers (id, host_key, pid, proc_start, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $5)";
+    run(
+        c,
+        sql,
+        params![w.id, w.host_key, w.pid, w.proc_start, wall_now],
     )
-    .bind(w.id)
-    .bind(w.host_key)
-    .bind(w.pid)
-    .bind(w.proc_start)
-    .bind(wall_now)
-    .execute(c)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// The heartbeat: the worker row is refreshed and the worker's leases are extended.
@@ -166,20 +143,11 @@ pub async fn heartbeat(
     id: &str,
     wall_now: Millis,
     lease_until: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE mail_workers SET heartbeat_at = $1 WHERE id = $2")
-        .bind(wall_now)
-        .bind(id)
-        .execute(&mut *c)
-        .await?;
-    sqlx::query(
-        "UPDATE outbox SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until IS NOT NULL",
-    )
-    .bind(lease_until)
-    .bind(id)
-    .execute(c)
-    .await?;
-    Ok(())
+) -> sqlx::Result<()> {
+    let sql = "UPDATE mail_workers SET heartbeat_at = $1 WHERE id = $2";
+    execute(&mut *c, sql, params![wall_now, id]).await?;
+    let sql = "UPDATE outbox SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until IS NOT NULL";
+    run(c, sql, params![lease_until, id]).await
 }
 
 /// Other workers registered from the same host (same kernel and pid namespace).
@@ -187,110 +155,67 @@ pub async fn workers_on_host(
     c: &mut Conn,
     host_key: &str,
     except: &str,
-) -> Result<Vec<WorkerRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, host_key, pid, proc_start FROM mail_workers WHERE host_key = $1 AND id <> $2",
-    )
-    .bind(host_key)
-    .bind(except)
-    .fetch_all(c)
-    .await
+) -> sqlx::Result<Vec<WorkerRow>> {
+    let sql =
+        "SELECT id, host_key, pid, proc_start FROM mail_workers WHERE host_key = $1 AND id <> $2";
+    rows(c, sql, params![host_key, except]).await
 }
 
 /// A worker is gone (known dead, or stopped): its leases are released at once and its row
 /// removed. Returns how many messages it held.
-pub async fn retire_worker(c: &mut Conn, id: &str) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE outbox SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1 AND status = 'pending'",
-    )
-    .bind(id)
-    .execute(&mut *c)
-    .await?;
-    sqlx::query("DELETE FROM mail_workers WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected())
+pub async fn retire_worker(c: &mut Conn, id: &str) -> sqlx::Result<u64> {
+    let sql = "UPDATE outbox SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1 AND status = 'pending'";
+    let held = execute(&mut *c, sql, params![id]).await?;
+    execute(c, "DELETE FROM mail_workers WHERE id = $1", params![id]).await?;
+    Ok(held)
 }
 
 /// Rows of workers silent since `before` (their leases have long expired).
-pub async fn purge_workers(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM mail_workers WHERE heartbeat_at < $1")
-        .bind(before)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-pub async fn mark_sent(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-pub async fn mark_retry(
-    c: &mut Conn,
-    id: i64,
-    next_at: Millis,
-    error: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL, last_error = $2 WHERE id = $3",
-    )
-    .bind(next_at)
-    .bind(error)
-    .bind(id)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-pub async fn mark_failed(
-    c: &mut Conn,
-    id: i64,
-    now: Millis,
-    error: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE outbox SET status = 'failed', failed_at = $1, lease_until = NULL, lease_owner = NULL, last_error = $2 WHERE id = $3")
-        .bind(now)
-        .bind(error)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-pub async fn by_id(c: &mut Conn, id: i64) -> Result<Option<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLS} FROM outbox WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(c)
+pub async fn purge_workers(c: &mut Conn, before: Millis) -> sqlx::Result<()> {
+    delete_before(c, "mail_workers", "heartbeat_at", before)
         .await
+        .map(drop)
+}
+
+pub async fn mark_sent(c: &mut Conn, id: i64, now: Millis) -> sqlx::Result<()> {
+    let sql = "UPDATE outbox SET status = 'sent', sent_at = $1, lease_until = NULL, lease_owner = NULL, last_error = NULL WHERE id = $2";
+    run(c, sql, params![now, id]).await
+}
+
+pub async fn mark_retry(c: &mut Conn, id: i64, next_at: Millis, error: &str) -> sqlx::Result<()> {
+    let sql = "UPDATE outbox SET next_attempt_at = $1, lease_until = NULL, lease_owner = NULL, last_error = $2 WHERE id = $3";
+    run(c, sql, params![next_at, error, id]).await
+}
+
+pub async fn mark_failed(c: &mut Conn, id: i64, now: Millis, error: &str) -> sqlx::Result<()> {
+    let sql = "UPDATE outbox SET status = 'failed', failed_at = $1, lease_until = NULL, lease_owner = NULL, last_error = $2 WHERE id = $3";
+    run(c, sql, params![now, error, id]).await
+}
+
+pub async fn by_id(c: &mut Conn, id: i64) -> sqlx::Result<Option<OutboxRow>> {
+    maybe_row(
+        c,
+        &format!("SELECT {COLS} FROM outbox WHERE id = $1"),
+        params![id],
+    )
+    .await
 }
 
 /// Every message, newest first (tests).
 #[cfg(feature = "testing")]
-pub async fn recent(c: &mut Conn, limit: i64) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLS} FROM outbox ORDER BY id DESC LIMIT $1"
-    ))
-    .bind(limit)
-    .fetch_all(c)
-    .await
+pub async fn recent(c: &mut Conn, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    let sql = format!("SELECT {COLS} FROM outbox ORDER BY id DESC LIMIT $1");
+    rows(c, &sql, params![limit]).await
 }
 
 pub async fn failed_of_enterprise(
     c: &mut Conn,
     enterprise_id: i64,
-) -> Result<Vec<OutboxRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+) -> sqlx::Result<Vec<OutboxRow>> {
+    let sql = format!(
         "SELECT {COLS} FROM outbox WHERE enterprise_id = $1 AND status = 'failed' ORDER BY failed_at DESC, id DESC"
-    ))
-    .bind(enterprise_id)
-    .fetch_all(c)
-    .await
+    );
+    rows(c, &sql, params![enterprise_id]).await
 }
 
 /// Put failed messages of an enterprise back in the queue; returns how many.
@@ -299,47 +224,27 @@ pub async fn requeue_failed(
     enterprise_id: i64,
     ids: &[i64],
     now: Millis,
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let mut n = 0;
     for id in ids {
-        let r = sqlx::query(
-            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, failed_at = NULL, lease_until = NULL \
-             WHERE id = $2 AND enterprise_id = $3 AND status = 'failed'",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(enterprise_id)
-        .execute(&mut *c)
-        .await?;
-        n += r.rows_affected();
+        let sql = "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, failed_at = NULL, lease_until = NULL \
+             WHERE id = $2 AND enterprise_id = $3 AND status = 'failed'";
+        n += execute(&mut *c, sql, params![now, id, enterprise_id]).await?;
     }
     Ok(n)
 }
 
-pub async fn delete_failed(
-    c: &mut Conn,
-    enterprise_id: i64,
-    ids: &[i64],
-) -> Result<u64, sqlx::Error> {
+pub async fn delete_failed(c: &mut Conn, enterprise_id: i64, ids: &[i64]) -> sqlx::Result<u64> {
     let mut n = 0;
     for id in ids {
-        let r = sqlx::query(
-            "DELETE FROM outbox WHERE id = $1 AND enterprise_id = $2 AND status = 'failed'",
-        )
-        .bind(id)
-        .bind(enterprise_id)
-        .execute(&mut *c)
-        .await?;
-        n += r.rows_affected();
+        let sql = "DELETE FROM outbox WHERE id = $1 AND enterprise_id = $2 AND status = 'failed'";
+        n += execute(&mut *c, sql, params![id, enterprise_id]).await?;
     }
     Ok(n)
 }
 
 /// Drop delivered messages older than `before` (their content includes secrets).
-pub async fn purge_sent(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM outbox WHERE status = 'sent' AND sent_at < $1")
-        .bind(before)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn purge_sent(c: &mut Conn, before: Millis) -> sqlx::Result<()> {
+    let sql = "DELETE FROM outbox WHERE status = 'sent' AND sent_at < $1";
+    run(c, sql, params![before]).await
 }

@@ -1,8 +1,10 @@
 //! What the SIP registrar and the endpoint sign-in keep: credentials looked up by cloud
 //! number, bindings written in batches, provisioned devices and endpoint sessions.
 
+use super::query::{delete_before, execute, maybe_row, params, rows, run, scalar};
 use super::Conn;
 use crate::clock::Millis;
+use std::sync::LazyLock;
 
 /// An account as the registrar sees it: who, the sealed password, the epoch, and whether
 /// its enterprise may use endpoints now (a license in force, or the trial).
@@ -26,23 +28,26 @@ const SIP_ACCOUNT: &str =
                 AND l.status = 'activated' AND l.activated_at <= $1 AND l.expires_at > $1) \
    THEN 1 ELSE 0 END AS BIGINT) AS in_force";
 
+/// `SELECT` of a [`SipAccount`] `WHERE cond` (its parameters from `$2`).
+fn sip_account_where(cond: &str) -> String {
+    format!(
+        "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
+         WHERE {cond}"
+    )
+}
+
+/// The queries of the hot path, written once.
+static BY_NUMBER: LazyLock<String> = LazyLock::new(|| sip_account_where("a.cloud_number = $2"));
+static BY_EXTENSION: LazyLock<String> =
+    LazyLock::new(|| sip_account_where("a.enterprise_id = $2 AND a.extension = $3"));
+
 /// One query on the hot path: the account, and whether its enterprise is in force.
 pub async fn account_by_number(
     c: &mut Conn,
     cloud_number: &str,
     now: Millis,
-) -> Result<Option<SipAccount>, sqlx::Error> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
-             WHERE a.cloud_number = $2"
-        )
-    });
-    sqlx::query_as(SQL.as_str())
-        .bind(now)
-        .bind(cloud_number)
-        .fetch_optional(c)
-        .await
+) -> sqlx::Result<Option<SipAccount>> {
+    maybe_row(c, BY_NUMBER.as_str(), params![now, cloud_number]).await
 }
 
 /// The account with an extension in an enterprise, as [`account_by_number`] reads it.
@@ -51,64 +56,38 @@ pub async fn account_by_extension(
     enterprise_id: i64,
     extension: &str,
     now: Millis,
-) -> Result<Option<SipAccount>, sqlx::Error> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        format!(
-            "SELECT {SIP_ACCOUNT} FROM accounts a JOIN enterprises e ON e.id = a.enterprise_id \
-             WHERE a.enterprise_id = $2 AND a.extension = $3"
-        )
-    });
-    sqlx::query_as(SQL.as_str())
-        .bind(now)
-        .bind(enterprise_id)
-        .bind(extension)
-        .fetch_optional(c)
-        .await
+) -> sqlx::Result<Option<SipAccount>> {
+    maybe_row(
+        c,
+        BY_EXTENSION.as_str(),
+        params![now, enterprise_id, extension],
+    )
+    .await
 }
 
 /// An answered call of an account (idempotent).
-pub async fn call_up(
-    c: &mut Conn,
-    call_id: &str,
-    account_id: i64,
-    at: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO calls (call_id, account_id, started_at) \
+pub async fn call_up(c: &mut Conn, call_id: &str, account_id: i64, at: Millis) -> sqlx::Result<()> {
+    let sql = "INSERT INTO calls (call_id, account_id, started_at) \
          SELECT $1, id, $3 FROM accounts WHERE id = $2 \
-         ON CONFLICT (call_id, account_id) DO NOTHING",
-    )
-    .bind(call_id)
-    .bind(account_id)
-    .bind(at)
-    .execute(c)
-    .await?;
-    Ok(())
+         ON CONFLICT (call_id, account_id) DO NOTHING";
+    run(c, sql, params![call_id, account_id, at]).await
 }
 
-pub async fn call_down(c: &mut Conn, call_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM calls WHERE call_id = $1")
-        .bind(call_id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn call_down(c: &mut Conn, call_id: &str) -> sqlx::Result<()> {
+    run(c, "DELETE FROM calls WHERE call_id = $1", params![call_id]).await
 }
 
 /// Forget calls that started before `before` (their BYE never came).
-pub async fn drop_calls_before(c: &mut Conn, before: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM calls WHERE started_at < $1")
-        .bind(before)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn drop_calls_before(c: &mut Conn, before: Millis) -> sqlx::Result<()> {
+    delete_before(c, "calls", "started_at", before)
+        .await
+        .map(drop)
 }
 
 /// Whether an account is in an answered call now.
-pub async fn in_call(c: &mut Conn, account_id: i64) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE account_id = $1")
-        .bind(account_id)
-        .fetch_one(c)
-        .await?;
+pub async fn in_call(c: &mut Conn, account_id: i64) -> sqlx::Result<bool> {
+    let sql = "SELECT COUNT(*) FROM calls WHERE account_id = $1";
+    let n: i64 = scalar(c, sql, params![account_id]).await?;
     Ok(n > 0)
 }
 
@@ -132,72 +111,62 @@ pub struct BindingRecord {
     pub enterprise_id: i64,
 }
 
-const BCOLS: &str = "b.account_id, b.instance, b.device_model, b.device_version, b.transport, b.nat, b.address, b.contact, b.call_id, b.registered_at, b.expires_at";
+pub(crate) const BCOLS: &str = "b.account_id, b.instance, b.device_model, b.device_version, b.transport, b.nat, b.address, b.contact, b.call_id, b.registered_at, b.expires_at";
 
-pub async fn bindings_of(c: &mut Conn, account_id: i64) -> Result<Vec<BindingRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {BCOLS} FROM bindings b WHERE b.account_id = $1 ORDER BY b.registered_at"
-    ))
-    .bind(account_id)
-    .fetch_all(c)
-    .await
+pub async fn bindings_of(c: &mut Conn, account_id: i64) -> sqlx::Result<Vec<BindingRecord>> {
+    let sql =
+        format!("SELECT {BCOLS} FROM bindings b WHERE b.account_id = $1 ORDER BY b.registered_at");
+    rows(c, &sql, params![account_id]).await
 }
 
 /// Every live binding (a registrar loads them at start).
-pub async fn live_bindings(c: &mut Conn, now: Millis) -> Result<Vec<BindingRecord>, sqlx::Error> {
-    sqlx::query_as(&format!(
+pub async fn live_bindings(c: &mut Conn, now: Millis) -> sqlx::Result<Vec<BindingRecord>> {
+    let sql = format!(
         "SELECT {BCOLS}, a.sip_epoch, a.enterprise_id FROM bindings b JOIN accounts a ON a.id = b.account_id \
          WHERE b.expires_at > $1 ORDER BY b.account_id, b.registered_at"
-    ))
-    .bind(now)
-    .fetch_all(c)
+    );
+    rows(c, &sql, params![now]).await
+}
+
+pub async fn upsert_binding(c: &mut Conn, b: &BindingRecord) -> sqlx::Result<()> {
+    let sql = "INSERT INTO bindings (account_id, instance, device_model, device_version, transport, nat, address, contact, call_id, registered_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (account_id, instance) DO UPDATE SET device_model = $3, device_version = $4, \
+           transport = $5, nat = $6, address = $7, contact = $8, call_id = $9, registered_at = $10, expires_at = $11";
+    run(
+        c,
+        sql,
+        params![
+            b.account_id,
+            &b.instance,
+            &b.device_model,
+            &b.device_version,
+            &b.transport,
+            b.nat,
+            &b.address,
+            &b.contact,
+            &b.call_id,
+            b.registered_at,
+            b.expires_at
+        ],
+    )
     .await
 }
 
-pub async fn upsert_binding(c: &mut Conn, b: &BindingRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO bindings (account_id, instance, device_model, device_version, transport, nat, address, contact, call_id, registered_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (account_id, instance) DO UPDATE SET device_model = $3, device_version = $4, \
-           transport = $5, nat = $6, address = $7, contact = $8, call_id = $9, registered_at = $10, expires_at = $11",
-    )
-    .bind(b.account_id)
-    .bind(&b.instance)
-    .bind(&b.device_model)
-    .bind(&b.device_version)
-    .bind(&b.transport)
-    .bind(b.nat)
-    .bind(&b.address)
-    .bind(&b.contact)
-    .bind(&b.call_id)
-    .bind(b.registered_at)
-    .bind(b.expires_at)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-pub async fn delete_binding(
-    c: &mut Conn,
-    account_id: i64,
-    instance: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM bindings WHERE account_id = $1 AND instance = $2")
-        .bind(account_id)
-        .bind(instance)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn delete_binding(c: &mut Conn, account_id: i64, instance: &str) -> sqlx::Result<()> {
+    let sql = "DELETE FROM bindings WHERE account_id = $1 AND instance = $2";
+    run(c, sql, params![account_id, instance]).await
 }
 
 /// Forget bindings that expired (the registrar's timer does it in memory; this catches the
 /// ones of a server that was down when they expired).
-pub async fn delete_expired(c: &mut Conn, now: Millis) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM bindings WHERE expires_at <= $1")
-        .bind(now)
-        .execute(c)
-        .await?
-        .rows_affected())
+pub async fn delete_expired(c: &mut Conn, now: Millis) -> sqlx::Result<u64> {
+    execute(
+        c,
+        "DELETE FROM bindings WHERE expires_at <= $1",
+        params![now],
+    )
+    .await
 }
 
 // ---- provisioned devices (built-in cloud numbers) ----
@@ -222,66 +191,49 @@ pub async fn insert_device(
     serial: &str,
     secret_enc: &[u8],
     now: Millis,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO devices (enterprise_id, account_id, serial, secret_enc, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+) -> sqlx::Result<i64> {
+    let sql = "INSERT INTO devices (enterprise_id, account_id, serial, secret_enc, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id";
+    scalar(
+        c,
+        sql,
+        params![enterprise_id, account_id, serial, secret_enc, now],
     )
-    .bind(enterprise_id)
-    .bind(account_id)
-    .bind(serial)
-    .bind(secret_enc)
-    .bind(now)
-    .fetch_one(c)
     .await
 }
 
-pub async fn device_by_serial(
-    c: &mut Conn,
-    serial: &str,
-) -> Result<Option<DeviceRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {DCOLS} FROM devices WHERE serial = $1"))
-        .bind(serial)
-        .fetch_optional(c)
-        .await
+pub async fn device_by_serial(c: &mut Conn, serial: &str) -> sqlx::Result<Option<DeviceRow>> {
+    let sql = format!("SELECT {DCOLS} FROM devices WHERE serial = $1");
+    maybe_row(c, &sql, params![serial]).await
 }
 
 pub async fn devices_of(
     c: &mut Conn,
     enterprise_id: i64,
     account_id: i64,
-) -> Result<Vec<DeviceRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
+) -> sqlx::Result<Vec<DeviceRow>> {
+    let sql = format!(
         "SELECT {DCOLS} FROM devices WHERE enterprise_id = $1 AND account_id = $2 ORDER BY serial"
-    ))
-    .bind(enterprise_id)
-    .bind(account_id)
-    .fetch_all(c)
+    );
+    rows(c, &sql, params![enterprise_id, account_id]).await
+}
+
+pub async fn delete_device(c: &mut Conn, enterprise_id: i64, serial: &str) -> sqlx::Result<u64> {
+    execute(
+        c,
+        "DELETE FROM devices WHERE enterprise_id = $1 AND serial = $2",
+        params![enterprise_id, serial],
+    )
     .await
 }
 
-pub async fn delete_device(
-    c: &mut Conn,
-    enterprise_id: i64,
-    serial: &str,
-) -> Result<u64, sqlx::Error> {
-    Ok(
-        sqlx::query("DELETE FROM devices WHERE enterprise_id = $1 AND serial = $2")
-            .bind(enterprise_id)
-            .bind(serial)
-            .execute(c)
-            .await?
-            .rows_affected(),
+pub async fn device_logged_in(c: &mut Conn, id: i64, now: Millis) -> sqlx::Result<()> {
+    run(
+        c,
+        "UPDATE devices SET last_login_at = $2 WHERE id = $1",
+        params![id, now],
     )
-}
-
-pub async fn device_logged_in(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE devices SET last_login_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(c)
-        .await?;
-    Ok(())
+    .await
 }
 
 // ---- endpoint sessions ----
@@ -303,61 +255,50 @@ pub async fn insert_session(
     model: &str,
     version: &str,
     now: Millis,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     // One session per device: signing in again replaces it.
-    sqlx::query("DELETE FROM endpoint_sessions WHERE account_id = $1 AND instance = $2")
-        .bind(account_id)
-        .bind(instance)
-        .execute(&mut *c)
-        .await?;
-    sqlx::query(
-        "INSERT INTO endpoint_sessions (account_id, token_hash, instance, device_model, device_version, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    execute(
+        &mut *c,
+        "DELETE FROM endpoint_sessions WHERE account_id = $1 AND instance = $2",
+        params![account_id, instance],
     )
-    .bind(account_id)
-    .bind(token_hash)
-    .bind(instance)
-    .bind(model)
-    .bind(version)
-    .bind(now)
-    .execute(c)
     .await?;
-    Ok(())
+    let sql = "INSERT INTO endpoint_sessions (account_id, token_hash, instance, device_model, device_version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)";
+    run(
+        c,
+        sql,
+        params![account_id, token_hash, instance, model, version, now],
+    )
+    .await
 }
 
 pub async fn session_by_token(
     c: &mut Conn,
     token_hash: &str,
-) -> Result<Option<EndpointSession>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, account_id, instance, device_model, device_version FROM endpoint_sessions WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(c)
-    .await
+) -> sqlx::Result<Option<EndpointSession>> {
+    let sql = "SELECT id, account_id, instance, device_model, device_version FROM endpoint_sessions WHERE token_hash = $1";
+    maybe_row(c, sql, params![token_hash]).await
 }
 
 pub async fn session_device(
     c: &mut Conn,
     account_id: i64,
     instance: &str,
-) -> Result<Option<EndpointSession>, sqlx::Error> {
-    sqlx::query_as(
+) -> sqlx::Result<Option<EndpointSession>> {
+    let sql =
         "SELECT id, account_id, instance, device_model, device_version FROM endpoint_sessions \
-         WHERE account_id = $1 AND instance = $2",
-    )
-    .bind(account_id)
-    .bind(instance)
-    .fetch_optional(c)
-    .await
+         WHERE account_id = $1 AND instance = $2";
+    maybe_row(c, sql, params![account_id, instance]).await
 }
 
-pub async fn delete_session(c: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM endpoint_sessions WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn delete_session(c: &mut Conn, id: i64) -> sqlx::Result<()> {
+    run(
+        c,
+        "DELETE FROM endpoint_sessions WHERE id = $1",
+        params![id],
+    )
+    .await
 }
 
 // ---- the enterprise directory for endpoints ----
@@ -378,7 +319,7 @@ pub async fn directory(
     enterprise_id: i64,
     account_id: Option<i64>,
     now: Millis,
-) -> Result<Vec<DirectoryRow>, sqlx::Error> {
+) -> sqlx::Result<Vec<DirectoryRow>> {
     let one = if account_id.is_some() {
         " AND a.id = $3"
     } else {
@@ -397,24 +338,15 @@ pub async fn directory(
 }
 
 /// The account and enterprise of a live endpoint session.
-pub async fn session_owner(
-    c: &mut Conn,
-    token_hash: &str,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT s.account_id, a.enterprise_id FROM endpoint_sessions s JOIN accounts a ON a.id = s.account_id \
-         WHERE s.token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(c)
-    .await
+pub async fn session_owner(c: &mut Conn, token_hash: &str) -> sqlx::Result<Option<(i64, i64)>> {
+    let sql = "SELECT s.account_id, a.enterprise_id FROM endpoint_sessions s JOIN accounts a ON a.id = s.account_id \
+         WHERE s.token_hash = $1";
+    maybe_row(c, sql, params![token_hash]).await
 }
 
 /// The first `limit` accounts' cloud numbers and sealed passwords, oldest first (benchmark
 /// set-up: SIP clients need the credentials).
-pub async fn credentials(c: &mut Conn, limit: i64) -> Result<Vec<(String, Vec<u8>)>, sqlx::Error> {
-    sqlx::query_as("SELECT cloud_number, password_enc FROM accounts ORDER BY id LIMIT $1")
-        .bind(limit)
-        .fetch_all(c)
-        .await
+pub async fn credentials(c: &mut Conn, limit: i64) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+    let sql = "SELECT cloud_number, password_enc FROM accounts ORDER BY id LIMIT $1";
+    rows(c, sql, params![limit]).await
 }

@@ -1,95 +1,58 @@
 //! Colleagues, MFA challenges, API keys and the audit log.
 
-use super::admin::{AdminRow, ADMIN_COLS};
+use super::admin::{insert_admin_sql, push_new_admin, AdminRow, NewAdmin, ADMIN_COLS};
+use super::query::{execute, maybe_row, params, rows, run, scalar, Params};
 use super::Conn;
 use crate::clock::Millis;
 
-#[allow(clippy::too_many_arguments)]
+/// An invited colleague (status `invited`); `a.name` is their first and last name.
 pub async fn insert_colleague(
     c: &mut Conn,
-    enterprise_id: i64,
-    email: &str,
-    email_key: &str,
-    first_name: &str,
-    last_name: &str,
-    role: &str,
+    a: &NewAdmin<'_>,
+    (first_name, last_name): (&str, &str),
     manage_admins: bool,
-    unusable_hash: &str,
-    language: &str,
     now: Millis,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO admins (enterprise_id, email, email_key, name, role, password_hash, language, created_at, password_changed_at, \
-         first_name, last_name, status, manage_admins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, 'invited', $11) RETURNING id",
-    )
-    .bind(enterprise_id)
-    .bind(email)
-    .bind(email_key)
-    .bind(format!("{first_name} {last_name}").trim().to_string())
-    .bind(role)
-    .bind(unusable_hash)
-    .bind(language)
-    .bind(now)
-    .bind(first_name)
-    .bind(last_name)
-    .bind(i64::from(manage_admins))
-    .fetch_one(c)
-    .await
+) -> sqlx::Result<i64> {
+    let sql = insert_admin_sql(
+        ", first_name, last_name, status, manage_admins",
+        ", $9, $10, 'invited', $11",
+    );
+    let mut p = Params::default();
+    push_new_admin(&mut p, a, now)?;
+    params!(into &mut p; first_name, last_name, i64::from(manage_admins));
+    scalar(c, &sql, p).await
 }
 
-pub async fn colleagues(c: &mut Conn, enterprise_id: i64) -> Result<Vec<AdminRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {ADMIN_COLS} FROM admins WHERE enterprise_id = $1 ORDER BY id"
-    ))
-    .bind(enterprise_id)
-    .fetch_all(c)
-    .await
+pub async fn colleagues(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<Vec<AdminRow>> {
+    let sql = format!("SELECT {ADMIN_COLS} FROM admins WHERE enterprise_id = $1 ORDER BY id");
+    rows(c, &sql, params![enterprise_id]).await
 }
 
 pub async fn colleague(
     c: &mut Conn,
     enterprise_id: i64,
     id: i64,
-) -> Result<Option<AdminRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {ADMIN_COLS} FROM admins WHERE enterprise_id = $1 AND id = $2"
-    ))
-    .bind(enterprise_id)
-    .bind(id)
-    .fetch_optional(c)
+) -> sqlx::Result<Option<AdminRow>> {
+    let sql = format!("SELECT {ADMIN_COLS} FROM admins WHERE enterprise_id = $1 AND id = $2");
+    maybe_row(c, &sql, params![enterprise_id, id]).await
+}
+
+pub async fn set_status(c: &mut Conn, id: i64, status: &str) -> sqlx::Result<()> {
+    run(
+        c,
+        "UPDATE admins SET status = $1 WHERE id = $2",
+        params![status, id],
+    )
     .await
 }
 
-pub async fn set_status(c: &mut Conn, id: i64, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE admins SET status = $1 WHERE id = $2")
-        .bind(status)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn set_role(c: &mut Conn, id: i64, role: &str, manage_admins: bool) -> sqlx::Result<()> {
+    let sql = "UPDATE admins SET role = $1, manage_admins = $2 WHERE id = $3";
+    run(c, sql, params![role, i64::from(manage_admins), id]).await
 }
 
-pub async fn set_role(
-    c: &mut Conn,
-    id: i64,
-    role: &str,
-    manage_admins: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE admins SET role = $1, manage_admins = $2 WHERE id = $3")
-        .bind(role)
-        .bind(i64::from(manage_admins))
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-pub async fn delete_admin(c: &mut Conn, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM admins WHERE id = $1")
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn delete_admin(c: &mut Conn, id: i64) -> sqlx::Result<()> {
+    run(c, "DELETE FROM admins WHERE id = $1", params![id]).await
 }
 
 pub async fn update_security(
@@ -99,29 +62,23 @@ pub async fn update_security(
     email_key: &str,
     backup_email: Option<&str>,
     mfa_enabled: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE admins SET email = $1, email_key = $2, backup_email = $3, mfa_enabled = $4 WHERE id = $5")
-        .bind(email)
-        .bind(email_key)
-        .bind(backup_email)
-        .bind(i64::from(mfa_enabled))
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+) -> sqlx::Result<()> {
+    let sql = "UPDATE admins SET email = $1, email_key = $2, backup_email = $3, mfa_enabled = $4 WHERE id = $5";
+    run(
+        c,
+        sql,
+        params![email, email_key, backup_email, i64::from(mfa_enabled), id],
+    )
+    .await
 }
 
 pub async fn set_mfa_required(
     c: &mut Conn,
     enterprise_id: i64,
     required: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE enterprises SET mfa_required = $1 WHERE id = $2")
-        .bind(i64::from(required))
-        .bind(enterprise_id)
-        .execute(c)
-        .await?;
-    Ok(())
+) -> sqlx::Result<()> {
+    let sql = "UPDATE enterprises SET mfa_required = $1 WHERE id = $2";
+    run(c, sql, params![i64::from(required), enterprise_id]).await
 }
 
 // ---- MFA ----
@@ -151,47 +108,31 @@ pub async fn insert_mfa(
     language: &str,
     client_ip: Option<&str>,
     now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO mfa_challenges (token_hash, admin_id, code_hash, expires_at, last_sent_at, language, client_ip, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $5)",
+) -> sqlx::Result<()> {
+    let sql = "INSERT INTO mfa_challenges (token_hash, admin_id, code_hash, expires_at, last_sent_at, language, client_ip, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5)";
+    run(
+        c,
+        sql,
+        params![token_hash, admin_id, code_hash, expires_at, now, language, client_ip],
     )
-    .bind(token_hash)
-    .bind(admin_id)
-    .bind(code_hash)
-    .bind(expires_at)
-    .bind(now)
-    .bind(language)
-    .bind(client_ip)
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-pub async fn mfa_by_hash(c: &mut Conn, token_hash: &str) -> Result<Option<MfaRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, admin_id, code_hash, expires_at, tries, used_at, last_sent_at, language, client_ip FROM mfa_challenges WHERE token_hash = $1",
-    )
-    .bind(token_hash)
-    .fetch_optional(c)
     .await
 }
 
-/// Count a try; returns the new count.
-pub async fn mfa_try(c: &mut Conn, id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("UPDATE mfa_challenges SET tries = tries + 1 WHERE id = $1 RETURNING tries")
-        .bind(id)
-        .fetch_one(c)
-        .await
+pub async fn mfa_by_hash(c: &mut Conn, token_hash: &str) -> sqlx::Result<Option<MfaRow>> {
+    let sql = "SELECT id, admin_id, code_hash, expires_at, tries, used_at, last_sent_at, language, client_ip FROM mfa_challenges WHERE token_hash = $1";
+    maybe_row(c, sql, params![token_hash]).await
 }
 
-pub async fn mfa_use(c: &mut Conn, id: i64, now: Millis) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE mfa_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() == 1)
+/// Count a try; returns the new count.
+pub async fn mfa_try(c: &mut Conn, id: i64) -> sqlx::Result<i64> {
+    let sql = "UPDATE mfa_challenges SET tries = tries + 1 WHERE id = $1 RETURNING tries";
+    scalar(c, sql, params![id]).await
+}
+
+/// Mark a challenge used; true if this call used it (a code works once even under races).
+pub async fn mfa_use(c: &mut Conn, id: i64, now: Millis) -> sqlx::Result<bool> {
+    super::admin::use_once(c, "mfa_challenges", id, now).await
 }
 
 pub async fn mfa_new_code(
@@ -200,15 +141,9 @@ pub async fn mfa_new_code(
     code_hash: &str,
     expires_at: Millis,
     now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE mfa_challenges SET code_hash = $1, expires_at = $2, tries = 0, last_sent_at = $3 WHERE id = $4")
-        .bind(code_hash)
-        .bind(expires_at)
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+) -> sqlx::Result<()> {
+    let sql = "UPDATE mfa_challenges SET code_hash = $1, expires_at = $2, tries = 0, last_sent_at = $3 WHERE id = $4";
+    run(c, sql, params![code_hash, expires_at, now, id]).await
 }
 
 // ---- API keys ----
@@ -243,52 +178,42 @@ pub async fn insert_key(
     created_by: i64,
     manage_admins: bool,
     now: Millis,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO api_keys (enterprise_id, name, role, key_hash, prefix, created_by, created_at, manage_admins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+) -> sqlx::Result<i64> {
+    let sql = "INSERT INTO api_keys (enterprise_id, name, role, key_hash, prefix, created_by, created_at, manage_admins) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+    scalar(
+        c,
+        sql,
+        params![
+            enterprise_id,
+            name,
+            role,
+            key_hash,
+            prefix,
+            created_by,
+            now,
+            i64::from(manage_admins)
+        ],
     )
-    .bind(enterprise_id)
-    .bind(name)
-    .bind(role)
-    .bind(key_hash)
-    .bind(prefix)
-    .bind(created_by)
-    .bind(now)
-    .bind(i64::from(manage_admins))
-    .fetch_one(c)
     .await
 }
 
-pub async fn key_by_hash(c: &mut Conn, key_hash: &str) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {KEY_COLS} FROM api_keys WHERE key_hash = $1"
-    ))
-    .bind(key_hash)
-    .fetch_optional(c)
-    .await
+pub async fn key_by_hash(c: &mut Conn, key_hash: &str) -> sqlx::Result<Option<ApiKeyRow>> {
+    let sql = format!("SELECT {KEY_COLS} FROM api_keys WHERE key_hash = $1");
+    maybe_row(c, &sql, params![key_hash]).await
 }
 
 pub async fn key_by_id(
     c: &mut Conn,
     enterprise_id: i64,
     id: i64,
-) -> Result<Option<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {KEY_COLS} FROM api_keys WHERE id = $1 AND enterprise_id = $2"
-    ))
-    .bind(id)
-    .bind(enterprise_id)
-    .fetch_optional(c)
-    .await
+) -> sqlx::Result<Option<ApiKeyRow>> {
+    let sql = format!("SELECT {KEY_COLS} FROM api_keys WHERE id = $1 AND enterprise_id = $2");
+    maybe_row(c, &sql, params![id, enterprise_id]).await
 }
 
-pub async fn keys_of(c: &mut Conn, enterprise_id: i64) -> Result<Vec<ApiKeyRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {KEY_COLS} FROM api_keys WHERE enterprise_id = $1 ORDER BY id"
-    ))
-    .bind(enterprise_id)
-    .fetch_all(c)
-    .await
+pub async fn keys_of(c: &mut Conn, enterprise_id: i64) -> sqlx::Result<Vec<ApiKeyRow>> {
+    let sql = format!("SELECT {KEY_COLS} FROM api_keys WHERE enterprise_id = $1 ORDER BY id");
+    rows(c, &sql, params![enterprise_id]).await
 }
 
 pub async fn revoke_key(
@@ -296,23 +221,18 @@ pub async fn revoke_key(
     enterprise_id: i64,
     id: i64,
     now: Millis,
-) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND enterprise_id = $3 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(id)
-        .bind(enterprise_id)
-        .execute(c)
-        .await?;
-    Ok(r.rows_affected() == 1)
+) -> sqlx::Result<bool> {
+    let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND enterprise_id = $3 AND revoked_at IS NULL";
+    Ok(execute(c, sql, params![now, id, enterprise_id]).await? == 1)
 }
 
-pub async fn touch_key(c: &mut Conn, id: i64, now: Millis) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(c)
-        .await?;
-    Ok(())
+pub async fn touch_key(c: &mut Conn, id: i64, now: Millis) -> sqlx::Result<()> {
+    run(
+        c,
+        "UPDATE api_keys SET last_used_at = $1 WHERE id = $2",
+        params![now, id],
+    )
+    .await
 }
 
 // ---- audit ----
@@ -340,20 +260,14 @@ pub async fn audit(
     detail: &str,
     client_ip: &str,
     now: Millis,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit (enterprise_id, actor, action, target, detail, client_ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+) -> sqlx::Result<()> {
+    let sql = "INSERT INTO audit (enterprise_id, actor, action, target, detail, client_ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    run(
+        c,
+        sql,
+        params![enterprise_id, actor, action, target, detail, client_ip, now],
     )
-    .bind(enterprise_id)
-    .bind(actor)
-    .bind(action)
-    .bind(target)
-    .bind(detail)
-    .bind(client_ip)
-    .bind(now)
-    .execute(c)
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn audit_page(
@@ -362,7 +276,7 @@ pub async fn audit_page(
     search: Option<&str>,
     limit: i64,
     offset: i64,
-) -> Result<(i64, Vec<AuditRow>), sqlx::Error> {
+) -> sqlx::Result<(i64, Vec<AuditRow>)> {
     let pat = search
         .map(str::trim)
         .filter(|s| !s.is_empty())
