@@ -424,19 +424,18 @@ fn baresip(name: &str, srv: &Vcms, who: &AccountDetails, o: BaresipOpts<'_>) -> 
 // ---------------------------------------------------------------------------------------
 // linphonec
 
-/// A port free on loopback for `transport` now.
-fn free_port(transport: Transport) -> u16 {
-    match transport {
-        Transport::Udp => std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
-        _ => std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
+/// A port linphonec can listen on: free for TCP and UDP on every address (linphonec binds
+/// `::`, not loopback), and below the kernel's ephemeral range (32768 and up), so that an
+/// outgoing connection of another test cannot take it between this check and linphonec's
+/// bind (a port from `bind(":0")` is an ephemeral one, and did get taken that way).
+fn free_port() -> u16 {
+    loop {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        let tcp = std::net::TcpListener::bind(("::", port));
+        let udp = std::net::UdpSocket::bind(("::", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
     }
 }
 
@@ -455,9 +454,9 @@ fn linphonec(
     let addr = srv.addr(transport);
     // linphonec takes no "any port": pick a free one (0 turns a transport off).
     let (udp, tcp, tls) = match transport {
-        Transport::Udp => (free_port(Transport::Udp), 0, 0),
-        Transport::Tcp => (0, free_port(Transport::Tcp), 0),
-        Transport::Tls => (0, 0, free_port(Transport::Tcp)),
+        Transport::Udp => (free_port(), 0, 0),
+        Transport::Tcp => (0, free_port(), 0),
+        Transport::Tls => (0, 0, free_port()),
     };
     let ca = ca
         .map(|p| {

@@ -4,8 +4,8 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 pub use vcms_digest::{digest_eq, expected_response, ha1, parse_authorization, Algorithm};
 
@@ -24,21 +24,26 @@ pub enum NonceState {
 /// Mints and checks stateless nonces: `<issued ms hex>.<random hex>.<mac hex>`, the MAC
 /// keyed by the service secret, so that any instance sharing the secret accepts them.
 /// Remembers the highest nonce-count seen per nonce (while the nonce is fresh) to refuse
-/// replays.
+/// replays, for at most `MAX_COUNTED` nonces: the memory is the same at any sign-in rate.
 pub struct Nonces {
     key: [u8; 32],
     ttl: Millis,
     seen: Mutex<Seen>,
 }
 
-/// The counts seen, and the size at which `accept_count` next drops the old ones (it grows
-/// with the live set, so that the sweep stays amortised O(1) per request).
+/// The counts seen, and the nonces in the order they were first counted (with the time
+/// each was issued). Past `MAX_COUNTED` the oldest are forgotten, and a nonce issued no
+/// later than the newest forgotten one is refused as stale: forgetting never lets a replay
+/// through, it only makes a device that kept an old nonce answer one fresh challenge.
 struct Seen {
-    counts: HashMap<String, (u32, Millis)>,
-    sweep_at: usize,
+    counts: HashMap<Arc<str>, u32>,
+    order: VecDeque<(Arc<str>, Millis)>,
+    forgotten: Millis,
 }
 
-const SWEEP_AT_LEAST: usize = 100_000;
+/// Nonces whose counts are kept: a few MiB, and at 10,000 sign-ins a second still over
+/// six seconds of them (a device answers its challenge within milliseconds).
+const MAX_COUNTED: usize = 65_536;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -49,7 +54,8 @@ impl Nonces {
             ttl,
             seen: Mutex::new(Seen {
                 counts: HashMap::new(),
-                sweep_at: SWEEP_AT_LEAST,
+                order: VecDeque::new(),
+                forgotten: Millis::MIN,
             }),
         }
     }
@@ -73,10 +79,7 @@ impl Nonces {
         if !digest_eq(&self.mac(body), mac) {
             return NonceState::Invalid;
         }
-        let Some(issued) = body
-            .split_once('.')
-            .and_then(|(t, _)| i64::from_str_radix(t, 16).ok())
-        else {
+        let Some(issued) = issued_at(body) else {
             return NonceState::Invalid;
         };
         if issued > now + 60_000 {
@@ -99,27 +102,37 @@ impl Nonces {
             },
             None => 1,
         };
+        let issued = issued_at(nonce).unwrap_or(now);
         let mut seen = match self.seen.lock() {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        if seen.counts.len() > seen.sweep_at {
-            let ttl = self.ttl;
-            seen.counts.retain(|_, (_, t)| now - *t <= ttl);
-            // Every nonce of the last `ttl` may be live: sweep again only when the map has
-            // doubled, not on every request (a full scan per REGISTER above 100,000 live
-            // nonces, i.e. above ~333 sign-ins/s with 300 s nonces, capped throughput).
-            seen.sweep_at = (seen.counts.len() * 2).max(SWEEP_AT_LEAST);
+        let seen = &mut *seen;
+        // The oldest counted, if expired (they are refused as stale anyway).
+        while let Some((old, t)) = seen.order.front() {
+            if now - *t <= self.ttl {
+                break;
+            }
+            seen.counts.remove(old);
+            seen.order.pop_front();
         }
-        let seen = &mut seen.counts;
-        match seen.get_mut(nonce) {
-            Some((last, _)) if *last >= n => false,
-            Some((last, _)) => {
+        match seen.counts.get_mut(nonce) {
+            Some(last) if *last >= n => false,
+            Some(last) => {
                 *last = n;
                 true
             }
+            None if issued <= seen.forgotten => false,
             None => {
-                seen.insert(nonce.to_string(), (n, now));
+                let key: Arc<str> = nonce.into();
+                seen.counts.insert(key.clone(), n);
+                seen.order.push_back((key, issued));
+                while seen.order.len() > MAX_COUNTED {
+                    if let Some((old, t)) = seen.order.pop_front() {
+                        seen.counts.remove(&old);
+                        seen.forgotten = seen.forgotten.max(t);
+                    }
+                }
                 true
             }
         }
@@ -129,9 +142,20 @@ impl Nonces {
     pub fn sweep(&self, now: Millis) {
         let ttl = self.ttl;
         if let Ok(mut seen) = self.seen.lock() {
-            seen.counts.retain(|_, (_, t)| now - *t <= ttl);
+            let seen = &mut *seen;
+            seen.order.retain(|(_, t)| now - *t <= ttl);
+            let live: std::collections::HashSet<&Arc<str>> =
+                seen.order.iter().map(|(k, _)| k).collect();
+            seen.counts.retain(|k, _| live.contains(k));
         }
     }
+}
+
+/// When a nonce (or its body, without the MAC) was issued.
+fn issued_at(nonce: &str) -> Option<Millis> {
+    nonce
+        .split_once('.')
+        .and_then(|(t, _)| i64::from_str_radix(t, 16).ok())
 }
 
 #[cfg(test)]
@@ -161,18 +185,23 @@ mod tests {
     }
 
     #[test]
-    fn many_live_nonces_keep_their_counts() {
-        // Past the sweep threshold every nonce is still live: none is forgotten (a replay
-        // is still refused), and the map is not rescanned on every request.
+    fn counts_are_kept_for_a_bounded_number_of_nonces_and_no_replay_gets_through() {
         let n = Nonces::new([7; 32], 300_000);
-        let total = SWEEP_AT_LEAST + 50_000;
-        for i in 0..total {
-            assert!(n.accept_count(&format!("n{i}"), Some("00000001"), 1_000));
+        let mut minted = Vec::new();
+        for i in 0..MAX_COUNTED + 1000 {
+            let nonce = n.mint(1_000_000 + i as Millis);
+            assert!(n.accept_count(&nonce, Some("00000001"), 1_100_000));
+            minted.push(nonce);
         }
-        assert!(!n.accept_count("n0", Some("00000001"), 1_000));
-        assert!(n.accept_count("n0", Some("00000002"), 1_000));
-        let seen = n.seen.lock().unwrap();
-        assert_eq!(seen.counts.len(), total);
-        assert!(seen.sweep_at >= total);
+        assert_eq!(n.seen.lock().unwrap().counts.len(), MAX_COUNTED);
+        // A forgotten nonce is refused, not taken for a new one: no replay gets through.
+        assert!(!n.accept_count(&minted[0], Some("00000001"), 1_100_000));
+        assert!(!n.accept_count(&minted[999], Some("00000002"), 1_100_000));
+        // The ones still counted keep their counts.
+        let last = minted.last().unwrap();
+        assert!(!n.accept_count(last, Some("00000001"), 1_100_000));
+        assert!(n.accept_count(last, Some("00000002"), 1_100_000));
+        // A nonce issued after them is counted.
+        assert!(n.accept_count(&n.mint(1_100_000), Some("00000001"), 1_100_000));
     }
 }
