@@ -5,7 +5,8 @@
 # db_mode=2 + registrar, SQLite; scripts/kamailio/kamailio.cfg).
 #
 # Usage: scripts/bench-sip.sh [vcms-sqlite] [vcms-postgres] [kamailio]   (default: all three)
-# Settings (environment): CALLS (per measured run, default 100000), RATE (offered calls/s
+# Settings (environment): CALLS (the capacity run, default 240000: with the first pass and
+# the latency run, 300,000 registrations of the 10,000 accounts), RATE (offered calls/s
 # for the capacity run, default 40000), LIMIT (calls in flight, default 1000), LAT_RATE (the
 # fixed rate of the latency run, default 5000), LAT_CALLS (default 50000), TRANSPORTS
 # (default "u1 t1": SIPp's single-socket UDP and TCP). Results: one table row per target,
@@ -27,7 +28,7 @@ install_tools
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(vcms-sqlite vcms-postgres kamailio)
-CALLS="${CALLS:-100000}"
+CALLS="${CALLS:-240000}"
 RATE="${RATE:-40000}"
 LIMIT="${LIMIT:-1000}"
 LAT_RATE="${LAT_RATE:-5000}"
@@ -107,6 +108,9 @@ measure() {
     us_per=$(awk -v c="$cpu_s" -v n="$ok" 'BEGIN{printf "%.0f", (n>0)?1e6*c/n:0}')
     echo "| $label | $tname | $run ($rate/s offered, ≤$limit in flight) | $ok/$((ok+fail)) | ${secs} s | **$rps** | $p50 | $p99 | $cpu_pct% ($us_per µs/reg) | $sc s | $per100k MiB |"
   done
+  local m2 total=$((USERS + CALLS + LAT_CALLS))
+  m2=$(pss_kib "$pid")
+  echo "# $label $tname: PSS $((m1/1024)) MiB after the first $USERS registrations, $((m2/1024)) MiB after $total ($(awk -v a="$m1" -v b="$m2" 'BEGIN{printf "%.2f", b/a}')×)" >&2
   echo "# $label peak RSS (VmHWM, main process): $(( $(hwm_kib "$pid") / 1024 )) MiB" >&2
   # Transactions linger for their timers (UDP: 32 s), so memory is read again after them.
   sleep "${SETTLE:-35}"
