@@ -17,6 +17,7 @@ pub struct Config {
     pub sip: SipConfig,
     pub endpoint: EndpointConfig,
     pub import: ImportConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -223,6 +224,25 @@ impl Default for EndpointConfig {
     }
 }
 
+/// `GET /metrics` (Prometheus): on a listener of its own (`listen`, e.g. 127.0.0.1:9464),
+/// or on the public HTTP listener to requests with `Authorization: Bearer <token>`. With
+/// neither set, no metrics are served.
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: Option<String>,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportConfig {
@@ -261,6 +281,7 @@ impl Default for Config {
             sip: SipConfig::default(),
             endpoint: EndpointConfig::default(),
             import: ImportConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -411,6 +432,12 @@ impl Config {
                 .map(|a| a.trim().to_string())
                 .filter(|a| !a.is_empty())
                 .collect();
+        }
+        if let Some(v) = get("VCMS_METRICS_LISTEN") {
+            self.metrics.listen = Some(v);
+        }
+        if let Some(v) = get("VCMS_METRICS_TOKEN") {
+            self.metrics.token = Some(v);
         }
         if let Some(v) = get("VCMS_IMPORT_MAX_ROWS") {
             self.import.max_rows = env_number("VCMS_IMPORT_MAX_ROWS", "a number", &v)?;

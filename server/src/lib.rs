@@ -10,6 +10,8 @@ pub(crate) mod http;
 pub mod jobs;
 pub mod license_number;
 pub mod mail;
+pub mod metrics;
+pub mod ops;
 pub mod service;
 pub mod sip;
 pub mod state;
@@ -39,8 +41,11 @@ pub struct Running {
     /// The SIP listeners (addresses and registrar).
     pub sip: Option<sip::SipServer>,
     pub app: AppState,
+    /// Where `GET /metrics` is served without a token (`metrics.listen`).
+    pub metrics: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
+    metrics_http: Option<JoinHandle<()>>,
     worker: JoinHandle<()>,
     jobs: Option<JoinHandle<()>>,
 }
@@ -58,11 +63,13 @@ impl Server {
         store.migrate().await?;
         let secrets =
             crypto::SecretBox::load(config.security.secret_key.as_deref(), &config.key_file())?;
+        let metrics = Arc::new(metrics::Metrics::new(store.waits.clone()));
         let mailer = Arc::new(mail::Mailer::new(
             &config,
             store.clone(),
             clock.clone(),
             secrets.clone(),
+            metrics.clone(),
         )?);
         let dummy_hash = crypto::hash_password(crypto::new_token())
             .await
@@ -88,6 +95,8 @@ impl Server {
             sip: std::sync::OnceLock::new(),
             generation: std::sync::atomic::AtomicU64::new(0),
             import: config.import.clone(),
+            metrics,
+            metrics_token: config.metrics.token.clone(),
         });
         Ok(Self { app, config })
     }
@@ -100,6 +109,14 @@ impl Server {
         run_jobs: bool,
     ) -> anyhow::Result<Running> {
         let addr = listener.local_addr()?;
+        let metrics_listener = match &self.config.metrics.listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("metrics.listen: cannot listen on {a}: {e}"))?,
+            ),
+            None => None,
+        };
         let sip = sip::SipServer::start(self.app.clone(), &self.config).await?;
         let _ = self.app.sip.set(service::SipHandle {
             servers: sip.settings(&self.config),
@@ -124,6 +141,24 @@ impl Server {
                 tracing::error!(error = %e, "http server");
             }
         });
+        let metrics = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let metrics_http = metrics_listener.map(|l| {
+            let router = http::metrics_router(self.app.clone());
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let res = axum::serve(l, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "metrics server");
+                }
+            })
+        });
         let worker = {
             let (mailer, requests) = (self.app.mailer.clone(), self.app.clone());
             let (stop_mail, stop_requests) = (stop_rx.clone(), stop_rx.clone());
@@ -142,8 +177,10 @@ impl Server {
             addr,
             sip: Some(sip),
             app: self.app,
+            metrics,
             stop,
             http,
+            metrics_http,
             worker,
             jobs,
         })
@@ -163,6 +200,9 @@ impl Running {
             s.shutdown().await;
         }
         let _ = self.http.await;
+        if let Some(m) = self.metrics_http {
+            let _ = m.await;
+        }
         let _ = self.worker.await;
         if let Some(j) = self.jobs {
             let _ = j.await;

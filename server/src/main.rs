@@ -2,6 +2,7 @@
 
 /// mimalloc: under SIP load glibc's allocator kept hundreds of MiB it no longer used and
 /// spent a fifth of the CPU (BENCHMARKS.md).
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -35,6 +36,15 @@ enum Cmd {
     CheckConfig,
     /// Send a test email to TO with the configured transport and report what happened.
     SendTestEmail { to: String },
+    /// Copy the embedded database into FILE while the server runs (consistent, labelled).
+    /// Keep the secret key apart from it: the backup's secrets open only with that key.
+    /// PostgreSQL: use pg_dump (README).
+    Backup { file: PathBuf },
+    /// Put a backup made by `backup` in place of the embedded database (server stopped).
+    /// The database it replaces is kept beside it.
+    Restore { file: PathBuf },
+    /// Check what breaks deployments and print one line per check with its fix.
+    Doctor,
     /// Enterprises (operator).
     #[command(subcommand)]
     Enterprise(EnterpriseCmd),
@@ -117,7 +127,9 @@ fn main() -> std::process::ExitCode {
 /// `VCMS_LOG` (default `info`). rsipstack logs whole SIP messages (digest answers
 /// included) at INFO: it stays at `warn` unless `VCMS_LOG` names it, so `VCMS_LOG=info`
 /// does not turn on a line per message; `VCMS_LOG=info,rsipstack=debug` does.
-fn init_logs() {
+/// `VCMS_LOG_FORMAT=json`: one JSON object per line, with the request id of the HTTP
+/// request being answered (`span.request_id`, also sent as `X-Request-Id`).
+fn init_logs() -> anyhow::Result<()> {
     let mut filter = tracing_subscriber::EnvFilter::try_from_env("VCMS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let given = std::env::var("VCMS_LOG").unwrap_or_default();
@@ -128,10 +140,28 @@ fn init_logs() {
             }
         }
     }
-    let _ = tracing_subscriber::fmt()
+    let format = std::env::var("VCMS_LOG_FORMAT").unwrap_or_default();
+    // Colours only on a terminal: a journal or a file gets plain lines (fail2ban reads them).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(colour)
+        .with_writer(std::io::stderr);
+    match format.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => {
+            let _ = fmt.try_init();
+        }
+        "json" => {
+            let _ = fmt
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .try_init();
+        }
+        other => anyhow::bail!("VCMS_LOG_FORMAT must be text or json (got {other:?})"),
+    }
+    Ok(())
 }
 
 fn describe_mail(cfg: &Config) -> String {
@@ -157,6 +187,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::CheckConfig => check_config(cfg).await,
         Cmd::SendTestEmail { to } => send_test_email(cfg, to).await,
+        Cmd::Backup { file } => {
+            println!("{}", vcms_server::ops::backup(&cfg, &file).await?);
+            Ok(())
+        }
+        Cmd::Restore { file } => {
+            println!("{}", vcms_server::ops::restore(&cfg, &file).await?);
+            Ok(())
+        }
+        Cmd::Doctor => {
+            let findings = vcms_server::ops::doctor(&cfg).await;
+            for f in &findings {
+                println!("{}", f.line());
+            }
+            let failed = findings
+                .iter()
+                .filter(|f| f.verdict == vcms_server::ops::Verdict::Fail)
+                .count();
+            if failed > 0 {
+                anyhow::bail!("{failed} check(s) failed");
+            }
+            Ok(())
+        }
         Cmd::Enterprise(EnterpriseCmd::Create {
             email,
             password,
@@ -225,7 +277,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    init_logs();
+    init_logs()?;
     let listener = tokio::net::TcpListener::bind(&cfg.http.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.http.listen))?;
@@ -243,6 +295,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     println!("  data:         {}", data.display());
     println!("  database:     {db}");
     println!("  outbox:       {mail}");
+    if let Some(m) = running.metrics {
+        println!("  metrics:      http://{m}/metrics");
+    }
     if let Some(sip) = &running.sip {
         for (t, a) in [("udp", sip.udp), ("tcp", sip.tcp), ("tls", sip.tls)] {
             if let Some(a) = a {

@@ -40,6 +40,10 @@ pub struct App {
     pub generation: std::sync::atomic::AtomicU64,
     /// Limits of the batch path.
     pub import: crate::config::ImportConfig,
+    /// Counters and gauges for `GET /metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// When set, `GET /metrics` on the public listener answers requests bearing it.
+    pub metrics_token: Option<String>,
 }
 
 /// What the HTTP side needs of the SIP service.

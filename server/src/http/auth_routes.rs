@@ -95,7 +95,11 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, AppError> {
-    Ok(Json(auth::login(&app, &req, ip.as_deref()).await?))
+    let r = auth::login(&app, &req, ip.as_deref()).await;
+    let outcome = r.as_ref().err().map(|e| e.body.code);
+    app.metrics
+        .sign_in(crate::metrics::SignIn::of(outcome, false));
+    Ok(Json(r?))
 }
 
 /// End this session.

@@ -4,6 +4,7 @@ mod account_routes;
 mod auth_routes;
 mod enterprise_routes;
 pub(crate) mod extract;
+mod observe;
 mod rules;
 mod team_routes;
 pub(crate) mod wire;
@@ -25,6 +26,71 @@ use vcms_api::ErrorCode;
 /// errors.
 pub use extract::ApiJson;
 
+/// The token of `Authorization: Bearer <token>`, if any.
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// `GET /metrics` on the public listener: only when `metrics.token` is set, and only to
+/// requests that bear it.
+async fn public_metrics(
+    axum::extract::State(app): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(token) = app.metrics_token.as_deref() else {
+        return no_route().into_response();
+    };
+    if !bearer(&headers).is_some_and(|given| crate::crypto::ct_eq(given, token)) {
+        return AppError::unauthorized(
+            ErrorCode::Unauthenticated,
+            "Metrics need Authorization: Bearer <metrics.token>",
+        )
+        .into_response();
+    }
+    metrics_text(&app).await
+}
+
+/// The metrics, with the gauges read now.
+async fn metrics_text(app: &crate::service::App) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let db = app.store.readings(app.now()).await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        app.metrics.render(db),
+    )
+        .into_response()
+}
+
+/// The router of `metrics.listen`, a listener of its own: `GET /metrics`, no token.
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(app): axum::extract::State<AppState>| async move {
+                    metrics_text(&app).await
+                },
+            ),
+        )
+        .with_state(app)
+}
+
+fn no_route() -> AppError {
+    AppError::not_found("No such route: see GET /api/openapi.json")
+}
+
 /// The signed-in administrator (`Authorization: Bearer <token>`).
 pub struct Auth(pub Actor);
 
@@ -35,22 +101,12 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                AppError::unauthorized(
-                    ErrorCode::Unauthenticated,
-                    "Sign in first: send Authorization: Bearer <token>",
-                )
-            })?;
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            AppError::unauthorized(
+                ErrorCode::Unauthenticated,
+                "Sign in first: send Authorization: Bearer <token>",
+            )
+        })?;
         let mut actor = auth::authenticate(app, token).await?;
         if let Some(ci) = parts
             .extensions
@@ -355,9 +411,15 @@ pub fn router(app: AppState) -> Router {
                 async move { Json((*doc).clone()) }
             }),
         )
-        .fallback(|| async { AppError::not_found("No such route: see GET /api/openapi.json") })
+        .route("/metrics", get(public_metrics))
+        .route_layer(axum::middleware::from_fn(observe::note_route))
+        .fallback(|| async { no_route() })
         .layer(axum::extract::DefaultBodyLimit::max(
             app.import.max_body_bytes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            observe::observe,
         ))
         .with_state(app)
 }

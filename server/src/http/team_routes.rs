@@ -130,7 +130,11 @@ async fn verify_mfa(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<MfaVerify>,
 ) -> Result<Json<LoginResponse>, AppError> {
-    Ok(Json(mfa::verify_mfa(&app, &req, ip.as_deref()).await?))
+    let r = mfa::verify_mfa(&app, &req, ip.as_deref()).await;
+    let outcome = r.as_ref().err().map(|e| e.body.code);
+    app.metrics
+        .sign_in(crate::metrics::SignIn::of(outcome, true));
+    Ok(Json(r?))
 }
 
 /// Send a new MFA code (at most every 30 seconds).

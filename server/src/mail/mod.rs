@@ -106,6 +106,7 @@ pub struct Mailer {
     me: Identity,
     problem: Mutex<Option<Problem>>,
     config_retry: Duration,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Owner-only folder (0700) and files (0600): delivered emails hold secrets in clear.
@@ -229,6 +230,7 @@ impl Mailer {
         store: Store,
         clock: SharedClock,
         secrets: SecretBox,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Self> {
         let from: Mailbox =
             cfg.mail.from.parse().map_err(|e| {
@@ -267,6 +269,7 @@ impl Mailer {
             me: Identity::current(),
             problem: Mutex::new(None),
             config_retry: Duration::from_secs(cfg.mail.config_retry_secs.max(1)),
+            metrics,
         })
     }
 
@@ -294,6 +297,7 @@ impl Mailer {
             self.clock.now(),
         )
         .await?;
+        self.metrics.email(crate::metrics::Email::Queued);
         Ok(id)
     }
 
@@ -380,18 +384,23 @@ impl Mailer {
         let mut c = self.store.conn().await?;
         let now = self.clock.now();
         match &outcome {
-            Delivery::Sent => outbox::mark_sent(&mut c, row.id, now).await?,
+            Delivery::Sent => {
+                outbox::mark_sent(&mut c, row.id, now).await?;
+                self.metrics.email(crate::metrics::Email::Sent);
+            }
             Delivery::Held { error } => {
                 outbox::release(&mut c, row.id, &self.me.id, Some(error)).await?;
                 self.set_problem(error);
             }
             Delivery::Retry { error, next_at } => {
                 tracing::warn!(id = row.id, kind = %row.kind, attempts = row.attempts, %error, "email delivery will be retried");
-                outbox::mark_retry(&mut c, row.id, *next_at, error).await?
+                outbox::mark_retry(&mut c, row.id, *next_at, error).await?;
+                self.metrics.email(crate::metrics::Email::Retried);
             }
             Delivery::Failed { error } => {
                 tracing::warn!(id = row.id, kind = %row.kind, %error, "email delivery failed");
                 outbox::mark_failed(&mut c, row.id, now, error).await?;
+                self.metrics.email(crate::metrics::Email::Failed);
                 if let Some(eid) = row.enterprise_id {
                     crate::store::events::insert(
                         &mut c,

@@ -538,6 +538,11 @@ async fn wrong_password(
 ) -> AppResult<AppError> {
     let now = app.now();
     let n = failed.attempt;
+    // What fail2ban reads (packaging/fail2ban): one line per wrong password, with the source.
+    tracing::warn!(
+        ip = %failed.client_ip.unwrap_or("-"),
+        "sign-in failed: wrong email or password"
+    );
     if let Some(a) = found {
         crate::service::audit::audit_as(
             app,

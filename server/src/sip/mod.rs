@@ -31,6 +31,21 @@ impl crate::service::Bindings for Registrar {
     }
 }
 
+/// What a metrics scrape reads of the SIP service.
+struct Gauges {
+    registrar: Arc<Registrar>,
+    proxy: Arc<Proxy>,
+}
+
+impl crate::metrics::SipGauges for Gauges {
+    fn bindings_by_transport(&self) -> Vec<(&'static str, i64)> {
+        self.registrar.bindings_by_transport()
+    }
+    fn calls_in_progress(&self) -> i64 {
+        self.proxy.calls() as i64
+    }
+}
+
 /// The SIP service of a running server.
 pub struct SipServer {
     pub registrar: Arc<Registrar>,
@@ -42,6 +57,22 @@ pub struct SipServer {
     endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// Datagrams the kernel may hold for the UDP listener while it is busy: bursts of
+/// REGISTERs past the default (≈208 KiB) were dropped and came back as retransmissions half
+/// a second later. The kernel caps it at `net.core.rmem_max`.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
+fn udp_socket(a: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(a), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = s.set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+        tracing::debug!(error = %e, "sip.udp: receive buffer left as the kernel set it");
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&a.into())?;
+    tokio::net::UdpSocket::from_std(s.into())
 }
 
 fn listen_addr(v: &str) -> anyhow::Result<Option<SocketAddr>> {
@@ -196,9 +227,7 @@ impl SipServer {
         let mut tcp_listener = None;
         let mut tls_listener = None;
         if let Some(a) = listen_addr(&config.sip.udp)? {
-            let s = tokio::net::UdpSocket::bind(a)
-                .await
-                .map_err(|e| anyhow::anyhow!("sip.udp {a}: {e}"))?;
+            let s = udp_socket(a).map_err(|e| anyhow::anyhow!("sip.udp {a}: {e}"))?;
             udp_sock = Some(s);
         }
         if let Some(a) = listen_addr(&config.sip.tcp)? {
@@ -248,6 +277,10 @@ impl SipServer {
             local_names(config, udp, tcp, tls),
             std::time::Duration::from_secs(config.sip.ring_secs.max(1)),
         );
+        app.metrics.watch_sip(Arc::new(Gauges {
+            registrar: registrar.clone(),
+            proxy: proxy.clone(),
+        }));
         let wire = transport::Wire::new(
             endpoint.inner.clone(),
             registrar.clone(),

@@ -406,7 +406,13 @@ impl Proxy {
         let req = stx.original.clone();
         let route = match self.route(&req, &src).await {
             Ok(r) => r,
-            Err(r) => return self.reply(stx, r).await,
+            Err(r) => {
+                // A challenge is the first half of a call, not a failed one.
+                if !matches!(r.status.code(), 401 | 407) {
+                    self.registrar.metrics().call(false);
+                }
+                return self.reply(stx, r).await;
+            }
         };
         let mut legs = Vec::new();
         for b in self.registrar.bindings(route.callee.id).await {
@@ -428,9 +434,11 @@ impl Proxy {
                     route.callee.name.replace(['\r', '\n'], " ")
                 ),
             );
+            self.registrar.metrics().call(false);
             return self.reply(stx, r).await;
         }
         let (Some(cid), Some(ftag), Some(addr)) = (call_id(&req), from_tag(&req), src.addr) else {
+            self.registrar.metrics().call(false);
             return self
                 .reply(
                     stx,
@@ -653,6 +661,9 @@ impl Proxy {
                 // caller's server transaction repeats a 2xx on its own until the ACK.
                 break;
             }
+        }
+        if new_dialog.is_some() {
+            self.registrar.metrics().call(answered);
         }
         if !answered {
             if let Some(cid) = &new_dialog {

@@ -780,10 +780,17 @@ impl Registrar {
                 let here = self.fail(user, ip, now);
                 let day = self.count_guess(user, now).await;
                 let per_day = i64::from(self.cfg.max_auth_failures_per_day);
+                self.app.metrics.digest_failure();
                 return Err(
                     match rules::after_wrong_answer(day, per_day, here, exempt) {
                         Some(r) => r.into(),
-                        None => self.challenge_as(false, kind),
+                        None => {
+                            // One line per wrong answer until the throttles refuse the
+                            // source (those refusals are not logged): what fail2ban reads.
+                            let ip = ip.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+                            tracing::warn!(user, %ip, "sip: wrong digest answer");
+                            self.challenge_as(false, kind)
+                        }
                     },
                 );
             }
@@ -1043,6 +1050,30 @@ impl Registrar {
         }
     }
 
+    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.app.metrics
+    }
+
+    /// Live bindings held here, by transport (for the metrics). An account whose bindings
+    /// are being changed at this instant is left out of this reading.
+    pub fn bindings_by_transport(&self) -> Vec<(&'static str, i64)> {
+        let accounts: Vec<_> = lock(&self.accounts).values().cloned().collect();
+        let now = self.app.now();
+        let mut n = [0i64; 3];
+        for st in accounts {
+            let Ok(st) = st.try_lock() else { continue };
+            for b in st.bindings.iter().filter(|b| b.expires_at > now) {
+                let i = match b.transport.to_ascii_lowercase().as_str() {
+                    "tcp" => 1,
+                    "tls" => 2,
+                    _ => 0,
+                };
+                n[i] += 1;
+            }
+        }
+        vec![("udp", n[0]), ("tcp", n[1]), ("tls", n[2])]
+    }
+
     /// Live bindings of an account as this registrar holds them.
     pub async fn bindings(&self, account_id: i64) -> Vec<Binding> {
         let st = lock(&self.accounts).get(&account_id).cloned();
@@ -1288,6 +1319,7 @@ async fn committer(app: AppState, mut rx: mpsc::UnboundedReceiver<Commit>) {
 }
 
 async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let mut tx = app.store.begin().await?;
     let now = app.now();
     for c in batch {
@@ -1311,6 +1343,7 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
         }
     }
     tx.commit().await?;
+    app.metrics.binding_commit(started.elapsed());
     Ok(())
 }
 

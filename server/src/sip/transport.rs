@@ -469,6 +469,7 @@ impl Wire {
             Seen::New => {}
         }
         let reply = self.registrar.answer(&req, &src).await;
+        self.registrar.metrics().registration(reply.status.code());
         let bytes = self.stateless_response(&req, reply);
         self.replies.finish(&key, &bytes);
         Some(bytes)
@@ -504,6 +505,9 @@ impl Wire {
             }
         };
         if let SipMessage::Request(req) = &msg {
+            self.registrar
+                .metrics()
+                .sip_request(&req.method.to_string());
             if req.method == Method::Ack && answered_statelessly(req) {
                 // The ACK of a failure we answered without a transaction: absorbed.
                 return Outcome::Drop;
@@ -513,6 +517,9 @@ impl Wire {
                 .foreign_route(req)
                 .or_else(|| self.registrar.stateless(req));
             if let Some(reply) = reply {
+                if req.method == Method::Register {
+                    self.registrar.metrics().registration(reply.status.code());
+                }
                 return Outcome::Answer(self.stateless_response(req, reply));
             }
         }
@@ -535,6 +542,7 @@ impl Wire {
         mut headers: Vec<(String, String)>,
     ) -> Outcome {
         headers.push(("Server".into(), self.user_agent.clone()));
+        self.registrar.metrics().sip_response(status);
         match vcms_sipcheck::reply(raw, status, reason, &headers, &to_tag()) {
             Some(b) => Outcome::Answer(b),
             None => Outcome::Drop,
@@ -567,6 +575,7 @@ impl Wire {
         headers.extend(reply.headers);
         headers.push(Header::Server(self.user_agent.clone().into()));
         headers.push(Header::ContentLength(0u32.into()));
+        self.registrar.metrics().sip_response(reply.status.code());
         let r = rsipstack::sip::Response {
             status_code: reply.status,
             wire_reason: None,

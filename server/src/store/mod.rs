@@ -6,6 +6,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod admin;
+pub mod backup;
 pub(crate) mod events;
 pub(crate) mod license;
 pub(crate) mod mail_requests;
@@ -33,6 +34,8 @@ pub enum Backend {
 pub struct Store {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// How long connections and transactions were waited for (`vcms_db_wait_seconds`).
+    pub waits: prometheus_client::metrics::histogram::Histogram,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -81,7 +84,20 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact_url(url)))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            waits: crate::metrics::latency(),
+        })
+    }
+
+    /// The last migration this build knows for its backend.
+    pub fn latest_schema(&self) -> i64 {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
     /// Apply the embedded migrations of this backend.
@@ -95,17 +111,49 @@ impl Store {
     }
 
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
-        self.pool.acquire().await
+        let started = std::time::Instant::now();
+        let c = self.pool.acquire().await;
+        self.waits.observe(started.elapsed().as_secs_f64());
+        c
     }
 
     /// A transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
     /// deferred transaction that reads and then writes fails outright (SQLITE_BUSY) when
     /// another connection wrote in between, while an immediate one waits its turn.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        match self.backend {
+        let started = std::time::Instant::now();
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        };
+        self.waits.observe(started.elapsed().as_secs_f64());
+        tx
+    }
+
+    /// The pool and outbox readings of a metrics scrape.
+    pub async fn readings(&self, now: crate::clock::Millis) -> crate::metrics::DbReadings {
+        let mut r = crate::metrics::DbReadings {
+            pool_size: i64::from(self.pool.size()),
+            pool_idle: self.pool.num_idle() as i64,
+            pool_max: i64::from(self.pool.options().get_max_connections()),
+            ..Default::default()
+        };
+        let probe = tokio::time::timeout(Duration::from_secs(2), async {
+            let mut c = self.pool.acquire().await?;
+            let started = std::time::Instant::now();
+            query::scalar::<i64>(&mut c, "SELECT 1", query::Params::default()).await?;
+            let ping = started.elapsed();
+            let pending = outbox::pending_summary(&mut c).await?;
+            Ok::<_, sqlx::Error>((ping, pending))
+        })
+        .await;
+        if let Ok(Ok((ping, (queued, oldest)))) = probe {
+            r.ping = Some(ping);
+            r.outbox_queued = queued;
+            r.outbox_oldest_age =
+                oldest.map(|t| Duration::from_millis(now.saturating_sub(t).max(0) as u64));
         }
+        r
     }
 
     pub async fn close(&self) {

@@ -106,6 +106,21 @@ pub async fn pending_of_enterprise(c: &mut Conn, enterprise_id: i64) -> sqlx::Re
     scalar(c, sql, params![enterprise_id]).await
 }
 
+/// Emails waiting (any enterprise) and when the oldest was queued (None: none waits).
+pub async fn pending_summary(c: &mut Conn) -> sqlx::Result<(i64, Option<Millis>)> {
+    let n = scalar(
+        c,
+        "SELECT COUNT(*) FROM outbox WHERE status = 'pending'",
+        params![],
+    )
+    .await?;
+    if n == 0 {
+        return Ok((0, None));
+    }
+    let sql = "SELECT COALESCE(MIN(created_at), 0) FROM outbox WHERE status = 'pending'";
+    Ok((n, Some(scalar(c, sql, params![]).await?)))
+}
+
 // ---- outbox workers: who holds a lease, and whether it still lives ----
 
 #[derive(Debug, Clone, sqlx::FromRow)]

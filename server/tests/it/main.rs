@@ -7,6 +7,7 @@ mod common;
 
 mod accounts;
 mod auth;
+mod backup;
 mod calls;
 mod contract;
 mod enumeration;
@@ -15,7 +16,9 @@ mod import;
 mod input;
 mod input_edge;
 mod licenses;
+mod ops;
 mod outbox;
+mod packaging;
 pub mod process;
 mod sip;
 mod sip_wire;

@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vcms-server"));
     for (k, _) in std::env::vars() {
         if k.starts_with("VCMS_") {
@@ -17,7 +17,7 @@ fn bin() -> Command {
     c
 }
 
-fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let out = bin().env("VCMS_DATA_DIR", dir).args(args).output().unwrap();
     (
         out.status.success(),
@@ -199,7 +199,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Run a command of the binary with the database and SMTP settings of `env`.
-fn run_env(dir: &std::path::Path, env: &[(&str, String)], args: &[&str]) -> (bool, String, String) {
+pub(crate) fn run_env(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    args: &[&str],
+) -> (bool, String, String) {
     let mut c = bin();
     c.env("VCMS_DATA_DIR", dir);
     for (k, v) in env {
@@ -455,7 +459,10 @@ fn check_config_tries_the_smtp_connection_and_says_what_is_wrong() {
 
 /// Spawn `cmd` (a `serve`) with its log going to `log`; the lines it prints as it starts
 /// (the rest of its output is read and dropped).
-fn spawn_logged(cmd: &mut Command, log: &std::path::Path) -> (std::process::Child, Vec<String>) {
+pub(crate) fn spawn_logged(
+    cmd: &mut Command,
+    log: &std::path::Path,
+) -> (std::process::Child, Vec<String>) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
@@ -474,7 +481,7 @@ fn spawn_logged(cmd: &mut Command, log: &std::path::Path) -> (std::process::Chil
 }
 
 /// The address printed after `label` (say `sip udp:`) at start.
-fn printed_addr(printed: &[String], label: &str) -> std::net::SocketAddr {
+pub(crate) fn printed_addr(printed: &[String], label: &str) -> std::net::SocketAddr {
     printed
         .iter()
         .find_map(|l| {
@@ -669,4 +676,68 @@ fn out_of_file_descriptors_backs_off_and_logs_once() {
         "the condition is logged:\n{}",
         &text[..text.len().min(4000)]
     );
+}
+
+/// `VCMS_LOG_FORMAT=json`: every log line is one JSON object; a line written while a
+/// request is answered carries that request's id, the one sent back in `X-Request-Id`. The
+/// wrong password itself never reaches the log.
+#[test]
+fn json_logs_carry_the_request_id() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let mut c = bin();
+    c.env("VCMS_DATA_DIR", dir.path())
+        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
+        .env("VCMS_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG");
+    let (mut child, printed) = spawn_logged(c.arg("serve"), &log);
+    let url = printed[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let answered = rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/api/v1/login"))
+            .header("X-Request-Id", "req-42")
+            .json(&serde_json::json!({"email": "nobody@example.com", "password": "Wr0ng-guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        r.headers()["x-request-id"].to_str().unwrap().to_string()
+    });
+    assert_eq!(answered, "req-42");
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.trim().is_empty(), "nothing was logged");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed = lines
+        .iter()
+        .find(|v| {
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("sign-in failed"))
+        })
+        .unwrap_or_else(|| panic!("no sign-in failure logged:\n{text}"));
+    assert_eq!(failed["span"]["request_id"], "req-42", "{failed}");
+    assert_eq!(failed["ip"], "127.0.0.1", "{failed}");
+    assert!(!text.contains("Wr0ng-guess"), "{text}");
+
+    // An unknown format is refused with the variable's name.
+    let (ok, _, err) = run_env(
+        dir.path(),
+        &[("VCMS_LOG_FORMAT", "xml".to_string())],
+        &["serve"],
+    );
+    assert!(!ok);
+    assert!(err.contains("VCMS_LOG_FORMAT"), "{err}");
 }
