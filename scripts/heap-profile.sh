@@ -39,7 +39,7 @@ sleep 2
 server=$(pgrep -P "$hpid" -f vcms-server-sysalloc || true)
 kill -TERM ${server:-$hpid} 2>/dev/null || true
 wait "$hpid" 2>/dev/null || true
-profile=$(ls "$out"/heap*.zst "$out"/heap*.gz 2>/dev/null | head -1)
+profile=$(ls "$out"/heap* 2>/dev/null | grep -E "\.(zst|gz)$" | head -1 || true)
 heaptrack_print -f "$profile" --print-peaks 1 --print-allocators 0 --print-temporary 0 \
   --peak-limit 12 --sub-peak-limit 3 |
   tee "$out/summary.txt"

@@ -19,6 +19,17 @@ fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Unix ms as RFC 3339 (UTC), for messages.
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// The embedded database's file, or the refusal that names what to use for PostgreSQL.
 fn sqlite_file(cfg: &Config, what: &str) -> anyhow::Result<PathBuf> {
     let url = cfg.database_url();
@@ -182,9 +193,7 @@ pub async fn restore(cfg: &Config, file: &Path) -> anyhow::Result<String> {
     }
     std::fs::rename(&staging, &live)?;
     let _ = sync(dir);
-    let taken = time::OffsetDateTime::from_unix_timestamp(label.taken_at / 1000)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| label.taken_at.to_string());
+    let taken = rfc3339(label.taken_at);
     let mut out = format!(
         "restored {} (taken {taken} by vcms {}, schema {}) into {}",
         file.display(),
@@ -641,9 +650,7 @@ fn clock() -> Finding {
     const NOT_BEFORE: i64 = 1_767_225_600_000; // 2026-01-01
     const NOT_AFTER: i64 = 4_102_444_800_000; // 2100-01-01
     let now = wall_ms();
-    let shown = time::OffsetDateTime::from_unix_timestamp(now / 1000)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| now.to_string());
+    let shown = rfc3339(now);
     if !(NOT_BEFORE..NOT_AFTER).contains(&now) {
         return Finding::fail(
             CHECK,

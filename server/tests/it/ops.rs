@@ -170,3 +170,76 @@ async fn every_answer_carries_a_request_id() {
     assert_ne!(replaced, "a b level=ERROR");
     assert_ne!(replaced, first);
 }
+
+/// The next item of a stream, waiting 3 s at most.
+async fn next(
+    st: &mut vcms_api::client::EventStream,
+) -> Result<
+    Option<vcms_api::client::ClientResult<vcms_api::client::StreamItem>>,
+    tokio::time::error::Elapsed,
+> {
+    tokio::time::timeout(Duration::from_secs(3), st.next()).await
+}
+
+/// Two instances on one PostgreSQL database (they share the secret key): a console signed
+/// in on A sees, live, an account added through B and a device registered through B's SIP
+/// listener, and A's account details show that device.
+#[tokio::test]
+async fn a_console_on_one_instance_sees_changes_made_through_another() {
+    use vcms_api::client::StreamItem;
+    use vcms_api::EventKind;
+    let Some(db) = Db::postgres() else { return };
+    let a = TestServer::start(db).await;
+    let (_, on_a) = a.owner("two@example.com").await;
+    let b_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        a.dir.path().join("secret.key"),
+        b_dir.path().join("secret.key"),
+    )
+    .unwrap();
+    let cfg = vcms_server::testing::test_config(b_dir.path(), &a.db_url, a.smtp.port);
+    let b = vcms_server::testing::serve(cfg, std::sync::Arc::new(a.clock.clone())).await;
+    // Sessions live in the database: the one made on A works on B.
+    let on_b = vcms_api::client::Client::new(&b.url()).with_token(on_a.token().unwrap());
+
+    let mut live = on_a.events(None).await.unwrap();
+    let anna = on_b.add_account(&new("Anna", "1001")).await.unwrap();
+    match next(&mut live).await {
+        Ok(Some(Ok(StreamItem::Change(ev)))) => {
+            assert_eq!(
+                (ev.kind, ev.account_id),
+                (EventKind::AccountAdded, Some(anna.id))
+            )
+        }
+        other => panic!("A heard nothing of B's new account: {other:?}"),
+    }
+    let b_udp = b.sip.as_ref().unwrap().udp.unwrap();
+    let mut ua = vcms_endpoint::Ua::connect(vcms_endpoint::Options {
+        server: b_udp,
+        transport: Transport::Udp,
+        domain: "vcms.local".into(),
+        user: anna.cloud_number.clone(),
+        password: anna.password.clone(),
+        instance: None,
+        user_agent: "two instances".into(),
+        tls_ca: None,
+        algorithm: vcms_endpoint::Algorithm::Md5,
+        contact_addr: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(ua.register(Some(600)).await.unwrap().code, 200);
+    loop {
+        match next(&mut live).await {
+            Ok(Some(Ok(StreamItem::Change(ev)))) if ev.kind == EventKind::BindingChanged => {
+                assert_eq!(ev.account_id, Some(anna.id));
+                break;
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("A heard nothing of the device registered on B: {other:?}"),
+        }
+    }
+    let seen_on_a = on_a.account(anna.id).await.unwrap();
+    assert_eq!(seen_on_a.bindings.len(), 1, "{seen_on_a:?}");
+    b.shutdown().await;
+}
