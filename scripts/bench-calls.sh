@@ -15,7 +15,7 @@
 # UAS registers (register_auth.xml) from the port it then answers on; the UAC calls the
 # callee's cloud number as another account. calls/s = successful calls / elapsed; p50/p99 =
 # SIPp's response time 1 (first INVITE sent to the 200, so including the 407 round trip and
-# the UAS's 2 ms between 180 and 200); CPU = the server's utime+stime while the UAC ran
+# the UAS's 2 ms between 180 and 200; SIPp's socket buffers 4 MiB, -buff_size); CPU = the server's utime+stime while the UAC ran
 # (Kamailio: all its processes), per second of the run and per call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,13 +76,13 @@ run() {
     $PIN_LOAD sipp "127.0.0.1:$port" -sf "$out/register_auth.xml" -inf "$out/callee.csv" -key domain vcms.local \
       -t u1 -i 127.0.0.1 -p "$uport" -m 1 -nostdin -timeout 20s >reg.out 2>&1
     $PIN_LOAD sipp -sf "$out/uas_answer.xml" -t u1 -i 127.0.0.1 -p "$uport" -nostdin -max_socket 1000 \
-      -timeout 600s >uas.out 2>&1 &
+      -buff_size 4194304 -timeout 600s >uas.out 2>&1 &
     echo $! >uas.pid
     sleep 0.5
     cpu_ticks "$pid" >cpu0
     $PIN_LOAD sipp "127.0.0.1:$port" -sf "$out/uac_call.xml" -inf "$out/caller.csv" -s "$CALLEE" \
       -key domain vcms.local -t "$t" -i 127.0.0.1 -m "$calls" -r "$rate" -l "$LIMIT" -d 0 \
-      -nostdin -max_socket 1000 -timeout 600s -trace_stat -stf stat.csv -fd 1 -trace_rtt \
+      -nostdin -max_socket 1000 -buff_size 4194304 -timeout 600s -trace_stat -stf stat.csv -fd 1 -trace_rtt \
       -rtt_freq 1000 -trace_err -error_file err.log >uac.out 2>&1 || true
     cpu_ticks "$pid" >cpu1
     kill "$(cat uas.pid)" 2>/dev/null || true

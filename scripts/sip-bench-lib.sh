@@ -64,7 +64,7 @@ start_vcms() { # backend port -> sets pid, dir
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.2; done
   target/release/vcms-bench --server "http://127.0.0.1:$http" --database-url "$url" --data-dir "$dir" \
-    --big 1 --small 0 --sip-csv "$out/users.csv" --sip-users "$USERS" >/dev/null
+    --big $(((USERS + 9999) / 10000)) --small 0 --sip-csv "$out/users.csv" --sip-users "$USERS" >/dev/null
   # Restart, so that memory is measured without the fill's leftovers.
   kill "$pid"; wait "$pid" 2>/dev/null || true
   VCMS_DATA_DIR="$dir" VCMS_DATABASE_URL="$url" VCMS_HTTP_LISTEN="127.0.0.1:$http" VCMS_LOG=warn \
