@@ -116,6 +116,10 @@ pub trait SipGauges: Send + Sync {
     fn bindings_by_transport(&self) -> Vec<(&'static str, i64)>;
     /// Calls answered and not ended on this instance.
     fn calls_in_progress(&self) -> i64;
+    /// The transaction layer's transactions (INVITE, BYE and what the proxy relays; REGISTER
+    /// and OPTIONS never make one) by state: `running`, `finished` (kept to absorb
+    /// retransmissions until their timers end), `waiting_ack`.
+    fn transactions(&self) -> Vec<(&'static str, i64)>;
 }
 
 /// The gauges a scrape sets from the database.
@@ -141,6 +145,7 @@ pub struct Metrics {
     bindings: Family<TransportLabel, Gauge>,
     calls: Family<ResultLabel, Counter>,
     calls_in_progress: Gauge,
+    transactions: Family<StateLabel, Gauge>,
     emails: Family<ResultLabel, Counter>,
     outbox_queued: Gauge,
     outbox_oldest: Gauge<f64, AtomicU64>,
@@ -168,6 +173,7 @@ impl Metrics {
             bindings: Family::default(),
             calls: Family::default(),
             calls_in_progress: Gauge::default(),
+            transactions: Family::default(),
             emails: Family::default(),
             outbox_queued: Gauge::default(),
             outbox_oldest: Gauge::default(),
@@ -229,6 +235,11 @@ impl Metrics {
             "sip_calls_in_progress",
             "Calls answered and not ended on this instance",
             m.calls_in_progress.clone(),
+        );
+        r.register(
+            "sip_transactions",
+            "SIP transactions held by the transaction layer, by state (running, finished, waiting_ack)",
+            m.transactions.clone(),
         );
         r.register(
             "emails",
@@ -397,6 +408,11 @@ impl Metrics {
                     .set(n);
             }
             self.calls_in_progress.set(sip.calls_in_progress());
+            for (state, n) in sip.transactions() {
+                self.transactions
+                    .get_or_create(&StateLabel { state })
+                    .set(n);
+            }
         }
         self.memory.set(resident_bytes());
         let mut out = String::new();

@@ -35,6 +35,7 @@ impl crate::service::Bindings for Registrar {
 struct Gauges {
     registrar: Arc<Registrar>,
     proxy: Arc<Proxy>,
+    endpoint: rsipstack::transaction::endpoint::EndpointInnerRef,
 }
 
 impl crate::metrics::SipGauges for Gauges {
@@ -43,6 +44,14 @@ impl crate::metrics::SipGauges for Gauges {
     }
     fn calls_in_progress(&self) -> i64 {
         self.proxy.calls() as i64
+    }
+    fn transactions(&self) -> Vec<(&'static str, i64)> {
+        let s = self.endpoint.get_stats();
+        vec![
+            ("running", s.running_transactions as i64),
+            ("finished", s.finished_transactions as i64),
+            ("waiting_ack", s.waiting_ack as i64),
+        ]
     }
 }
 
@@ -280,6 +289,7 @@ impl SipServer {
         app.metrics.watch_sip(Arc::new(Gauges {
             registrar: registrar.clone(),
             proxy: proxy.clone(),
+            endpoint: endpoint.inner.clone(),
         }));
         let wire = transport::Wire::new(
             endpoint.inner.clone(),

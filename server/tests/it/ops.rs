@@ -111,6 +111,10 @@ async fn metrics_move_with_what_users_and_devices_do() {
         sample(&after, "vcms_db_pool_max_connections") >= 1.0,
         "{after}"
     );
+    assert!(
+        after.contains("vcms_sip_transactions{state=\"running\"}"),
+        "{after}"
+    );
     assert!(after.ends_with("# EOF\n"));
 
     // Unknown paths all count as one route.
