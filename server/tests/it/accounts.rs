@@ -734,7 +734,18 @@ async fn next(
     Option<vcms_api::client::ClientResult<vcms_api::client::StreamItem>>,
     tokio::time::error::Elapsed,
 > {
-    tokio::time::timeout(std::time::Duration::from_secs(1), st.next()).await
+    next_within(st, std::time::Duration::from_secs(1)).await
+}
+
+/// The next item of a stream, waiting `wait` at most.
+pub(crate) async fn next_within(
+    st: &mut vcms_api::client::EventStream,
+    wait: std::time::Duration,
+) -> Result<
+    Option<vcms_api::client::ClientResult<vcms_api::client::StreamItem>>,
+    tokio::time::error::Elapsed,
+> {
+    tokio::time::timeout(wait, st.next()).await
 }
 
 async fn changes_are_streamed_to_consoles_of_the_same_enterprise(db: Db) {

@@ -5,16 +5,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::process::{bin, printed_addr, run, spawn_logged};
+use crate::process::{bin, printed_addr, run, signed_in, spawn_logged, udp_ua, url_of};
 use vcms_api::client::Client;
-
-fn url_of(printed: &[String]) -> String {
-    printed[0]
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string()
-}
 
 fn stop(child: &mut std::process::Child) {
     let _ = Command::new("kill")
@@ -45,15 +37,7 @@ fn create_enterprise(dir: &std::path::Path) {
 }
 
 async fn owner(url: &str) -> Client {
-    let mut c = Client::new(url);
-    c.login(&vcms_api::LoginRequest {
-        email: "backup@example.com".into(),
-        password: "secret123".into(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    c
+    signed_in(url, "backup@example.com").await
 }
 
 fn new_account(i: usize) -> vcms_api::NewAccount {
@@ -87,20 +71,7 @@ fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
             before.push(c.add_account(&new_account(i)).await.unwrap());
         }
         let first = &before[0];
-        let mut ua = vcms_endpoint::Ua::connect(vcms_endpoint::Options {
-            server: udp,
-            transport: vcms_endpoint::Transport::Udp,
-            domain: "vcms.local".into(),
-            user: first.cloud_number.clone(),
-            password: first.password.clone(),
-            instance: None,
-            user_agent: "backup test".into(),
-            tls_ca: None,
-            algorithm: vcms_endpoint::Algorithm::Md5,
-            contact_addr: None,
-        })
-        .await
-        .unwrap();
+        let mut ua = udp_ua(udp, &first.cloud_number, &first.password).await;
         assert_eq!(ua.register(Some(3600)).await.unwrap().code, 200);
         // Bindings reach the database before the 200.
         let busy = tokio::spawn(async move {

@@ -175,14 +175,14 @@ async fn every_answer_carries_a_request_id() {
     assert_ne!(replaced, first);
 }
 
-/// The next item of a stream, waiting 3 s at most.
+/// The next item of a stream, waiting 3 s at most (another instance polls once a second).
 async fn next(
     st: &mut vcms_api::client::EventStream,
 ) -> Result<
     Option<vcms_api::client::ClientResult<vcms_api::client::StreamItem>>,
     tokio::time::error::Elapsed,
 > {
-    tokio::time::timeout(Duration::from_secs(3), st.next()).await
+    crate::accounts::next_within(st, Duration::from_secs(3)).await
 }
 
 /// Two instances on one PostgreSQL database (they share the secret key): a console signed
@@ -218,20 +218,7 @@ async fn a_console_on_one_instance_sees_changes_made_through_another() {
         other => panic!("A heard nothing of B's new account: {other:?}"),
     }
     let b_udp = b.sip.as_ref().unwrap().udp.unwrap();
-    let mut ua = vcms_endpoint::Ua::connect(vcms_endpoint::Options {
-        server: b_udp,
-        transport: Transport::Udp,
-        domain: "vcms.local".into(),
-        user: anna.cloud_number.clone(),
-        password: anna.password.clone(),
-        instance: None,
-        user_agent: "two instances".into(),
-        tls_ca: None,
-        algorithm: vcms_endpoint::Algorithm::Md5,
-        contact_addr: None,
-    })
-    .await
-    .unwrap();
+    let mut ua = crate::process::udp_ua(b_udp, &anna.cloud_number, &anna.password).await;
     assert_eq!(ua.register(Some(600)).await.unwrap().code, 200);
     loop {
         match next(&mut live).await {

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::process::{bin, printed_addr, run, spawn_logged};
+use crate::process::{bin, printed_addr, run, signed_in, spawn_logged, udp_ua, url_of};
 
 fn fail2ban_regex() -> Option<std::path::PathBuf> {
     let found = Command::new("fail2ban-regex")
@@ -53,24 +53,12 @@ fn the_fail2ban_filter_matches_the_servers_own_guess_lines() {
         .env_remove("VCMS_LOG")
         .env_remove("RUST_LOG");
     let (mut child, printed) = spawn_logged(c.arg("serve"), &log);
-    let url = printed[0]
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let url = url_of(&printed);
     let udp = printed_addr(&printed, "sip udp:");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         // Two wrong digest answers for a real account.
-        let mut owner = vcms_api::client::Client::new(&url);
-        owner
-            .login(&vcms_api::LoginRequest {
-                email: "f2b@example.com".into(),
-                password: "secret123".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let owner = signed_in(&url, "f2b@example.com").await;
         let a = owner
             .add_account(&vcms_api::NewAccount {
                 name: "Anna".into(),
@@ -93,20 +81,7 @@ fn the_fail2ban_filter_matches_the_servers_own_guess_lines() {
         }
 
         for _ in 0..2 {
-            let mut ua = vcms_endpoint::Ua::connect(vcms_endpoint::Options {
-                server: udp,
-                transport: vcms_endpoint::Transport::Udp,
-                domain: "vcms.local".into(),
-                user: number.clone(),
-                password: "not-the-password".into(),
-                instance: None,
-                user_agent: "fail2ban test".into(),
-                tls_ca: None,
-                algorithm: vcms_endpoint::Algorithm::Md5,
-                contact_addr: None,
-            })
-            .await
-            .unwrap();
+            let mut ua = udp_ua(udp, &number, "not-the-password").await;
             let code = ua.register(Some(600)).await.map(|r| r.code).unwrap_or(0);
             assert_ne!(code, 200);
         }

@@ -480,6 +480,51 @@ pub(crate) fn spawn_logged(
     (child, printed)
 }
 
+/// The HTTP address a `serve` printed first.
+pub(crate) fn url_of(printed: &[String]) -> String {
+    printed[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string()
+}
+
+/// A client of `url` signed in as `email` with the password the tests' operator commands
+/// give owners (`secret123`).
+pub(crate) async fn signed_in(url: &str, email: &str) -> vcms_api::client::Client {
+    let mut c = vcms_api::client::Client::new(url);
+    c.login(&vcms_api::LoginRequest {
+        email: email.into(),
+        password: "secret123".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    c
+}
+
+/// A SIP UA over UDP for `user` / `password` at `server` (MD5 digest).
+pub(crate) async fn udp_ua(
+    server: std::net::SocketAddr,
+    user: &str,
+    password: &str,
+) -> vcms_endpoint::Ua {
+    vcms_endpoint::Ua::connect(vcms_endpoint::Options {
+        server,
+        transport: vcms_endpoint::Transport::Udp,
+        domain: "vcms.local".into(),
+        user: user.into(),
+        password: password.into(),
+        instance: None,
+        user_agent: "vcms test".into(),
+        tls_ca: None,
+        algorithm: vcms_endpoint::Algorithm::Md5,
+        contact_addr: None,
+    })
+    .await
+    .unwrap()
+}
+
 /// The address printed after `label` (say `sip udp:`) at start.
 pub(crate) fn printed_addr(printed: &[String], label: &str) -> std::net::SocketAddr {
     printed
@@ -532,22 +577,11 @@ fn sip_traffic_logs_with(vcms_log: Option<&str>) {
         c.env("VCMS_LOG", l);
     }
     let (mut child, printed) = spawn_logged(c.arg("serve"), &log);
-    let url = printed[0]
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let url = url_of(&printed);
     let udp = printed_addr(&printed, "sip udp:");
     let before = std::fs::metadata(&log).unwrap().len();
     rt.block_on(async {
-        let mut c = vcms_api::client::Client::new(&url);
-        c.login(&vcms_api::LoginRequest {
-            email: "logs@example.com".into(),
-            password: "secret123".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let c = signed_in(&url, "logs@example.com").await;
         let a = c
             .add_account(&vcms_api::NewAccount {
                 name: "Anna".into(),
@@ -557,20 +591,7 @@ fn sip_traffic_logs_with(vcms_log: Option<&str>) {
             })
             .await
             .unwrap();
-        let mut ua = vcms_endpoint::Ua::connect(vcms_endpoint::Options {
-            server: udp,
-            transport: vcms_endpoint::Transport::Udp,
-            domain: "vcms.local".into(),
-            user: a.cloud_number.clone(),
-            password: a.password.clone(),
-            instance: None,
-            user_agent: "log test".into(),
-            tls_ca: None,
-            algorithm: vcms_endpoint::Algorithm::Md5,
-            contact_addr: None,
-        })
-        .await
-        .unwrap();
+        let mut ua = udp_ua(udp, &a.cloud_number, &a.password).await;
         for _ in 0..20 {
             assert_eq!(ua.register(Some(600)).await.unwrap().code, 200);
         }
@@ -692,11 +713,7 @@ fn json_logs_carry_the_request_id() {
         .env("VCMS_LOG_FORMAT", "json")
         .env_remove("RUST_LOG");
     let (mut child, printed) = spawn_logged(c.arg("serve"), &log);
-    let url = printed[0]
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let url = url_of(&printed);
     let answered = rt.block_on(async {
         let r = reqwest::Client::new()
             .post(format!("{url}/api/v1/login"))
