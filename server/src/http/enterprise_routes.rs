@@ -63,6 +63,7 @@ async fn event_stream(
         resume,
         crate::service::events::Holder::Admin,
     )
+    .await?
     .map(|item| {
         Ok::<_, std::convert::Infallible>(match item {
             crate::service::events::Item::Change(ev) => Event::default()

@@ -64,6 +64,7 @@ pub async fn stream(
     let (_, eid) = session(&app, &token).await?;
     let app2 = app.clone();
     Ok(events::stream(app, eid, token, after, Holder::Endpoint)
+        .await?
         .then(move |item| {
             let app = app2.clone();
             async move {

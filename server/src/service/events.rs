@@ -92,18 +92,28 @@ fn change(r: events::EventRow) -> Option<ChangeEvent> {
 }
 
 /// The events of an enterprise after `after` (or from now), as long as the session lives.
-pub fn stream(
+pub async fn stream(
     app: AppState,
     enterprise_id: i64,
     token: String,
     after: Option<i64>,
     holder: Holder,
-) -> impl futures_util::Stream<Item = Item> {
+) -> AppResult<impl futures_util::Stream<Item = Item>> {
+    // "From now" is fixed here, before the answer's headers go out: a change the client
+    // makes as soon as it is subscribed is after this point, however late the body is
+    // first read.
+    let after = match after {
+        Some(a) => a,
+        None => {
+            let mut c = app.store.conn().await?;
+            events::last_id(&mut c, enterprise_id).await?
+        }
+    };
     struct St {
         app: AppState,
         eid: i64,
         token: String,
-        last: Option<i64>,
+        last: i64,
         queue: std::collections::VecDeque<Item>,
         checked: std::time::Instant,
         /// Woken by a change on this instance since the last look at the session.
@@ -122,7 +132,7 @@ pub fn stream(
         recheck: false,
         done: false,
     };
-    futures_util::stream::unfold(st, |mut st| async move {
+    Ok(futures_util::stream::unfold(st, |mut st| async move {
         loop {
             if let Some(item) = st.queue.pop_front() {
                 return Some((item, st));
@@ -145,17 +155,14 @@ pub fn stream(
             let notified = st.app.changed.notified();
             let found = async {
                 let mut c = st.app.store.conn().await?;
-                let last = match st.last {
-                    Some(l) => l,
-                    None => events::last_id(&mut c, st.eid).await?,
-                };
+                let last = st.last;
                 let rows = events::after(&mut c, st.eid, last, PAGE).await?;
                 Ok::<_, crate::error::AppError>((last, rows))
             }
             .await;
             match found {
                 Ok((last, rows)) => {
-                    st.last = Some(rows.last().map(|r| r.id).unwrap_or(last));
+                    st.last = rows.last().map(|r| r.id).unwrap_or(last);
                     st.queue
                         .extend(rows.into_iter().filter_map(change).map(Item::Change));
                 }
@@ -168,5 +175,44 @@ pub fn stream(
                 }
             }
         }
-    })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    /// A stream opened "from now" carries a change committed after it was opened, even
+    /// when that commit comes before the stream is first read (a client that subscribes and
+    /// then makes a change at once: the HTTP answer's headers go out before the body is
+    /// first polled).
+    #[tokio::test]
+    async fn a_stream_from_now_gets_changes_committed_before_its_first_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::Config::loopback(dir.path());
+        let server = crate::Server::build(cfg, std::sync::Arc::new(crate::clock::SystemClock))
+            .await
+            .unwrap();
+        let app = server.app.clone();
+        let new =
+            auth::NewEnterprise::parse("Ann", "Co", "NL", "ann@example.com", "secret123", None)
+                .unwrap();
+        let (eid, _) = auth::create_enterprise(&app, new, true).await.unwrap();
+        let s = stream(app.clone(), eid, "token".into(), None, Holder::Admin)
+            .await
+            .unwrap();
+        let mut c = app.store.conn().await.unwrap();
+        let kind = EventKind::AccountAdded.as_str();
+        events::insert(&mut c, eid, kind, None, app.now())
+            .await
+            .unwrap();
+        drop(c);
+        let mut s = Box::pin(s);
+        let first = tokio::time::timeout(Duration::from_secs(3), s.next()).await;
+        assert!(
+            matches!(first, Ok(Some(Item::Change(_)))),
+            "the change was skipped"
+        );
+    }
 }
