@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    pub method: &'static str,
     /// The route's pattern (`/api/v1/accounts/{id}`), never the raw path: ids and
     /// unknown paths do not make new series.
     pub route: String,
@@ -30,7 +30,7 @@ struct ResultLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MethodLabel {
-    method: String,
+    method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -322,15 +322,9 @@ impl Metrics {
             "SUBSCRIBE",
             "PUBLISH",
         ];
-        let method = if KNOWN.contains(&method) {
-            method
-        } else {
-            "other"
-        };
+        let method = KNOWN.into_iter().find(|k| *k == method).unwrap_or("other");
         self.sip_requests
-            .get_or_create(&MethodLabel {
-                method: method.to_string(),
-            })
+            .get_or_create(&MethodLabel { method })
             .inc();
     }
 

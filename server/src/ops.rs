@@ -4,31 +4,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::crypto::SecretBox;
+use crate::mail::worker::wall_now as wall_ms;
 use crate::store::backup::{self, BackupLabel};
 use crate::store::{redact_url, sqlite_path, Store};
 
 /// What a backup's key check digests: equal only under the same secret key.
 const KEY_CHECK: &str = "vcms backup key check";
-
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Unix ms as RFC 3339 (UTC), for messages.
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
 
 /// The embedded database's file, or the refusal that names what to use for PostgreSQL.
 fn sqlite_file(cfg: &Config, what: &str) -> anyhow::Result<PathBuf> {
@@ -559,12 +543,10 @@ async fn sip_ports(cfg: &Config) -> Vec<Finding> {
         ("sip.tls", &cfg.sip.tls, false),
     ] {
         let v = value.trim();
-        if v.is_empty() || v == "off" || v == "none" {
-            continue;
-        }
-        let addr = match tokio::net::lookup_host(v).await.map(|mut a| a.next()) {
+        let addr = match crate::sip::listen_addr(v) {
+            Ok(None) => continue,
             Ok(Some(a)) => a,
-            _ => {
+            Err(_) => {
                 out.push(Finding::fail(
                     CHECK,
                     format!("{name} = {v:?} is not a host:port that resolves"),

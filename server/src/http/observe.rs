@@ -66,7 +66,7 @@ pub(crate) async fn observe(State(app): State<AppState>, req: Request, next: Nex
     );
     app.metrics.http(
         HttpLabels {
-            method: method.to_string(),
+            method,
             route,
             status,
         },

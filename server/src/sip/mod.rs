@@ -84,7 +84,8 @@ fn udp_socket(a: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
     tokio::net::UdpSocket::from_std(s.into())
 }
 
-fn listen_addr(v: &str) -> anyhow::Result<Option<SocketAddr>> {
+/// A listener setting as an address: None when it is empty, `off` or `none`.
+pub(crate) fn listen_addr(v: &str) -> anyhow::Result<Option<SocketAddr>> {
     use std::net::ToSocketAddrs;
     let v = v.trim();
     if v.is_empty() || v == "off" || v == "none" {

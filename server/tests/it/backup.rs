@@ -8,6 +8,16 @@ use std::time::Duration;
 use crate::process::{bin, printed_addr, run, signed_in, spawn_logged, udp_ua, url_of};
 use vcms_api::client::Client;
 
+/// `vcms-server serve` on the data in `dir` (log in `dir/server.log`, warnings only): the
+/// child and the lines it printed as it started.
+fn serve_in(dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
+    let mut c = bin();
+    c.env("VCMS_DATA_DIR", dir)
+        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
+        .env("VCMS_LOG", "warn");
+    spawn_logged(c.arg("serve"), &dir.join("server.log"))
+}
+
 fn stop(child: &mut std::process::Child) {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -54,11 +64,7 @@ fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let a = tempfile::tempdir().unwrap();
     create_enterprise(a.path());
-    let mut c = bin();
-    c.env("VCMS_DATA_DIR", a.path())
-        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
-        .env("VCMS_LOG", "warn");
-    let (mut server, printed) = spawn_logged(c.arg("serve"), &a.path().join("server.log"));
+    let (mut server, printed) = serve_in(a.path());
     let url = url_of(&printed);
     let udp = printed_addr(&printed, "sip udp:");
     let backup = a.path().join("nightly.vcms-backup");
@@ -137,11 +143,7 @@ fn a_backup_taken_under_load_restores_into_a_fresh_directory() {
     let (ok, out, err) = run(b.path(), &["restore", backup.to_str().unwrap()]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("restored"), "{out}");
-    let mut c = bin();
-    c.env("VCMS_DATA_DIR", b.path())
-        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
-        .env("VCMS_LOG", "warn");
-    let (mut restored, printed) = spawn_logged(c.arg("serve"), &b.path().join("server.log"));
+    let (mut restored, printed) = serve_in(b.path());
     let url = url_of(&printed);
     rt.block_on(async {
         let c = owner(&url).await;
@@ -192,11 +194,7 @@ fn doctor_names_what_is_wrong_and_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     create_enterprise(dir.path());
     // An account's secrets are sealed once one exists: add one through a short serve.
-    let mut c = bin();
-    c.env("VCMS_DATA_DIR", dir.path())
-        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
-        .env("VCMS_LOG", "warn");
-    let (mut server, printed) = spawn_logged(c.arg("serve"), &dir.path().join("server.log"));
+    let (mut server, printed) = serve_in(dir.path());
     let url = url_of(&printed);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
