@@ -426,6 +426,20 @@ impl TestServer {
         self.clock.now()
     }
 
+    /// A second instance on the same database, secret key and clock (a directory of its
+    /// own, its own SMTP settings as this one's): several servers behind one name.
+    pub async fn second_instance(&self) -> (Running, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(
+            self.dir.path().join("secret.key"),
+            dir.path().join("secret.key"),
+        )
+        .unwrap();
+        let cfg = test_config(dir.path(), &self.db_url, self.smtp.port);
+        let running = serve(cfg, Arc::new(self.clock.clone())).await;
+        (running, dir)
+    }
+
     /// Move the clock and let the outbox worker look at what became due.
     pub fn advance(&self, ms: i64) {
         self.clock.advance(ms);

@@ -47,6 +47,13 @@ const MAX_COUNTED: usize = 65_536;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// The first `bytes` bytes of HMAC-SHA-256 of `body` under `key`, in hex.
+pub fn keyed_hex(key: &[u8; 32], body: &str, bytes: usize) -> String {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("any key length");
+    m.update(body.as_bytes());
+    hex::encode(&m.finalize().into_bytes()[..bytes.min(32)])
+}
+
 impl Nonces {
     pub fn new(key: [u8; 32], ttl: Millis) -> Self {
         Self {
@@ -61,9 +68,7 @@ impl Nonces {
     }
 
     fn mac(&self, body: &str) -> String {
-        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.key).expect("any key length");
-        m.update(body.as_bytes());
-        hex::encode(&m.finalize().into_bytes()[..12])
+        keyed_hex(&self.key, body, 12)
     }
 
     pub fn mint(&self, now: Millis) -> String {

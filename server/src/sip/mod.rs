@@ -3,6 +3,7 @@
 //! proxy), OPTIONS (keep-alive pings).
 
 pub(crate) mod digest;
+pub(crate) mod peer;
 pub(crate) mod proxy;
 pub mod registrar;
 pub(crate) mod transport;
@@ -279,7 +280,17 @@ impl SipServer {
             .incoming_transactions()
             .map_err(|e| anyhow::anyhow!("sip: {e}"))?;
         let nonce_key = app.secrets.derive_key("sip-digest-nonce");
-        let registrar = Registrar::new(app.clone(), config.sip.clone(), nonce_key);
+        // Other instances reach this one over UDP at its advertised address.
+        let holder = udp
+            .map(|a| format!("{}:{}", advertised_host(config, a), a.port()))
+            .unwrap_or_default();
+        let registrar = Registrar::new(
+            app.clone(),
+            config.sip.clone(),
+            nonce_key,
+            app.secrets.derive_key("sip-peer"),
+            holder,
+        );
 
         let proxy = Proxy::new(
             registrar.clone(),

@@ -31,6 +31,8 @@ use crate::store::sip::SipAccount;
 struct Target {
     addr: SipAddr,
     connection: Option<SipConnection>,
+    /// Another instance of the service, which holds the callee's flow (see `sip::peer`).
+    peer: bool,
 }
 
 fn transport_of(name: &str) -> rsip::Transport {
@@ -56,9 +58,24 @@ impl Target {
             Target {
                 addr,
                 connection: b.connection.clone(),
+                peer: false,
             },
             uri,
         ))
+    }
+
+    /// Another instance at `holder` (host:port, UDP).
+    fn of_peer(holder: &str) -> Option<Self> {
+        let uri = rsip::Uri::try_from(format!("sip:{holder}")).ok()?;
+        let addr = SipAddr::try_from(&uri).ok()?;
+        Some(Target {
+            addr: SipAddr {
+                r#type: Some(rsip::Transport::Udp),
+                addr: addr.addr,
+            },
+            connection: None,
+            peer: true,
+        })
     }
 }
 
@@ -334,7 +351,7 @@ impl Proxy {
     }
 
     /// Who is calling whom, or why not.
-    async fn route(&self, req: &Request, src: &Source) -> Result<Route, Reply> {
+    async fn route(&self, req: &Request, src: &Source, via_peer: bool) -> Result<Route, Reply> {
         let from = req
             .from_header()
             .and_then(|f| f.typed())
@@ -355,10 +372,19 @@ impl Proxy {
         let dialed = req.uri.user().unwrap_or("").to_string();
         let is_ext = dialed.len() == 4 && dialed.bytes().all(|b| b.is_ascii_digit());
         let is_number = dialed.len() == 9 && dialed.bytes().all(|b| b.is_ascii_digit());
-        let caller = self
-            .registrar
-            .authenticate(req, &caller_number, src, Auth::Proxy)
-            .await?;
+        let caller = if via_peer {
+            // Authenticated by the instance that forwarded it (see `sip::peer`).
+            self.registrar
+                .account(&caller_number, self.now())
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| Reply::because(403, "Forbidden: unknown caller"))?
+        } else {
+            self.registrar
+                .authenticate(req, &caller_number, src, Auth::Proxy)
+                .await?
+        };
         if caller.in_force == 0 {
             return Err(Reply::because(
                 403,
@@ -404,7 +430,9 @@ impl Proxy {
     async fn new_call(self: &Arc<Self>, mut stx: Transaction) {
         let src = source_of(&stx.original, stx.connection.as_ref());
         let req = stx.original.clone();
-        let route = match self.route(&req, &src).await {
+        // Forwarded by another instance: ring this instance's bindings only.
+        let via_peer = self.registrar.peers.verify(&req, self.now());
+        let route = match self.route(&req, &src, via_peer).await {
             Ok(r) => r,
             Err(r) => {
                 // A challenge is the first half of a call, not a failed one.
@@ -415,7 +443,17 @@ impl Proxy {
             }
         };
         let mut legs = Vec::new();
+        // Devices of the callee whose flows other instances hold: one leg to each such
+        // instance, which rings them; this instance's copies of those bindings are stale.
+        let elsewhere = if via_peer {
+            vec![]
+        } else {
+            self.registrar.held_elsewhere(route.callee.id).await
+        };
         for b in self.registrar.bindings(route.callee.id).await {
+            if elsewhere.iter().any(|(key, _)| *key == b.key) {
+                continue;
+            }
             // Calling yourself: ring your other devices, not the one calling.
             let own = route.caller.id == route.callee.id
                 && src.addr.map(|a| a.to_string()).as_deref() == Some(b.source.as_str());
@@ -424,6 +462,18 @@ impl Proxy {
             }
             if let Some(l) = Target::of_binding(&b) {
                 legs.push(l);
+            }
+        }
+        let mut holders: Vec<&str> = elsewhere.iter().map(|(_, h)| h.as_str()).collect();
+        holders.sort_unstable();
+        holders.dedup();
+        for h in holders {
+            let uri = rsip::Uri::try_from(format!(
+                "sip:{}@{}",
+                route.callee.cloud_number, self.registrar.realm
+            ));
+            if let (Some(t), Ok(uri)) = (Target::of_peer(h), uri) {
+                legs.push((t, uri));
             }
         }
         if legs.is_empty() {
@@ -453,6 +503,16 @@ impl Proxy {
                 addr: SipAddr::from(addr).addr,
             },
             connection: src.connection.clone(),
+            peer: via_peer,
+        };
+        // A call forwarded by another instance is recorded there, not here.
+        let parties = if via_peer {
+            vec![]
+        } else {
+            vec![
+                (route.caller.enterprise_id, route.caller.id),
+                (route.callee.enterprise_id, route.callee.id),
+            ]
         };
         lock(&self.dialogs).insert(
             cid.clone(),
@@ -460,16 +520,16 @@ impl Proxy {
                 caller_tag: ftag,
                 caller,
                 callee: HashMap::new(),
-                parties: vec![
-                    (route.caller.enterprise_id, route.caller.id),
-                    (route.callee.enterprise_id, route.callee.id),
-                ],
+                parties,
                 answered: false,
                 touched: self.now(),
             },
         );
         let inbound = transport_of(&src.transport);
-        self.fork(stx, req, legs, Some(inbound), Some(cid)).await;
+        let answered = self.fork(stx, req, legs, Some(inbound), Some(cid)).await;
+        if !via_peer {
+            self.registrar.metrics().call(answered);
+        }
     }
 
     /// Forward an INVITE to every leg and relay what comes back: provisional responses, every
@@ -483,7 +543,7 @@ impl Proxy {
         legs: Vec<(Target, rsip::Uri)>,
         record_route: Option<rsip::Transport>,
         new_dialog: Option<String>,
-    ) {
+    ) -> bool {
         let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Ev>();
         let upstream = stx.tu_sender.clone();
         // The caller's side: CANCEL and the ACK of a 2xx arrive here.
@@ -556,7 +616,7 @@ impl Proxy {
                 .make_response(&req, StatusCode::ServerInternalError, None);
             self.with_tag(&mut r);
             respond(r);
-            return;
+            return false;
         }
         loop {
             let deadline = if final_sent { hard_stop } else { ring_until };
@@ -662,14 +722,12 @@ impl Proxy {
                 break;
             }
         }
-        if new_dialog.is_some() {
-            self.registrar.metrics().call(answered);
-        }
         if !answered {
             if let Some(cid) = &new_dialog {
                 lock(&self.dialogs).remove(cid);
             }
         }
+        answered
     }
 
     /// Give a response we make ourselves a To tag.
@@ -690,7 +748,9 @@ impl Proxy {
         if answered && !d.answered {
             d.answered = true;
             d.touched = self.now();
-            self.registrar.call_state(cid, &d.parties, true, self.now());
+            if !d.parties.is_empty() {
+                self.registrar.call_state(cid, &d.parties, true, self.now());
+            }
         }
     }
 
@@ -773,8 +833,13 @@ impl Proxy {
         record_route: Option<rsip::Transport>,
     ) -> Option<Request> {
         let mut r = req.clone();
+        super::peer::strip(&mut r);
+        let initial = uri.is_some();
         if let Some(u) = uri {
             r.uri = u;
+        }
+        if initial && target.peer {
+            r.headers.push(self.registrar.peers.mark(&r, self.now())?);
         }
         let out_t = target.addr.r#type.unwrap_or(rsip::Transport::Udp);
         let (vt, (host, port)) = self.local.of(out_t)?;
@@ -883,7 +948,8 @@ impl Proxy {
         if req.method == Method::Invite {
             let _ = stx.send_trying().await;
             let uri = req.uri.clone();
-            return self.fork(stx, req, vec![(target, uri)], None, None).await;
+            self.fork(stx, req, vec![(target, uri)], None, None).await;
+            return;
         }
         let Some(out) = self.prepare(&req, &target, None, None) else {
             return self.reply(stx, Reply::new(500)).await;
@@ -919,7 +985,9 @@ impl Proxy {
         let d = lock(&self.dialogs).remove(&cid);
         let now = self.now();
         match d {
-            Some(d) if d.answered => self.registrar.call_state(&cid, &d.parties, false, now),
+            Some(d) if d.answered && !d.parties.is_empty() => {
+                self.registrar.call_state(&cid, &d.parties, false, now)
+            }
             Some(_) => {}
             // A call this instance does not hold (a restart since): still end its record.
             None => self.registrar.call_state(&cid, &[], false, now),
@@ -932,7 +1000,7 @@ impl Proxy {
         let mut gone = Vec::new();
         lock(&self.dialogs).retain(|cid, d| {
             let live = now - d.touched < DIALOG_IDLE;
-            if !live && d.answered {
+            if !live && d.answered && !d.parties.is_empty() {
                 gone.push((cid.clone(), d.parties.clone()));
             }
             live
@@ -944,7 +1012,10 @@ impl Proxy {
 
     /// Calls answered and not ended, on this instance.
     pub fn calls(&self) -> usize {
-        lock(&self.dialogs).values().filter(|d| d.answered).count()
+        lock(&self.dialogs)
+            .values()
+            .filter(|d| d.answered && !d.parties.is_empty())
+            .count()
     }
 }
 

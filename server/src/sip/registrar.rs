@@ -59,7 +59,7 @@ impl Binding {
         }
     }
 
-    fn record(&self, account_id: i64) -> BindingRecord {
+    fn record(&self, account_id: i64, holder: &str) -> BindingRecord {
         BindingRecord {
             account_id,
             instance: self.key.clone(),
@@ -72,6 +72,7 @@ impl Binding {
             call_id: self.call_id.clone(),
             registered_at: self.registered_at,
             expires_at: self.expires_at,
+            holder: holder.to_string(),
             sip_epoch: 0,
             enterprise_id: 0,
         }
@@ -89,21 +90,54 @@ struct AccountState {
 enum Op {
     Upsert(BindingRecord),
     Delete(i64, String),
+    /// Forget a binding that expired, unless another instance has refreshed it meanwhile.
+    Expire(i64, String),
     Event(i64, i64),
     /// A call of this account (Call-ID, account) was answered at that time.
     CallUp(String, i64, Millis),
     /// The call with this Call-ID ended.
     CallDown(String),
+    /// After the commit's other operations the account (id) must have at most this many
+    /// live bindings in the database, whichever instances hold them; its row is locked
+    /// first, so that registrations on several instances take turns.
+    Limit(i64, usize),
 }
 
 struct Commit {
     ops: Vec<Op>,
-    done: Option<oneshot::Sender<bool>>,
+    done: Option<oneshot::Sender<Written>>,
 }
+
+/// What became of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Written {
+    Saved,
+    /// An `Op::Limit` did not hold: the account has this many live bindings without the
+    /// commit's new ones.
+    Full(usize),
+    Failed,
+}
+
+/// The error of a batch whose `Op::Limit` did not hold.
+#[derive(Debug)]
+struct LimitReached(usize);
+
+impl std::fmt::Display for LimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "endpoint limit reached ({} registered)", self.0)
+    }
+}
+
+impl std::error::Error for LimitReached {}
 
 pub struct Registrar {
     app: AppState,
     cfg: SipConfig,
+    /// This instance's SIP address (host:port, UDP) as other instances reach it; written
+    /// with every binding (empty: not reachable by other instances).
+    holder: String,
+    /// Proves to other instances that a forwarded call's caller was authenticated.
+    pub(crate) peers: super::peer::PeerKey,
     pub realm: String,
     /// Algorithms offered in a challenge, in order (`sip.challenge_algorithms`).
     algorithms: Vec<Algorithm>,
@@ -270,7 +304,13 @@ fn binding_key(c: &rsip::typed::Contact) -> String {
 }
 
 impl Registrar {
-    pub fn new(app: AppState, cfg: SipConfig, nonce_key: [u8; 32]) -> Arc<Self> {
+    pub fn new(
+        app: AppState,
+        cfg: SipConfig,
+        nonce_key: [u8; 32],
+        peer_key: [u8; 32],
+        holder: String,
+    ) -> Arc<Self> {
         let (tx, rx) = mpsc::unbounded_channel();
         let (calls_tx, calls_rx) = mpsc::unbounded_channel();
         let realm = cfg.domain.clone();
@@ -287,6 +327,8 @@ impl Registrar {
             nonces: Nonces::new(nonce_key, cfg.nonce_secs as i64 * 1000),
             app: app.clone(),
             cfg,
+            holder,
+            peers: super::peer::PeerKey::new(peer_key),
             realm,
             accounts: Mutex::new(HashMap::new()),
             creds: Mutex::new(HashMap::new()),
@@ -404,6 +446,10 @@ impl Registrar {
                 });
                 if !hops_left {
                     return Some(Reply::because(483, "Too Many Hops"));
+                }
+                if self.peers.verify(req, self.app.now()) {
+                    // Another instance authenticated the caller (see `sip::peer`).
+                    return None;
                 }
                 let credentials = req.headers.iter().find_map(|h| match h {
                     Header::ProxyAuthorization(p) => Some(p.value()),
@@ -859,6 +905,13 @@ impl Registrar {
                 .await?;
         }
         rules::within_binding_limit(s.bindings.len(), next.len(), self.cfg.max_bindings)?;
+        if next
+            .iter()
+            .any(|n| !s.bindings.iter().any(|b| b.key == n.key))
+        {
+            // A new device: other instances may hold bindings of this account too.
+            ops.push(Op::Limit(account.id, self.cfg.max_bindings));
+        }
         let after: Vec<&String> = next.iter().map(|b| &b.key).collect();
         let changed = before.len() != after.len() || before.iter().any(|k| !after.contains(&k));
         if changed {
@@ -871,12 +924,21 @@ impl Registrar {
                 "sip: registration changed"
             );
         }
-        if !ops.is_empty() && !self.commit(ops).await {
-            s.epoch = None;
-            return Err(Reply::because(
-                500,
-                "Server Internal Error: bindings not saved",
-            ));
+        if !ops.is_empty() {
+            match self.commit(ops).await {
+                Written::Saved => {}
+                Written::Full(n) => {
+                    s.epoch = None;
+                    return Err(rules::binding_limit_reached(n, self.cfg.max_bindings).into());
+                }
+                Written::Failed => {
+                    s.epoch = None;
+                    return Err(Reply::because(
+                        500,
+                        "Server Internal Error: bindings not saved",
+                    ));
+                }
+            }
         }
         s.bindings = next;
         // A pushed-to Vec holds room for four bindings: most accounts have one device, and
@@ -978,7 +1040,7 @@ impl Registrar {
             device_version: version,
             connection: src.connection.clone(),
         };
-        ops.push(Op::Upsert(b.record(account.id)));
+        ops.push(Op::Upsert(b.record(account.id, &self.holder)));
         match existing {
             Some(i) => next[i] = b,
             None => next.push(b),
@@ -1002,14 +1064,33 @@ impl Registrar {
         }
     }
 
-    /// Hand `ops` to the committer and wait for its transaction: true once written.
-    async fn commit(&self, ops: Vec<Op>) -> bool {
+    /// Hand `ops` to the committer and wait for its transaction.
+    async fn commit(&self, ops: Vec<Op>) -> Written {
         let (done, wait) = oneshot::channel();
         let sent = self.commits.send(Commit {
             ops,
             done: Some(done),
         });
-        sent.is_ok() && wait.await.unwrap_or(false)
+        if sent.is_err() {
+            return Written::Failed;
+        }
+        wait.await.unwrap_or(Written::Failed)
+    }
+
+    /// Bindings of an account that other instances hold, by binding key: the address of
+    /// the instance to forward a call to. Only PostgreSQL is shared by several instances.
+    pub(crate) async fn held_elsewhere(&self, account_id: i64) -> Vec<(String, String)> {
+        if self.app.store.backend != crate::store::Backend::Postgres {
+            return vec![];
+        }
+        let found = match self.app.store.conn().await {
+            Ok(mut c) => st::held_elsewhere(&mut c, account_id, &self.holder, self.app.now()).await,
+            Err(e) => Err(e),
+        };
+        found.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "sip: bindings of other instances");
+            vec![]
+        })
     }
 
     /// Drop expired bindings from memory and the database, publishing the change.
@@ -1034,7 +1115,7 @@ impl Registrar {
             });
             if s.bindings.len() != n {
                 for k in gone {
-                    ops.push(Op::Delete(id, k));
+                    ops.push(Op::Expire(id, k));
                 }
                 ops.push(Op::Event(s.enterprise_id, id));
             }
@@ -1298,7 +1379,7 @@ async fn committer(app: AppState, mut rx: mpsc::UnboundedReceiver<Commit>) {
         if write_batch(&app, &batch).await.is_ok() {
             for c in batch.drain(..) {
                 if let Some(d) = c.done {
-                    let _ = d.send(true);
+                    let _ = d.send(Written::Saved);
                 }
             }
         } else {
@@ -1306,12 +1387,18 @@ async fn committer(app: AppState, mut rx: mpsc::UnboundedReceiver<Commit>) {
             // write them one by one.
             for c in batch.drain(..) {
                 let one = std::slice::from_ref(&c);
-                let ok = write_batch(&app, one).await;
-                if let Err(e) = &ok {
-                    tracing::warn!(error = %e, "sip: saving bindings failed");
-                }
+                let written = match write_batch(&app, one).await {
+                    Ok(()) => Written::Saved,
+                    Err(e) => match e.downcast_ref::<LimitReached>() {
+                        Some(LimitReached(n)) => Written::Full(*n),
+                        None => {
+                            tracing::warn!(error = %e, "sip: saving bindings failed");
+                            Written::Failed
+                        }
+                    },
+                };
                 if let Some(d) = c.done {
-                    let _ = d.send(ok.is_ok());
+                    let _ = d.send(written);
                 }
             }
         }
@@ -1326,11 +1413,27 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut tx = app.store.begin().await?;
     let now = app.now();
+    // Accounts whose limit is checked: locked first, in one order on every instance.
+    let mut limited: Vec<(i64, usize)> = batch
+        .iter()
+        .flat_map(|c| &c.ops)
+        .filter_map(|o| match o {
+            Op::Limit(a, max) => Some((*a, *max)),
+            _ => None,
+        })
+        .collect();
+    limited.sort_unstable();
+    limited.dedup_by_key(|(a, _)| *a);
+    for (a, _) in &limited {
+        st::lock_account(&mut tx, *a).await?;
+    }
     for c in batch {
         for op in &c.ops {
             match op {
+                Op::Limit(..) => {}
                 Op::Upsert(b) => st::upsert_binding(&mut tx, b).await?,
                 Op::Delete(a, k) => st::delete_binding(&mut tx, *a, k).await?,
+                Op::Expire(a, k) => st::delete_binding_if_expired(&mut tx, *a, k, now).await?,
                 Op::Event(e, a) => {
                     crate::store::events::insert(
                         &mut tx,
@@ -1344,6 +1447,14 @@ async fn write_batch(app: &App, batch: &[Commit]) -> anyhow::Result<()> {
                 Op::CallUp(call_id, a, at) => st::call_up(&mut tx, call_id, *a, *at).await?,
                 Op::CallDown(call_id) => st::call_down(&mut tx, call_id).await?,
             }
+        }
+    }
+    for (a, max) in limited {
+        let n = usize::try_from(st::live_count(&mut tx, a, now).await?).unwrap_or(usize::MAX);
+        if n > max {
+            // Without this batch's new bindings the account has at least `max`; the
+            // batch is rolled back (and written again commit by commit).
+            return Err(LimitReached(max).into());
         }
     }
     tx.commit().await?;

@@ -104,6 +104,8 @@ pub struct BindingRecord {
     pub call_id: String,
     pub registered_at: i64,
     pub expires_at: i64,
+    /// The SIP address (host:port, UDP) of the instance holding the device's flow.
+    pub holder: String,
     /// The account's epoch and enterprise (read at start only).
     #[sqlx(default)]
     pub sip_epoch: i64,
@@ -111,7 +113,7 @@ pub struct BindingRecord {
     pub enterprise_id: i64,
 }
 
-pub(crate) const BCOLS: &str = "b.account_id, b.instance, b.device_model, b.device_version, b.transport, b.nat, b.address, b.contact, b.call_id, b.registered_at, b.expires_at";
+pub(crate) const BCOLS: &str = "b.account_id, b.instance, b.device_model, b.device_version, b.transport, b.nat, b.address, b.contact, b.call_id, b.registered_at, b.expires_at, b.holder";
 
 pub async fn bindings_of(c: &mut Conn, account_id: i64) -> sqlx::Result<Vec<BindingRecord>> {
     let sql =
@@ -129,10 +131,10 @@ pub async fn live_bindings(c: &mut Conn, now: Millis) -> sqlx::Result<Vec<Bindin
 }
 
 pub async fn upsert_binding(c: &mut Conn, b: &BindingRecord) -> sqlx::Result<()> {
-    let sql = "INSERT INTO bindings (account_id, instance, device_model, device_version, transport, nat, address, contact, call_id, registered_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+    let sql = "INSERT INTO bindings (account_id, instance, device_model, device_version, transport, nat, address, contact, call_id, registered_at, expires_at, holder) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (account_id, instance) DO UPDATE SET device_model = $3, device_version = $4, \
-           transport = $5, nat = $6, address = $7, contact = $8, call_id = $9, registered_at = $10, expires_at = $11";
+           transport = $5, nat = $6, address = $7, contact = $8, call_id = $9, registered_at = $10, expires_at = $11, holder = $12";
     run(
         c,
         sql,
@@ -147,15 +149,54 @@ pub async fn upsert_binding(c: &mut Conn, b: &BindingRecord) -> sqlx::Result<()>
             &b.contact,
             &b.call_id,
             b.registered_at,
-            b.expires_at
+            b.expires_at,
+            &b.holder
         ],
     )
     .await
 }
 
+/// Take the account's row lock until the transaction ends, so that writers of its bindings
+/// on several instances take turns (a no-op update: PostgreSQL locks the row, SQLite has
+/// one writer anyway).
+pub async fn lock_account(c: &mut Conn, account_id: i64) -> sqlx::Result<()> {
+    let sql = "UPDATE accounts SET sip_epoch = sip_epoch WHERE id = $1";
+    run(c, sql, params![account_id]).await
+}
+
+/// Live bindings of an account in the database, whichever instance holds them.
+pub async fn live_count(c: &mut Conn, account_id: i64, now: Millis) -> sqlx::Result<i64> {
+    let sql = "SELECT COUNT(*) FROM bindings WHERE account_id = $1 AND expires_at > $2";
+    scalar(c, sql, params![account_id, now]).await
+}
+
+/// Live bindings of an account held by other instances than `holder`: (binding key, the
+/// holder's address).
+pub async fn held_elsewhere(
+    c: &mut Conn,
+    account_id: i64,
+    holder: &str,
+    now: Millis,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let sql = "SELECT instance, holder FROM bindings \
+         WHERE account_id = $1 AND expires_at > $2 AND holder <> '' AND holder <> $3";
+    rows(c, sql, params![account_id, now, holder]).await
+}
+
 pub async fn delete_binding(c: &mut Conn, account_id: i64, instance: &str) -> sqlx::Result<()> {
     let sql = "DELETE FROM bindings WHERE account_id = $1 AND instance = $2";
     run(c, sql, params![account_id, instance]).await
+}
+
+/// Forget a binding that expired (unless another instance refreshed it since).
+pub async fn delete_binding_if_expired(
+    c: &mut Conn,
+    account_id: i64,
+    instance: &str,
+    now: Millis,
+) -> sqlx::Result<()> {
+    let sql = "DELETE FROM bindings WHERE account_id = $1 AND instance = $2 AND expires_at <= $3";
+    run(c, sql, params![account_id, instance, now]).await
 }
 
 /// Forget bindings that expired (the registrar's timer does it in memory; this catches the

@@ -15,7 +15,7 @@ use vcms_server::clock::DAY;
 
 /// The next request of `method` the UA receives within 5 s (retransmissions of others are
 /// skipped).
-async fn expect(ua: &mut Ua, method: &str) -> rsipstack::sip::Request {
+pub(crate) async fn expect(ua: &mut Ua, method: &str) -> rsipstack::sip::Request {
     let until = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let r = tokio::time::timeout_at(until, ua.next_request())
@@ -29,7 +29,7 @@ async fn expect(ua: &mut Ua, method: &str) -> rsipstack::sip::Request {
 }
 
 /// Nothing of `method` arrives within `ms`.
-async fn expect_none(ua: &mut Ua, method: &str, ms: u64) {
+pub(crate) async fn expect_none(ua: &mut Ua, method: &str, ms: u64) {
     let until = tokio::time::Instant::now() + Duration::from_millis(ms);
     while let Ok(r) = tokio::time::timeout_at(until, ua.next_request()).await {
         let r = r.unwrap();
@@ -37,19 +37,23 @@ async fn expect_none(ua: &mut Ua, method: &str, ms: u64) {
     }
 }
 
-fn offer(ua: &Ua, port: u16) -> String {
+pub(crate) fn offer(ua: &Ua, port: u16) -> String {
     sdp(ua.local, port)
 }
 
 /// Register, and check it took.
-async fn online(ua: &mut Ua) {
+pub(crate) async fn online(ua: &mut Ua) {
     let r = ua.register(Some(600)).await.unwrap();
     assert_eq!(r.code, 200, "{}", r.reason);
 }
 
 /// The callee side: ring, then answer; gives the callee's dialog (the ACK follows once the
 /// caller has seen the answer).
-async fn ring_and_answer(callee: &mut Ua, invite: &rsipstack::sip::Request, body: &str) -> Dialog {
+pub(crate) async fn ring_and_answer(
+    callee: &mut Ua,
+    invite: &rsipstack::sip::Request,
+    body: &str,
+) -> Dialog {
     let tag = format!("t{}", callee.local.port());
     callee
         .reply(invite, 180, "Ringing", &tag, "")

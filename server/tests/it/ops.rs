@@ -195,14 +195,7 @@ async fn a_console_on_one_instance_sees_changes_made_through_another() {
     let Some(db) = Db::postgres() else { return };
     let a = TestServer::start(db).await;
     let (_, on_a) = a.owner("two@example.com").await;
-    let b_dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        a.dir.path().join("secret.key"),
-        b_dir.path().join("secret.key"),
-    )
-    .unwrap();
-    let cfg = vcms_server::testing::test_config(b_dir.path(), &a.db_url, a.smtp.port);
-    let b = vcms_server::testing::serve(cfg, std::sync::Arc::new(a.clock.clone())).await;
+    let (b, _b_dir) = a.second_instance().await;
     // Sessions live in the database: the one made on A works on B.
     let on_b = vcms_api::client::Client::new(&b.url()).with_token(on_a.token().unwrap());
 

@@ -37,11 +37,16 @@ pub fn licence_in_force(in_force: bool) -> Result<(), Refusal> {
 /// their number does not grow (a device already bound may always refresh).
 pub fn within_binding_limit(current: usize, next: usize, max: usize) -> Result<(), Refusal> {
     if next > max && next > current {
-        return Err(Refusal::forbidden(format!(
-            "Forbidden: this account already has {current} endpoints registered (at most {max})"
-        )));
+        return Err(binding_limit_reached(current, max));
     }
     Ok(())
+}
+
+/// The refusal of a new endpoint when the account has `current` registered already.
+pub fn binding_limit_reached(current: usize, max: usize) -> Refusal {
+    Refusal::forbidden(format!(
+        "Forbidden: this account already has {current} endpoints registered (at most {max})"
+    ))
 }
 
 /// The refusal once an account's wrong digest answers of the day reached the limit.
