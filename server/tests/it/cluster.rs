@@ -159,7 +159,7 @@ async fn the_endpoint_limit_holds_across_instances() {
 /// B; every email goes out exactly once, and the failed list is what it was.
 #[test]
 fn rolling_restart_moves_devices_and_emails_to_the_other_instance() {
-    use crate::process::{bin, printed_addr, run_env, signed_in, spawn_logged, url_of};
+    use crate::process::{add_users, bin, printed_addr, run_env, signed_in, spawn_logged, url_of};
     use std::collections::HashMap;
     use std::time::Instant;
     let Some(db) = Db::postgres() else { return };
@@ -263,22 +263,7 @@ fn rolling_restart_moves_devices_and_emails_to_the_other_instance() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let rows = (0..N)
-            .map(|i| vcms_api::BatchRow {
-                name: format!("User {i}"),
-                extension: format!("{}", 3000 + i),
-                email: Some(format!("user{i}@example.com")),
-                row: None,
-            })
-            .collect();
-        let r = c
-            .batch_accounts(&vcms_api::BatchRequest {
-                rows,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        add_users(&c, N).await;
         let mut ben_on_a = ua(a_tcp, Transport::Tcp, &ben, Some(ben_id)).await.unwrap();
         online(&mut ben_on_a).await;
         let mut anna_ua = ua(b_udp, Transport::Udp, &anna, None).await.unwrap();

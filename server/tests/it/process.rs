@@ -217,6 +217,26 @@ pub(crate) fn run_env(
     )
 }
 
+/// Add `n` accounts "User i" (extensions from 3000, emails user{i}@example.com) in one batch.
+pub(crate) async fn add_users(c: &vcms_api::client::Client, n: usize) {
+    let rows = (0..n)
+        .map(|i| vcms_api::BatchRow {
+            name: format!("User {i}"),
+            extension: format!("{}", 3000 + i),
+            email: Some(format!("user{i}@example.com")),
+            row: None,
+        })
+        .collect();
+    let r = c
+        .batch_accounts(&vcms_api::BatchRequest {
+            rows,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+}
+
 /// Start `vcms-server serve`; returns the child and its URL.
 fn serve(dir: &std::path::Path, env: &[(&str, String)]) -> (std::process::Child, String) {
     let mut c = bin();
@@ -296,22 +316,7 @@ fn kill_during_a_batch_send(db: Db) {
         .await
         .unwrap();
         c.add_license(lic.trim()).await.unwrap();
-        let rows = (0..N)
-            .map(|i| vcms_api::BatchRow {
-                name: format!("User {i}"),
-                extension: format!("{}", 3000 + i),
-                email: Some(format!("user{i}@example.com")),
-                row: None,
-            })
-            .collect();
-        let r = c
-            .batch_accounts(&vcms_api::BatchRequest {
-                rows,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        add_users(&c, N).await;
         let sent = c
             .send_account_emails(&vcms_api::SendEmailRequest {
                 all: true,
