@@ -1,21 +1,10 @@
-//! vcms: the terminal console (and scripting CLI) of the vcms cloud service.
+//! vcms: the terminal console (and scripting CLI) of the vcms cloud service. The console
+//! itself is the `vcms-console` crate (shared with the server's SSH console); this crate
+//! adds the demo, which starts a server in-process.
 
-pub mod action;
-pub mod api;
-pub mod app;
-pub mod cli;
-pub mod config;
+pub use vcms_console::*;
+
 pub mod demo;
-pub mod i18n;
-pub mod import;
-pub mod keymap;
-pub mod secrets;
-pub mod session;
-pub mod term;
-pub mod theme;
-pub mod ui;
-pub mod views;
-pub mod widgets;
 
 #[cfg(test)]
 mod snapshots;

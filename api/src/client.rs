@@ -82,8 +82,15 @@ pub struct Client {
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        Self::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A client that sends `headers` with every request (the server's SSH console sends
+    /// the proof of the connection it serves).
+    pub fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
+            .default_headers(headers)
             .build()
             .unwrap_or_default();
         Self {
@@ -624,6 +631,17 @@ impl Client {
             &serde_json::json!({}),
         )
         .await
+    }
+    /// The signed-in administrator's SSH keys (the console over SSH).
+    pub async fn ssh_keys(&self) -> ClientResult<SshKeyList> {
+        self.get("/api/v1/me/ssh-keys").await
+    }
+    pub async fn add_ssh_key(&self, req: &NewSshKey) -> ClientResult<SshKey> {
+        self.post("/api/v1/me/ssh-keys", req).await
+    }
+    pub async fn remove_ssh_key(&self, id: i64) -> ClientResult<Message> {
+        self.delete(&format!("/api/v1/me/ssh-keys/{id}"), &serde_json::json!({}))
+            .await
     }
     pub async fn audit(&self, q: &AuditQuery) -> ClientResult<AuditPage> {
         let mut params = vec![];

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub mod client;
+pub mod license_number;
 pub mod pow;
 
 /// A string that is not one of a closed set's values (e.g. read back from the database).
@@ -1211,6 +1212,34 @@ pub struct ApiKey {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyList {
     pub items: Vec<ApiKey>,
+}
+
+/// A public key to add to the signed-in administrator's profile, for the console over SSH.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct NewSshKey {
+    /// One line as in `~/.ssh/id_ed25519.pub`: `ssh-ed25519 AAAA… comment` (Ed25519, ECDSA,
+    /// or RSA of 2048 bits or more).
+    pub public_key: String,
+    /// What the key is called in the list (default: the key's comment).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct SshKey {
+    pub id: i64,
+    pub name: String,
+    /// ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa…
+    pub algorithm: String,
+    /// `SHA256:…`, as `ssh-keygen -lf` prints it.
+    pub fingerprint: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SshKeyList {
+    pub items: Vec<SshKey>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]

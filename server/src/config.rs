@@ -18,6 +18,7 @@ pub struct Config {
     pub endpoint: EndpointConfig,
     pub import: ImportConfig,
     pub metrics: MetricsConfig,
+    pub ssh: SshConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,6 +244,31 @@ impl std::fmt::Debug for MetricsConfig {
     }
 }
 
+/// The console over SSH (`ssh -p 2222 EMAIL@host`): off unless `listen` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SshConfig {
+    /// Where to listen, e.g. 0.0.0.0:2222 (`VCMS_SSH_LISTEN`).
+    pub listen: Option<String>,
+    /// Consoles open at once, in all.
+    pub max_connections: usize,
+    /// Connections at once from one address.
+    pub max_per_address: usize,
+    /// A console without a key pressed for this long ends (the web session's 30 minutes).
+    pub idle_timeout_secs: u64,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            max_connections: 100,
+            max_per_address: 10,
+            idle_timeout_secs: 30 * 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImportConfig {
@@ -282,6 +308,7 @@ impl Default for Config {
             endpoint: EndpointConfig::default(),
             import: ImportConfig::default(),
             metrics: MetricsConfig::default(),
+            ssh: SshConfig::default(),
         }
     }
 }
@@ -432,6 +459,9 @@ impl Config {
                 .map(|a| a.trim().to_string())
                 .filter(|a| !a.is_empty())
                 .collect();
+        }
+        if let Some(v) = get("VCMS_SSH_LISTEN") {
+            self.ssh.listen = Some(v);
         }
         if let Some(v) = get("VCMS_METRICS_LISTEN") {
             self.metrics.listen = Some(v);

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ops;
 pub mod service;
 pub mod sip;
+pub mod ssh;
 pub mod state;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -43,6 +44,8 @@ pub struct Running {
     pub app: AppState,
     /// Where `GET /metrics` is served without a token (`metrics.listen`).
     pub metrics: Option<SocketAddr>,
+    /// The console over SSH (`ssh.listen`).
+    pub ssh: Option<ssh::SshServer>,
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
     metrics_http: Option<JoinHandle<()>>,
@@ -159,6 +162,14 @@ impl Server {
                 }
             })
         });
+        let ssh = ssh::start(
+            self.app.clone(),
+            &self.config.ssh,
+            &self.config.data_dir,
+            addr,
+            stop_rx.clone(),
+        )
+        .await?;
         let worker = {
             let (mailer, requests) = (self.app.mailer.clone(), self.app.clone());
             let (stop_mail, stop_requests) = (stop_rx.clone(), stop_rx.clone());
@@ -178,6 +189,7 @@ impl Server {
             sip: Some(sip),
             app: self.app,
             metrics,
+            ssh,
             stop,
             http,
             metrics_http,
@@ -200,6 +212,9 @@ impl Running {
             s.shutdown().await;
         }
         let _ = self.http.await;
+        if let Some(s) = self.ssh {
+            s.join().await;
+        }
         if let Some(m) = self.metrics_http {
             let _ = m.await;
         }

@@ -421,5 +421,9 @@ pub fn router(app: AppState) -> Router {
             app.clone(),
             observe::observe,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::ssh::origin::console_origin,
+        ))
         .with_state(app)
 }

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 use super::account_routes::{ApiPath, ApiQuery};
 use super::{ApiJson, Auth, ClientIp};
 use crate::error::AppError;
-use crate::service::{api_keys, audit, mfa, security, team, AppState};
+use crate::service::{api_keys, audit, mfa, security, ssh_keys, team, AppState};
 use vcms_api::*;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -28,6 +28,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_mfa))
         .routes(routes!(resend_mfa))
         .routes(routes!(get_security, update_security))
+        .routes(routes!(list_ssh_keys, add_ssh_key))
+        .routes(routes!(remove_ssh_key))
         .routes(routes!(enterprise_settings))
         .routes(routes!(list_keys, create_key))
         .routes(routes!(revoke_key))
@@ -165,6 +167,37 @@ async fn update_security(
     ApiJson(req): ApiJson<SecurityUpdate>,
 ) -> Result<Json<Security>, AppError> {
     Ok(Json(security::update_security(&app, &actor, &req).await?))
+}
+
+/// Your SSH public keys: each opens the console over SSH as you (`ssh -p 2222 EMAIL@host`).
+#[utoipa::path(get, path = "/api/v1/me/ssh-keys", tag = "auth", security(("session" = [])), responses((status = 200, body = SshKeyList), (status = 403, body = ErrorBody)))]
+async fn list_ssh_keys(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<SshKeyList>, AppError> {
+    Ok(Json(ssh_keys::list(&app, &actor).await?))
+}
+
+/// Add an SSH public key to your profile (at most 10; MFA is still asked when it is on).
+#[utoipa::path(post, path = "/api/v1/me/ssh-keys", tag = "auth", request_body = NewSshKey, security(("session" = [])),
+    responses((status = 200, body = SshKey), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn add_ssh_key(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiJson(req): ApiJson<NewSshKey>,
+) -> Result<Json<SshKey>, AppError> {
+    Ok(Json(ssh_keys::add(&app, &actor, &req).await?))
+}
+
+/// Remove one of your SSH keys: it no longer opens the console.
+#[utoipa::path(delete, path = "/api/v1/me/ssh-keys/{id}", tag = "auth", params(("id" = i64, Path)), security(("session" = [])),
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_ssh_key(
+    State(app): State<AppState>,
+    Auth(actor): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Message>, AppError> {
+    Ok(Json(ssh_keys::remove(&app, &actor, id).await?))
 }
 
 /// Enterprise settings (owner): require MFA of every administrator.

@@ -21,13 +21,20 @@ pub async fn audit_as(
     detail: &str,
     ip: Option<&str>,
 ) -> AppResult<()> {
+    // Done from a console served over SSH (issue 20): the entry says so; `ip` is the SSH
+    // client's address.
+    let detail = match (crate::ssh::origin::is_ssh(), detail) {
+        (false, d) => std::borrow::Cow::Borrowed(d),
+        (true, "") => std::borrow::Cow::Borrowed("over SSH"),
+        (true, d) => std::borrow::Cow::Owned(format!("{d} (over SSH)")),
+    };
     team::audit(
         c,
         Some(enterprise_id),
         who,
         action,
         target,
-        detail,
+        &detail,
         ip.unwrap_or(""),
         app.now(),
     )

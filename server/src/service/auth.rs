@@ -486,6 +486,66 @@ pub async fn login(
     start_session(app, admin, &e, &language, client_ip).await
 }
 
+/// The admin and SSH key a connection proved it holds (the console over SSH, issue 20):
+/// `email` must be the admin's sign-in email and the key one they added to their profile.
+/// None for anything else, told apart from nothing (unknown email, unknown key).
+pub async fn ssh_key_owner(
+    app: &App,
+    email: &str,
+    fingerprint: &str,
+) -> AppResult<Option<(i64, i64)>> {
+    let key = validate::email_key(email);
+    if key.is_empty() {
+        return Ok(None);
+    }
+    let mut c = app.store.conn().await?;
+    let Some(a) = admin::admin_by_email_key(&mut c, &key).await? else {
+        return Ok(None);
+    };
+    let k = crate::store::team::ssh_key_by_fingerprint(&mut c, a.id, fingerprint).await?;
+    Ok(k.map(|k| (a.id, k.id)))
+}
+
+/// Sign in with an SSH key the admin added to their profile ([`ssh_key_owner`]): the same
+/// refusals as a password sign-in (frozen email, enterprise not activated, admin disabled),
+/// and the emailed code asked when MFA is on.
+pub async fn ssh_key_sign_in(
+    app: &App,
+    (admin_id, ssh_key_id): (i64, i64),
+    language: Option<&str>,
+    client_ip: Option<&str>,
+) -> AppResult<api::LoginResponse> {
+    let now = app.now();
+    let mut c = app.store.conn().await?;
+    let gone = || {
+        AppError::unauthorized(
+            ErrorCode::InvalidCredentials,
+            "This SSH key no longer opens the console: sign in with your password",
+        )
+    };
+    let admin = admin::admin_by_id(&mut c, admin_id)
+        .await?
+        .ok_or_else(gone)?;
+    if let Some(p) = admin::attempts(&mut c, &validate::email_key(&admin.email)).await? {
+        if p.frozen_until > now {
+            return Err(frozen_error(p.frozen_until, now));
+        }
+    }
+    let e = admin::enterprise_by_id(&mut c, admin.enterprise_id)
+        .await?
+        .ok_or_else(|| AppError::internal("admin without enterprise"))?;
+    may_sign_in(app, &mut c, &admin, &e, client_ip).await?;
+    crate::store::team::touch_ssh_key(&mut c, ssh_key_id, now).await?;
+    drop(c);
+    let language = language
+        .and_then(|l| validate::language("language", l).ok())
+        .unwrap_or_else(|| admin.language.clone());
+    if admin.mfa_enabled != 0 || e.mfa_required != 0 {
+        return Err(crate::service::mfa::start_mfa(app, &admin, &language, client_ip).await?);
+    }
+    start_session(app, admin, &e, &language, client_ip).await
+}
+
 /// Count a sign-in attempt for the email `key` before its password is checked: refused while
 /// the email is frozen, and behind a captcha after a failure. Returns the attempt's number.
 async fn reserve_login_attempt(

@@ -14,6 +14,7 @@ pub mod license;
 pub(crate) mod mail_requests;
 pub(crate) mod mfa;
 pub(crate) mod security;
+pub(crate) mod ssh_keys;
 pub(crate) mod team;
 
 use vcms_api::ErrorCode;

@@ -235,6 +235,77 @@ pub async fn touch_key(c: &mut Conn, id: i64, now: Millis) -> sqlx::Result<()> {
     .await
 }
 
+// ---- SSH keys (the console over SSH) ----
+
+// The row as the query selects it: not every column is read.
+#[allow(dead_code)]
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SshKeyRow {
+    pub id: i64,
+    pub admin_id: i64,
+    pub name: String,
+    pub algorithm: String,
+    pub public_key: String,
+    pub fingerprint: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+const SSH_KEY_COLS: &str =
+    "id, admin_id, name, algorithm, public_key, fingerprint, created_at, last_used_at";
+
+/// Add a key; None when the admin has it already.
+pub async fn insert_ssh_key(
+    c: &mut Conn,
+    admin_id: i64,
+    (name, algorithm, public_key, fingerprint): (&str, &str, &str, &str),
+    now: Millis,
+) -> sqlx::Result<Option<i64>> {
+    let sql = "INSERT INTO ssh_keys (admin_id, name, algorithm, public_key, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (admin_id, fingerprint) DO NOTHING RETURNING id";
+    maybe_row::<(i64,)>(
+        c,
+        sql,
+        params![admin_id, name, algorithm, public_key, fingerprint, now],
+    )
+    .await
+    .map(|r| r.map(|r| r.0))
+}
+
+pub async fn ssh_keys_of(c: &mut Conn, admin_id: i64) -> sqlx::Result<Vec<SshKeyRow>> {
+    let sql = format!("SELECT {SSH_KEY_COLS} FROM ssh_keys WHERE admin_id = $1 ORDER BY id");
+    rows(c, &sql, params![admin_id]).await
+}
+
+pub async fn ssh_key_by_fingerprint(
+    c: &mut Conn,
+    admin_id: i64,
+    fingerprint: &str,
+) -> sqlx::Result<Option<SshKeyRow>> {
+    let sql =
+        format!("SELECT {SSH_KEY_COLS} FROM ssh_keys WHERE admin_id = $1 AND fingerprint = $2");
+    maybe_row(c, &sql, params![admin_id, fingerprint]).await
+}
+
+/// Remove one of the admin's keys: its row, or None when the admin has no such key.
+pub async fn delete_ssh_key(
+    c: &mut Conn,
+    admin_id: i64,
+    id: i64,
+) -> sqlx::Result<Option<SshKeyRow>> {
+    let sql =
+        format!("DELETE FROM ssh_keys WHERE id = $1 AND admin_id = $2 RETURNING {SSH_KEY_COLS}");
+    maybe_row(c, &sql, params![id, admin_id]).await
+}
+
+pub async fn touch_ssh_key(c: &mut Conn, id: i64, now: Millis) -> sqlx::Result<()> {
+    run(
+        c,
+        "UPDATE ssh_keys SET last_used_at = $1 WHERE id = $2",
+        params![now, id],
+    )
+    .await
+}
+
 // ---- audit ----
 
 // The row as the query selects it: not every column is read.

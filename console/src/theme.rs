@@ -90,6 +90,18 @@ impl Theme {
         }
     }
 
+    /// The theme for a terminal that says it is `term` (its `TERM`, as an SSH client sends
+    /// it): no colours for a dumb or monochrome terminal.
+    pub fn for_term(term: &str) -> Self {
+        let term = term.trim().to_ascii_lowercase();
+        let mono = term.is_empty()
+            || term == "dumb"
+            || term.ends_with("-m")
+            || term.ends_with("-mono")
+            || (term.starts_with("vt") && !term.contains("color"));
+        Self::select(None, mono)
+    }
+
     pub fn from_env(name: Option<&str>) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self::select(name, no_color)
@@ -105,6 +117,11 @@ mod tests {
         assert_eq!(Theme::select(Some("color"), true).name, "mono");
         assert_eq!(Theme::select(Some("mono"), false).name, "mono");
         assert_eq!(Theme::select(None, false).name, "color");
+        assert_eq!(Theme::for_term("dumb").name, "mono");
+        assert_eq!(Theme::for_term("vt100").name, "mono");
+        assert_eq!(Theme::for_term("xterm-mono").name, "mono");
+        assert_eq!(Theme::for_term("xterm-256color").name, "color");
+        assert_eq!(Theme::for_term("screen").name, "color");
         let m = Theme::mono();
         for s in [m.title, m.error, m.selected, m.muted] {
             assert!(s.fg.is_none() && s.bg.is_none());

@@ -83,7 +83,7 @@ impl About {
 /// A section of the System tab (its [`About`] stands beside it in [`SYSTEM_VIEWS`]). Only
 /// `draw` is required; the rest have the defaults of a section that shows what the tab
 /// loads.
-pub trait Section {
+pub trait Section: Send {
     /// Load what it needs whenever the System tab is (re)loaded, whichever section shows.
     fn on_tab(&mut self, _cx: &mut Ctx) {}
     /// Load what it shows, when it is the section shown (entered, refreshed).

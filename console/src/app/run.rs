@@ -80,6 +80,15 @@ where
 /// Start the requests the update queued; each answer comes back as an action.
 fn spawn_requests(app: &mut App, tx: &mpsc::UnboundedSender<Action>) {
     for (id, req) in app.requests.queue.drain(..) {
+        if !app.local {
+            if let Some(reply) = crate::api::refuse_file(&req) {
+                let _ = tx.send(Action::Reply {
+                    id,
+                    reply: Box::new(reply),
+                });
+                continue;
+            }
+        }
         let client = app.client.clone();
         let tx = tx.clone();
         tokio::spawn(async move {

@@ -45,8 +45,8 @@ fn table(lang: Lang) -> &'static Table {
     static EN: OnceLock<Table> = OnceLock::new();
     static ZH: OnceLock<Table> = OnceLock::new();
     match lang {
-        Lang::En => EN.get_or_init(|| parse(include_str!("../assets/locales/en.toml"))),
-        Lang::Zh => ZH.get_or_init(|| parse(include_str!("../assets/locales/zh-CN.toml"))),
+        Lang::En => EN.get_or_init(|| parse(include_str!("../../assets/locales/en.toml"))),
+        Lang::Zh => ZH.get_or_init(|| parse(include_str!("../../assets/locales/zh-CN.toml"))),
     }
 }
 
@@ -74,8 +74,9 @@ mod tests {
 
     #[test]
     fn both_locales_parse_and_have_the_same_keys() {
-        let en: Table = toml::from_str(include_str!("../assets/locales/en.toml")).expect("en");
-        let zh: Table = toml::from_str(include_str!("../assets/locales/zh-CN.toml")).expect("zh");
+        let en: Table = toml::from_str(include_str!("../../assets/locales/en.toml")).expect("en");
+        let zh: Table =
+            toml::from_str(include_str!("../../assets/locales/zh-CN.toml")).expect("zh");
         let mut missing: Vec<_> = en.keys().filter(|k| !zh.contains_key(*k)).collect();
         missing.sort();
         assert!(missing.is_empty(), "missing in zh-CN: {missing:?}");

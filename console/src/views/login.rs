@@ -43,6 +43,8 @@ pub struct LoginView {
     pub mfa_token: Option<String>,
     /// Save the password after a successful sign-in.
     pub remember_password: bool,
+    /// The server is the one serving this console (over SSH): no server field.
+    pub fixed_server: bool,
 }
 
 impl LoginView {
@@ -56,6 +58,7 @@ impl LoginView {
             notice: None,
             mfa_token: None,
             remember_password,
+            fixed_server: false,
         };
         v.set_mode(LoginMode::SignIn, &mut Requests::default());
         v.form.set_value("server", server);
@@ -64,6 +67,24 @@ impl LoginView {
             v.form.focus = 2;
         }
         v
+    }
+
+    /// The form of a console served by the server itself (over SSH): no server field, the
+    /// email given (the SSH user name) filled in, nothing remembered.
+    pub fn for_fixed_server(email: &str) -> Self {
+        let mut v = LoginView::new("", email, false);
+        v.fixed_server = true;
+        v.set_mode(LoginMode::SignIn, &mut Requests::default());
+        v.form.set_value("email", email);
+        v.form.focus = usize::from(!email.is_empty());
+        v
+    }
+
+    /// Ask for the emailed code of a sign-in started elsewhere (an SSH key, with MFA on).
+    pub fn ask_mfa_code(&mut self, mfa_token: String, message: String) {
+        self.mfa_token = Some(mfa_token);
+        self.set_mode(LoginMode::Mfa, &mut Requests::default());
+        self.notice(message, false);
     }
 
     /// Switch to `mode`: its fields (the server and email kept), and a captcha where the
@@ -75,6 +96,9 @@ impl LoginView {
             Field::new("server", "field.server", &keep("server")),
             Field::new("email", "field.email", &keep("email")),
         ];
+        if self.fixed_server {
+            fields.remove(0);
+        }
         fields.extend(mode_fields(mode));
         if matches!(
             mode,
@@ -84,10 +108,11 @@ impl LoginView {
         }
         self.mode = mode;
         self.form = Form::new(fields);
+        let first = usize::from(!self.fixed_server);
         self.form.focus = if keep("email").is_empty() || mode != LoginMode::SignIn {
-            1
+            first
         } else {
-            2
+            first + 1
         };
         self.captcha = None;
         if matches!(mode, LoginMode::Register | LoginMode::Forgot) {
@@ -95,7 +120,7 @@ impl LoginView {
         }
     }
 
-    fn notice(&mut self, text: String, error: bool) {
+    pub fn notice(&mut self, text: String, error: bool) {
         self.notice = Some(Toast { text, error });
     }
 
@@ -158,7 +183,9 @@ impl LoginView {
         let lang = cx.lang;
         let f = &mut self.form;
         f.clear_errors();
-        cx.fx.server = Some(f.value("server").trim().to_string());
+        if !self.fixed_server {
+            cx.fx.server = Some(f.value("server").trim().to_string());
+        }
         let email = f.value("email").trim().to_string();
         let captcha_id = self.captcha.as_ref().map(|c| c.id.clone());
         let answer = f.value("captcha_answer");

@@ -40,6 +40,20 @@ pub async fn all_ids(client: &Client, search: Option<String>) -> ClientResult<Ve
     Ok(rows.iter().map(|r| r.id).collect())
 }
 
+/// Why a request that reads or writes a file is refused in a console served over SSH: the
+/// path would name a file on the server's machine, not the user's.
+pub const NO_FILES_OVER_SSH: &str = "Over SSH the console cannot read or write files: they would be on the server's machine, not yours. Import and export with the vcms console on your own machine (vcms account import FILE, vcms account export FILE)";
+
+/// The answer to a file request in a console without local files, or None for any other.
+pub fn refuse_file(req: &Req) -> Option<Reply> {
+    let no = || NO_FILES_OVER_SSH.to_string();
+    match req {
+        Req::ImportFile { .. } => Some(Reply::ImportPreview(Err(no()))),
+        Req::Export { .. } | Req::Template(_) => Some(Reply::FileWritten(Err(no()))),
+        _ => None,
+    }
+}
+
 // One arm a request, each a call of the typed client: a table, long because there are
 // many requests, not because any arm is.
 pub async fn exec(mut client: Client, req: Req) -> Reply {

@@ -23,7 +23,7 @@ pub(super) async fn run(c: &Client, json: bool, l: &LicenseCmd) -> R<()> {
                 for x in &l.licenses {
                     s.push_str(&format!(
                         "{}  {}  {} yr  {}  {} → {}{}\n",
-                        vcms_server::license_number::display(&x.number),
+                        vcms_api::license_number::display(&x.number),
                         x.status,
                         x.years,
                         x.quantity,
@@ -39,7 +39,7 @@ pub(super) async fn run(c: &Client, json: bool, l: &LicenseCmd) -> R<()> {
             })
         }
         LicenseCmd::Add { number } => {
-            let n = vcms_server::license_number::normalize(number).map_err(|m| CliError {
+            let n = vcms_api::license_number::normalize(number).map_err(|m| CliError {
                 code: "invalid_input".into(),
                 message: m,
                 field: Some("license_number".into()),

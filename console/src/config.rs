@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn example_config_parses() {
-        let text = include_str!("../config.example.toml");
+        let text = include_str!("../../config.example.toml");
         let cfg = Config::parse(text).expect("config.example.toml parses");
         assert_eq!(cfg.server.as_deref(), Some(DEFAULT_SERVER));
         assert_eq!(

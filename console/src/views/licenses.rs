@@ -69,7 +69,7 @@ impl Section for Licenses {
         if kind != FormKind::AddLicense {
             return None;
         }
-        match vcms_server::license_number::normalize(&form.value("license_number")) {
+        match vcms_api::license_number::normalize(&form.value("license_number")) {
             Ok(n) => Some(Req::AddLicense(n)),
             Err(e) => {
                 form.set_error(Some("license_number"), e);
@@ -111,7 +111,7 @@ impl Section for Licenses {
                 },
             );
             Row::new(vec![
-                Cell::from(vcms_server::license_number::display(&l.number)),
+                Cell::from(vcms_api::license_number::display(&l.number)),
                 Cell::from(status),
                 Cell::from(tf(lang, "license.years", &[("n", &l.years)])),
                 Cell::from(l.quantity.to_string()),

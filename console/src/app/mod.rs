@@ -84,6 +84,9 @@ pub struct App {
     /// The terminal's width (0 until it is known): from [`PANE_WIDTH`] columns the details
     /// of the selected account show beside the table.
     pub width: u16,
+    /// The console runs on the user's own terminal (the `vcms` binary): files are theirs to
+    /// read and write, Ctrl-Z suspends. Off in a console the server serves over SSH.
+    pub local: bool,
 }
 
 impl App {
@@ -128,7 +131,16 @@ impl App {
             remember: None,
             live_due: None,
             width: 0,
+            local: true,
         })
+    }
+
+    /// The console the server serves over SSH to `email` (the SSH user name): the server
+    /// is fixed, no file is read or written on the server's machine, nothing is remembered.
+    pub fn serve_remote(&mut self, email: &str) {
+        self.local = false;
+        self.config.remember_password = false;
+        self.views.login = crate::views::login::LoginView::for_fixed_server(email);
     }
 
     /// Start signed in (demo mode, or a saved session).
