@@ -70,6 +70,10 @@ pub enum Req {
     RevokeKey(i64),
     Security,
     UpdateSecurity(SecurityUpdate),
+    /// The signed-in administrator's SSH keys (the console over SSH).
+    SshKeys,
+    AddSshKey(NewSshKey),
+    RemoveSshKey(i64),
     /// Read a spreadsheet and ask the server for the preview (dry run).
     ImportFile {
         path: std::path::PathBuf,
@@ -124,6 +128,8 @@ impl Req {
             Req::CreateKey(_) | Req::RevokeKey(_) => "apikey_op",
             Req::Security => "security",
             Req::UpdateSecurity(_) => "security_op",
+            Req::SshKeys => "sshkeys",
+            Req::AddSshKey(_) | Req::RemoveSshKey(_) => "sshkey_op",
             Req::ImportFile { .. } | Req::ApplyImport { .. } => "import",
             Req::Export { .. } | Req::Template(_) => "file",
         }
@@ -166,6 +172,9 @@ pub enum Reply {
     KeyRevoked(ClientResult<Message>),
     Security(ClientResult<Security>),
     SecuritySaved(ClientResult<Security>),
+    SshKeys(ClientResult<SshKeyList>),
+    SshKeyAdded(ClientResult<SshKey>),
+    SshKeyRemoved(ClientResult<Message>),
     /// The rows read (with the sheet's header row) and the server's preview, or why not.
     ImportPreview(Result<(Vec<BatchRow>, u32, BatchResult), String>),
     Imported(ClientResult<BatchResult>),

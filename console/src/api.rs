@@ -123,6 +123,9 @@ pub async fn exec(mut client: Client, req: Req) -> Reply {
         Req::RevokeKey(id) => Reply::KeyRevoked(client.revoke_api_key(id).await),
         Req::Security => Reply::Security(client.security().await),
         Req::UpdateSecurity(u) => Reply::SecuritySaved(client.update_security(&u).await),
+        Req::SshKeys => Reply::SshKeys(client.ssh_keys().await),
+        Req::AddSshKey(k) => Reply::SshKeyAdded(client.add_ssh_key(&k).await),
+        Req::RemoveSshKey(id) => Reply::SshKeyRemoved(client.remove_ssh_key(id).await),
         Req::ImportFile {
             path,
             limits,

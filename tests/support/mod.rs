@@ -20,11 +20,23 @@ pub async fn server(
     password: &str,
     tweak: impl FnOnce(&mut Config),
 ) -> vcms_server::Running {
+    let clock = Arc::new(vcms_server::clock::SystemClock);
+    server_with_clock(dir, email, password, clock, tweak).await
+}
+
+/// [`server`] with the server's clock given.
+pub async fn server_with_clock(
+    dir: &std::path::Path,
+    email: &str,
+    password: &str,
+    clock: vcms_server::clock::SharedClock,
+    tweak: impl FnOnce(&mut Config),
+) -> vcms_server::Running {
     let mut cfg = Config::loopback(&dir.join("server"));
     cfg.sip.tls = String::new();
     cfg.security.captcha = false;
     tweak(&mut cfg);
-    let running = vcms_server::testing::serve(cfg, Arc::new(vcms_server::clock::SystemClock)).await;
+    let running = vcms_server::testing::serve(cfg, clock).await;
     let new = vcms_server::service::auth::NewEnterprise::parse(
         "Test Owner",
         "Test Co",
@@ -67,24 +79,18 @@ pub async fn add_demo_accounts(c: &Client) {
     }
 }
 
-/// The real `vcms` binary in an 80×24 pseudo-terminal.
+/// A program in a pseudo-terminal (the real `vcms` binary, or OpenSSH's `ssh`), its
+/// screen read through vt100.
 pub struct Pty {
     screen: Arc<Mutex<vt100::Parser>>,
     writer: Box<dyn Write + Send>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
     pub child: Box<dyn portable_pty::Child + Send + Sync>,
 }
 
 impl Pty {
     /// Start `vcms --server url --lang en` with its config, data and cache under `home`.
     pub fn spawn(url: &str, home: &std::path::Path) -> Pty {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 24,
-                cols: 80,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("pty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_vcms"));
         cmd.args(["--server", url, "--lang", "en"]);
         for (k, v) in [
@@ -97,11 +103,24 @@ impl Pty {
         }
         cmd.env("TERM", "xterm-256color");
         cmd.env("NO_COLOR", "1");
-        let child = pty.slave.spawn_command(cmd).expect("spawn vcms");
+        Pty::run(cmd, (80, 24))
+    }
+
+    /// Start `cmd` in a `cols`×`rows` pseudo-terminal.
+    pub fn run(cmd: CommandBuilder, (cols, rows): (u16, u16)) -> Pty {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let child = pty.slave.spawn_command(cmd).expect("spawn");
         drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().expect("reader");
         let writer = pty.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let s2 = screen.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
@@ -112,13 +131,34 @@ impl Pty {
                 s2.lock().expect("lock").process(&buf[..n]);
             }
         });
-        // Keep the master alive as long as the child runs.
-        std::mem::forget(pty.master);
         Pty {
             screen,
             writer,
+            master: pty.master,
             child,
         }
+    }
+
+    /// Resize the terminal, as a user dragging the window does (the program gets SIGWINCH).
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.screen.lock().expect("lock").set_size(rows, cols);
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize");
+    }
+
+    /// The widest line on screen, in columns.
+    pub fn widest_line(&self) -> usize {
+        self.contents()
+            .lines()
+            .map(|l| l.trim_end().chars().count())
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn contents(&self) -> String {
@@ -161,7 +201,7 @@ impl Pty {
             .unwrap_or_default()
     }
 
-    /// Wait (up to 10 s) for the console to exit successfully.
+    /// Wait (up to 10 s) for the program to exit successfully.
     pub fn wait_exit(&mut self) {
         let start = Instant::now();
         loop {

@@ -11,6 +11,7 @@ mod email;
 mod import;
 mod license;
 mod output;
+mod sshkey;
 
 use std::path::PathBuf;
 
@@ -27,6 +28,7 @@ pub use email::{EmailCmd, FailedCmd};
 pub use license::LicenseCmd;
 use output::{err, print, R};
 pub use output::{report_error, CliError};
+pub use sshkey::SshKeyCmd;
 
 use crate::config::Config;
 use crate::session::{self, Session};
@@ -93,6 +95,9 @@ pub enum Cmd {
     /// API keys (owner only).
     #[command(subcommand)]
     Apikey(ApiKeyCmd),
+    /// Your SSH public keys: each opens the console over SSH as you.
+    #[command(subcommand)]
+    Sshkey(SshKeyCmd),
     /// The audit log (owner and administrators).
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -205,6 +210,7 @@ pub async fn run_script(cli: &Cli, cfg: &Config, server: &str, cmd: &Cmd) -> R<(
         Cmd::License(l) => license::run(&client()?, json, l).await,
         Cmd::Colleague(a) => colleague::run(&client()?, json, cli.yes, a).await,
         Cmd::Apikey(a) => apikey::run(&client()?, json, a).await,
+        Cmd::Sshkey(a) => sshkey::run(&client()?, json, a).await,
         Cmd::Device(d) => device::run(&client()?, json, d).await,
         Cmd::Audit(a) => audit::run(&client()?, json, a).await,
     }

@@ -31,6 +31,8 @@ pub enum FormKind {
     SetRole(i64),
     CreateKey,
     Security,
+    AddSshKey,
+    RemoveSshKey,
 }
 
 impl FormKind {
@@ -45,6 +47,8 @@ impl FormKind {
             FormKind::SetRole(_) => "form.set_role",
             FormKind::CreateKey => "form.create_key",
             FormKind::Security => "form.security",
+            FormKind::AddSshKey => "form.add_ssh_key",
+            FormKind::RemoveSshKey => "form.remove_ssh_key",
             FormKind::Import => "form.import",
             FormKind::Export => "form.export",
             FormKind::Template => "form.template",

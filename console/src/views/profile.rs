@@ -7,13 +7,13 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use vcms_api::{ChangePasswordRequest, ProfileUpdate, Security, SecurityUpdate};
+use vcms_api::{ChangePasswordRequest, NewSshKey, ProfileUpdate, Security, SecurityUpdate, SshKey};
 
 use super::forms::FormKind;
 use super::overlay::Overlay;
 use super::{About, Ctx, Look, Section};
 use crate::action::{Reply, Req};
-use crate::i18n::{t, Lang};
+use crate::i18n::{t, tf, Lang};
 use crate::keymap::Cmd;
 use crate::widgets::form::{Field, Form};
 use crate::widgets::text::pad;
@@ -22,6 +22,8 @@ use crate::widgets::text::pad;
 pub struct ProfileSection {
     /// Backup email and MFA of the signed-in administrator.
     pub security: Option<Security>,
+    /// Their SSH keys (None until loaded, or for an API key).
+    pub ssh_keys: Option<Vec<SshKey>>,
 }
 
 pub static ABOUT: About = About::open(&["profile", "me"], "system.profile");
@@ -30,6 +32,7 @@ impl Section for ProfileSection {
     fn on_tab(&mut self, cx: &mut Ctx) {
         cx.request(Req::Profile);
         cx.request(Req::Security);
+        cx.request(Req::SshKeys);
     }
 
     fn on_cmd(&mut self, c: Cmd, cx: &mut Ctx) -> bool {
@@ -67,6 +70,17 @@ impl Section for ProfileSection {
                     ],
                 );
             }
+            Cmd::AddSshKey if self.ssh_keys.is_some() => cx.form(
+                FormKind::AddSshKey,
+                vec![
+                    Field::new("public_key", "field.public_key", ""),
+                    Field::new("name", "field.name", ""),
+                ],
+            ),
+            Cmd::RemoveSshKey if self.ssh_keys.as_ref().is_some_and(|k| !k.is_empty()) => cx.form(
+                FormKind::RemoveSshKey,
+                vec![Field::new("number", "field.key_number", "")],
+            ),
             _ => return false,
         }
         true
@@ -94,6 +108,21 @@ impl Section for ProfileSection {
                 cx.saved(t(cx.lang, "profile.saved"));
             }
             Reply::SecuritySaved(Err(e)) => cx.form_error(e),
+            Reply::SshKeys(Ok(list)) => self.ssh_keys = Some(list.items),
+            Reply::SshKeys(Err(e)) => {
+                if !cx.common_error(&e) {
+                    tracing::debug!(error = %e, "ssh keys");
+                }
+            }
+            Reply::SshKeyAdded(Ok(k)) => {
+                cx.saved(format!("{}: {}", t(cx.lang, "ssh.added"), k.fingerprint));
+                self.ssh_keys.get_or_insert_with(Vec::new).push(k);
+            }
+            Reply::SshKeyRemoved(Ok(m)) => {
+                cx.saved(m.message);
+                cx.request(Req::SshKeys);
+            }
+            Reply::SshKeyAdded(Err(e)) | Reply::SshKeyRemoved(Err(e)) => cx.form_error(e),
             other => return Some(other),
         }
         None
@@ -124,6 +153,25 @@ impl Section for ProfileSection {
                 }))
             }
             FormKind::Security => security_update(form, cx.lang).map(Req::UpdateSecurity),
+            FormKind::AddSshKey => {
+                let name = form.value("name").trim().to_string();
+                Some(Req::AddSshKey(NewSshKey {
+                    public_key: form.value("public_key").trim().to_string(),
+                    name: (!name.is_empty()).then_some(name),
+                }))
+            }
+            FormKind::RemoveSshKey => {
+                let keys = self.ssh_keys.as_deref().unwrap_or_default();
+                let n = form.value("number").trim().parse::<usize>().ok();
+                match n.and_then(|n| n.checked_sub(1)).and_then(|i| keys.get(i)) {
+                    Some(k) => Some(Req::RemoveSshKey(k.id)),
+                    None => {
+                        let text = tf(cx.lang, "err.key_number", &[("n", &keys.len())]);
+                        form.set_error(Some("number"), text);
+                        None
+                    }
+                }
+            }
             _ => None,
         }
     }
@@ -177,6 +225,23 @@ impl Section for ProfileSection {
         lines.push(hint("profile.hint"));
         if self.security.is_some() {
             lines.push(hint("profile.security_hint"));
+        }
+        if let Some(keys) = &self.ssh_keys {
+            lines.push(Line::from(""));
+            lines.push(Line::styled(format!(" {}", t(lang, "ssh.title")), th.title));
+            if keys.is_empty() {
+                lines.push(Line::styled(
+                    format!("   {}", t(lang, "ssh.none")),
+                    th.muted,
+                ));
+            }
+            for (i, k) in keys.iter().enumerate() {
+                lines.push(Line::from(vec![
+                    Span::raw(format!("  {}. {}  ", i + 1, k.name)),
+                    Span::styled(format!("{} {}", k.algorithm, k.fingerprint), th.muted),
+                ]));
+            }
+            lines.push(hint("ssh.hint"));
         }
         f.render_widget(Paragraph::new(lines), area);
     }

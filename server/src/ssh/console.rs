@@ -56,7 +56,11 @@ struct Backlog {
 #[derive(Clone)]
 struct Sink {
     backlog: Arc<Mutex<Backlog>>,
+    /// Wakes the writer task.
     ready: Arc<Notify>,
+    /// Wakes the console's watch for an overflow (a notify of its own: one wake-up of a
+    /// shared one could go to the wrong waiter and leave the writer asleep).
+    overflow: Arc<Notify>,
     pending: Vec<u8>,
 }
 
@@ -78,7 +82,7 @@ impl io::Write for Sink {
             b.overflow = true;
             self.pending.clear();
             drop(b);
-            self.ready.notify_one();
+            self.overflow.notify_one();
             return Err(io::Error::other("ssh: the client does not read its screen"));
         }
         b.bytes.append(&mut self.pending);
@@ -147,16 +151,18 @@ pub(crate) async fn run(
     tracing::info!(%ip, email = %p.email, key = p.key.is_some(), "ssh: console opened");
     let backlog = Arc::new(Mutex::new(Backlog::default()));
     let ready = Arc::new(Notify::new());
+    let overflow = Arc::new(Notify::new());
     let sink = Sink {
         backlog: backlog.clone(),
         ready: ready.clone(),
+        overflow: overflow.clone(),
         pending: vec![],
     };
     let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(write_out(out, backlog.clone(), ready.clone(), done));
     let outcome = tokio::select! {
         r = console(&p, input, sink) => r,
-        _ = overflowed(&backlog, &ready) => Err(anyhow::anyhow!("the client does not read its screen")),
+        _ = overflowed(&backlog, &overflow) => Err(anyhow::anyhow!("the client does not read its screen")),
     };
     match &outcome {
         Ok(why) => tracing::info!(%ip, email = %p.email, "ssh: console ended ({why})"),
@@ -170,12 +176,12 @@ pub(crate) async fn run(
 }
 
 /// Resolves when the client has let more than [`MAX_BACKLOG`] bytes wait.
-async fn overflowed(backlog: &Mutex<Backlog>, ready: &Notify) {
+async fn overflowed(backlog: &Mutex<Backlog>, overflow: &Notify) {
     loop {
         if backlog.lock().unwrap_or_else(|e| e.into_inner()).overflow {
             return;
         }
-        ready.notified().await;
+        overflow.notified().await;
     }
 }
 
@@ -443,6 +449,7 @@ mod tests {
         let mut sink = Sink {
             backlog: backlog.clone(),
             ready: Arc::new(Notify::new()),
+            overflow: Arc::new(Notify::new()),
             pending: vec![],
         };
         let frame = vec![b'x'; 200 * 1024];
