@@ -39,6 +39,12 @@ pub fn parse(line: &str) -> AppResult<PublicKey> {
             format!("public_key is longer than {MAX_LINE} characters: it is not an SSH public key"),
         ));
     }
+    if line.contains("PRIVATE KEY") {
+        return Err(AppError::invalid(
+            "public_key",
+            "public_key is a private key: never give it out; add the .pub file next to it",
+        ));
+    }
     let key = PublicKey::from_openssh(line).map_err(|_| {
         AppError::invalid(
             "public_key",

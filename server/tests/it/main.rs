@@ -23,5 +23,6 @@ mod packaging;
 pub mod process;
 mod sip;
 mod sip_wire;
+mod ssh;
 mod team;
 mod throttle;
