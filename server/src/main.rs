@@ -298,9 +298,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     if let Some(m) = running.metrics {
         println!("  metrics:      http://{m}/metrics");
     }
-    if let Some(s) = &running.ssh {
-        println!("  ssh console:  {} (host key {})", s.addr, s.fingerprint);
-    }
     if let Some(sip) = &running.sip {
         for (t, a) in [("udp", sip.udp), ("tcp", sip.tcp), ("tls", sip.tls)] {
             if let Some(a) = a {
@@ -308,6 +305,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(s) = &running.ssh {
+        println!("  ssh console:  {} (host key {})", s.addr, s.fingerprint);
+    }
+    println!("ready (SIGTERM or Ctrl-C stops)");
     wait_for_stop().await;
     println!("stopping: finishing requests and the email being sent");
     running.shutdown().await;

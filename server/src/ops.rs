@@ -339,7 +339,44 @@ pub async fn doctor(cfg: &Config) -> Vec<Finding> {
     out.push(public_host(cfg).await);
     out.push(clock());
     out.push(tls_certificate(cfg));
+    out.push(ssh_console(cfg).await);
     out
+}
+
+/// The console over SSH: off, or its listener and host key (the fingerprint users compare
+/// with what `ssh` shows the first time).
+async fn ssh_console(cfg: &Config) -> Finding {
+    const CHECK: &str = "ssh console";
+    let Some(listen) = cfg.ssh.listen.as_deref().filter(|l| !l.trim().is_empty()) else {
+        return Finding::ok(CHECK, "off (set ssh.listen, VCMS_SSH_LISTEN, to serve it)");
+    };
+    let path = crate::ssh::host_key_path(&cfg.data_dir);
+    let key =
+        if path.exists() {
+            match russh::keys::load_secret_key(&path, None) {
+                Ok(k) => format!("host key {}", crate::ssh::fingerprint(&k)),
+                Err(e) => return Finding::fail(
+                    CHECK,
+                    format!("{} cannot be read: {e}", path.display()),
+                    "move it away: a new one is made on start (users will see a new fingerprint)",
+                ),
+            }
+        } else {
+            "host key made on first start".to_string()
+        };
+    match tokio::net::TcpListener::bind(listen).await {
+        Ok(_) => Finding::ok(CHECK, format!("{listen} can be bound, {key}")),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Finding::warn(
+            CHECK,
+            format!("{listen} is in use, {key}"),
+            "fine if vcms-server runs; otherwise find the other program (ss -lpn)",
+        ),
+        Err(e) => Finding::fail(
+            CHECK,
+            format!("ssh.listen {listen}: {e}"),
+            "use an address of this machine (ports below 1024 need CAP_NET_BIND_SERVICE)",
+        ),
+    }
 }
 
 fn data_dir(cfg: &Config) -> Finding {
@@ -374,7 +411,12 @@ fn data_dir(cfg: &Config) -> Finding {
         let mut open = Vec::new();
         let key = cfg.key_file();
         let db = sqlite_path(&cfg.database_url()).map(PathBuf::from);
-        let files = [Some(key), db, Some(dir.join("sip-tls.key"))];
+        let files = [
+            Some(key),
+            db,
+            Some(dir.join("sip-tls.key")),
+            Some(crate::ssh::host_key_path(dir)),
+        ];
         for f in files.into_iter().flatten() {
             if let Ok(m) = std::fs::metadata(&f) {
                 let mode = m.permissions().mode() & 0o777;

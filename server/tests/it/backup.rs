@@ -203,6 +203,42 @@ fn doctor_names_what_is_wrong_and_the_fix() {
     });
     stop(&mut server);
 
+    // The console over SSH: its host key's fingerprint as printed at start, the key 0600.
+    let mut sh = bin();
+    sh.env("VCMS_DATA_DIR", dir.path())
+        .env("VCMS_HTTP_LISTEN", "127.0.0.1:0")
+        .env("VCMS_SSH_LISTEN", "127.0.0.1:0")
+        .env("VCMS_LOG", "warn");
+    let (mut server, printed) = spawn_logged(sh.arg("serve"), &dir.path().join("server.log"));
+    stop(&mut server);
+    let line = printed
+        .iter()
+        .find(|l| l.contains("ssh console:"))
+        .unwrap_or_else(|| panic!("no ssh line in {printed:?}"));
+    let fingerprint = line
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap()
+        .trim_end_matches(')')
+        .to_string();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(dir.path().join("ssh_host_ed25519_key")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    }
+    let mut doctor = bin();
+    doctor
+        .env("VCMS_DATA_DIR", dir.path())
+        .env("VCMS_SSH_LISTEN", "127.0.0.1:0");
+    let out = doctor.arg("doctor").output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("ssh console:") && l.contains(&fingerprint)),
+        "doctor does not show {fingerprint}:\n{out}"
+    );
+
     let (ok, out, err) = run(dir.path(), &["doctor"]);
     assert!(ok, "{out}{err}");
     for check in [

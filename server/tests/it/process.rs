@@ -475,8 +475,10 @@ pub(crate) fn spawn_logged(
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = Vec::new();
-    for _ in 0..8 {
+    // Up to the line that says every listener is up.
+    for _ in 0..20 {
         match lines.next() {
+            Some(Ok(l)) if l.starts_with("ready") => break,
             Some(Ok(l)) => printed.push(l),
             _ => break,
         }
