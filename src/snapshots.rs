@@ -457,6 +457,20 @@ fn system_tab() {
             mfa_required: false,
         })),
     );
+    answer(
+        &mut a,
+        |r| matches!(r, Req::SshKeys),
+        Reply::SshKeys(Ok(SshKeyList {
+            items: vec![SshKey {
+                id: 1,
+                name: "owner@laptop".into(),
+                algorithm: "ssh-ed25519".into(),
+                fingerprint: "SHA256:7Zp0BHsU4GGYQ4mzmJPbxXW1rM2yNbJ6Z8Lsn0p3x2Q".into(),
+                created_at: "2026-12-01T09:00:00Z".into(),
+                last_used_at: None,
+            }],
+        })),
+    );
     shots("system_license", &mut a);
     key(&mut a, KeyCode::Char('n'));
     typed(&mut a, "ABCD-EFGH");

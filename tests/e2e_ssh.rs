@@ -394,3 +394,33 @@ async fn twenty_sessions_at_once_each_see_their_own_enterprise_only() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_without_a_key_pressed_ends_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let running = support::server(dir.path(), OWNER, "Owner2026pass", |cfg| {
+        (cfg.sip.udp, cfg.sip.tcp, cfg.sip.tls) = (String::new(), String::new(), String::new());
+        cfg.ssh.listen = Some("127.0.0.1:0".into());
+        cfg.ssh.idle_timeout_secs = 3;
+    })
+    .await;
+    let addr = running.ssh.as_ref().expect("ssh listener").addr;
+    tokio::task::spawn_blocking(move || {
+        let mut t = ssh(addr, OWNER, &[], (80, 24));
+        t.wait_for("Sign in");
+        // Keys pressed keep it open past the timeout.
+        for _ in 0..4 {
+            std::thread::sleep(std::time::Duration::from_millis(1000));
+            t.send("a");
+        }
+        assert!(
+            t.child.try_wait().expect("wait").is_none(),
+            "ended while typing"
+        );
+        let s = t.wait_for("without a key pressed");
+        assert!(s.contains("3 seconds"), "{s}");
+        t.wait_exit();
+    })
+    .await
+    .expect("pty");
+}

@@ -51,7 +51,8 @@ where
         app.update(action);
         spawn_requests(app, &tx);
         follow_session(app, &mut stream, &tx);
-        if let Some((email, password)) = app.remember.take() {
+        // Remembered in the keyring of the machine the console runs on: never the server's.
+        if let Some((email, password)) = app.remember.take().filter(|_| app.local) {
             if let Err(e) = crate::secrets::store_password(&email, &password) {
                 tracing::info!("{e}");
                 app.toast = Some(Toast {

@@ -282,10 +282,15 @@ async fn console(
         .unwrap_or("quit");
     sink.write_all(&leave_sequence())?;
     if why == IDLE {
-        let mins = p.idle.as_secs().div_ceil(60);
+        let secs = p.idle.as_secs();
+        let span = if secs % 60 == 0 {
+            format!("{} minutes", secs / 60)
+        } else {
+            format!("{secs} seconds")
+        };
         write!(
             sink,
-            "The vcms console ended after {mins} minutes without a key pressed.\r\n"
+            "The vcms console ended after {span} without a key pressed.\r\n"
         )?;
     }
     sink.flush()?;
