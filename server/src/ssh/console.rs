@@ -283,7 +283,7 @@ async fn console(
     sink.write_all(&leave_sequence())?;
     if why == IDLE {
         let secs = p.idle.as_secs();
-        let span = if secs % 60 == 0 {
+        let span = if secs.is_multiple_of(60) {
             format!("{} minutes", secs / 60)
         } else {
             format!("{secs} seconds")
