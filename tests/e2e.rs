@@ -64,20 +64,7 @@ async fn sign_in_page_search_reset_pincode_remove_two() {
         t.send("\x1b"); // Esc clears
         t.wait_for("All records: 13");
         // Details of Mars, reset its pincode, read it off the screen.
-        t.send("/");
-        t.send("Mars");
-        t.wait_for("All records: 1 ");
-        t.send("\r"); // stop typing
-        t.send("\r"); // open
-        t.wait_for("Login pincode");
-        t.send("p");
-        t.wait_for("Reset the pincode?");
-        t.send("y");
-        let s = t.wait_for("As typed:");
-        let pin = Pty::pincode_on_screen(&s);
-        assert_eq!(pin.len(), 9, "pincode on screen:\n{s}");
-        t.send("\x1b"); // close the popup
-        t.send("\x1b"); // back to the table
+        let pin = t.reset_pincode("Mars");
         t.send("\x1b"); // clear the search
         t.wait_for("All records: 13");
         // Add an account with the form.

@@ -97,19 +97,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
         );
         t.send("\x1b");
         // Mars's details: reset the pincode and read it off the screen.
-        t.send("/");
-        t.send("Mars");
-        t.wait_for("All records: 1 ");
-        t.send("\r");
-        t.send("\r");
-        t.wait_for("Login pincode");
-        t.send("p");
-        t.wait_for("Reset the pincode?");
-        t.send("y");
-        let s = t.wait_for("As typed:");
-        let pin = Pty::pincode_on_screen(&s);
-        t.send("\x1b");
-        t.send("\x1b");
+        let pin = t.reset_pincode("Mars");
         t.send("q");
         t.wait_exit();
         pin

@@ -28,6 +28,17 @@ fn code_in(text: &str) -> String {
 /// `ssh` to the console at `addr` as `user`, in a pseudo-terminal of `size`. `extra` picks
 /// the authentication (by default no key is offered: the console's own sign-in).
 fn ssh(addr: std::net::SocketAddr, user: &str, extra: &[&str], size: (u16, u16)) -> Pty {
+    ssh_in(addr, user, extra, size, ("xterm-256color", "en_US.UTF-8"))
+}
+
+/// [`ssh`] from a terminal that says it is `term`, with `LANG` set to `lang`.
+fn ssh_in(
+    addr: std::net::SocketAddr,
+    user: &str,
+    extra: &[&str],
+    size: (u16, u16),
+    (term, lang): (&str, &str),
+) -> Pty {
     let mut cmd = CommandBuilder::new("ssh");
     cmd.args(["-tt", "-e", "none", "-F", "/dev/null"]);
     for o in [
@@ -56,8 +67,8 @@ fn ssh(addr: std::net::SocketAddr, user: &str, extra: &[&str], size: (u16, u16))
         user,
         &addr.ip().to_string(),
     ]);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("LANG", "en_US.UTF-8");
+    cmd.env("TERM", term);
+    cmd.env("LANG", lang);
     Pty::run(cmd, size)
 }
 
@@ -142,19 +153,7 @@ async fn over_ssh_password_and_mfa_reset_a_pincode_resize_add_a_key_then_sign_in
         t.send(&code);
         t.send("\r");
         t.wait_for("All records: 1");
-        t.send("/");
-        t.send("Mars");
-        t.wait_for("All records: 1 ");
-        t.send("\r");
-        t.send("\r");
-        t.wait_for("Login pincode");
-        t.send("p");
-        t.wait_for("Reset the pincode?");
-        t.send("y");
-        let s = t.wait_for("As typed:");
-        let pin = Pty::pincode_on_screen(&s);
-        t.send("\x1b");
-        t.send("\x1b");
+        let pin = t.reset_pincode("Mars");
         // A wider window: the console redraws at the new size.
         assert!(t.widest_line() <= 80);
         t.resize(132, 40);
@@ -381,10 +380,17 @@ async fn twenty_sessions_at_once_each_see_their_own_enterprise_only() {
         "a 21st connection was let in: {}",
         refused.1
     );
-    for t in &mut open {
+    // Ctrl-C ends that session only: the next one still answers.
+    open[0].send("\x03");
+    open[0].wait_exit();
+    open[1].send("?");
+    open[1].wait_for("Everywhere");
+    open[1].send("\x1b");
+    assert!(open[2].coloured_cells() > 0, "no colours on xterm-256color");
+    for t in &mut open[1..] {
         t.send("q");
     }
-    for t in &mut open {
+    for t in &mut open[1..] {
         t.wait_exit();
     }
     for d in [Path::new("."), dir.path(), &dir.path().join("server")] {
@@ -406,8 +412,10 @@ async fn a_console_without_a_key_pressed_ends_after_the_idle_timeout() {
     .await;
     let addr = running.ssh.as_ref().expect("ssh listener").addr;
     tokio::task::spawn_blocking(move || {
-        let mut t = ssh(addr, OWNER, &[], (80, 24));
-        t.wait_for("Sign in");
+        // The terminal's LANG picks the language, its TERM the colours: none for a dumb one.
+        let mut t = ssh_in(addr, OWNER, &[], (80, 24), ("dumb", "zh_CN.UTF-8"));
+        t.wait_for("登录");
+        assert_eq!(t.coloured_cells(), 0, "colours on a dumb terminal");
         // Keys pressed keep it open past the timeout.
         for _ in 0..4 {
             std::thread::sleep(std::time::Duration::from_millis(1000));

@@ -152,6 +152,20 @@ impl Pty {
             .expect("resize");
     }
 
+    /// How many cells on screen have a colour of their own.
+    pub fn coloured_cells(&self) -> usize {
+        let parser = self.screen.lock().expect("lock");
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        (0..rows)
+            .flat_map(|r| (0..cols).map(move |c| (r, c)))
+            .filter_map(|(r, c)| screen.cell(r, c))
+            .filter(|cell| {
+                cell.fgcolor() != vt100::Color::Default || cell.bgcolor() != vt100::Color::Default
+            })
+            .count()
+    }
+
     /// The widest line on screen, in columns.
     pub fn widest_line(&self) -> usize {
         self.contents()
@@ -185,6 +199,27 @@ impl Pty {
         self.writer.write_all(s.as_bytes()).expect("write");
         self.writer.flush().expect("flush");
         std::thread::sleep(Duration::from_millis(60));
+    }
+
+    /// Search the account table for `name` (one match), open its details, reset its pincode
+    /// (confirmed with y), read the new pincode off the screen and go back to the table (the
+    /// search still on).
+    pub fn reset_pincode(&mut self, name: &str) -> String {
+        self.send("/");
+        self.send(name);
+        self.wait_for("All records: 1 ");
+        self.send("\r"); // stop typing
+        self.send("\r"); // open
+        self.wait_for("Login pincode");
+        self.send("p");
+        self.wait_for("Reset the pincode?");
+        self.send("y");
+        let s = self.wait_for("As typed:");
+        let pin = Pty::pincode_on_screen(&s);
+        assert_eq!(pin.len(), 9, "pincode on screen:\n{s}");
+        self.send("\x1b"); // close the popup
+        self.send("\x1b"); // back to the table
+        pin
     }
 
     /// The 9-digit pincode shown after "As typed:" in the new-secret popup.

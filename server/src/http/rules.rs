@@ -35,6 +35,8 @@ enum Rule {
     IdempotencyKey,
     /// A language: English or Simplified Chinese, in the spellings the server takes.
     Language,
+    /// One line of an OpenSSH public key file: type, base64, optional comment.
+    SshPublicKey,
 }
 
 /// Spellings of the two languages (`validate::language`); empty means English.
@@ -90,6 +92,8 @@ const RULES: &[(&str, &str, Rule)] = &[
     ("SecurityUpdate", "email", Rule::Email),
     ("SecurityUpdate", "backup_email", Rule::EmailOrEmpty),
     ("NewApiKey", "name", Rule::Text(64)),
+    ("NewSshKey", "public_key", Rule::SshPublicKey),
+    ("NewSshKey", "name", Rule::Text(64)),
     (
         "NewApiKey",
         "role",
@@ -125,6 +129,10 @@ fn constraints(rule: &Rule) -> Value {
         Rule::OneOf(values) => json!({ "enum": values }),
         Rule::Language => json!({ "enum": LANGUAGES }),
         Rule::IdempotencyKey => json!({ "pattern": "^[!-~]{1,200}$" }),
+        Rule::SshPublicKey => json!({
+            "maxLength": 8192,
+            "pattern": "^ *(ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]{20,}={0,2}( [^\\u0000-\\u001f\\u007f]*)?$",
+        }),
     }
 }
 

@@ -99,7 +99,7 @@ pub async fn list(app: &App, actor: &Actor) -> AppResult<api::SshKeyList> {
 pub async fn add(app: &App, actor: &Actor, req: &api::NewSshKey) -> AppResult<api::SshKey> {
     actor.require_person()?;
     let key = parse(&req.public_key)?;
-    let name = match req.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+    let name = match req.name.as_deref() {
         Some(n) => validate::text("name", n, 64)?,
         None if !key.comment().as_str_lossy().trim().is_empty() => {
             validate::text("name", key.comment().as_str_lossy(), 64)

@@ -121,6 +121,11 @@ expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "41
 include-name = "POST /api/v1/licenses"
 checks.positive_data_acceptance.expected-statuses = ["2XX", "400", "401", "403", "404", "409", "422", "423", "429"]
 
+# A public key's base64 must decode to a key of its type (RSA of 2048 bits or more).
+[[operations]]
+include-name = "POST /api/v1/me/ssh-keys"
+checks.positive_data_acceptance.expected-statuses = ["2XX", "400", "401", "403", "404", "409", "422", "423", "429"]
+
 # The current password is checked (422 naming the field, counted toward the freeze), and
 # confirm_password must repeat the new password.
 [[operations]]

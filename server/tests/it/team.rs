@@ -174,6 +174,11 @@ fn role_routes() -> Vec<Route> {
         route(M::PATCH, "/api/v1/me", PEOPLE).body(|_| json!({"name": "Same Name"})),
         route(M::GET, "/api/v1/me/security", PEOPLE),
         route(M::PATCH, "/api/v1/me/security", PEOPLE).body(me_password),
+        route(M::GET, "/api/v1/me/ssh-keys", PEOPLE),
+        route(M::POST, "/api/v1/me/ssh-keys", PEOPLE).body(|_| {
+            json!({"public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICNw53qcGqfC4hEuCjLbQy0HFT4oT0txkmu/kKUV6kE2 matrix@test"})
+        }),
+        route(M::DELETE, "/api/v1/me/ssh-keys/{k}", PEOPLE).keys_only(),
         route(M::GET, "/api/v1/enterprise", ALL),
         route(M::PATCH, "/api/v1/enterprise/settings", OWNER)
             .body(|_| json!({"mfa_required": false})),
