@@ -187,6 +187,9 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut sessions = tokio::task::JoinSet::new();
+    // Refusals are logged at most once a second, with how many were not: a flood of
+    // connections does not flood the log.
+    let mut refused: (Option<std::time::Instant>, u64) = (None, 0);
     loop {
         let (socket, peer) = tokio::select! {
             _ = stopped(&mut stop) => break,
@@ -201,7 +204,14 @@ async fn accept_loop(
             },
         };
         let Some(permit) = shared.admit(peer.ip()) else {
-            tracing::warn!(ip = %peer.ip(), "ssh: connection refused: too many open");
+            refused.1 += 1;
+            if refused
+                .0
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+            {
+                tracing::warn!(ip = %peer.ip(), refused = refused.1, "ssh: connections refused: too many open");
+                refused = (Some(std::time::Instant::now()), 0);
+            }
             continue;
         };
         let _ = socket.set_nodelay(true);
