@@ -28,7 +28,8 @@ use super::Input;
 use crate::service::AppState;
 
 /// Bytes drawn and not yet taken by the client before it is disconnected.
-pub const MAX_BACKLOG: usize = 1024 * 1024;
+/// (A full redraw of the largest terminal drawn, 320×120 cells, is under 1 MiB.)
+pub const MAX_BACKLOG: usize = 2 * 1024 * 1024;
 /// Bytes of one key sequence or paste being decoded.
 const MAX_INPUT: usize = 64 * 1024;
 
@@ -168,8 +169,17 @@ pub(crate) async fn run(
         Ok(why) => tracing::info!(%ip, email = %p.email, "ssh: console ended ({why})"),
         Err(e) => tracing::info!(%ip, email = %p.email, "ssh: console ended: {e:#}"),
     }
+    // What is left is sent (the terminal restored), but a client that does not read gets no
+    // more time: its channel is closed.
     let _ = done_tx.send(());
-    let _ = writer.await;
+    let mut writer = writer;
+    let grace = if outcome.is_ok() { 5 } else { 0 };
+    if tokio::time::timeout(Duration::from_secs(grace), &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
     let _ = handle.exit_status_request(channel, 0).await;
     let _ = handle.eof(channel).await;
     let _ = handle.close(channel).await;
@@ -457,7 +467,7 @@ mod tests {
             overflow: Arc::new(Notify::new()),
             pending: vec![],
         };
-        let frame = vec![b'x'; 200 * 1024];
+        let frame = vec![b'x'; MAX_BACKLOG / 5];
         for _ in 0..5 {
             sink.write_all(&frame).expect("write");
             sink.flush().expect("flush");

@@ -31,8 +31,8 @@ pub const HOST_KEY_FILE: &str = "ssh_host_ed25519_key";
 /// A connection must open its console within this time of connecting.
 const LOGIN_GRACE: Duration = Duration::from_secs(60);
 /// The largest terminal drawn (a bigger one is drawn at this size).
-pub const MAX_COLS: u16 = 400;
-pub const MAX_ROWS: u16 = 200;
+pub const MAX_COLS: u16 = 320;
+pub const MAX_ROWS: u16 = 120;
 
 pub fn host_key_path(data_dir: &Path) -> PathBuf {
     data_dir.join(HOST_KEY_FILE)
