@@ -380,6 +380,15 @@ async fn twenty_sessions_at_once_each_see_their_own_enterprise_only() {
         "a 21st connection was let in: {}",
         refused.1
     );
+    // The operator sees them in the metrics.
+    let m = running.app.metrics.render(Default::default());
+    for line in [
+        "vcms_ssh_consoles 20",
+        "vcms_ssh_connections_total{result=\"accepted\"} 20",
+        "vcms_ssh_connections_total{result=\"refused\"} 1",
+    ] {
+        assert!(m.lines().any(|l| l == line), "no {line:?} in\n{m}");
+    }
     // Ctrl-C ends that session only: the next one still answers.
     open[0].send("\x03");
     open[0].wait_exit();

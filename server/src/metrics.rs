@@ -155,6 +155,8 @@ pub struct Metrics {
     db_ping: Gauge<f64, AtomicU64>,
     binding_commit: Histogram,
     memory: Gauge<i64, AtomicI64>,
+    ssh_connections: Family<ResultLabel, Counter>,
+    ssh_consoles: Gauge,
     sip: OnceLock<Arc<dyn SipGauges>>,
 }
 
@@ -183,6 +185,8 @@ impl Metrics {
             db_ping: Gauge::default(),
             binding_commit: latency(),
             memory: Gauge::default(),
+            ssh_connections: Family::default(),
+            ssh_consoles: Gauge::default(),
             sip: OnceLock::new(),
         };
         let r = &mut m.registry;
@@ -286,7 +290,34 @@ impl Metrics {
             "Resident memory of the server process",
             m.memory.clone(),
         );
+        r.register(
+            "ssh_connections",
+            "Connections to the console over SSH, by result (accepted, refused: too many open)",
+            m.ssh_connections.clone(),
+        );
+        r.register(
+            "ssh_consoles",
+            "Consoles open over SSH",
+            m.ssh_consoles.clone(),
+        );
         m
+    }
+
+    /// A connection to the SSH console let in (`true`) or refused for the limits.
+    pub fn ssh_connection(&self, accepted: bool) {
+        let result = if accepted { "accepted" } else { "refused" };
+        self.ssh_connections
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// A console over SSH opened (`true`) or ended.
+    pub fn ssh_console(&self, opened: bool) {
+        if opened {
+            self.ssh_consoles.inc();
+        } else {
+            self.ssh_consoles.dec();
+        }
     }
 
     /// Count an HTTP request answered in `took`.

@@ -159,12 +159,14 @@ pub(crate) async fn run(
         overflow: overflow.clone(),
         pending: vec![],
     };
+    p.app.metrics.ssh_console(true);
     let (done_tx, done) = tokio::sync::oneshot::channel::<()>();
     let writer = tokio::spawn(write_out(out, backlog.clone(), ready.clone(), done));
     let outcome = tokio::select! {
         r = console(&p, input, sink) => r,
         _ = overflowed(&backlog, &overflow) => Err(anyhow::anyhow!("the client does not read its screen")),
     };
+    p.app.metrics.ssh_console(false);
     match &outcome {
         Ok(why) => tracing::info!(%ip, email = %p.email, "ssh: console ended ({why})"),
         Err(e) => tracing::info!(%ip, email = %p.email, "ssh: console ended: {e:#}"),

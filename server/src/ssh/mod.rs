@@ -203,7 +203,9 @@ async fn accept_loop(
                 }
             },
         };
-        let Some(permit) = shared.admit(peer.ip()) else {
+        let admitted = shared.admit(peer.ip());
+        shared.app.metrics.ssh_connection(admitted.is_some());
+        let Some(permit) = admitted else {
             refused.1 += 1;
             if refused
                 .0
