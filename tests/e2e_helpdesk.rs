@@ -42,30 +42,7 @@ async fn helpdesk_signs_in_with_mfa_resets_a_pincode_and_cannot_remove() {
             .await
             .expect("add");
     }
-    owner
-        .invite(&InviteRequest {
-            first_name: "Desk".into(),
-            last_name: "Helper".into(),
-            email: HELPDESK.into(),
-            role: Role::Helpdesk,
-            manage_admins: false,
-        })
-        .await
-        .expect("invite");
-    let invitation = tokio::task::spawn_blocking({
-        let inbox = inbox.clone();
-        move || inbox.wait_blocking(HELPDESK, 1)
-    })
-    .await
-    .expect("mail");
-    Client::new(&running.url())
-        .accept_invitation(&AcceptInvitation {
-            token: invitation.token(),
-            password: PASSWORD.into(),
-            confirm_password: PASSWORD.into(),
-        })
-        .await
-        .expect("accept");
+    support::helpdesk_colleague(&running, &owner, &inbox, HELPDESK, PASSWORD).await;
     owner
         .set_enterprise_settings(&EnterpriseSettings { mfa_required: true })
         .await

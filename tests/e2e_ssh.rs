@@ -111,25 +111,7 @@ async fn over_ssh_password_and_mfa_reset_a_pincode_resize_add_a_key_then_sign_in
         })
         .await
         .expect("add");
-    owner
-        .invite(&InviteRequest {
-            first_name: "Desk".into(),
-            last_name: "Helper".into(),
-            email: DESK.into(),
-            role: Role::Helpdesk,
-            manage_admins: false,
-        })
-        .await
-        .expect("invite");
-    let invitation = inbox.wait_for(DESK, 1).await;
-    Client::new(&running.url())
-        .accept_invitation(&AcceptInvitation {
-            token: invitation.token(),
-            password: PASSWORD.into(),
-            confirm_password: PASSWORD.into(),
-        })
-        .await
-        .expect("accept");
+    support::helpdesk_colleague(&running, &owner, &inbox, DESK, PASSWORD).await;
     owner
         .set_enterprise_settings(&EnterpriseSettings { mfa_required: true })
         .await

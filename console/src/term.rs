@@ -15,20 +15,31 @@ use crate::app::App;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
+/// The console's screen on the terminal `w` writes to: the alternate screen, bracketed
+/// paste (the local terminal here, an SSH channel in the server).
+pub fn enter_screen(w: &mut impl std::io::Write) -> std::io::Result<()> {
+    execute!(w, EnterAlternateScreen, EnableBracketedPaste)
+}
+
+/// The terminal `w` writes to given back as it was (after [`enter_screen`]).
+pub fn leave_screen(w: &mut impl std::io::Write) -> std::io::Result<()> {
+    execute!(
+        w,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    )
+}
+
 pub fn enter() -> std::io::Result<Term> {
     enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    enter_screen(&mut stdout())?;
     Terminal::new(CrosstermBackend::new(stdout()))
 }
 
 pub fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(
-        stdout(),
-        DisableBracketedPaste,
-        LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
+    let _ = leave_screen(&mut stdout());
 }
 
 /// Restore the terminal before the default panic message is printed.
@@ -61,7 +72,7 @@ fn suspend(term: &mut Term) -> anyhow::Result<()> {
         .arg(std::process::id().to_string())
         .status();
     enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    enter_screen(&mut stdout())?;
     term.clear()?;
     Ok(())
 }

@@ -65,6 +65,36 @@ pub async fn owner(running: &vcms_server::Running, email: &str, password: &str) 
     c
 }
 
+/// Invite `email` as a help-desk colleague of `owner`'s enterprise and accept the invitation
+/// from the email (`inbox` is the server's SMTP server) with `password`.
+pub async fn helpdesk_colleague(
+    running: &vcms_server::Running,
+    owner: &Client,
+    inbox: &vcms_server::testing::Smtp,
+    email: &str,
+    password: &str,
+) {
+    owner
+        .invite(&vcms_api::InviteRequest {
+            first_name: "Desk".into(),
+            last_name: "Helper".into(),
+            email: email.into(),
+            role: vcms_api::Role::Helpdesk,
+            manage_admins: false,
+        })
+        .await
+        .expect("invite");
+    let invitation = inbox.wait_for(email, 1).await;
+    Client::new(&running.url())
+        .accept_invitation(&vcms_api::AcceptInvitation {
+            token: invitation.token(),
+            password: password.into(),
+            confirm_password: password.into(),
+        })
+        .await
+        .expect("accept");
+}
+
 /// Add the demo's 13 accounts.
 pub async fn add_demo_accounts(c: &Client) {
     for (name, ext, email) in vcms::demo::ACCOUNTS {

@@ -226,30 +226,6 @@ async fn write_out(
     }
 }
 
-/// The terminal's set-up and its undoing, as the local console does (alternate screen,
-/// bracketed paste, hidden cursor).
-fn enter_sequence() -> Vec<u8> {
-    let mut v = vec![];
-    let _ = crossterm::execute!(
-        v,
-        crossterm::terminal::EnterAlternateScreen,
-        crossterm::event::EnableBracketedPaste,
-        crossterm::cursor::Hide
-    );
-    v
-}
-
-fn leave_sequence() -> Vec<u8> {
-    let mut v = vec![];
-    let _ = crossterm::execute!(
-        v,
-        crossterm::event::DisableBracketedPaste,
-        crossterm::terminal::LeaveAlternateScreen,
-        crossterm::cursor::Show
-    );
-    v
-}
-
 /// The console itself: why it ended.
 async fn console(
     p: &Params,
@@ -270,8 +246,7 @@ async fn console(
     if let Some(owner) = p.key {
         sign_in_with_key(&mut app, p, owner, lang).await;
     }
-    sink.write_all(&enter_sequence())?;
-    sink.flush()?;
+    vcms_console::term::enter_screen(&mut sink)?;
     let size = Arc::new(Mutex::new(Size::new(p.size.0, p.size.1)));
     let backend = ChannelBackend {
         inner: CrosstermBackend::new(sink.clone()),
@@ -292,7 +267,7 @@ async fn console(
         .unwrap_or_else(|e| e.into_inner())
         .take()
         .unwrap_or("quit");
-    sink.write_all(&leave_sequence())?;
+    vcms_console::term::leave_screen(&mut sink)?;
     if why == IDLE {
         let secs = p.idle.as_secs();
         let span = if secs.is_multiple_of(60) {
